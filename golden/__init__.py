@@ -1,0 +1,1 @@
+"""qmac golden models (NumPy only)."""

@@ -1,0 +1,1 @@
+"""qmac flow: configuration, generation, simulation and regression (the only YAML reader)."""
