@@ -1,0 +1,21 @@
+"""Shared pytest fixtures for the qmac suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def in_ci() -> bool:
+    """True under CI=true: a missing simulator must fail, never skip."""
+    return os.environ.get("CI", "").lower() == "true"

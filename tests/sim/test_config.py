@@ -1,0 +1,101 @@
+"""Configuration loading: shipped configs resolve, every bad config is one clear line."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from sim.config import CONSTRAINTS_DIR, load_config, resolve_config
+from sim.errors import ConfigError
+
+SHIPPED = sorted(p.name for p in CONSTRAINTS_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_configs_resolve(name):
+    cfg = load_config(CONSTRAINTS_DIR / name)
+    assert cfg.acc_bits == 2 * cfg.bits + cfg.guard_bits
+    assert cfg.psum_bits <= cfg.acc_bits
+    assert 2 <= cfg.out_bits <= cfg.acc_bits
+
+
+def test_default_is_tflite_int8():
+    cfg = load_config()
+    assert (cfg.name, cfg.bits, cfg.acc_bits, cfg.out_bits) == ("int8", 8, 32, 8)
+    assert cfg.rounding == "double" and cfg.overflow == "wrap"
+    assert cfg.toplevel == "qmac_int8"
+
+
+def test_guard_bits_derived_from_max_depth():
+    cfg = load_config(CONSTRAINTS_DIR / "int4.yaml")
+    assert (cfg.guard_bits, cfg.acc_bits, cfg.max_depth) == (10, 18, 1024)
+
+
+@pytest.mark.parametrize("bits", range(2, 17))
+def test_bits_override_follows_derived_widths(bits):
+    cfg = load_config(bits=bits)
+    assert cfg.bits == bits and cfg.out_bits == bits and cfg.acc_bits == 2 * bits + 16
+    assert cfg.name == ("int8" if bits == 8 else f"int8_n{bits}")
+
+
+def test_config_id_depends_on_hardware_fields_only():
+    a = resolve_config({"name": "a", "description": "x"})
+    b = resolve_config({"name": "b", "description": "y"})
+    c = resolve_config({"operands": {"bits": 7}})
+    assert a.config_id == b.config_id != c.config_id
+
+
+def test_both_unsigned_needs_one_more_psum_bit():
+    cfg = resolve_config({"operands": {"input_signed": False, "weight_signed": False}})
+    assert cfg.psum_bits == 2 * 8 + 4 + 1
+
+
+BAD = [
+    ("unknown key", "operands: {bitz: 8}", "operands.bitz: 'unknown key'", "one of bits"),
+    ("unknown top-level key", "speed: 3", "speed: 'unknown key'", "one of name"),
+    ("N=0", "operands: {bits: 0}", "operands.bits: 0", "2..16"),
+    ("N=1", "operands: {bits: 1}", "operands.bits: 1", "2..16"),
+    ("N=65", "operands: {bits: 65}", "operands.bits: 65", "2..16"),
+    ("N not int", "operands: {bits: eight}", "operands.bits: 'eight'", "an integer"),
+    ("R=0", "array: {rows: 0}", "array.rows: 0", "1..256"),
+    ("C=0", "array: {cols: 0}", "array.cols: 0", "1..256"),
+    ("out wider than acc", "accumulator: {guard_bits: 0}\narray: {rows: 1}\nrequant: {out_bits: 17}",
+     "requant.out_bits: 17", "not wider than the 16-bit accumulator"),
+    ("rounding banana", "requant: {rounding: banana}", "requant.rounding: 'banana'",
+     "double, single, ruy"),
+    ("overflow", "accumulator: {overflow: clip}", "accumulator.overflow: 'clip'", "wrap or saturate"),
+    ("guard and depth", "accumulator: {guard_bits: 4, max_depth: 16}", "accumulator.guard_bits: 4",
+     "not both"),
+    ("acc too wide", "operands: {bits: 16}\naccumulator: {guard_bits: 20}",
+     "accumulator.guard_bits: 20", "at most 16"),
+    ("guard too small for rows", "accumulator: {guard_bits: 2}", "accumulator.guard_bits: 2",
+     "at least 4"),
+    ("bool for int", "array: {rows: true}", "array.rows: True", "an integer"),
+    ("clock", "timing: {clock_mhz: -5}", "timing.clock_mhz: -5", "(0, 5000]"),
+    ("section not mapping", "operands: 8", "operands: 8", "a mapping"),
+]
+
+
+@pytest.mark.parametrize("text,field,allowed", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_config_is_one_line_naming_field_value_and_range(tmp_path, text, field, allowed):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent(text) + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"{path}: {field}")
+    assert allowed in msg
+
+
+def test_yaml_syntax_error_names_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("operands:\n  bits: [8\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: YAML syntax error at line \d+"):
+        load_config(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file; allowed: a YAML file"):
+        load_config(tmp_path / "nope.yaml")
