@@ -179,7 +179,7 @@ def check_bool(name, value):
 
 def check_choice(name, value, choices):
     """Check ``value`` is one of ``choices``; return it."""
-    if not any(value == c and type(value) is type(c) for c in choices):
+    if not any(type(value) is type(c) and value == c for c in choices):
         _fail(name, value, ", ".join(repr(c) for c in choices))
     return value
 

@@ -1,0 +1,919 @@
+"""Bit-exact model of the crossbar path: DAC phases, memristor cells, ADC, reconstruction.
+
+The analog crossbar computes the same partial sums as ``hw/mac_array.py: MacArray``
+(``psum[c] = Σ_r x[r]·w'[r, c]`` for one tile of ``R`` rows) with unsigned DAC codes and
+unsigned cell levels, digitized by an ADC; the digital back end turns the ADC codes back
+into signed partial sums that feed the *same* accumulate / requantize stages as the MAC
+array (:func:`golden.datapath.accumulate`, :func:`golden.datapath.requantize`).
+``docs/crossbar.md`` is the contract; this module is its executable form and mirrors
+``hw/crossbar_*.py`` stage by stage:
+
+======================================  =============================================
+golden (this module)                    hardware / testbench
+======================================  =============================================
+:func:`encode_weights`                  ``CrossbarDatapath`` programming port ``o_prog``
+:func:`input_phases`                    ``hw/dac_driver.py: DacDriver``
+:func:`column_sums`, :func:`column_values`  the analog macro (``tb/crossbar_model.py``)
+:func:`adc_quantize`                    the ADC (``tb/crossbar_model.py``)
+trim in :func:`reconstruct`             ``hw/adc_interface.py: AdcInterface``
+:func:`reconstruct`                     ``hw/crossbar_engine.py: CrossbarEngine``
+:func:`crossbar_datapath_model`         ``hw/crossbar_datapath.py: CrossbarDatapath``
+======================================  =============================================
+
+Notation (``docs/crossbar.md`` §3): N operand bits, R rows, C logical columns, b =
+``cell_bits``, v = ``dac_bits``, B = ``adc_bits``, S = ceil(N/b) weight slices, E = 2
+(``differential``) or 1 (``offset``) polarities, ``C_phys = C·S·E`` physical columns with
+physical column ``j = (c·S + s)·E + e``, P DAC phases with weights ``ω_p``.
+
+Everything is exact integer arithmetic. Non-idealities (programming noise, read noise, ADC
+offset; all seeded, all off by default) are added to the *analog* column value, which is
+represented exactly as an int64 multiple of ``2^-ANALOG_FRAC_BITS`` column units, so the
+noisy model gives the same ADC codes on every machine and in every caller (the cocotb
+crossbar model calls the same functions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from golden._validate import (
+    as_float_array,
+    as_int_array,
+    check_bool,
+    check_choice,
+    check_int,
+    check_range,
+)
+
+__all__ = [
+    "WEIGHT_ENCODINGS",
+    "INPUT_ENCODINGS",
+    "ANALOG_FRAC_BITS",
+    "ADC_BITS_MAX",
+    "lossless_adc_bits",
+    "adc_shift_for_full_scale",
+    "CrossbarSpec",
+    "CrossbarNoise",
+    "encode_weights",
+    "decode_levels",
+    "input_phases",
+    "column_sums",
+    "noise_streams",
+    "program_noise_fx",
+    "adc_offsets_lsb",
+    "read_noise_fx",
+    "column_values",
+    "adc_quantize",
+    "reconstruct",
+    "crossbar_psums",
+    "exact_layer_psums",
+    "crossbar_layer_psums",
+    "crossbar_datapath_model",
+    "error_report",
+]
+
+WEIGHT_ENCODINGS = ("differential", "offset")
+INPUT_ENCODINGS = ("twos_complement", "offset")
+#: Fractional bits of the fixed-point analog column value (units of 2^-16 DAC-LSB × level).
+ANALOG_FRAC_BITS = 16
+#: Widest ADC modelled; the widest lossless ADC of any legal tile (R=256, v=b=16) is 40 bits.
+ADC_BITS_MAX = 40
+#: An explicit ADC full scale may exceed the lossless range 2^L by at most this many bits.
+FULL_SCALE_HEADROOM_BITS = 4
+#: Largest noise sigma (fraction of the cell's conductance range; ADC offset in LSB: 64×).
+SIGMA_MAX = 1.0
+ADC_OFFSET_SIGMA_MAX = 64.0
+
+
+# ---------------------------------------------------------------------------------------
+# sizing
+
+def lossless_adc_bits(rows, dac_bits, cell_bits):
+    """Bits an ADC needs to convert every ideal column sum exactly.
+
+    ``L = ceil(log2(R·(2^v − 1)·(2^b − 1) + 1))``: the largest column sum is every row at
+    the top DAC code times a cell at its top level; codes ``0 .. Ymax`` need L bits.
+    (ISAAC: R = 128, v = 1, b = 2 → 9.)
+
+    Parameters
+    ----------
+    rows : int
+        R, ``>= 1``.
+    dac_bits, cell_bits : int
+        v and b, ``[1, 16]``.
+
+    Returns
+    -------
+    int
+    """
+    rows = check_int("rows", rows, 1, None)
+    v = check_int("dac_bits", dac_bits, 1, 16)
+    b = check_int("cell_bits", cell_bits, 1, 16)
+    return (rows * ((1 << v) - 1) * ((1 << b) - 1)).bit_length()
+
+
+def adc_shift_for_full_scale(full_scale, *, adc_bits, lossless_bits):
+    """LSB exponent ``k`` (LSB = 2^k column units) of an ADC with the given full scale.
+
+    ``full_scale`` is the column-sum value at which the ADC would reach code ``2^B``
+    (codes cover ``[0, full_scale)`` in steps of ``LSB = full_scale / 2^B``):
+
+    * ``"auto"`` → ``2^max(L, B)``: the smallest power-of-two range holding every ideal
+      column sum, i.e. ``k = max(0, L − B)``; lossless when ``B >= L`` (k = 0);
+    * an int ``2^(B + k)`` with ``0 <= k <= max(0, L − B) + 4`` (a calibrated, clipping
+      range is a smaller ``k``; the digital back end multiplies by 2^k, so it must be a
+      power of two).
+
+    Raises ``ValueError`` naming the value otherwise.
+    """
+    adc_bits = check_int("adc_bits", adc_bits, 1, ADC_BITS_MAX)
+    lossless_bits = check_int("lossless_bits", lossless_bits, 1, ADC_BITS_MAX)
+    kmax = max(0, lossless_bits - adc_bits) + FULL_SCALE_HEADROOM_BITS
+    if isinstance(full_scale, str):
+        check_choice("full_scale", full_scale, ("auto",))
+        return max(0, lossless_bits - adc_bits)
+    fs = check_int("full_scale", full_scale, 1, None)
+    k = fs.bit_length() - 1 - adc_bits
+    if fs & (fs - 1) or not 0 <= k <= kmax:
+        allowed = ", ".join(f"2^{adc_bits + i}" for i in range(kmax + 1))
+        raise ValueError(f"full_scale={fs} is out of range; allowed: 'auto' or one of "
+                         f"{allowed} (a power of two, 2^adc_bits times a power-of-two LSB)")
+    return k
+
+
+# ---------------------------------------------------------------------------------------
+# parameters
+
+@dataclasses.dataclass(frozen=True)
+class CrossbarSpec:
+    """Validated parameters of one crossbar tile and its converters (plain data).
+
+    Parameters
+    ----------
+    bits : int
+        N, ``[2, 16]``: width of the inputs ``x`` and stored weights ``w'``.
+    input_signed, weight_signed : bool
+    rows, cols : int
+        R ``[1, 256]`` rows (dot-product length) and C ``[1, 256]`` logical columns.
+    cell_bits : int
+        b, ``[1, N]``: a cell holds a level ``0 .. 2^b − 1``.
+    weight_encoding : {"differential", "offset"}
+    dac_bits : int
+        v, ``[1, N]``: a DAC code is ``0 .. 2^v − 1``.
+    input_encoding : {"twos_complement", "offset"}
+    adc_bits : int
+        B, ``[1, 40]``: ADC codes ``0 .. 2^B − 1``.
+    adc_shift : int or sequence of int
+        LSB exponent ``k_j`` per physical column (an int applies to every column): the ADC
+        LSB is ``2^k_j`` column units. ``0 .. max(0, L − B) + 4``.
+    cols_per_adc : int
+        m: physical columns multiplexed onto one ADC; must divide ``C_phys``.
+    tiles : int
+        T ``[1, 4096]``: weight tiles held by the macro (only sizes the noise arrays).
+    """
+
+    bits: int
+    input_signed: bool
+    weight_signed: bool
+    rows: int
+    cols: int
+    cell_bits: int
+    weight_encoding: str
+    dac_bits: int
+    input_encoding: str
+    adc_bits: int
+    adc_shift: tuple = 0
+    cols_per_adc: int = 1
+    tiles: int = 1
+
+    def __post_init__(self):
+        n = check_int("bits", self.bits, 2, 16)
+        check_bool("input_signed", self.input_signed)
+        check_bool("weight_signed", self.weight_signed)
+        check_int("rows", self.rows, 1, 256)
+        check_int("cols", self.cols, 1, 256)
+        check_int("cell_bits", self.cell_bits, 1, n)
+        check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
+        check_int("dac_bits", self.dac_bits, 1, n)
+        check_choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
+        check_int("adc_bits", self.adc_bits, 1, ADC_BITS_MAX)
+        check_int("tiles", self.tiles, 1, 4096)
+        cp = self.phys_cols
+        m = check_int("cols_per_adc", self.cols_per_adc, 1, cp)
+        if cp % m:
+            raise ValueError(f"cols_per_adc={m} is out of range; allowed: a divisor of the "
+                             f"{cp} physical columns")
+        kmax = max(0, self.lossless_adc_bits - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
+        shift = self.adc_shift
+        if isinstance(shift, (list, tuple, np.ndarray)):
+            shift = tuple(int(check_int(f"adc_shift[{j}]", k, 0, kmax))
+                          for j, k in enumerate(shift))
+            if len(shift) != cp:
+                raise ValueError(f"len(adc_shift)={len(shift)} is out of range; allowed: "
+                                 f"{cp} (one per physical column) or a single int")
+        else:
+            shift = (check_int("adc_shift", shift, 0, kmax),) * cp
+        object.__setattr__(self, "adc_shift", shift)
+
+    # --- weights ------------------------------------------------------------------------
+    @property
+    def slices(self):
+        """S = ceil(N / b) cells per weight magnitude."""
+        return -(-self.bits // self.cell_bits)
+
+    @property
+    def slice_widths(self):
+        """Bits held by slice s (``b``, the top slice ``N − (S−1)·b``)."""
+        b, n = self.cell_bits, self.bits
+        return tuple(min(b, n - s * b) for s in range(self.slices))
+
+    @property
+    def polarities(self):
+        """E: 2 columns (w⁺, w⁻) per slice for ``differential``, 1 for ``offset``."""
+        return 2 if self.weight_encoding == "differential" else 1
+
+    @property
+    def phys_cols(self):
+        """``C_phys = C·S·E`` physical columns, column ``j = (c·S + s)·E + e``."""
+        return self.cols * self.slices * self.polarities
+
+    @property
+    def weight_offset(self):
+        """G: ``2^(N−1)`` for signed weights in ``offset`` encoding, else 0."""
+        return 1 << (self.bits - 1) if (self.weight_encoding == "offset"
+                                         and self.weight_signed) else 0
+
+    # --- inputs -------------------------------------------------------------------------
+    @property
+    def input_offset(self):
+        """A: ``2^(N−1)`` for signed inputs in ``offset`` encoding, else 0."""
+        return 1 << (self.bits - 1) if (self.input_encoding == "offset"
+                                         and self.input_signed) else 0
+
+    @property
+    def sign_phase(self):
+        """True when the sign bit is a phase of its own (signed, ``twos_complement``)."""
+        return self.input_signed and self.input_encoding == "twos_complement"
+
+    @property
+    def phase_bits(self):
+        """``(lsb, width)`` of each phase's DAC digit within the N-bit input pattern."""
+        v, n = self.dac_bits, self.bits
+        top = n - 1 if self.sign_phase else n
+        plan = [(lo, min(v, top - lo)) for lo in range(0, top, v)]
+        if self.sign_phase:
+            plan.append((n - 1, 1))
+        return tuple(plan)
+
+    @property
+    def phases(self):
+        """P: ``ceil(N/v)``, or ``ceil((N−1)/v) + 1`` with a separate sign phase."""
+        return len(self.phase_bits)
+
+    @property
+    def phase_weights(self):
+        """ω_p: ``2^lsb_p``; the sign phase has ``−2^(N−1)`` (two's-complement MSB)."""
+        w = [1 << lo for lo, _ in self.phase_bits]
+        if self.sign_phase:
+            w[-1] = -w[-1]
+        return tuple(w)
+
+    # --- converters ---------------------------------------------------------------------
+    @property
+    def cell_max(self):
+        """Largest contribution of one cell: ``(2^v − 1)·(2^b − 1)``."""
+        return ((1 << self.dac_bits) - 1) * ((1 << self.cell_bits) - 1)
+
+    @property
+    def column_max(self):
+        """Ymax = ``R·(2^v − 1)·(2^b − 1)``, the largest ideal column sum."""
+        return self.rows * self.cell_max
+
+    @property
+    def lossless_adc_bits(self):
+        """L = ``ceil(log2(Ymax + 1))``."""
+        return lossless_adc_bits(self.rows, self.dac_bits, self.cell_bits)
+
+    @property
+    def lossless(self):
+        """True when every ideal column sum converts exactly (B >= L and every LSB is 1)."""
+        return self.adc_bits >= self.lossless_adc_bits and not any(self.adc_shift)
+
+    @property
+    def adc_lsb(self):
+        """LSB of each physical column's conversion, ``2^k_j`` column units."""
+        return tuple(1 << k for k in self.adc_shift)
+
+    @property
+    def num_adcs(self):
+        """``C_phys / m`` ADCs; ADC ``a`` converts columns ``a·m .. a·m + m − 1``."""
+        return self.phys_cols // self.cols_per_adc
+
+    @property
+    def trim_range(self):
+        """Per-column offset trim, signed B bits: ``[−2^(B−1), 2^(B−1) − 1]``."""
+        return -(1 << (self.adc_bits - 1)), (1 << (self.adc_bits - 1)) - 1
+
+    @property
+    def input_range(self):
+        n = self.bits
+        return (-(1 << (n - 1)), (1 << (n - 1)) - 1) if self.input_signed else (0, (1 << n) - 1)
+
+    @property
+    def weight_range(self):
+        n = self.bits
+        return (-(1 << (n - 1)), (1 << (n - 1)) - 1) if self.weight_signed else (0, (1 << n) - 1)
+
+    @property
+    def psum_range(self):
+        """Range of an exact dot product of R terms; reconstructed psums are clamped to it."""
+        (xl, xh), (wl, wh) = self.input_range, self.weight_range
+        corners = [a * b for a in (xl, xh) for b in (wl, wh)]
+        return self.rows * min(corners), self.rows * max(corners)
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossbarNoise:
+    """Seeded non-idealities (all zero: the ideal crossbar).
+
+    Parameters
+    ----------
+    program_sigma : float
+        Conductance programming error, standard deviation as a fraction of the cell's
+        full range (``2^b − 1`` levels), ``[0, 1]``. Drawn once per cell (tile, row,
+        physical column): a fixed device-to-device pattern, the same every time that cell
+        is programmed. Not clipped.
+    read_sigma : float
+        Read (cycle-to-cycle) noise of every cell, same unit, ``[0, 1]``; drawn afresh
+        for every conversion. Summed over a column it is Gaussian with standard deviation
+        ``read_sigma·(2^b − 1)·sqrt(Σ_r d_r²)``, which is what is drawn (one normal per
+        physical column per DAC phase, in the order the conversions happen).
+    adc_offset_sigma : float
+        Static input-referred offset of each ADC in LSB, ``[0, 64]``; drawn once per ADC.
+    seed : int
+        ``>= 0``. Streams: ``default_rng([seed, 0])`` programming,
+        ``default_rng([seed, 1])`` read, ``default_rng([seed, 2])`` ADC offsets.
+    """
+
+    program_sigma: float = 0.0
+    read_sigma: float = 0.0
+    adc_offset_sigma: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self):
+        for name, hi in (("program_sigma", SIGMA_MAX), ("read_sigma", SIGMA_MAX),
+                         ("adc_offset_sigma", ADC_OFFSET_SIGMA_MAX)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name}={v!r} is not a real number; allowed: [0, {hi}]")
+            if not 0.0 <= float(v) <= hi:
+                raise ValueError(f"{name}={v!r} is out of range; allowed: [0, {hi}]")
+            object.__setattr__(self, name, float(v))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, 2**63 - 1))
+
+    @property
+    def ideal(self):
+        """True when every sigma is zero."""
+        return not (self.program_sigma or self.read_sigma or self.adc_offset_sigma)
+
+
+def _spec(spec):
+    if not isinstance(spec, CrossbarSpec):
+        raise ValueError(f"spec={spec!r} is out of range; allowed: a CrossbarSpec")
+    return spec
+
+
+def _noise(noise):
+    if noise is None:
+        return CrossbarNoise()
+    if not isinstance(noise, CrossbarNoise):
+        raise ValueError(f"noise={noise!r} is out of range; allowed: None or a CrossbarNoise")
+    return noise
+
+
+# ---------------------------------------------------------------------------------------
+# weights → cell levels
+
+def encode_weights(w, spec):
+    """Cell levels of a weight tile: offset / differential encoding, then bit slicing.
+
+    ``offset``: ``g = w' + G`` (G = 2^(N−1) for signed weights, else 0) is an unsigned
+    N-bit code, sliced into S cells. ``differential``: ``g⁺ = max(w', 0)`` and
+    ``g⁻ = max(−w', 0)`` (each ``0 .. 2^(N−1)`` for signed weights, fits N bits), each
+    sliced into S cells. Slice s of code g is ``(g >> s·b) & (2^b_s − 1)`` and lives on
+    physical column ``j = (c·S + s)·E + e`` (``e = 0`` for g / g⁺, ``1`` for g⁻).
+
+    Parameters
+    ----------
+    w : array_like of int, shape (..., R, C)
+        Stored weights ``w'`` of a tile in crossbar orientation (row r, column c), N bits.
+    spec : CrossbarSpec
+
+    Returns
+    -------
+    np.ndarray of int64, shape (..., R, C_phys)
+        Levels ``0 .. 2^b − 1``.
+    """
+    spec = _spec(spec)
+    w = check_range("w", as_int_array("w", w), *spec.weight_range)
+    if w.ndim < 2 or w.shape[-2:] != (spec.rows, spec.cols):
+        raise ValueError(f"w.shape={w.shape} is out of range; allowed: "
+                         f"(..., {spec.rows}, {spec.cols}) (rows, cols)")
+    if spec.weight_encoding == "offset":
+        planes = [w + spec.weight_offset]
+    else:
+        planes = [np.maximum(w, 0), np.maximum(-w, 0)]
+    b = spec.cell_bits
+    out = np.empty(w.shape + (spec.slices, spec.polarities), dtype=np.int64)
+    for s, width in enumerate(spec.slice_widths):
+        for e, g in enumerate(planes):
+            out[..., s, e] = (g >> (s * b)) & ((1 << width) - 1)
+    return out.reshape(w.shape[:-1] + (spec.phys_cols,))
+
+
+def decode_levels(levels, spec):
+    """Inverse of :func:`encode_weights`: ``w' = Σ_s 2^(s·b)·(L⁺ − L⁻) − G``.
+
+    Parameters
+    ----------
+    levels : array_like of int, shape (..., R, C_phys)
+    spec : CrossbarSpec
+
+    Returns
+    -------
+    np.ndarray of int64, shape (..., R, C)
+    """
+    spec = _spec(spec)
+    lv = check_range("levels", as_int_array("levels", levels), 0, (1 << spec.cell_bits) - 1)
+    if lv.ndim < 2 or lv.shape[-1] != spec.phys_cols:
+        raise ValueError(f"levels.shape={lv.shape} is out of range; allowed: "
+                         f"(..., R, {spec.phys_cols})")
+    lv = lv.reshape(lv.shape[:-1] + (spec.cols, spec.slices, spec.polarities))
+    weights = np.array([1 << (s * spec.cell_bits) for s in range(spec.slices)], dtype=np.int64)
+    mag = (lv * weights[:, None]).sum(axis=-2)
+    w = mag[..., 0] - (mag[..., 1] if spec.polarities == 2 else 0)
+    return w - spec.weight_offset
+
+
+# ---------------------------------------------------------------------------------------
+# inputs → DAC phases
+
+def input_phases(x, spec):
+    """DAC codes of each phase: ``d_p[r] = (pattern_r >> lsb_p) & (2^width_p − 1)``.
+
+    ``pattern = (x + A) mod 2^N`` with A = 2^(N−1) for signed inputs in ``offset`` encoding
+    (else 0). Phases cover the pattern from the LSB in v-bit digits; for signed inputs in
+    ``twos_complement`` the sign bit is a 1-bit phase of its own with weight ``−2^(N−1)``
+    (so ``Σ_p ω_p·d_p = x + A`` exactly, see :attr:`CrossbarSpec.phase_weights`).
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., R)
+        N-bit inputs (``input_signed``).
+    spec : CrossbarSpec
+
+    Returns
+    -------
+    np.ndarray of int64, shape (P, ..., R)
+        Codes ``0 .. 2^v − 1``.
+    """
+    spec = _spec(spec)
+    x = check_range("x", as_int_array("x", x), *spec.input_range)
+    if x.ndim < 1 or x.shape[-1] != spec.rows:
+        raise ValueError(f"x.shape={x.shape} is out of range; allowed: (..., {spec.rows})")
+    pattern = (x + spec.input_offset) & ((1 << spec.bits) - 1)
+    return np.stack([(pattern >> lo) & ((1 << width) - 1) for lo, width in spec.phase_bits])
+
+
+def _dac_codes(d, spec):
+    d = as_int_array("d", d)
+    check_range("d", d, 0, (1 << spec.dac_bits) - 1)
+    if d.ndim < 1 or d.shape[-1] != spec.rows:
+        raise ValueError(f"d.shape={d.shape} is out of range; allowed: (..., {spec.rows})")
+    return d
+
+
+# ---------------------------------------------------------------------------------------
+# the analog macro
+
+def column_sums(d, levels):
+    """Ideal column sums ``Y[..., j] = Σ_r d[..., r]·L[r, j]`` (exact int64).
+
+    Parameters
+    ----------
+    d : array_like of int, shape (..., R)
+        DAC codes (any leading shape, e.g. the (P, ...) of :func:`input_phases`).
+    levels : array_like of int, shape (R, C_phys)
+        Cell levels of the tile (:func:`encode_weights`).
+
+    Returns
+    -------
+    np.ndarray of int64, shape (..., C_phys)
+        ``0 .. R·(2^v − 1)·(2^b − 1)``.
+    """
+    from golden.datapath import int_matmul
+
+    d = check_range("d", as_int_array("d", d), 0, 2**16)
+    levels = check_range("levels", as_int_array("levels", levels), 0, 2**16)
+    if levels.ndim != 2 or d.ndim < 1 or d.shape[-1] != levels.shape[0]:
+        raise ValueError(f"shapes d.shape={d.shape}, levels.shape={levels.shape} do not "
+                         f"match; allowed: d (..., R) with levels (R, C_phys)")
+    return int_matmul(d, levels)
+
+
+def noise_streams(seed):
+    """The three independent generators ``(program, read, adc_offset)`` of a seed."""
+    seed = check_int("seed", seed, 0, 2**63 - 1)
+    return tuple(np.random.default_rng([seed, i]) for i in range(3))
+
+
+def program_noise_fx(spec, noise):
+    """Programming error of every cell in fixed point (``2^-16`` levels), int64.
+
+    ``rint(program_sigma·(2^b − 1)·n·2^16)`` with ``n`` the standard normals
+    ``default_rng([seed, 0]).standard_normal((T, R, C_phys))``; zeros without noise.
+
+    Returns
+    -------
+    np.ndarray of int64, shape (T, R, C_phys)
+    """
+    spec, noise = _spec(spec), _noise(noise)
+    shape = (spec.tiles, spec.rows, spec.phys_cols)
+    if noise.program_sigma == 0.0:
+        return np.zeros(shape, dtype=np.int64)
+    n = noise_streams(noise.seed)[0].standard_normal(shape)
+    scale = noise.program_sigma * ((1 << spec.cell_bits) - 1) * 2.0**ANALOG_FRAC_BITS
+    return np.rint(n * scale).astype(np.int64)
+
+
+def adc_offsets_lsb(spec, noise):
+    """Static offset of each physical column's ADC, in LSB (float64, shape (C_phys,)).
+
+    ADC ``a`` draws ``adc_offset_sigma·n_a`` with ``n = default_rng([seed, 2])
+    .standard_normal(C_phys / m)``; column j uses ADC ``j // m``.
+    """
+    spec, noise = _spec(spec), _noise(noise)
+    if noise.adc_offset_sigma == 0.0:
+        return np.zeros(spec.phys_cols)
+    n = noise_streams(noise.seed)[2].standard_normal(spec.num_adcs)
+    return np.repeat(noise.adc_offset_sigma * n, spec.cols_per_adc)
+
+
+def read_noise_fx(d, normals, spec, noise):
+    """Read noise of one conversion per physical column, fixed point, int64.
+
+    ``rint(read_sigma·(2^b − 1)·sqrt(Σ_r d_r²)·n_j·2^16)``.
+
+    Parameters
+    ----------
+    d : array_like of int, shape (..., R)
+        DAC codes of the conversions.
+    normals : array_like of float, shape (..., C_phys)
+        Standard normals, drawn from ``noise_streams(seed)[1]`` in conversion order.
+    spec : CrossbarSpec
+    noise : CrossbarNoise
+    """
+    spec, noise = _spec(spec), _noise(noise)
+    d = _dac_codes(d, spec)
+    normals = as_float_array("normals", normals)
+    if normals.shape != d.shape[:-1] + (spec.phys_cols,):
+        raise ValueError(f"normals.shape={normals.shape} is out of range; allowed: "
+                         f"{d.shape[:-1] + (spec.phys_cols,)}")
+    energy = np.sqrt((d * d).sum(axis=-1).astype(np.float64))[..., None]
+    scale = noise.read_sigma * ((1 << spec.cell_bits) - 1) * 2.0**ANALOG_FRAC_BITS
+    return np.rint(normals * (energy * scale)).astype(np.int64)
+
+
+def column_values(d, levels, spec, *, program_fx=None, read_fx=None):
+    """Analog column values in fixed point (``2^-16`` column units), int64.
+
+    ``y_fx = Σ_r d_r·(L_rj·2^16 + ε_rj) + ρ_j`` with ε the programming error of the cells
+    (:func:`program_noise_fx` of the tile) and ρ the read noise (:func:`read_noise_fx`).
+    Without noise ``y_fx = Y·2^16`` exactly.
+
+    Parameters
+    ----------
+    d : array_like of int, shape (..., R)
+    levels : array_like of int, shape (R, C_phys)
+    spec : CrossbarSpec
+    program_fx : array_like of int, shape (R, C_phys), optional
+    read_fx : array_like of int, shape (..., C_phys), optional
+    """
+    from golden.datapath import int_matmul
+
+    spec = _spec(spec)
+    d = _dac_codes(d, spec)
+    levels = check_range("levels", as_int_array("levels", levels), 0, (1 << spec.cell_bits) - 1)
+    if levels.shape != (spec.rows, spec.phys_cols):
+        raise ValueError(f"levels.shape={levels.shape} is out of range; allowed: "
+                         f"({spec.rows}, {spec.phys_cols})")
+    g = levels << ANALOG_FRAC_BITS
+    if program_fx is not None:
+        g = g + as_int_array("program_fx", program_fx)
+    y = int_matmul(d, g)
+    if read_fx is not None:
+        y = y + as_int_array("read_fx", read_fx)
+    return y
+
+
+def adc_quantize(y, spec, *, offset_lsb=None, frac_bits=ANALOG_FRAC_BITS):
+    """The ADC: round half up to the column's LSB, add the offset, clip to ``0 .. 2^B − 1``.
+
+    ``code_j = clip(floor(y_j / 2^k_j + 1/2 + o_j), 0, 2^B − 1)`` computed exactly on the
+    fixed-point value: ``(y_fx + rint(o_j·2^(k_j+f)) + 2^(k_j+f−1)) >> (k_j + f)`` (an
+    arithmetic shift is the floor). With ``k_j = 0`` and integer sums (``frac_bits=0``)
+    the code is the sum itself, clipped.
+
+    Parameters
+    ----------
+    y : array_like of int, shape (..., C_phys)
+        Column values in units of ``2^-frac_bits`` (:func:`column_values`), or ideal
+        integer sums with ``frac_bits=0``.
+    spec : CrossbarSpec
+    offset_lsb : array_like of float, shape (C_phys,), optional
+        ADC offset of each column in LSB (:func:`adc_offsets_lsb`).
+    frac_bits : int
+        ``0`` or ``ANALOG_FRAC_BITS``.
+
+    Returns
+    -------
+    np.ndarray of int64, same shape as ``y``
+    """
+    spec = _spec(spec)
+    frac_bits = check_int("frac_bits", frac_bits, 0, ANALOG_FRAC_BITS)
+    y = as_int_array("y", y)
+    if y.ndim < 1 or y.shape[-1] != spec.phys_cols:
+        raise ValueError(f"y.shape={y.shape} is out of range; allowed: (..., {spec.phys_cols})")
+    t = np.array(spec.adc_shift, dtype=np.int64) + frac_bits
+    if offset_lsb is not None:
+        off = as_float_array("offset_lsb", offset_lsb)
+        if off.shape != (spec.phys_cols,):
+            raise ValueError(f"offset_lsb.shape={off.shape} is out of range; allowed: "
+                             f"({spec.phys_cols},)")
+        y = y + np.rint(off * np.exp2(t.astype(np.float64))).astype(np.int64)
+    half = np.where(t > 0, np.int64(1) << np.maximum(t - 1, 0), 0)
+    code = (y + half) >> t
+    return np.clip(code, 0, (1 << spec.adc_bits) - 1)
+
+
+# ---------------------------------------------------------------------------------------
+# digital reconstruction
+
+def reconstruct(codes, x, w, spec, *, trim=0):
+    """Digital back end: trim, LSB scale, slice and polarity combine, phase shift-and-add,
+    encoding corrections, clamp.
+
+    With ``e_j = code_j − trim_j`` and ``Ŷ_j = e_j·2^k_j``::
+
+        Z[p, c] = Σ_s 2^(s·b)·(Ŷ[p, j(c,s,0)] − Ŷ[p, j(c,s,1)])   # 2nd term: differential
+        U[c]    = Σ_p ω_p·Z[p, c]
+        psum[c] = clamp(U[c] − G·Σ_r (x_r + A) − A·Σ_r w'[r, c], psum_range)
+
+    For an ideal crossbar with a lossless ADC and zero trim, ``U = Σ_r (x_r + A)(w'_rc + G)``
+    and ``psum = Σ_r x_r·w'_rc`` exactly; the clamp to the range an exact dot product can
+    take (:attr:`CrossbarSpec.psum_range`) only ever removes error.
+
+    Parameters
+    ----------
+    codes : array_like of int, shape (P, ..., C_phys)
+        ADC codes of every phase.
+    x : array_like of int, shape (..., R)
+        The inputs (the digital side knows them: ``Σ_r x_r`` is an adder tree).
+    w : array_like of int, shape (R, C)
+        The tile's stored weights (``Σ_r w'_rc`` is computed when the tile is loaded).
+    spec : CrossbarSpec
+    trim : int or array_like of int, shape (C_phys,)
+        Per-column ADC offset trim in codes, signed B bits.
+
+    Returns
+    -------
+    np.ndarray of int64, shape (..., C)
+    """
+    spec = _spec(spec)
+    codes = check_range("codes", as_int_array("codes", codes), 0, (1 << spec.adc_bits) - 1)
+    x = check_range("x", as_int_array("x", x), *spec.input_range)
+    w = check_range("w", as_int_array("w", w), *spec.weight_range)
+    trim = check_range("trim", as_int_array("trim", trim), *spec.trim_range)
+    if trim.shape not in ((), (spec.phys_cols,)):
+        raise ValueError(f"trim.shape={trim.shape} is out of range; allowed: () or "
+                         f"({spec.phys_cols},)")
+    if w.shape != (spec.rows, spec.cols):
+        raise ValueError(f"w.shape={w.shape} is out of range; allowed: ({spec.rows}, {spec.cols})")
+    lead = x.shape[:-1]
+    if x.ndim < 1 or x.shape[-1] != spec.rows or codes.shape != (spec.phases,) + lead + (
+            spec.phys_cols,):
+        raise ValueError(f"shapes codes.shape={codes.shape}, x.shape={x.shape} do not match; "
+                         f"allowed: codes (P={spec.phases}, ..., {spec.phys_cols}) with "
+                         f"x (..., {spec.rows})")
+    k = np.array(spec.adc_shift, dtype=np.int64)
+    yhat = (codes - trim) << k
+    yhat = yhat.reshape(codes.shape[:-1] + (spec.cols, spec.slices, spec.polarities))
+    if spec.polarities == 2:
+        yhat = yhat[..., 0] - yhat[..., 1]
+    else:
+        yhat = yhat[..., 0]
+    sw = np.array([1 << (s * spec.cell_bits) for s in range(spec.slices)], dtype=np.int64)
+    z = (yhat * sw).sum(axis=-1)                                   # (P, ..., C)
+    pw = np.array(spec.phase_weights, dtype=np.int64)
+    u = np.tensordot(pw, z, axes=(0, 0))                           # (..., C)
+    a_sum = (x + spec.input_offset).sum(axis=-1)[..., None]
+    w_sum = w.sum(axis=0)
+    psum = u - spec.weight_offset * a_sum - spec.input_offset * w_sum
+    return np.clip(psum, *spec.psum_range)
+
+
+# ---------------------------------------------------------------------------------------
+# one tile, one layer
+
+def crossbar_psums(x, w, spec, *, trim=0):
+    """Ideal crossbar (no noise) of one tile: encode, phases, column sums, ADC, reconstruct.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., R)
+    w : array_like of int, shape (R, C)
+        Stored weights ``w'`` in crossbar orientation.
+    spec : CrossbarSpec
+    trim : int or array_like of int, shape (C_phys,)
+
+    Returns
+    -------
+    np.ndarray of int64, shape (..., C)
+        Equal to ``x @ w`` when ``spec.lossless`` and ``trim == 0``.
+    """
+    spec = _spec(spec)
+    d = input_phases(x, spec)
+    y = column_sums(d, encode_weights(w, spec))
+    codes = adc_quantize(y, spec, frac_bits=0)
+    return reconstruct(codes, x, w, spec, trim=trim)
+
+
+def _layer(x, w, spec):
+    x = check_range("x", as_int_array("x", x), *spec.input_range)
+    w = check_range("w", as_int_array("w", w), *spec.weight_range)
+    if w.ndim != 2 or w.shape[0] != spec.cols or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ValueError(f"shapes x.shape={x.shape}, w.shape={w.shape} do not match; "
+                         f"allowed: x (..., K) with w ({spec.cols}, K)")
+    k = w.shape[1]
+    chunks = max(1, -(-k // spec.rows))
+    pad = chunks * spec.rows - k
+    lead = x.shape[:-1]
+    xt = np.pad(x.reshape(-1, k), ((0, 0), (0, pad))).reshape(-1, chunks, spec.rows)
+    wt = np.pad(w, ((0, 0), (0, pad))).reshape(spec.cols, chunks, spec.rows).transpose(1, 2, 0)
+    return xt, wt, lead                     # (B, chunks, R), (chunks, R, C)
+
+
+def exact_layer_psums(x, w, spec):
+    """Exact partial sums of the hardware schedule: ``psum[i] = x[tile i] @ w'[tile i]``.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., K)
+    w : array_like of int, shape (C, K)
+        Stored weights ``w'`` (the ``golden.datapath`` orientation).
+    spec : CrossbarSpec
+
+    Returns
+    -------
+    np.ndarray of int64, shape (chunks, ..., C)
+    """
+    from golden.datapath import int_matmul
+
+    spec = _spec(spec)
+    xt, wt, lead = _layer(x, w, spec)
+    ps = int_matmul(xt.transpose(1, 0, 2), wt)                     # (chunks, B, C)
+    return ps.reshape((ps.shape[0],) + lead + (spec.cols,))
+
+
+def crossbar_layer_psums(x, w, spec, *, noise=None, trim=0, read_rng=None,
+                         return_codes=False):
+    """Partial sums of a layer through the crossbar, in the hardware schedule.
+
+    ``K`` is split into ``ceil(K / R)`` chunks (zero-padded); chunk i is held in weight
+    tile ``i mod T`` (``T = spec.tiles``; the programming error is a per-cell pattern, so
+    reloading a tile does not change it). Conversions happen vector by vector (flattened
+    leading axes, C order), within a vector chunk by chunk, within a chunk phase by phase
+    (the order of ``CrossbarDatapath`` beats when a driver streams each vector's chunks
+    together); read noise is drawn in that order, ``C_phys`` normals per phase, so
+    ``tb/crossbar_model.py`` driven by the hardware reproduces it exactly.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., K)
+    w : array_like of int, shape (C, K)
+        Stored weights ``w'``.
+    spec : CrossbarSpec
+    noise : CrossbarNoise, optional
+    trim : int or array_like of int, shape (C_phys,)
+    read_rng : numpy.random.Generator, optional
+        Where read-noise normals come from; default a fresh ``noise_streams(seed)[1]``.
+        Pass one generator to successive calls to continue one stream across several
+        layers or column tiles (in the order the hardware runs them).
+    return_codes : bool
+        Also return the ADC codes, shape ``(B, chunks, P, C_phys)``.
+
+    Returns
+    -------
+    np.ndarray of int64, shape (chunks, ..., C)  [, codes]
+    """
+    spec, noise = _spec(spec), _noise(noise)
+    xt, wt, lead = _layer(x, w, spec)
+    nvec, chunks = xt.shape[0], xt.shape[1]
+    levels = encode_weights(wt, spec)                              # (chunks, R, C_phys)
+    prog = program_noise_fx(spec, noise)
+    offset = adc_offsets_lsb(spec, noise) if noise.adc_offset_sigma else None
+    d = np.moveaxis(input_phases(xt, spec), 0, 2)                  # (B, chunks, P, R)
+    y = np.empty((nvec, chunks, spec.phases, spec.phys_cols), dtype=np.int64)
+    for i in range(chunks):
+        y[:, i] = column_values(d[:, i], levels[i], spec, program_fx=prog[i % spec.tiles])
+    if noise.read_sigma:
+        rng = noise_streams(noise.seed)[1] if read_rng is None else read_rng
+        normals = rng.standard_normal(y.shape)
+        y += read_noise_fx(d, normals, spec, noise)
+    codes = adc_quantize(y, spec, offset_lsb=offset)
+    psums = np.stack([
+        reconstruct(np.moveaxis(codes[:, i], 1, 0), xt[:, i], wt[i], spec, trim=trim)
+        for i in range(chunks)])                                   # (chunks, B, C)
+    psums = psums.reshape((chunks,) + lead + (spec.cols,))
+    return (psums, codes) if return_codes else psums
+
+
+def crossbar_datapath_model(x, w, bias, *, spec, acc_bits, overflow, m0, shift, y_zp,
+                            act_min, act_max, rounding="double", noise=None, trim=0,
+                            read_rng=None):
+    """``CrossbarDatapath`` model: crossbar partial sums, then the MAC path's accumulate and
+    requantize (:func:`golden.datapath.accumulate`, :func:`golden.datapath.requantize`).
+
+    With ``spec.lossless``, no noise and zero trim this equals
+    :func:`golden.datapath.datapath_model` bit for bit.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., K)
+    w : array_like of int, shape (C, K)
+        Stored weights ``w'`` (after :func:`golden.datapath.fold_zero_points`).
+    bias : array_like of int, shape (C,) or (), or None
+        Folded ``bias'``.
+    spec : CrossbarSpec
+    acc_bits, overflow, m0, shift, y_zp, act_min, act_max, rounding
+        As in :func:`golden.datapath.datapath_model`.
+    noise : CrossbarNoise, optional
+    trim : int or array_like of int, shape (C_phys,)
+    read_rng : numpy.random.Generator, optional
+        See :func:`crossbar_layer_psums`.
+
+    Returns
+    -------
+    (y, ovf, psums)
+        Outputs (int64, shape (..., C)), overflow flags (bool, same shape) and the
+        crossbar partial sums (int64, shape (chunks, ..., C)).
+    """
+    from golden.datapath import accumulate, requantize
+
+    psums = crossbar_layer_psums(x, w, spec, noise=noise, trim=trim, read_rng=read_rng)
+    if bias is None:
+        bias = 0
+    acc, ovf = accumulate(psums, bias=bias, acc_bits=acc_bits, overflow=overflow)
+    y = requantize(acc, m0=m0, shift=shift, y_zp=y_zp, act_min=act_min, act_max=act_max,
+                   rounding=rounding)
+    return y, ovf, psums
+
+
+def error_report(exact, estimate):
+    """Error of a crossbar result against the exact integer result.
+
+    ``sqnr_db = 10·log10(mean(exact²) / mean((exact − estimate)²))`` (+inf when exact),
+    ``effective_bits = (sqnr_db − 1.76) / 6.02`` (:mod:`golden.metrics`), plus the mean
+    squared, largest absolute and mean (bias) errors and the fraction of exact results.
+
+    Parameters
+    ----------
+    exact, estimate : array_like of int, same shape, non-empty
+
+    Returns
+    -------
+    dict
+        ``sqnr_db``, ``effective_bits``, ``mse``, ``max_abs_error``, ``mean_error``,
+        ``exact_fraction``, ``count``.
+    """
+    from golden.metrics import effective_bits, sqnr_db
+
+    ex = as_int_array("exact", exact)
+    es = as_int_array("estimate", estimate)
+    if ex.shape != es.shape or ex.size == 0:
+        raise ValueError(f"estimate.shape={es.shape} is out of range; allowed: "
+                         f"exact.shape={ex.shape}, non-empty")
+    err = (ex - es).astype(np.float64)
+    s = sqnr_db(ex.astype(np.float64), es.astype(np.float64))
+    return {
+        "sqnr_db": s,
+        "effective_bits": float(effective_bits(s)),
+        "mse": float(np.mean(err * err)),
+        "max_abs_error": float(np.max(np.abs(err))),
+        "mean_error": float(np.mean(err)),
+        "exact_fraction": float(np.mean(err == 0)),
+        "count": int(ex.size),
+    }
+
