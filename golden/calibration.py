@@ -101,9 +101,9 @@ def _prepare(x, bits, symmetric, signed, axis):
     if x.ndim == 0:
         raise ValueError(f"axis={axis!r} is out of range; allowed: None (0-d input)")
     ax = check_int("axis", axis, -x.ndim, x.ndim - 1) % x.ndim
-    rows = np.moveaxis(x, ax, 0).reshape(x.shape[ax], -1)
-    if rows.size == 0:
+    if x.size == 0:
         raise ValueError("x.size=0 is out of range; allowed: >= 1 element per channel")
+    rows = np.moveaxis(x, ax, 0).reshape(x.shape[ax], -1)
     return bits, symmetric, signed, rows, True
 
 

@@ -165,9 +165,10 @@ class CrossbarSpec:
     input_encoding : {"twos_complement", "offset"}
     adc_bits : int
         B, ``[1, 40]``: ADC codes ``0 .. 2^B − 1``.
-    adc_shift : int or sequence of int
+    adc_shift : int, sequence of int, or None
         LSB exponent ``k_j`` per physical column (an int applies to every column): the ADC
-        LSB is ``2^k_j`` column units. ``0 .. max(0, L − B) + 4``.
+        LSB is ``2^k_j`` column units, ``0 .. max(0, L − B) + 4``. ``None`` (default): the
+        ``auto`` full scale, ``k = max(0, L − B)``.
     cols_per_adc : int
         m: physical columns multiplexed onto one ADC; must divide ``C_phys``.
     tiles : int
@@ -184,7 +185,7 @@ class CrossbarSpec:
     dac_bits: int
     input_encoding: str
     adc_bits: int
-    adc_shift: tuple = 0
+    adc_shift: tuple = None
     cols_per_adc: int = 1
     tiles: int = 1
 
@@ -207,6 +208,8 @@ class CrossbarSpec:
                              f"{cp} physical columns")
         kmax = max(0, self.lossless_adc_bits - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
         shift = self.adc_shift
+        if shift is None:
+            shift = max(0, self.lossless_adc_bits - self.adc_bits)
         if isinstance(shift, (list, tuple, np.ndarray)):
             shift = tuple(int(check_int(f"adc_shift[{j}]", k, 0, kmax))
                           for j, k in enumerate(shift))
@@ -259,7 +262,7 @@ class CrossbarSpec:
 
     @property
     def phase_bits(self):
-        """``(lsb, width)`` of each phase's DAC digit within the N-bit input pattern."""
+        """``(lsb, width)`` of each phase's digit within the N-bit input pattern."""
         v, n = self.dac_bits, self.bits
         top = n - 1 if self.sign_phase else n
         plan = [(lo, min(v, top - lo)) for lo in range(0, top, v)]
@@ -268,16 +271,23 @@ class CrossbarSpec:
         return tuple(plan)
 
     @property
+    def sign_code(self):
+        """DAC code driven in the sign phase for a negative input: ``2^(v−1)``, the DAC's
+        MSB (so the sign phase uses half the DAC range, not one LSB)."""
+        return 1 << (self.dac_bits - 1)
+
+    @property
     def phases(self):
         """P: ``ceil(N/v)``, or ``ceil((N−1)/v) + 1`` with a separate sign phase."""
         return len(self.phase_bits)
 
     @property
     def phase_weights(self):
-        """ω_p: ``2^lsb_p``; the sign phase has ``−2^(N−1)`` (two's-complement MSB)."""
+        """ω_p: ``2^lsb_p``; the sign phase (code ``2^(v−1)``) has ``−2^(N−v)``, so that
+        ``ω·code = −2^(N−1)``: two's-complement MSB weighting."""
         w = [1 << lo for lo, _ in self.phase_bits]
         if self.sign_phase:
-            w[-1] = -w[-1]
+            w[-1] = -(1 << (self.bits - self.dac_bits))
         return tuple(w)
 
     # --- converters ---------------------------------------------------------------------
@@ -464,9 +474,11 @@ def input_phases(x, spec):
     """DAC codes of each phase: ``d_p[r] = (pattern_r >> lsb_p) & (2^width_p − 1)``.
 
     ``pattern = (x + A) mod 2^N`` with A = 2^(N−1) for signed inputs in ``offset`` encoding
-    (else 0). Phases cover the pattern from the LSB in v-bit digits; for signed inputs in
-    ``twos_complement`` the sign bit is a 1-bit phase of its own with weight ``−2^(N−1)``
-    (so ``Σ_p ω_p·d_p = x + A`` exactly, see :attr:`CrossbarSpec.phase_weights`).
+    (else 0). Phases cover the pattern from the LSB in v-bit digits. For signed inputs in
+    ``twos_complement`` the N−1 magnitude bits are split that way and the sign bit is a
+    phase of its own that drives ``2^(v−1)`` (the DAC's MSB) on the rows whose input is
+    negative, with weight ``−2^(N−v)``; so ``Σ_p ω_p·d_p = x + A`` exactly
+    (:attr:`CrossbarSpec.phase_weights`).
 
     Parameters
     ----------
@@ -484,7 +496,10 @@ def input_phases(x, spec):
     if x.ndim < 1 or x.shape[-1] != spec.rows:
         raise ValueError(f"x.shape={x.shape} is out of range; allowed: (..., {spec.rows})")
     pattern = (x + spec.input_offset) & ((1 << spec.bits) - 1)
-    return np.stack([(pattern >> lo) & ((1 << width) - 1) for lo, width in spec.phase_bits])
+    digits = [(pattern >> lo) & ((1 << width) - 1) for lo, width in spec.phase_bits]
+    if spec.sign_phase:
+        digits[-1] = digits[-1] * spec.sign_code
+    return np.stack(digits)
 
 
 def _dac_codes(d, spec):

@@ -84,7 +84,7 @@ __all__ = [
     "qrange",
     "symmetric_params",
     "asymmetric_params",
-    "quantize",
+    "affine_quantize",
     "dequantize",
     "fake_quantize",
     "quantize_symmetric",
@@ -102,7 +102,8 @@ def round_half_away(x):
     Parameters
     ----------
     x : array_like of float
-        Values to round; the floating dtype is kept (float32 stays float32).
+        Real values (``±inf`` and NaN pass through); the floating dtype is kept (float32
+        stays float32, integers become float64).
 
     Returns
     -------
@@ -114,12 +115,15 @@ def round_half_away(x):
     >>> round_half_away([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5]).tolist()
     [-3.0, -2.0, -1.0, 1.0, 2.0, 3.0]
     """
-    x = np.asarray(x)
-    if x.dtype.kind not in "f":
-        x = x.astype(np.float64)
-    t = np.trunc(x)
-    frac = x - t
-    return t + np.where(np.abs(frac) >= 0.5, np.sign(x), 0).astype(x.dtype)
+    arr = np.asarray(x) if not isinstance(x, (bool, np.bool_)) else None
+    if arr is None or arr.dtype.kind not in "iuf":
+        arr = as_float_array("x", x, finite=False)  # raises for non-real input
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
+    t = np.trunc(arr)
+    with np.errstate(invalid="ignore"):  # ±inf - ±inf: the fraction of ±inf is NaN
+        frac = arr - t
+    return t + np.where(np.abs(frac) >= 0.5, np.sign(arr), 0).astype(arr.dtype)
 
 
 def qrange(bits, *, signed=True, narrow=False):
@@ -299,8 +303,11 @@ def _check_scale(scale):
     return scale
 
 
-def quantize(r, scale, zero_point, *, bits=8, signed=True, narrow=False, axis=None):
+def affine_quantize(r, scale, zero_point, *, bits=8, signed=True, narrow=False, axis=None):
     """Quantize real values: ``q = clamp(round_half_away(r / S) + Z, qmin, qmax)``.
+
+    Named after TFLite ``reference_ops::AffineQuantize`` (and not ``quantize``, which the
+    ``golden`` package re-export would turn into a name shadowing this module).
 
     Parameters
     ----------
@@ -385,9 +392,9 @@ def fake_quantize(r, scale, zero_point, *, bits=8, signed=True, narrow=False, ax
     """Quantize then dequantize (the value the integer pipeline represents), float64.
 
     ``fake_quantize(r) = S · (clamp(round_half_away(r/S) + Z, qmin, qmax) − Z)``; the
-    parameters are those of :func:`quantize`.
+    parameters are those of :func:`affine_quantize`.
     """
-    q = quantize(r, scale, zero_point, bits=bits, signed=signed, narrow=narrow, axis=axis)
+    q = affine_quantize(r, scale, zero_point, bits=bits, signed=signed, narrow=narrow, axis=axis)
     return dequantize(q, scale, zero_point, axis=axis)
 
 
@@ -434,7 +441,7 @@ def quantize_symmetric(r, *, bits=8, axis=None):
     _check_nonempty("r", r, ax)
     absmax = np.max(np.abs(r), axis=None if ax is None else _reduce_axes(r.ndim, ax))
     scale, zp = symmetric_params(absmax, bits=bits)
-    q = quantize(raw, scale, zp, bits=bits, signed=True, narrow=True, axis=ax)
+    q = affine_quantize(raw, scale, zp, bits=bits, signed=True, narrow=True, axis=ax)
     return q, scale, zp
 
 
@@ -471,5 +478,5 @@ def quantize_asymmetric(r, *, bits=8, signed=True, axis=None):
     red = None if ax is None else _reduce_axes(r.ndim, ax)
     scale, zp = asymmetric_params(np.min(r, axis=red), np.max(r, axis=red), bits=bits,
                                   signed=signed)
-    q = quantize(raw, scale, zp, bits=bits, signed=signed, axis=ax)
+    q = affine_quantize(raw, scale, zp, bits=bits, signed=signed, axis=ax)
     return q, scale, zp

@@ -23,6 +23,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from amaranth.hdl import Shape
+
 from .config import DatapathConfig
 
 __all__ = ["Generated", "generate", "build_component", "QMAC_VERSION"]
@@ -57,8 +59,7 @@ def _ports(component) -> list[dict[str, Any]]:
     for path, member in component.signature.members.flatten():
         if not member.is_port:
             continue
-        shape = member.shape if hasattr(member.shape, "width") else None
-        width = shape.width if shape is not None else len(getattr(component, path[0]))
+        width = Shape.cast(member.shape).width
         ports.append({
             "name": "__".join(str(p) for p in path),
             "direction": "input" if member.flow.name == "In" else "output",

@@ -18,7 +18,7 @@ class LintError(UserError):
 def lint(paths: list[Path], *, top: str | None = None) -> str:
     """Run ``verilator --lint-only`` on ``paths``; return its output, raise on any message."""
     sim = find_simulator("verilator")
-    cmd = [str(sim.executable), "--lint-only"]
+    cmd = [str(sim.executable), "--lint-only", "--quiet"]
     if top:
         cmd += ["--top-module", top]
     cmd += [str(p) for p in paths]

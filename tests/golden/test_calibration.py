@@ -228,6 +228,8 @@ def test_all_zero_input(method):
         (lambda: calibrate_minmax([]), "x.size=0 is out of range; allowed: >= 1 element"),
         (lambda: calibrate_minmax(np.ones((2, 0)), axis=0),
          "x.size=0 is out of range; allowed: >= 1 element per channel"),
+        (lambda: calibrate_kl(np.ones((0, 3)), axis=0),
+         "x.size=0 is out of range; allowed: >= 1 element per channel"),
         (lambda: calibrate_minmax(np.ones((2, 3)), axis=2),
          "axis=2 is out of range; allowed: [-2, 1]"),
         (lambda: calibrate_minmax([1.0, float("inf")]),

@@ -13,7 +13,13 @@ from golden.metrics import (
     quantization_error,
     sqnr_db,
 )
-from golden.quantize import dequantize, fake_quantize, qrange, quantize, quantize_asymmetric
+from golden.quantize import (
+    affine_quantize,
+    dequantize,
+    fake_quantize,
+    qrange,
+    quantize_asymmetric,
+)
 
 # Incommensurate (irrational) frequency in cycles/sample, so the sine's phases fill the
 # circle evenly and the error statistics converge instead of repeating a short period.
@@ -27,12 +33,12 @@ def full_scale_sine_sqnr(bits):
     Ideal quantizer = 2^b levels whose steps cover the sine's peak-to-peak range exactly:
     step Δ = 2A / 2^b, amplitude A = 2^(b−1)·Δ, signed codes, reconstruction levels at
     (q + ½)·Δ (mid-rise). With integer zero points the half step is an input offset:
-    q = quantize(x − Δ/2, Δ, 0), x̂ = dequantize(q) + Δ/2.
+    q = affine_quantize(x − Δ/2, Δ, 0), x̂ = dequantize(q) + Δ/2.
     """
     n = np.arange(N_SAMPLES)
     x = np.sin(2 * np.pi * FREQ * n)  # A = 1
     delta = 2.0 / 2**bits
-    q = quantize(x - delta / 2, delta, 0, bits=bits, signed=True)
+    q = affine_quantize(x - delta / 2, delta, 0, bits=bits, signed=True)
     qmin, qmax = qrange(bits)
     assert q.min() == qmin and q.max() == qmax  # every code used: full range
     x_hat = dequantize(q, delta, 0) + delta / 2
@@ -64,7 +70,7 @@ def test_full_scale_uniform_signal_sqnr_is_6_02_b(bits):
     rng = np.random.default_rng(bits)
     delta = 2.0 / 2**bits
     x = rng.uniform(-1, 1, N_SAMPLES)
-    x_hat = dequantize(quantize(x - delta / 2, delta, 0, bits=bits), delta, 0) + delta / 2
+    x_hat = dequantize(affine_quantize(x - delta / 2, delta, 0, bits=bits), delta, 0) + delta / 2
     assert abs(sqnr_db(x, x_hat) - 6.02 * bits) <= 0.1
     assert abs(mse(x, x_hat) / (delta**2 / 12) - 1) <= 0.02
 

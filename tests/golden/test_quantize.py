@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from golden.quantize import (
+    affine_quantize,
     asymmetric_params,
     dequantize,
     fake_quantize,
     qrange,
-    quantize,
     quantize_asymmetric,
     quantize_symmetric,
     round_half_away,
@@ -95,6 +95,15 @@ def test_round_half_away_random_and_ties():
     assert [int(v) for v in round_half_away(x)] == [ref_round_half_away(v) for v in x]
 
 
+def test_round_half_away_non_finite_and_bad_input():
+    out = round_half_away([np.inf, -np.inf, np.nan, 3])
+    assert out[0] == np.inf and out[1] == -np.inf and np.isnan(out[2]) and out[3] == 3.0
+    with pytest.raises(ValueError, match=r"^x=\['a'\] is not a real array"):
+        round_half_away(["a"])
+    with pytest.raises(ValueError, match=r"^x=True is not a real number"):
+        round_half_away(True)
+
+
 def test_round_half_away_keeps_float32():
     x = np.array([-2.5, 0.49999997, 2.5], dtype=np.float32)
     out = round_half_away(x)
@@ -175,7 +184,7 @@ def test_zero_is_exactly_representable(bits, signed):
     qmin, qmax = ref_qrange(bits, signed)
     assert np.all((zp >= qmin) & (zp <= qmax))
     for s, z in zip(scale, zp):
-        assert quantize(0.0, s, z, bits=bits, signed=signed) == z
+        assert affine_quantize(0.0, s, z, bits=bits, signed=signed) == z
         assert dequantize(z, s, z) == 0.0
 
 
@@ -197,7 +206,7 @@ def test_quantize_reference(bits, signed, f32):
     r = np.concatenate([ties, rand, [(qmin - zp) * scale, (qmax - zp) * scale, 0.0]])
     if f32:
         r = r.astype(np.float32)
-    q = quantize(r, scale, zp, bits=bits, signed=signed)
+    q = affine_quantize(r, scale, zp, bits=bits, signed=signed)
     assert q.dtype == np.int64
     expect = [ref_quantize(v, scale, zp, qmin, qmax, f32) for v in r]
     assert q.tolist() == expect
@@ -208,17 +217,17 @@ def test_quantize_float32_path_matches_tflite_division():
     # In float64 the same float32 input gives 3.4999999403953552 -> 3.
     r32 = np.float32(0.35)
     assert np.float32(r32) / np.float32(0.1) == np.float32(3.5)
-    assert quantize(np.array([r32]), 0.1, 0).tolist() == [4]
-    assert quantize(np.array([float(r32)]), 0.1, 0).tolist() == [3]
-    assert quantize(r32, 0.1, 0) == 4  # NumPy float32 scalar too
+    assert affine_quantize(np.array([r32]), 0.1, 0).tolist() == [4]
+    assert affine_quantize(np.array([float(r32)]), 0.1, 0).tolist() == [3]
+    assert affine_quantize(r32, 0.1, 0) == 4  # NumPy float32 scalar too
 
 
 def test_quantize_saturates():
-    q = quantize([-1e30, -5.0, 5.0, 1e30, 1e300], 0.01, 3, bits=4, signed=True)
+    q = affine_quantize([-1e30, -5.0, 5.0, 1e30, 1e300], 0.01, 3, bits=4, signed=True)
     assert q.tolist() == [-8, -8, 7, 7, 7]
-    q = quantize([-1.0, 1.0], 0.1, 0, bits=8, signed=True, narrow=True)
+    q = affine_quantize([-1.0, 1.0], 0.1, 0, bits=8, signed=True, narrow=True)
     assert q.tolist() == [-10, 10]
-    q = quantize([-100.0, 100.0], 0.1, 0, bits=8, signed=True, narrow=True)
+    q = affine_quantize([-100.0, 100.0], 0.1, 0, bits=8, signed=True, narrow=True)
     assert q.tolist() == [-127, 127]
 
 
@@ -299,28 +308,30 @@ def test_all_zero_tensor():
         (lambda: qrange(8, signed=1), "signed=1 is not a bool; allowed: True, False"),
         (lambda: quantize_symmetric([1.0], bits=17),
          "bits=17 is out of range; allowed: [2, 16]"),
-        (lambda: quantize([1.0], 0.0, 0), "scale=0.0 is out of range; allowed: > 0 and finite"),
-        (lambda: quantize([1.0], -0.5, 0),
+        (lambda: affine_quantize([1.0], 0.0, 0),
+         "scale=0.0 is out of range; allowed: > 0 and finite"),
+        (lambda: affine_quantize([1.0], -0.5, 0),
          "scale=-0.5 is out of range; allowed: > 0 and finite"),
-        (lambda: quantize([1.0], float("nan"), 0),
+        (lambda: affine_quantize([1.0], float("nan"), 0),
          "scale=nan is out of range; allowed: finite values"),
-        (lambda: quantize([1.0], float("inf"), 0),
+        (lambda: affine_quantize([1.0], float("inf"), 0),
          "scale=inf is out of range; allowed: finite values"),
-        (lambda: quantize(np.ones((2, 3)), [0.1, 0.0, 0.2], [0, 0, 0], axis=1),
+        (lambda: affine_quantize(np.ones((2, 3)), [0.1, 0.0, 0.2], [0, 0, 0], axis=1),
          "scale[1]=0.0 is out of range; allowed: > 0 and finite"),
-        (lambda: quantize([1.0], 0.1, 128), "zero_point=128 is out of range; allowed: [-128, 127]"),
-        (lambda: quantize([1.0], 0.1, -1, signed=False),
+        (lambda: affine_quantize([1.0], 0.1, 128),
+         "zero_point=128 is out of range; allowed: [-128, 127]"),
+        (lambda: affine_quantize([1.0], 0.1, -1, signed=False),
          "zero_point=-1 is out of range; allowed: [0, 255]"),
-        (lambda: quantize([1.0], 0.1, 0.5), "zero_point=0.5 is not an integer"),
-        (lambda: quantize([float("inf")], 0.1, 0),
+        (lambda: affine_quantize([1.0], 0.1, 0.5), "zero_point=0.5 is not an integer"),
+        (lambda: affine_quantize([float("inf")], 0.1, 0),
          "r[0]=inf is out of range; allowed: finite values"),
-        (lambda: quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0], axis=1),
+        (lambda: affine_quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0], axis=1),
          "scale.shape=(2,) is out of range; allowed: (3,) (one per channel along axis=1)"),
-        (lambda: quantize(np.ones((2, 3)), [0.1, 0.2, 0.3], [0, 0], axis=1),
+        (lambda: affine_quantize(np.ones((2, 3)), [0.1, 0.2, 0.3], [0, 0], axis=1),
          "zero_point.shape=(2,) is out of range; allowed: (3,)"),
-        (lambda: quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0]),
+        (lambda: affine_quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0]),
          "scale.shape=(2,) is out of range; allowed: () (a scalar) when axis=None"),
-        (lambda: quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0], axis=2),
+        (lambda: affine_quantize(np.ones((2, 3)), [0.1, 0.2], [0, 0], axis=2),
          "axis=2 is out of range; allowed: [-2, 1]"),
         (lambda: quantize_symmetric(np.ones((2, 3)), axis=-3),
          "axis=-3 is out of range; allowed: [-2, 1]"),
@@ -338,7 +349,7 @@ def test_all_zero_tensor():
          "rmax=1e+308 is out of range; allowed: a range whose scale is a positive finite"),
         (lambda: dequantize([1, 2], [0.1], [0], axis=0),
          "scale.shape=(1,) is out of range; allowed: (2,)"),
-        (lambda: quantize(np.ones(2, dtype=np.float32), 1e-50, 0),
+        (lambda: affine_quantize(np.ones(2, dtype=np.float32), 1e-50, 0),
          "scale=1e-50 is out of range; allowed: a positive finite float32 for float32 r"),
     ],
 )
