@@ -32,6 +32,7 @@ DIM_RANGE = (1, 256)
 TILES_RANGE = (1, 1024)
 ACC_BITS_MAX = 48
 GUARD_RANGE = (0, 32)
+OUT_BITS_MAX = 16
 
 # field -> (type, default); None default means "derived" (see SCHEMA.md)
 _SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
@@ -68,7 +69,8 @@ class DatapathConfig:
     """A validated datapath configuration with all derived widths resolved.
 
     Attributes mirror ``constraints/SCHEMA.md``; derived ones are noted there:
-    ``guard_bits`` (M), ``acc_bits`` (2N + M), ``psum_bits`` (2N + ceil(log2 R)),
+    ``guard_bits`` (M), ``acc_bits`` (2N + M), ``psum_bits`` (exact dot-product width,
+    2N + ceil(log2 R) for signed operands and R a power of two),
     ``out_bits`` (defaults to N), ``max_depth`` (largest accumulation depth that cannot
     overflow the accumulator).
     """
@@ -137,6 +139,17 @@ class DatapathConfig:
     def out_range(self) -> tuple[int, int]:
         """Inclusive integer range of the output."""
         return _int_range(self.out_bits, self.out_signed)
+
+
+def dot_product_bits(bits: int, rows: int, input_signed: bool, weight_signed: bool) -> int:
+    """Smallest signed width holding every sum of ``rows`` products of N-bit operands."""
+    xs, ws = _int_range(bits, input_signed), _int_range(bits, weight_signed)
+    products = [a * b for a in xs for b in ws]
+    lo, hi = rows * min(products), rows * max(products)
+    width = 1
+    while not (-(1 << (width - 1)) <= lo and hi <= (1 << (width - 1)) - 1):
+        width += 1
+    return width
 
 
 def _int_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -250,19 +263,17 @@ def resolve_config(raw: dict, *, where: str = "<config>", bits: int | None = Non
     if acc_bits > ACC_BITS_MAX:
         raise _fail(where, "accumulator.guard_bits", guard,
                     f"at most {ACC_BITS_MAX - 2 * n} for N={n} (2N+M <= {ACC_BITS_MAX} bits)")
-    # exact dot-product width: 2N + ceil(log2 R), one more when both operands are unsigned
-    both_unsigned = not v["input_signed"] and not v["weight_signed"]
-    psum_bits = 2 * n + math.ceil(math.log2(rows)) + int(both_unsigned)
+    psum_bits = dot_product_bits(n, rows, v["input_signed"], v["weight_signed"])
     if psum_bits > acc_bits:
         raise _fail(where, "accumulator.guard_bits", guard,
                     f"at least {psum_bits - 2 * n} so one pass of {rows} rows fits")
     max_depth = 1 << guard
 
     out_bits = v["out_bits"] if v["out_bits"] is not None else n
-    if not 2 <= out_bits <= min(32, acc_bits):
+    if not 2 <= out_bits <= min(OUT_BITS_MAX, acc_bits):
         raise _fail(where, "requant.out_bits", out_bits,
-                    f"an integer in 2..{min(32, acc_bits)} (not wider than the "
-                    f"{acc_bits}-bit accumulator, at most 32)")
+                    f"an integer in 2..{min(OUT_BITS_MAX, acc_bits)} (not wider than the "
+                    f"{acc_bits}-bit accumulator, at most {OUT_BITS_MAX})")
     clock = float(v["clock_mhz"])
     if not 0 < clock <= 5000:
         raise _fail(where, "timing.clock_mhz", v["clock_mhz"], "a number in (0, 5000]")

@@ -51,6 +51,11 @@ def test_both_unsigned_needs_one_more_psum_bit():
     assert cfg.psum_bits == 2 * 8 + 4 + 1
 
 
+@pytest.mark.parametrize("rows,expected", [(1, 16), (2, 17), (3, 17), (16, 20), (17, 20), (33, 21)])
+def test_psum_bits_is_the_exact_dot_product_width(rows, expected):
+    assert resolve_config({"array": {"rows": rows}}).psum_bits == expected
+
+
 BAD = [
     ("unknown key", "operands: {bitz: 8}", "operands.bitz: 'unknown key'", "one of bits"),
     ("unknown top-level key", "speed: 3", "speed: 'unknown key'", "one of name"),

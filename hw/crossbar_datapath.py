@@ -1,0 +1,464 @@
+"""Top level of the crossbar path: analog-macro ports, crossbar engine → accumulator bank →
+requantizer, with the load and data streams of ``hw.datapath.Datapath``."""
+
+import functools
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
+                    eq_const, int_range, lt, sub, wire)
+from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
+from .crossbar_engine import FAULTS as ENGINE_FAULTS
+from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine, crossbar_geometry
+from .datapath import REGION_BITS, RESET_M0, RESET_SHIFT, REGIONS, SCALAR_INDEX
+from .requantizer import FAULTS as REQUANT_FAULTS
+from .requantizer import ROUNDINGS, SHIFT_BITS, Requantizer
+
+__all__ = ["CrossbarDatapath", "CROSSBAR_REGIONS", "FAULTS"]
+
+#: ``Datapath``'s load regions plus the ADC trims.
+CROSSBAR_REGIONS = {**REGIONS, "TRIM": 5}
+FAULTS = REQUANT_FAULTS + ENGINE_FAULTS
+
+
+
+def _silent_on_error(init):
+    """Construction errors must not also warn "created but never used" at garbage
+    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except Exception:
+            self._MustUse__silence = True
+            raise
+    return wrapper
+
+
+class CrossbarDatapath(wiring.Component):
+    """Quantized matrix-vector datapath computed on an analog crossbar (``docs/crossbar.md``).
+
+    Same streams and load map as :class:`hw.datapath.Datapath` (plus region 5 ``TRIM``), the
+    MAC array replaced by a :class:`~hw.crossbar_engine.CrossbarEngine` that drives an
+    external analog macro through the DAC / ADC / programming ports below, followed by the
+    same :class:`~hw.accumulator_bank.AccumulatorBank` and
+    :class:`~hw.requantizer.Requantizer`. With an ideal macro and a lossless ADC every output
+    equals ``Datapath``'s for the same load and data beats.
+
+    Parameters
+    ----------
+    bits, input_signed, weight_signed, rows, cols, weight_tiles, acc_bits, overflow,
+    out_bits, out_signed, rounding, per_channel
+        As :class:`hw.datapath.Datapath`.
+    cell_bits : int
+        b, in [1, N].
+    weight_encoding : str
+        ``"differential"`` or ``"offset"``.
+    dac_bits : int
+        v, in [1, N].
+    input_encoding : str
+        ``"twos_complement"`` or ``"offset"``.
+    adc_bits : int
+        B, in [1, 40].
+    adc_shift : int or sequence of int
+        ADC LSB exponent per physical column (``docs/crossbar.md`` §2.4).
+    cols_per_adc : int
+        m, divides ``C_phys``.
+    dac_settle_cycles : int
+        In [0, 255].
+    adc_latency : int
+        Nominal conversion latency (cycles, in [1, 1024]); only used for :attr:`LATENCY` and
+        :meth:`describe`: the hardware accepts any latency.
+    inject_fault : str or None
+        Test only: ``"rounding_off_by_one"`` (:class:`~hw.requantizer.Requantizer`) or
+        ``"crossbar_lsb_off_by_one"`` (:class:`~hw.crossbar_engine.CrossbarEngine`).
+
+    Attributes
+    ----------
+    LATENCY : int
+        Cycles from an accepted ``last`` beat to its ``o_data.valid`` when every conversion
+        takes ``adc_latency`` cycles and nothing stalls: :meth:`latency_for`.
+    CYCLES_PER_VECTOR : int
+        Cycles between accepted ``i_data`` beats (same assumption):
+        ``P·(m·(adc_latency + 1) + dac_settle_cycles + 1) + 1``.
+    INDEX_BITS, ADDR_BITS, LOAD_DATA_BITS, TILE_BITS, COL_BITS, SEL_BITS, NUM_ADCS : int
+        ``INDEX_BITS = max(2, ceil(log2(max(T·C, C_phys, 4))))``; the others as ``Datapath``
+        and ``docs/crossbar.md`` §3.1.
+    SLICES, POLARITIES, PHYS_COLS, PHASES : int
+        S, E, C_phys, P.
+    LoadBeat, DataBeat, OutBeat, ProgBeat : data.StructLayout
+
+    Members
+    -------
+    i_load, i_data, o_data, o_ovf_sticky
+        As :class:`hw.datapath.Datapath` (``docs/design.md``), with ``INDEX_BITS`` above and
+        region 5 ``TRIM``: index j (physical column), ``data[0 +: B]`` signed offset trim
+        (reset 0). ``i_load.ready`` is high only when no beat is anywhere in the datapath and
+        no ``o_prog`` beat is waiting; ``i_data.ready`` is low while a load is offered or an
+        ``o_prog`` beat waits.
+    o_prog : ``Out(stream.Signature({tile: TILE_BITS, col: COL_BITS, levels: S·E·R·b}))``
+        Programs the cells of logical column ``col`` of tile ``tile``: physical column
+        ``j = (col·S + s)·E + e`` gets ``levels[((s·E + e)·R + r)·b +: b]`` in row r (offset
+        or differential encoding, bit slicing: ``golden.crossbar.encode_weights``). Sent the
+        cycle after a ``WEIGHTS`` load is accepted; held until ``ready``.
+    dac_codes : ``Out(R·v)``
+        Row r's DAC code at bits ``r·v``.
+    dac_tile : ``Out(TILE_BITS)``
+    dac_valid : ``Out(1)``
+    adc_start : ``Out(1)``
+    adc_sel : ``Out(SEL_BITS)``
+    adc_done : ``In(NUM_ADCS)``
+    adc_code : ``In(NUM_ADCS·B)``
+        The analog macro's DAC and ADC ports, protocol of ``docs/crossbar.md`` §3.1.
+
+    Backpressure: ``o_data`` stalls the accumulator bank and the requantizer (global stall as
+    in ``Datapath``); the engine then holds its finished partial sums and stops taking
+    beats, the analog ports simply wait.
+    """
+
+    @_silent_on_error
+    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
+                 acc_bits, overflow, out_bits, out_signed, rounding, per_channel, cell_bits,
+                 weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift, cols_per_adc,
+                 dac_settle_cycles, adc_latency=1, inject_fault=None):
+        owner = type(self).__name__
+        self.bits = check_int(owner, "bits", bits, 2, 16)
+        self.input_signed = check_bool(owner, "input_signed", input_signed)
+        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
+        self.rows = check_int(owner, "rows", rows, 1, 256)
+        self.cols = check_int(owner, "cols", cols, 1, 256)
+        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+        self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * self.bits, 64)
+        self.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
+        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
+        self.out_signed = check_bool(owner, "out_signed", out_signed)
+        self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
+        self.per_channel = check_bool(owner, "per_channel", per_channel)
+        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, self.bits)
+        self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
+                                            WEIGHT_ENCODINGS)
+        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, self.bits)
+        self.input_encoding = check_choice(owner, "input_encoding", input_encoding,
+                                           INPUT_ENCODINGS)
+        self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, 40)
+        self.dac_settle_cycles = check_int(owner, "dac_settle_cycles", dac_settle_cycles, 0, 255)
+        self.adc_latency = check_int(owner, "adc_latency", adc_latency, 1, 1024)
+        self.inject_fault = check_fault(owner, inject_fault, FAULTS)
+        self.cols_per_adc = cols_per_adc
+        self.adc_shift = tuple(adc_shift) if isinstance(adc_shift, (list, tuple)) else adc_shift
+
+        # the engine validates the crossbar parameters (cols_per_adc, adc_shift) and owns the
+        # derived numbers; it becomes a submodule in elaborate()
+        self.engine = eng = self._engine()
+        self.SLICES, self.POLARITIES, self.PHYS_COLS = eng.SLICES, eng.POLARITIES, eng.PHYS_COLS
+        self.PHASES, self.NUM_ADCS, self.SEL_BITS = eng.PHASES, eng.NUM_ADCS, eng.SEL_BITS
+        self.TRIM_ADDR_BITS = eng.TRIM_ADDR_BITS
+        self.phase_weights = eng.phase_weights
+        self.psum_bits = eng.psum_bits
+        self.adc_shift = eng.adc_shift
+        self.cols_per_adc = eng.cols_per_adc
+
+        n, r, c, t = self.bits, self.rows, self.cols, self.weight_tiles
+        self.INDEX_BITS = max(2, ceil_log2(max(t * c, self.PHYS_COLS, 4)))
+        self.ADDR_BITS = self.INDEX_BITS + REGION_BITS
+        self.LOAD_DATA_BITS = max(r * n, self.acc_bits, 32)
+        self.TILE_BITS = max(1, ceil_log2(t))
+        self.COL_BITS = max(1, ceil_log2(c))
+        self.CYCLES_PER_VECTOR = CrossbarEngine.cycles_per_vector_for(
+            phases=self.PHASES, cols_per_adc=self.cols_per_adc, adc_latency=self.adc_latency,
+            dac_settle_cycles=self.dac_settle_cycles)
+        self.latency_breakdown = {
+            "crossbar_engine": CrossbarEngine.latency_for(
+                phases=self.PHASES, cols_per_adc=self.cols_per_adc,
+                adc_latency=self.adc_latency, dac_settle_cycles=self.dac_settle_cycles),
+            "accumulator_bank": AccumulatorBank.LATENCY,
+            "requantizer": Requantizer.LATENCY,
+        }
+        self.LATENCY = sum(self.latency_breakdown.values())
+
+        self.LoadBeat = data.StructLayout({
+            "addr": unsigned(self.ADDR_BITS),
+            "data": unsigned(self.LOAD_DATA_BITS),
+        })
+        self.DataBeat = data.StructLayout({
+            "x": unsigned(r * n),
+            "tile": unsigned(self.TILE_BITS),
+            "first": unsigned(1),
+            "last": unsigned(1),
+        })
+        self.OutBeat = data.StructLayout({
+            "y": unsigned(c * self.out_bits),
+            "ovf": unsigned(c),
+        })
+        self.ProgBeat = data.StructLayout({
+            "tile": unsigned(self.TILE_BITS),
+            "col": unsigned(self.COL_BITS),
+            "levels": unsigned(self.SLICES * self.POLARITIES * r * self.cell_bits),
+        })
+        super().__init__({
+            "i_load": In(stream.Signature(self.LoadBeat)),
+            "i_data": In(stream.Signature(self.DataBeat)),
+            "o_data": Out(stream.Signature(self.OutBeat)),
+            "o_ovf_sticky": Out(c),
+            "o_prog": Out(stream.Signature(self.ProgBeat)),
+            "dac_codes": Out(r * self.dac_bits),
+            "dac_tile": Out(self.TILE_BITS),
+            "dac_valid": Out(1),
+            "adc_start": Out(1),
+            "adc_sel": Out(self.SEL_BITS),
+            "adc_done": In(self.NUM_ADCS),
+            "adc_code": In(self.NUM_ADCS * self.adc_bits),
+        })
+
+    def _engine(self):
+        fault = self.inject_fault if self.inject_fault in ENGINE_FAULTS else None
+        return CrossbarEngine(
+            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
+            rows=self.rows, cols=self.cols, weight_tiles=self.weight_tiles,
+            cell_bits=self.cell_bits, weight_encoding=self.weight_encoding,
+            dac_bits=self.dac_bits, input_encoding=self.input_encoding, adc_bits=self.adc_bits,
+            adc_shift=self.adc_shift, cols_per_adc=self.cols_per_adc,
+            dac_settle_cycles=self.dac_settle_cycles, inject_fault=fault)
+
+    # --- timing ---------------------------------------------------------------------------
+    @staticmethod
+    def latency_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
+        """Cycles from an accepted ``last`` beat to ``o_data.valid``: the engine's latency
+        ``P·(m·(Lc + 1) + settle + 1) + 3`` plus ``AccumulatorBank.LATENCY`` plus
+        ``Requantizer.LATENCY``."""
+        return (CrossbarEngine.latency_for(phases=phases, cols_per_adc=cols_per_adc,
+                                           adc_latency=adc_latency,
+                                           dac_settle_cycles=dac_settle_cycles)
+                + AccumulatorBank.LATENCY + Requantizer.LATENCY)
+
+    def describe(self):
+        """Plain-data summary (widths, latency, address map, analog ports) for the manifest."""
+        def fields(layout):
+            return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
+        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
+        return {
+            "top": type(self).__name__,
+            "parameters": {
+                "bits": self.bits, "input_signed": self.input_signed,
+                "weight_signed": self.weight_signed, "rows": self.rows, "cols": self.cols,
+                "weight_tiles": self.weight_tiles, "acc_bits": self.acc_bits,
+                "overflow": self.overflow, "out_bits": self.out_bits,
+                "out_signed": self.out_signed, "rounding": self.rounding,
+                "per_channel": self.per_channel, "cell_bits": self.cell_bits,
+                "weight_encoding": self.weight_encoding, "dac_bits": self.dac_bits,
+                "input_encoding": self.input_encoding, "adc_bits": self.adc_bits,
+                "adc_shift": list(self.adc_shift), "cols_per_adc": self.cols_per_adc,
+                "dac_settle_cycles": self.dac_settle_cycles, "adc_latency": self.adc_latency,
+                "inject_fault": self.inject_fault,
+            },
+            "latency": self.LATENCY,
+            "latency_breakdown": dict(self.latency_breakdown),
+            "latency_assumes_adc_latency": self.adc_latency,
+            "cycles_per_vector": self.CYCLES_PER_VECTOR,
+            "throughput_beats_per_cycle": 1.0 / self.CYCLES_PER_VECTOR,
+            "psum_bits": self.psum_bits,
+            "acc_bits": self.acc_bits,
+            "out_bits": self.out_bits,
+            "addr_bits": self.ADDR_BITS,
+            "index_bits": self.INDEX_BITS,
+            "load_data_bits": self.LOAD_DATA_BITS,
+            "tile_bits": self.TILE_BITS,
+            "crossbar": {
+                "slices": self.SLICES, "polarities": self.POLARITIES,
+                "physical_columns": self.PHYS_COLS, "phases": self.PHASES,
+                "phase_weights": list(self.phase_weights), "num_adcs": self.NUM_ADCS,
+                "sel_bits": self.SEL_BITS,
+                "physical_column": "j = (col*S + slice)*E + polarity",
+            },
+            "address_map": {
+                "WEIGHTS": {"region": 0, "index": "tile*C + col", "entries": self.weight_tiles
+                            * self.cols, "data": f"w'[r] at bits r*{self.bits}"},
+                "BIAS": {"region": 1, "index": "col", "entries": self.cols,
+                         "data": f"signed bits [0, {self.acc_bits})", "reset": 0},
+                "M0": {"region": 2, "index": "col" if self.per_channel else "0",
+                       "entries": self.cols if self.per_channel else 1,
+                       "data": "bits [0, 32)", "reset": RESET_M0},
+                "SHIFT": {"region": 3, "index": "col" if self.per_channel else "0",
+                          "entries": self.cols if self.per_channel else 1,
+                          "data": f"signed bits [0, {SHIFT_BITS})", "reset": RESET_SHIFT},
+                "SCALARS": {"region": 4, "entries": 4,
+                            "index": dict(SCALAR_INDEX),
+                            "data": f"signed bits [0, {self.out_bits + 1})",
+                            "reset": {"y_zp": 0, "act_min": out_lo, "act_max": out_hi}},
+                "TRIM": {"region": 5, "index": "physical column j", "entries": self.PHYS_COLS,
+                         "data": f"signed bits [0, {self.adc_bits})", "reset": 0},
+            },
+            "payloads": {
+                "i_load": fields(self.LoadBeat),
+                "i_data": fields(self.DataBeat),
+                "o_data": fields(self.OutBeat),
+                "o_prog": fields(self.ProgBeat),
+            },
+        }
+
+    # --- weight encoding (docs/crossbar.md §2.1) ------------------------------------------
+    def _levels(self, m, ldata):
+        """Cell levels of one weight column, packed as ``o_prog.levels``."""
+        n, b, S, E = self.bits, self.cell_bits, self.SLICES, self.POLARITIES
+        planes = [[] for _ in range(E)]
+        for r in range(self.rows):
+            w = ldata[r * n:(r + 1) * n]
+            if self.weight_encoding == "offset":
+                g = Cat(w[:n - 1], ~w[n - 1]) if self.weight_signed else w
+                planes[0].append(g)
+            elif self.weight_signed:
+                neg = w[n - 1]
+                mag = sub(m, Const(0, 1), wire(m, w.as_signed(), f"w_{r}"), n + 1,
+                          name=f"wneg_{r}")[:n]
+                planes[0].append(Mux(neg, Const(0, n), w))
+                planes[1].append(Mux(neg, mag, Const(0, n)))
+            else:
+                planes[0].append(w)
+                planes[1].append(Const(0, n))
+        fields = []
+        for s in range(S):
+            width = min(b, n - s * b)
+            for e in range(E):
+                for r in range(self.rows):
+                    bits_ = planes[e][r][s * b:s * b + width]
+                    fields.append(Cat(bits_, Const(0, b - width)) if width < b else bits_)
+        return Cat(*fields)
+
+    def elaborate(self, platform):
+        m = Module()
+        n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
+        out_bits = self.out_bits
+
+        m.submodules.engine = eng = self.engine
+        m.submodules.acc = bank = AccumulatorBank(
+            cols=cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits, overflow=self.overflow)
+        rq_fault = self.inject_fault if self.inject_fault in REQUANT_FAULTS else None
+        m.submodules.rq = rq = Requantizer(
+            cols=cols, acc_bits=self.acc_bits, out_bits=out_bits, out_signed=self.out_signed,
+            rounding=self.rounding, per_channel=self.per_channel, inject_fault=rq_fault)
+
+        # Global stall of the bank and requantizer: the output register holds a beat.
+        o_valid_q = Signal(name="o_valid_q")
+        en = Signal(name="en")
+        m.d.comb += en.eq(~(o_valid_q & ~self.o_data.ready))
+
+        # --- analog ports -----------------------------------------------------------------
+        m.d.comb += [
+            self.dac_codes.eq(eng.dac_codes),
+            self.dac_tile.eq(eng.dac_tile),
+            self.dac_valid.eq(eng.dac_valid),
+            self.adc_start.eq(eng.adc_start),
+            self.adc_sel.eq(eng.adc_sel),
+            eng.adc_done.eq(self.adc_done),
+            eng.adc_code.eq(self.adc_code),
+        ]
+
+        # --- loads ----------------------------------------------------------------------
+        busy = Signal(name="busy")
+        prog_valid_q = Signal(name="prog_valid_q")
+        m.d.comb += self.i_load.ready.eq(~busy)
+        load = Signal(name="load")
+        m.d.comb += load.eq(self.i_load.valid & ~busy)
+        addr = self.i_load.payload.addr
+        ldata = self.i_load.payload.data
+        index = addr[:self.INDEX_BITS]
+        region = addr[self.INDEX_BITS:]
+
+        def to(region_name):
+            return load & eq_const(region, CROSSBAR_REGIONS[region_name])
+
+        def below(limit, name):
+            if limit >= 1 << self.INDEX_BITS:
+                return Const(1, 1)
+            return lt(m, index, Const(limit, unsigned(self.INDEX_BITS + 1)), name)
+
+        w_tile, w_col = divmod_const(m, index, cols, (1 << self.INDEX_BITS) - 1, name="widx")
+        w_tile = w_tile[:self.TILE_BITS] if len(w_tile) >= self.TILE_BITS else \
+            Cat(w_tile, Const(0, self.TILE_BITS - len(w_tile)))
+        w_col = w_col[:self.COL_BITS] if len(w_col) >= self.COL_BITS else \
+            Cat(w_col, Const(0, self.COL_BITS - len(w_col)))
+        w_write = Signal(name="w_write")
+        m.d.comb += [
+            w_write.eq(to("WEIGHTS") & below(tiles * cols, "w_ok")),
+            eng.w_en.eq(w_write),
+            eng.w_tile.eq(w_tile),
+            eng.w_col.eq(w_col),
+            eng.w_data.eq(ldata[:rows * n]),
+            eng.trim_we.eq(to("TRIM") & below(self.PHYS_COLS, "trim_ok")),
+            eng.trim_addr.eq(index[:len(eng.trim_addr)]),
+            eng.trim_data.eq(ldata[:self.adc_bits]),
+            bank.bias_en.eq(to("BIAS") & below(cols, "bias_ok")),
+            bank.bias_col.eq(index[:bank.COL_BITS]),
+            bank.bias_data.eq(ldata[:self.acc_bits]),
+            bank.clear.eq(to("SCALARS") & eq_const(index, SCALAR_INDEX["clear_sticky"])),
+        ]
+
+        # programming beat: encode the weight column into cell levels
+        levels = wire(m, self._levels(m, ldata), "prog_levels")
+        with m.If(self.o_prog.ready):
+            m.d.sync += prog_valid_q.eq(0)
+        with m.If(w_write):
+            m.d.sync += [
+                prog_valid_q.eq(1),
+                self.o_prog.payload.tile.eq(w_tile),
+                self.o_prog.payload.col.eq(w_col),
+                self.o_prog.payload.levels.eq(levels),
+            ]
+        m.d.comb += self.o_prog.valid.eq(prog_valid_q)
+
+        lanes = cols if self.per_channel else 1
+        for c in range(lanes):
+            m0_q = Signal(32, name=f"m0_q_{c}", init=RESET_M0)
+            shift_q = Signal(signed(SHIFT_BITS), name=f"shift_q_{c}", init=RESET_SHIFT)
+            with m.If(to("M0") & eq_const(index, c)):
+                m.d.sync += m0_q.eq(ldata[:32])
+            with m.If(to("SHIFT") & eq_const(index, c)):
+                m.d.sync += shift_q.eq(ldata[:SHIFT_BITS])
+            if self.per_channel:
+                m.d.comb += [rq.m0[c].eq(m0_q), rq.shift[c].eq(shift_q)]
+            else:
+                m.d.comb += [rq.m0.eq(m0_q), rq.shift.eq(shift_q)]
+
+        out_lo, out_hi = int_range(out_bits, self.out_signed)
+        for name, init in (("y_zp", 0), ("act_min", out_lo), ("act_max", out_hi)):
+            reg = Signal(signed(out_bits + 1), name=f"{name}_q", init=init)
+            with m.If(to("SCALARS") & eq_const(index, SCALAR_INDEX[name])):
+                m.d.sync += reg.eq(ldata[:out_bits + 1])
+            m.d.comb += getattr(rq, name).eq(reg)
+
+        # --- data path ------------------------------------------------------------------
+        m.d.comb += [
+            eng.i_data.valid.eq(self.i_data.valid & ~self.i_load.valid & ~prog_valid_q),
+            eng.i_data.payload.eq(self.i_data.payload),
+            self.i_data.ready.eq(eng.i_data.ready & ~self.i_load.valid & ~prog_valid_q),
+            # stage: the accumulator bank takes the engine's partial sums when not stalled
+            eng.o_psum.ready.eq(en),
+            bank.en.eq(en),
+            bank.valid.eq(eng.o_psum.valid),
+            bank.first.eq(eng.o_psum.payload.first),
+            bank.last.eq(eng.o_psum.payload.last),
+            bank.psum.eq(eng.o_psum.payload.psum),
+            rq.en.eq(en),
+            rq.acc.eq(bank.acc),
+            self.o_ovf_sticky.eq(bank.ovf_sticky),
+        ]
+
+        in_flight = [eng.busy, bank.acc_valid, prog_valid_q]
+        valid, ovf = bank.acc_valid, bank.ovf
+        for stage in range(1, rq.LATENCY + 1):
+            valid_q = o_valid_q if stage == rq.LATENCY else Signal(name=f"rq_valid_q_{stage}")
+            ovf_q = Signal(cols, name=f"rq_ovf_q_{stage}", reset_less=True)
+            with m.If(en):
+                m.d.sync += [valid_q.eq(valid), ovf_q.eq(ovf)]
+            in_flight.append(valid_q)
+            valid, ovf = valid_q, ovf_q
+
+        m.d.comb += [
+            busy.eq(Cat(*in_flight).any()),
+            self.o_data.valid.eq(o_valid_q),
+            self.o_data.payload.y.eq(rq.y.as_value()),
+            self.o_data.payload.ovf.eq(ovf),
+        ]
+        return m

@@ -1,0 +1,478 @@
+"""Crossbar compute engine: DAC phases, ADC scans, digital reconstruction of partial sums."""
+
+import functools
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ._util import (add, ceil_log2, check_bool, check_choice, check_fault, check_int, clamp,
+                    eq_const, extend, int_range, lt, signed_width_for, sub, wire)
+from .adc_interface import AdcInterface
+from .dac_driver import INPUT_ENCODINGS, DacDriver, phase_plan
+from .mac_array import MacArray
+
+__all__ = ["CrossbarEngine", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS", "FAULTS", "crossbar_geometry"]
+
+WEIGHT_ENCODINGS = ("differential", "offset")
+FAULTS = ("crossbar_lsb_off_by_one",)
+FULL_SCALE_HEADROOM_BITS = 4
+
+
+def crossbar_geometry(*, bits, cell_bits, weight_encoding, cols):
+    """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns."""
+    slices = -(-bits // cell_bits)
+    pol = 2 if weight_encoding == "differential" else 1
+    return slices, pol, cols * slices * pol
+
+
+
+def _silent_on_error(init):
+    """Construction errors must not also warn "created but never used" at garbage
+    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except Exception:
+            self._MustUse__silence = True
+            raise
+    return wrapper
+
+
+class CrossbarEngine(wiring.Component):
+    """The crossbar path's compute engine (``docs/crossbar.md`` §2.6, §3.2).
+
+    Each ``i_data`` beat (an input vector of R values and its weight tile) is driven by a
+    :class:`~hw.dac_driver.DacDriver` as ``P`` DAC phases; for each phase an
+    :class:`~hw.adc_interface.AdcInterface` scan converts all ``C_phys`` physical columns of
+    the analog macro. The engine then, per logical column c::
+
+        Ŷ_j     = (code_j − trim_j) · 2^k_j                        (per physical column)
+        Z_c     = Σ_s 2^(s·b) · (Ŷ_j(c,s,+) − Ŷ_j(c,s,−))          (− term: differential)
+        acc_c   = Σ_p ω_p · Z_c(p)                                 (shift-and-add over phases)
+        psum_c  = clamp(acc_c − G·Σ_r (x_r + A) − A·Σ_r w'_rc,  R·min(x·w), R·max(x·w))
+
+    with ``ω_p = 2^lsb_p`` (the sign phase: ``−2^(N−v)``), ``G = 2^(N−1)`` for signed weights
+    in ``offset`` encoding, ``A = 2^(N−1)`` for signed inputs in ``offset`` encoding (else 0).
+    ``Σ_r (x_r + A)`` is an adder tree on the accepted beat; ``Σ_r w'_rc`` is computed when a
+    weight column is written (``w_en``) and kept per tile (only when ``A ≠ 0``). The result
+    equals ``golden.crossbar.reconstruct`` bit for bit for any ADC codes.
+
+    Parameters
+    ----------
+    bits : int
+        N, in [2, 16].
+    input_signed, weight_signed : bool
+    rows, cols : int
+        R and C, in [1, 256].
+    weight_tiles : int
+        T, in [1, 4096].
+    cell_bits : int
+        b, in [1, N].
+    weight_encoding : str
+        ``"differential"`` or ``"offset"``.
+    dac_bits : int
+        v, in [1, N].
+    input_encoding : str
+        ``"twos_complement"`` or ``"offset"``.
+    adc_bits : int
+        B, in [1, 40].
+    adc_shift : int or sequence of int
+        LSB exponent ``k_j`` per physical column (an int for all), in
+        ``[0, max(0, L − B) + 4]`` with L the lossless ADC bits.
+    cols_per_adc : int
+        m, divides ``C_phys``.
+    dac_settle_cycles : int
+        In [0, 255].
+    inject_fault : str or None
+        Test only: ``"crossbar_lsb_off_by_one"`` scales physical column 0 by ``2^(k_0 + 1)``.
+
+    Attributes
+    ----------
+    SLICES, POLARITIES, PHYS_COLS, PHASES : int
+        S, E, C_phys, P.
+    phase_weights : tuple of int
+        ω_p.
+    psum_bits : int
+        Width of ``o_psum`` lanes: ``MacArray.psum_bits_for(...)``, the MAC array's.
+    TILE_BITS, COL_BITS : int
+    NUM_ADCS, SEL_BITS : int
+        From the :class:`~hw.adc_interface.AdcInterface`.
+
+    Members
+    -------
+    i_data : ``In(stream.Signature({x: unsigned(R·N), tile: unsigned(TILE_BITS), first: 1, last: 1}))``
+        ``hw.datapath.Datapath``'s ``DataBeat``. Accepted when no vector is being driven.
+    o_psum : ``Out(stream.Signature({psum: ArrayLayout(signed(psum_bits), C), first: 1, last: 1}))``
+        The beat's reconstructed partial sums, with its ``first``/``last``. Registered.
+    w_en, w_tile, w_col, w_data
+        Weight-column write port, as ``MacArray``'s (``w_data[r·N +: N] = w'[r]``): updates
+        the column sum ``Σ_r w'`` of (tile, col). Ignored unless ``A ≠ 0``.
+    trim_we, trim_addr, trim_data
+        The :class:`~hw.adc_interface.AdcInterface` trim write port.
+    dac_codes, dac_tile, dac_valid, adc_start, adc_sel, adc_done, adc_code
+        The analog macro's ports (``docs/crossbar.md`` §3.1).
+    busy : ``Out(1)``
+        A beat is anywhere in the engine (``o_psum`` included).
+
+    Timing (every conversion answered ``Lc`` cycles after its start, ``o_psum`` not stalled):
+    a beat accepted in cycle t has its psums on ``o_psum`` in cycle
+    ``t + latency_for(...)`` and the next beat can be accepted in cycle
+    ``t + cycles_per_vector_for(...)``.
+    """
+
+    @_silent_on_error
+    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
+                 cell_bits, weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift,
+                 cols_per_adc, dac_settle_cycles, inject_fault=None):
+        owner = type(self).__name__
+        self.bits = n = check_int(owner, "bits", bits, 2, 16)
+        self.input_signed = check_bool(owner, "input_signed", input_signed)
+        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
+        self.rows = check_int(owner, "rows", rows, 1, 256)
+        self.cols = check_int(owner, "cols", cols, 1, 256)
+        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, n)
+        self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
+                                            WEIGHT_ENCODINGS)
+        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, n)
+        self.input_encoding = check_choice(owner, "input_encoding", input_encoding,
+                                           INPUT_ENCODINGS)
+        self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, 40)
+        self.dac_settle_cycles = check_int(owner, "dac_settle_cycles", dac_settle_cycles, 0, 255)
+        self.inject_fault = check_fault(owner, inject_fault, FAULTS)
+
+        self.SLICES, self.POLARITIES, self.PHYS_COLS = crossbar_geometry(
+            bits=n, cell_bits=self.cell_bits, weight_encoding=self.weight_encoding,
+            cols=self.cols)
+        self.cols_per_adc = check_int(owner, "cols_per_adc", cols_per_adc, 1, self.PHYS_COLS)
+        if self.PHYS_COLS % self.cols_per_adc:
+            raise ValueError(f"{owner}: cols_per_adc={cols_per_adc!r} is out of range; allowed: "
+                             f"a divisor of the {self.PHYS_COLS} physical columns")
+        lossless = (self.rows * ((1 << self.dac_bits) - 1)
+                    * ((1 << self.cell_bits) - 1)).bit_length()
+        kmax = max(0, lossless - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
+        if isinstance(adc_shift, (list, tuple)):
+            if len(adc_shift) != self.PHYS_COLS:
+                raise ValueError(f"{owner}: adc_shift={adc_shift!r} is out of range; allowed: "
+                                 f"an int or {self.PHYS_COLS} ints (one per physical column)")
+            shifts = tuple(check_int(owner, f"adc_shift[{j}]", k, 0, kmax)
+                           for j, k in enumerate(adc_shift))
+        else:
+            shifts = (check_int(owner, "adc_shift", adc_shift, 0, kmax),) * self.PHYS_COLS
+        self.adc_shift = shifts
+
+        self.plan = phase_plan(bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
+                               input_encoding=self.input_encoding)
+        self.PHASES = len(self.plan)
+        self.phase_weights = tuple(-(1 << (n - self.dac_bits)) if sign else 1 << lo
+                                   for lo, _, sign in self.plan)
+        self.A = 1 << (n - 1) if (self.input_signed and self.input_encoding == "offset") else 0
+        self.G = 1 << (n - 1) if (self.weight_signed and self.weight_encoding == "offset") else 0
+        self.x_range = int_range(n, self.input_signed)
+        self.w_range = int_range(n, self.weight_signed)
+        self.psum_bits = MacArray.psum_bits_for(bits=n, input_signed=self.input_signed,
+                                                weight_signed=self.weight_signed, rows=self.rows)
+        corners = [a * b for a in self.x_range for b in self.w_range]
+        self.psum_range = (self.rows * min(corners), self.rows * max(corners))
+        self.TILE_BITS = max(1, ceil_log2(self.weight_tiles))
+        self.COL_BITS = max(1, ceil_log2(self.cols))
+        self.ASUM_BITS = signed_width_for(self.rows * (self.x_range[0] + self.A),
+                                          self.rows * (self.x_range[1] + self.A))
+        self.WSUM_BITS = signed_width_for(self.rows * self.w_range[0],
+                                          self.rows * self.w_range[1])
+        self.NUM_ADCS = self.PHYS_COLS // self.cols_per_adc
+        self.SEL_BITS = max(1, ceil_log2(self.cols_per_adc))
+        self.TRIM_ADDR_BITS = max(1, ceil_log2(self.PHYS_COLS))
+        self.MetaLayout = data.StructLayout({
+            "first": unsigned(1),
+            "last": unsigned(1),
+            "tile": unsigned(self.TILE_BITS),
+            "asum": signed(self.ASUM_BITS),
+        })
+        self.DataBeat = data.StructLayout({
+            "x": unsigned(self.rows * n),
+            "tile": unsigned(self.TILE_BITS),
+            "first": unsigned(1),
+            "last": unsigned(1),
+        })
+        self.PsumBeat = data.StructLayout({
+            "psum": data.ArrayLayout(signed(self.psum_bits), self.cols),
+            "first": unsigned(1),
+            "last": unsigned(1),
+        })
+        self.x_shape = signed(n) if self.input_signed else unsigned(n)
+        self.w_shape = signed(n) if self.weight_signed else unsigned(n)
+        super().__init__({
+            "i_data": In(stream.Signature(self.DataBeat)),
+            "o_psum": Out(stream.Signature(self.PsumBeat)),
+            "w_en": In(1),
+            "w_tile": In(self.TILE_BITS),
+            "w_col": In(self.COL_BITS),
+            "w_data": In(data.ArrayLayout(self.w_shape, self.rows)),
+            "trim_we": In(1),
+            "trim_addr": In(self.TRIM_ADDR_BITS),
+            "trim_data": In(signed(self.adc_bits)),
+            "dac_codes": Out(self.rows * self.dac_bits),
+            "dac_tile": Out(self.TILE_BITS),
+            "dac_valid": Out(1),
+            "adc_start": Out(1),
+            "adc_sel": Out(self.SEL_BITS),
+            "adc_done": In(self.NUM_ADCS),
+            "adc_code": In(self.NUM_ADCS * self.adc_bits),
+            "busy": Out(1),
+        })
+
+    # --- timing ---------------------------------------------------------------------------
+    @staticmethod
+    def cycles_per_vector_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
+        """Cycles between accepted beats: ``P·(m·(Lc + 1) + settle + 1) + 1``."""
+        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 1
+
+    @staticmethod
+    def latency_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
+        """Cycles from an accepted beat to its ``o_psum.valid``:
+        ``P·(m·(Lc + 1) + settle + 1) + 3``."""
+        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 3
+
+    def cycles_per_vector(self, adc_latency):
+        return self.cycles_per_vector_for(phases=self.PHASES, cols_per_adc=self.cols_per_adc,
+                                          adc_latency=adc_latency,
+                                          dac_settle_cycles=self.dac_settle_cycles)
+
+    def latency(self, adc_latency):
+        return self.latency_for(phases=self.PHASES, cols_per_adc=self.cols_per_adc,
+                                adc_latency=adc_latency, dac_settle_cycles=self.dac_settle_cycles)
+
+    # --- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _shl(m, value, k, width, name):
+        """``value · 2^k`` as a ``signed(width)`` signal (explicit zero bits, lint-clean)."""
+        value = wire(m, value, name + "_in")
+        if k:
+            value = Cat(Const(0, k), value.as_unsigned()).as_signed()
+            value = wire(m, value, name + "_sh")
+        return wire(m, extend(value, width).as_signed(), name)
+
+    @staticmethod
+    def _tree(m, items, name):
+        """Sum of ``(value, lo, hi)`` items, adders of exact width; returns ``(value, lo, hi)``."""
+        items = list(items)
+        level = 0
+        while len(items) > 1:
+            nxt = []
+            for i in range(0, len(items) - 1, 2):
+                (a, alo, ahi), (b, blo, bhi) = items[i], items[i + 1]
+                lo, hi = alo + blo, ahi + bhi
+                nxt.append((add(m, a, b, signed_width_for(lo, hi), name=f"{name}_l{level}_{i // 2}"),
+                            lo, hi))
+            if len(items) % 2:
+                nxt.append(items[-1])
+            items = nxt
+            level += 1
+        return items[0]
+
+    def elaborate(self, platform):
+        m = Module()
+        n, rows, cols = self.bits, self.rows, self.cols
+        S, E, b = self.SLICES, self.POLARITIES, self.cell_bits
+        B = self.adc_bits
+
+        meta_bits = self.MetaLayout.size
+        m.submodules.dac = dac = DacDriver(
+            rows=rows, bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
+            input_encoding=self.input_encoding, dac_settle_cycles=self.dac_settle_cycles,
+            tile_bits=self.TILE_BITS, tag_bits=meta_bits)
+        scan_tag_bits = dac.PhaseBeat.size
+        m.submodules.adc = adc = AdcInterface(
+            phys_cols=self.PHYS_COLS, cols_per_adc=self.cols_per_adc, adc_bits=B,
+            tag_bits=scan_tag_bits)
+
+        # --- analog ports and trims -------------------------------------------------------
+        m.d.comb += [
+            self.dac_codes.eq(dac.dac_codes),
+            self.dac_tile.eq(dac.dac_tile),
+            self.dac_valid.eq(dac.dac_valid),
+            self.adc_start.eq(adc.adc_start),
+            self.adc_sel.eq(adc.adc_sel),
+            adc.adc_done.eq(self.adc_done),
+            adc.adc_code.eq(self.adc_code),
+            adc.trim_we.eq(self.trim_we),
+            adc.trim_addr.eq(self.trim_addr),
+            adc.trim_data.eq(self.trim_data),
+        ]
+
+        # --- accept a beat: Σ_r (x_r + A) and the sideband that travels with its phases ---
+        beat = self.i_data.payload
+        xs = data.View(data.ArrayLayout(self.x_shape, rows), beat.x)
+        x_lo, x_hi = self.x_range
+        meta = Signal(self.MetaLayout, name="meta")
+        if self.G:
+            asum, _, _ = self._tree(m, ((xs[r], x_lo, x_hi) for r in range(rows)), "asum")
+            if self.A:
+                const = Const(rows * self.A, unsigned((rows * self.A).bit_length()))
+                asum = add(m, asum, const, self.ASUM_BITS, name="asum_off")
+            asum = wire(m, asum, "asum")
+            m.d.comb += meta.asum.eq(extend(asum, self.ASUM_BITS))
+        m.d.comb += [
+            meta.first.eq(beat.first),
+            meta.last.eq(beat.last),
+            meta.tile.eq(beat.tile),
+            dac.i_vec.valid.eq(self.i_data.valid),
+            dac.i_vec.payload.x.eq(beat.x),
+            dac.i_vec.payload.tile.eq(beat.tile),
+            dac.i_vec.payload.tag.eq(meta.as_value()),
+            self.i_data.ready.eq(dac.i_vec.ready),
+        ]
+
+        # --- DAC phases → ADC scans --------------------------------------------------------
+        m.d.comb += [
+            adc.i_scan.valid.eq(dac.o_phase.valid),
+            adc.i_scan.payload.eq(dac.o_phase.payload.as_value()),
+            dac.o_phase.ready.eq(adc.i_scan.ready),
+        ]
+        scan = data.View(dac.PhaseBeat, adc.o_codes.payload.tag)
+        scan_meta = data.View(self.MetaLayout, scan.tag)
+        codes = adc.o_codes.payload.code
+
+        # --- Σ_r w' per (tile, column), written with the weights (only when A ≠ 0) --------
+        if self.A:
+            m.submodules.wsum = ws_mem = Memory(shape=unsigned(cols * self.WSUM_BITS),
+                                                depth=max(2, self.weight_tiles), init=[])
+            wr = ws_mem.write_port(granularity=self.WSUM_BITS)
+            rd = ws_mem.read_port(domain="sync")
+            w_lo, w_hi = self.w_range
+            wsum_new, _, _ = self._tree(
+                m, ((self.w_data[r], w_lo, w_hi) for r in range(rows)), "wsum_new")
+            wsum_new = wire(m, wsum_new, "wsum_new")
+            ok = self.w_en
+            if self.weight_tiles != 1 << self.TILE_BITS:
+                ok = ok & lt(m, self.w_tile, Const(self.weight_tiles,
+                                                    unsigned(self.TILE_BITS + 1)), "w_tile_ok")
+            m.d.comb += [
+                wr.addr.eq(self.w_tile[:len(wr.addr)]),
+                wr.data.eq(Cat(extend(wsum_new, self.WSUM_BITS) for _ in range(cols))),
+                wr.en.eq(Cat(ok & (eq_const(self.w_col, c) if cols > 1 else Const(1, 1))
+                             for c in range(cols))),
+            ]
+            wsum = data.View(data.ArrayLayout(signed(self.WSUM_BITS), cols), rd.data)
+
+        # --- stage 1: one phase's contribution, acc_c += ω_p · Z_c ---------------------------
+        e_lo, e_hi = -((1 << (B - 1)) - 1), (1 << B) - 1 + (1 << (B - 1))
+        fin_q = Signal(name="fin_q")                     # acc holds a finished vector
+        fin_meta_q = Signal(self.MetaLayout, name="fin_meta_q")
+        take = Signal(name="take")
+        m.d.comb += [take.eq(adc.o_codes.valid & ~fin_q), adc.o_codes.ready.eq(~fin_q)]
+        if self.A:
+            m.d.comb += [rd.addr.eq(scan_meta.tile[:len(rd.addr)]),
+                         rd.en.eq(take & scan.last)]
+
+        z_terms = []
+        for c in range(cols):
+            items = []
+            for s in range(S):
+                for e in range(E):
+                    j = (c * S + s) * E + e
+                    k = self.adc_shift[j] + (1 if (self.inject_fault and j == 0) else 0)
+                    sh = s * b
+                    lo, hi = e_lo << (k + sh), e_hi << (k + sh)
+                    if e == 1:
+                        width = signed_width_for(min(lo, -hi), max(hi, -lo))
+                        y = self._shl(m, codes[j], k + sh, width, f"y_{j}")
+                        y = sub(m, Const(0, 1), y, width, name=f"yneg_{j}")
+                        lo, hi = -hi, -lo
+                    else:
+                        y = self._shl(m, codes[j], k + sh, signed_width_for(lo, hi), f"y_{j}")
+                    items.append((y, lo, hi))
+            z_terms.append(self._tree(m, items, f"z_{c}"))
+
+        acc_lo = acc_hi = 0
+        term_lo = term_hi = 0
+        for _, zlo, zhi in z_terms:
+            rng = [(w * zlo, w * zhi) if w > 0 else (w * zhi, w * zlo)
+                   for w in self.phase_weights]
+            acc_lo = min(acc_lo, sum(min(lo, 0) for lo, _ in rng))
+            acc_hi = max(acc_hi, sum(max(hi, 0) for _, hi in rng))
+            term_lo = min(term_lo, *(lo for lo, _ in rng))
+            term_hi = max(term_hi, *(hi for _, hi in rng))
+        acc_bits = signed_width_for(acc_lo, acc_hi)
+        term_bits = signed_width_for(term_lo, term_hi)
+
+        accs = []
+        for c in range(cols):
+            z = z_terms[c][0]
+            options = []
+            for p, w in enumerate(self.phase_weights):
+                sh = abs(w).bit_length() - 1
+                if w > 0:
+                    v = self._shl(m, z, sh, term_bits, f"t_{c}_{p}")
+                else:       # −2^sh·z: negate at one extra bit, the result fits term_bits
+                    v = self._shl(m, z, sh, term_bits + 1, f"tp_{c}_{p}")
+                    v = sub(m, Const(0, 1), v, term_bits + 1, name=f"tn_{c}_{p}")
+                    v = wire(m, v[:term_bits].as_signed(), f"t_{c}_{p}")
+                options.append(v)
+            term = Signal(signed(term_bits), name=f"term_{c}")
+            if len(options) == 1:
+                m.d.comb += term.eq(options[0])
+            else:
+                with m.Switch(scan.phase):
+                    for p, v in enumerate(options[:-1]):
+                        with m.Case(p):
+                            m.d.comb += term.eq(v)
+                    with m.Default():                   # the last phase (P−1)
+                        m.d.comb += term.eq(options[-1])
+            acc_q = Signal(signed(acc_bits), name=f"acc_q_{c}")
+            base = wire(m, Mux(scan.phase.any(), acc_q, Const(0, signed(acc_bits))), f"base_{c}")
+            acc_d = add(m, base, term, acc_bits, name=f"acc_d_{c}")
+            with m.If(take):
+                m.d.sync += acc_q.eq(acc_d)
+            accs.append(acc_q)
+        with m.If(take & scan.last):
+            m.d.sync += [fin_q.eq(1), fin_meta_q.eq(scan_meta)]
+
+        # --- stage 2: corrections, clamp → o_psum ------------------------------------------
+        psum_valid_q = Signal(name="psum_valid_q")
+        psum_first_q = Signal(name="psum_first_q")
+        psum_last_q = Signal(name="psum_last_q")
+        move = Signal(name="move")
+        m.d.comb += move.eq(fin_q & (~psum_valid_q | self.o_psum.ready))
+        with m.If(self.o_psum.ready):
+            m.d.sync += psum_valid_q.eq(0)
+        with m.If(move):
+            m.d.sync += [fin_q.eq(0), psum_valid_q.eq(1), psum_first_q.eq(fin_meta_q.first),
+                         psum_last_q.eq(fin_meta_q.last)]
+
+        a_lo, a_hi = rows * (x_lo + self.A), rows * (x_hi + self.A)
+        ws_lo, ws_hi = rows * self.w_range[0], rows * self.w_range[1]
+        pre_lo, pre_hi = acc_lo, acc_hi
+        if self.G:
+            pre_lo, pre_hi = pre_lo - self.G * a_hi, pre_hi - self.G * a_lo
+        if self.A:
+            pre_lo, pre_hi = pre_lo - self.A * ws_hi, pre_hi - self.A * ws_lo
+        p_lo, p_hi = self.psum_range
+        pre_bits = signed_width_for(min(pre_lo, p_lo), max(pre_hi, p_hi)) + 1
+        if self.G:
+            g_corr = self._shl(m, fin_meta_q.asum, n - 1, pre_bits, "g_corr")
+        for c in range(cols):
+            pre = wire(m, extend(accs[c], pre_bits).as_signed(), f"pre_{c}")
+            if self.G:
+                pre = sub(m, pre, g_corr, pre_bits, name=f"pre_g_{c}")
+            if self.A:
+                a_corr = self._shl(m, wsum[c], n - 1, pre_bits, f"a_corr_{c}")
+                pre = sub(m, pre, a_corr, pre_bits, name=f"pre_a_{c}")
+            clamped = clamp(m, pre, Const(p_lo, signed(pre_bits)), Const(p_hi, signed(pre_bits)),
+                            pre_bits, name=f"clamp_{c}")
+            psum_q = Signal(signed(self.psum_bits), name=f"psum_q_{c}", reset_less=True)
+            with m.If(move):
+                m.d.sync += psum_q.eq(clamped[:self.psum_bits])
+            m.d.comb += self.o_psum.payload.psum[c].eq(psum_q)
+
+        m.d.comb += [
+            self.o_psum.valid.eq(psum_valid_q),
+            self.o_psum.payload.first.eq(psum_first_q),
+            self.o_psum.payload.last.eq(psum_last_q),
+            self.busy.eq(dac.dac_valid | adc.o_codes.valid | fin_q | psum_valid_q),
+        ]
+        return m

@@ -1,0 +1,213 @@
+"""Weight-stationary array of N-bit multipliers with exact dot products."""
+
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ._util import (add, ceil_log2, check_bool, check_int, eq_const, extend, int_range, lt,
+                    signed_width_for)
+
+__all__ = ["MacArray"]
+
+
+class MacArray(wiring.Component):
+    """Weight-stationary ``rows`` × ``cols`` tile of ``bits``-bit multipliers.
+
+    ``weight_tiles`` weight tiles of ``rows × cols`` weights are held in one memory (one word
+    per tile, ``cols`` write granules of one column each). Each enabled cycle takes one input
+    vector of ``rows`` values and the index of a tile, and produces ``cols`` exact dot
+    products ``psum[c] = Σ_r x[r]·w[tile][c][r]`` ``LATENCY`` cycles later: one vector per
+    cycle, fully pipelined.
+
+    Parameters
+    ----------
+    bits : int
+        Operand width N, in [2, 16].
+    input_signed : bool
+        Whether the inputs ``x`` are two's complement (else unsigned).
+    weight_signed : bool
+        Whether the weights are two's complement (else unsigned).
+    rows : int
+        R, number of inputs per vector (the dot-product length), in [1, 256].
+    cols : int
+        C, number of output channels (dot products per vector), in [1, 256].
+    weight_tiles : int
+        T, number of weight tiles held, in [1, 4096].
+
+    Attributes
+    ----------
+    psum_bits : int
+        Width of each signed dot product: the smallest signed width that holds every possible
+        dot product of ``rows`` terms for the given signedness (``2N + ceil(log2 R)`` for
+        signed×signed with R a power of two, one more when both operands are unsigned).
+    TILE_BITS : int
+        Width of the tile indices, ``max(1, ceil(log2 T))``.
+    COL_BITS : int
+        Width of ``w_col``, ``max(1, ceil(log2 C))``.
+    LATENCY : int
+        Instance attribute (depends on ``rows``): ``2 + ceil(ceil(log2 R) / 2)``. Stage 1 reads
+        the weight memory and registers ``x``, stage 2 registers the products, each further
+        stage registers ``ADD_LEVELS_PER_STAGE`` (= 2) levels of the adder tree.
+
+    Members
+    -------
+    en : ``In(1)``
+        Pipeline enable (global stall when low): every pipeline register, including the
+        memory read port, holds its value while ``en`` is low. Loads are not affected.
+    x : ``In(data.ArrayLayout(signed(N) or unsigned(N), R))``
+        Input vector; ``x[r]`` at bits ``r·N``. Sampled when ``en`` is high.
+    tile : ``In(TILE_BITS)``
+        Weight tile used for ``x``. Must be < T (larger indices read tile 0).
+    psum : ``Out(data.ArrayLayout(signed(psum_bits), C))``
+        Dot products of the vector sampled ``LATENCY`` enabled cycles earlier.
+    w_en : ``In(1)``
+        Weight write strobe: stores ``w_data`` as column ``w_col`` of tile ``w_tile`` at the
+        next clock edge (ignored when ``w_tile ≥ T`` or ``w_col ≥ C``). Vectors sampled after
+        that edge see the new weights; a vector sampled at the same edge sees the old ones.
+        Writes are independent of ``en``; the weight memory is not reset.
+    w_tile : ``In(TILE_BITS)``
+        Tile index of the write.
+    w_col : ``In(COL_BITS)``
+        Column index of the write.
+    w_data : ``In(data.ArrayLayout(signed(N) or unsigned(N), R))``
+        The column's ``R`` weights; ``w_data[r]`` at bits ``r·N``.
+
+    Backpressure is the caller's ``en``. Every operand combination is exact (verified
+    exhaustively for N ≤ 6 by ``tests/hw/test_mac_array.py``).
+    """
+
+    ADD_LEVELS_PER_STAGE = 2
+
+    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles=1):
+        owner = type(self).__name__
+        self.bits = check_int(owner, "bits", bits, 2, 16)
+        self.input_signed = check_bool(owner, "input_signed", input_signed)
+        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
+        self.rows = check_int(owner, "rows", rows, 1, 256)
+        self.cols = check_int(owner, "cols", cols, 1, 256)
+        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+
+        n = self.bits
+        self.x_shape = signed(n) if input_signed else unsigned(n)
+        self.w_shape = signed(n) if weight_signed else unsigned(n)
+        self.product_range = self._product_range(n, input_signed, weight_signed)
+        self.psum_range = tuple(rows * p for p in self.product_range)
+        self.psum_bits = self.psum_bits_for(bits=n, input_signed=input_signed,
+                                            weight_signed=weight_signed, rows=rows)
+        self.TILE_BITS = max(1, ceil_log2(self.weight_tiles))
+        self.COL_BITS = max(1, ceil_log2(self.cols))
+        self.tree_levels = ceil_log2(self.rows)
+        self.LATENCY = self.latency_for(rows=rows)
+
+        super().__init__({
+            "en": In(1),
+            "x": In(data.ArrayLayout(self.x_shape, rows)),
+            "tile": In(self.TILE_BITS),
+            "psum": Out(data.ArrayLayout(signed(self.psum_bits), cols)),
+            "w_en": In(1),
+            "w_tile": In(self.TILE_BITS),
+            "w_col": In(self.COL_BITS),
+            "w_data": In(data.ArrayLayout(self.w_shape, rows)),
+        })
+
+    @staticmethod
+    def _product_range(bits, input_signed, weight_signed):
+        xlo, xhi = int_range(bits, input_signed)
+        wlo, whi = int_range(bits, weight_signed)
+        corners = [a * b for a in (xlo, xhi) for b in (wlo, whi)]
+        return min(corners), max(corners)
+
+    @classmethod
+    def psum_bits_for(cls, *, bits, input_signed, weight_signed, rows):
+        """``psum_bits`` of a ``MacArray`` with these parameters (without building one)."""
+        lo, hi = cls._product_range(bits, input_signed, weight_signed)
+        return signed_width_for(rows * lo, rows * hi)
+
+    @classmethod
+    def latency_for(cls, *, rows):
+        """``LATENCY`` of a ``MacArray`` with ``rows`` rows (without building one)."""
+        return 2 + -(-ceil_log2(rows) // cls.ADD_LEVELS_PER_STAGE)
+
+    def _node_width(self, count):
+        lo, hi = self.product_range
+        return signed_width_for(count * lo, count * hi)
+
+    def elaborate(self, platform):
+        m = Module()
+        n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
+        col_width = rows * n
+
+        # Weight memory: one word per tile, one write granule per column.
+        # (at least two words: a one-word memory would have a zero-width address)
+        m.submodules.weights = weights = Memory(
+            shape=unsigned(cols * col_width), depth=max(2, tiles), init=[])
+        wr = weights.write_port(granularity=col_width)
+        rd = weights.read_port(domain="sync")
+
+        exact_tiles = tiles == 1 << self.TILE_BITS
+        t_limit = Const(tiles, unsigned(self.TILE_BITS + 1))
+        w_ok = self.w_en
+        if not exact_tiles:
+            w_ok = w_ok & lt(m, self.w_tile, t_limit, name="w_tile_ok")
+        m.d.comb += [
+            wr.addr.eq(self.w_tile[:len(wr.addr)]),
+            wr.data.eq(Cat(self.w_data.as_value() for _ in range(cols))),
+            wr.en.eq(Cat(w_ok & eq_const(self.w_col, c) for c in range(cols))),
+        ]
+        rd_tile = self.tile
+        if not exact_tiles:
+            tile_ok = lt(m, self.tile, t_limit, name="tile_ok")
+            rd_tile = self.tile & tile_ok.replicate(self.TILE_BITS)
+        m.d.comb += [
+            rd.addr.eq(rd_tile[:len(rd.addr)]),
+            rd.en.eq(self.en),
+        ]
+
+        # stage 1: weights of the selected tile (memory read register) and the input vector.
+        x_q = Signal(data.ArrayLayout(self.x_shape, rows), reset_less=True)
+        with m.If(self.en):
+            m.d.sync += x_q.eq(self.x)
+        w_q = data.View(data.ArrayLayout(data.ArrayLayout(self.w_shape, rows), cols), rd.data)
+
+        # stage 2: R·C exact products (2N bits; unsigned only when both operands are).
+        both_unsigned = not (self.input_signed or self.weight_signed)
+        product_shape = unsigned(2 * n) if both_unsigned else signed(2 * n)
+        columns = []
+        for c in range(cols):
+            column = []
+            for r in range(rows):
+                p_q = Signal(product_shape, name=f"p_q_{c}_{r}", reset_less=True)
+                with m.If(self.en):
+                    m.d.sync += p_q.eq(x_q[r] * w_q[c][r])
+                column.append((p_q, 1))
+            columns.append(column)
+
+        # stages 3..LATENCY: adder tree, ADD_LEVELS_PER_STAGE levels per register stage.
+        for level in range(self.tree_levels):
+            stage = 3 + level // self.ADD_LEVELS_PER_STAGE
+            register = (level % self.ADD_LEVELS_PER_STAGE == self.ADD_LEVELS_PER_STAGE - 1
+                        or level == self.tree_levels - 1)
+            for c in range(cols):
+                nodes = columns[c]
+                summed = []
+                for i in range(0, len(nodes) - 1, 2):
+                    (a, ka), (b, kb) = nodes[i], nodes[i + 1]
+                    width = self._node_width(ka + kb)
+                    summed.append((add(m, a, b, width, name=f"sum_{c}"), ka + kb))
+                if len(nodes) % 2:
+                    summed.append(nodes[-1])
+                if register:
+                    regs = []
+                    for i, (value, k) in enumerate(summed):
+                        s_q = Signal(value.shape(), name=f"s{stage}_q_{c}_{i}", reset_less=True)
+                        with m.If(self.en):
+                            m.d.sync += s_q.eq(value)
+                        regs.append((s_q, k))
+                    summed = regs
+                columns[c] = summed
+
+        for c in range(cols):
+            (root, _), = columns[c]
+            m.d.comb += self.psum[c].eq(extend(root, self.psum_bits).as_signed())
+        return m

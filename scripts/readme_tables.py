@@ -1,0 +1,103 @@
+# amaranth: UnusedElaboratable=no
+#!/usr/bin/env python3
+"""Print the README's generated tables (latency/throughput of the shipped configs, top ports).
+
+    python scripts/readme_tables.py            # print the tables
+    python scripts/readme_tables.py --check    # exit 1 if README.md is out of date
+
+The tables are built from the same component objects `qmac generate` uses, so the README
+cannot drift from the hardware; tests/sim/test_readme.py runs the --check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sim.config import CONSTRAINTS_DIR, load_config  # noqa: E402
+from sim.generate import build_component, manifest_for  # noqa: E402
+
+BEGIN = "<!-- BEGIN GENERATED: {} -->"
+END = "<!-- END GENERATED: {} -->"
+
+
+def latency_table() -> str:
+    rows = ["| config | engine | N | R×C (T tiles) | acc bits | out bits | rounding | latency (cycles) "
+            "| vectors/cycle | MAC/cycle | MAC/s at clock |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for path in sorted(CONSTRAINTS_DIR.glob("*.yaml")):
+        cfg = load_config(path)
+        m = manifest_for(cfg, build_component(cfg))
+        t = m["throughput"]
+        engine = "crossbar" if cfg.crossbar is not None else "MAC array"
+        vpc = t.get("input_vectors_per_cycle", 1)
+        mpc = t.get("macs_per_cycle", cfg.rows * cfg.cols)
+        rate = t.get("macs_per_second_at_clock", mpc * cfg.clock_mhz * 1e6)
+        rows.append(f"| `{path.name}` | {engine} | {cfg.bits} | {cfg.rows}×{cfg.cols} ({cfg.weight_tiles}) "
+                    f"| {cfg.acc_bits} | {cfg.out_bits} | {cfg.rounding} | {m['latency_cycles']} "
+                    f"| {vpc:.4g} | {mpc:.4g} | {rate / 1e9:.3g} G @ {cfg.clock_mhz:g} MHz |")
+    return "\n".join(rows)
+
+
+def ports_table() -> str:
+    cfg = load_config()
+    m = manifest_for(cfg, build_component(cfg))
+    pay = m["hardware"]["payloads"]
+    rows = ["| port | dir | width (int8) | meaning |", "|---|---|---|---|"]
+    meaning = {
+        "clk": "clock (rising edge)", "rst": "synchronous reset, active high",
+        "i_load__payload": "load beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["i_load"].items()),
+        "i_load__valid": "load beat valid", "i_load__ready": "high only when no data beat is in flight",
+        "i_data__payload": "input vector beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["i_data"].items()),
+        "i_data__valid": "input beat valid", "i_data__ready": "low while the output is stalled",
+        "o_data__payload": "result beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["o_data"].items()),
+        "o_data__valid": "result valid", "o_data__ready": "consumer ready (backpressure)",
+        "o_ovf_sticky": "per-lane overflow flags since reset or the last clear",
+    }
+    ports = [{"name": "clk", "direction": "input", "width": 1},
+             {"name": "rst", "direction": "input", "width": 1}] + m["ports"]
+    for p in ports:
+        rows.append(f"| `{p['name']}` | {p['direction']} | {p['width']} | {meaning.get(p['name'], '')} |")
+    return "\n".join(rows)
+
+
+TABLES = {"latency": latency_table, "ports": ports_table}
+
+
+def render(readme: str) -> str:
+    for key, fn in TABLES.items():
+        b, e = BEGIN.format(key), END.format(key)
+        if b in readme and e in readme:
+            head, rest = readme.split(b, 1)
+            _, tail = rest.split(e, 1)
+            readme = f"{head}{b}\n{fn()}\n{e}{tail}"
+    return readme
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if README.md is out of date")
+    ap.add_argument("--write", action="store_true", help="rewrite the generated parts of README.md")
+    args = ap.parse_args()
+    path = ROOT / "README.md"
+    text = path.read_text()
+    new = render(text)
+    if args.check:
+        if new != text:
+            print("README.md generated tables are out of date; run: python scripts/readme_tables.py --write")
+            return 1
+        return 0
+    if args.write:
+        path.write_text(new)
+        return 0
+    for fn in TABLES.values():
+        print(fn(), end="\n\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
