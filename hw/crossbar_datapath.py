@@ -11,7 +11,7 @@ from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int,
                     eq_const, int_range, lt, sub, wire)
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .crossbar_engine import FAULTS as ENGINE_FAULTS
-from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine, crossbar_geometry
+from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine
 from .datapath import REGION_BITS, RESET_M0, RESET_SHIFT, REGIONS, SCALAR_INDEX
 from .requantizer import FAULTS as REQUANT_FAULTS
 from .requantizer import ROUNDINGS, SHIFT_BITS, Requantizer

@@ -105,6 +105,7 @@ class CrossbarEngine(wiring.Component):
     -------
     i_data : ``In(stream.Signature({x: unsigned(R·N), tile: unsigned(TILE_BITS), first: 1, last: 1}))``
         ``hw.datapath.Datapath``'s ``DataBeat``. Accepted when no vector is being driven.
+        As in ``Datapath``, a ``tile ≥ T`` uses tile 0.
     o_psum : ``Out(stream.Signature({psum: ArrayLayout(signed(psum_bits), C), first: 1, last: 1}))``
         The beat's reconstructed partial sums, with its ``first``/``last``. Registered.
     w_en, w_tile, w_col, w_data
@@ -266,8 +267,8 @@ class CrossbarEngine(wiring.Component):
             for i in range(0, len(items) - 1, 2):
                 (a, alo, ahi), (b, blo, bhi) = items[i], items[i + 1]
                 lo, hi = alo + blo, ahi + bhi
-                nxt.append((add(m, a, b, signed_width_for(lo, hi), name=f"{name}_l{level}_{i // 2}"),
-                            lo, hi))
+                node = add(m, a, b, signed_width_for(lo, hi), name=f"{name}_l{level}_{i // 2}")
+                nxt.append((node, lo, hi))
             if len(items) % 2:
                 nxt.append(items[-1])
             items = nxt
@@ -316,13 +317,18 @@ class CrossbarEngine(wiring.Component):
                 asum = add(m, asum, const, self.ASUM_BITS, name="asum_off")
             asum = wire(m, asum, "asum")
             m.d.comb += meta.asum.eq(extend(asum, self.ASUM_BITS))
+        tile = beat.tile
+        if self.weight_tiles != 1 << self.TILE_BITS:        # as Datapath: tile ≥ T → tile 0
+            in_range = lt(m, beat.tile, Const(self.weight_tiles, unsigned(self.TILE_BITS + 1)),
+                          "tile_ok")
+            tile = wire(m, beat.tile & in_range.replicate(self.TILE_BITS), "tile_eff")
         m.d.comb += [
             meta.first.eq(beat.first),
             meta.last.eq(beat.last),
-            meta.tile.eq(beat.tile),
+            meta.tile.eq(tile),
             dac.i_vec.valid.eq(self.i_data.valid),
             dac.i_vec.payload.x.eq(beat.x),
-            dac.i_vec.payload.tile.eq(beat.tile),
+            dac.i_vec.payload.tile.eq(tile),
             dac.i_vec.payload.tag.eq(meta.as_value()),
             self.i_data.ready.eq(dac.i_vec.ready),
         ]
