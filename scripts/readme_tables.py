@@ -53,7 +53,7 @@ def ports_table() -> str:
         "i_load__payload": "load beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["i_load"].items()),
         "i_load__valid": "load beat valid", "i_load__ready": "high only when no data beat is in flight",
         "i_data__payload": "input vector beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["i_data"].items()),
-        "i_data__valid": "input beat valid", "i_data__ready": "low while the output is stalled",
+        "i_data__valid": "input beat valid", "i_data__ready": "low while the output is stalled or a load is pending",
         "o_data__payload": "result beat: " + ", ".join(f"`{k}`[{v['offset']}+:{v['width']}]" for k, v in pay["o_data"].items()),
         "o_data__valid": "result valid", "o_data__ready": "consumer ready (backpressure)",
         "o_ovf_sticky": "per-lane overflow flags since reset or the last clear",
