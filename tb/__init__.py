@@ -1,0 +1,17 @@
+"""qmac cocotb testbenches (cocotb 2.1) and their building blocks.
+
+Building blocks (no simulator needed to import the NumPy parts):
+
+* :mod:`tb.hwparams` — the DUT's parameters and port layout (from ``QMAC_TB_PARAMS``);
+* :mod:`tb.layers` — fully-connected layers: TFLite form, folded form, random generators;
+* :mod:`tb.schedule` — layers → load/data beats for an R×C array with T weight tiles
+  (:class:`~tb.schedule.CommandStream`, NumPy-vectorised, also the fast path's memory image);
+* :mod:`tb.model` — expected outputs via ``golden/``; :mod:`tb.checker` — bit-exact
+  lane-by-lane comparison with the inputs of the first mismatches;
+* :mod:`tb.streams` — cycle-driven Driver and Monitor; :mod:`tb.fastpath` — the bulk path
+  through ``tb/qmac_harness.sv``; :mod:`tb.env` — reset, run, check, record.
+
+Testbenches (run by ``sim/regress.py``): ``test_mac_array``, ``test_accumulator``,
+``test_requantizer``, ``test_datapath``, ``test_protocol``; ``test_verify`` serves
+``qmac verify`` and ``test_bench`` the speed measurements.
+"""

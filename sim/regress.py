@@ -1,0 +1,355 @@
+"""``qmac regress``: generate, build, run every testbench on every simulator, report.
+
+:func:`run_regress` is what the CLI calls. For a configuration it
+
+1. finds the simulators (:func:`sim.tools.require_simulators`; under ``CI=true`` a missing
+   one is an error, otherwise one warning line and the others run);
+2. generates the Verilog (cached per configuration, hardware sources and fault);
+3. builds the harness + top once per (configuration, simulator, options)
+   (:func:`sim.runner.build`, reused while nothing changed);
+4. runs the testbenches of :data:`TESTBENCHES` — one child process each, in parallel
+   (``jobs``), each with a timeout and its own log (:func:`sim.runner.run_test`);
+5. prints the summary table, writes ``junit.xml`` and ``summary.json`` in ``outdir``, prints
+   for every failure the command that replays it (same seed, vectors, test and simulator),
+   and re-runs the first failures with waveforms.
+
+Returns 0 only if every testbench ran and matched.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from .config import DatapathConfig
+from .errors import ToolError, UserError
+from .report import ProgressBar, Row, format_seconds, format_table, write_junit, write_summary
+
+__all__ = ["run_regress", "TESTBENCHES", "Testbench", "DEFAULT_VECTORS", "prepare",
+           "Prepared", "replay_command", "default_build_root"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Testbench:
+    module: str
+    description: str
+    #: per-vector timeout allowance in seconds, by simulator
+    cost: float = 1.0
+
+
+#: name → cocotb test module (tb/). The order is the order of the summary.
+TESTBENCHES: dict[str, Testbench] = {
+    "mac_array": Testbench("tb.test_mac_array", "MAC array: extreme/one-hot operands, exact"),
+    "accumulator": Testbench("tb.test_accumulator", "accumulator: limits, overflow, flags, sticky"),
+    "requantizer": Testbench("tb.test_requantizer", "requantizer: ties, shifts, zero points, random"),
+    "datapath": Testbench("tb.test_datapath", "random FC layers, tiling, backpressure (fast path)"),
+    "protocol": Testbench("tb.test_protocol", "handshakes, stalls, latency (cycle-driven)"),
+}
+
+#: default ``--vectors`` per simulator: keeps a warm ``qmac regress`` of the default
+#: configuration on both simulators under a minute on 2 cores. Icarus runs the 16x16
+#: array at a few hundred cycles/s, Verilator's fast path at ~200k cycles/s.
+DEFAULT_VECTORS = {"verilator": 5000, "icarus": 24}
+
+#: seconds allowed per test: base + per requested vector
+_TIMEOUT = {"verilator": (300.0, 0.05), "icarus": (600.0, 6.0)}
+
+
+def default_build_root(outdir: Path) -> Path:
+    """Builds are cached across runs: ``$QMAC_BUILD_DIR`` or ``<outdir>/../build``."""
+    env = os.environ.get("QMAC_BUILD_DIR")
+    if env:
+        return Path(env)
+    outdir = Path(outdir).resolve()
+    return outdir.parent / "build"
+
+
+def _hw_sources_digest() -> str:
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "hw").glob("*.py")) + [ROOT / "sim" / "generate.py",
+                                                   ROOT / "sim" / "config.py"]:
+        if p.exists():
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    try:
+        import amaranth
+        h.update(amaranth.__version__.encode())
+    except ImportError:  # pragma: no cover
+        pass
+    return h.hexdigest()
+
+
+@dataclasses.dataclass
+class Prepared:
+    """Generated Verilog and the testbench parameters of a configuration."""
+
+    cfg: DatapathConfig
+    tag: str
+    verilog_path: Path
+    toplevel: str
+    manifest: dict[str, Any]
+    hp: Any
+    cached: bool
+    seconds: float
+
+
+def prepare(cfg: DatapathConfig, build_root: Path, *, inject_fault: str | None = None) -> Prepared:
+    """Generate (or reuse) the Verilog of ``cfg`` under ``build_root/<tag>/rtl``."""
+    from .runner import hw_params_for
+    t0 = time.perf_counter()
+    tag = cfg.tag + (f"-fault-{inject_fault}" if inject_fault else "")
+    rtl = Path(build_root) / tag / "rtl"
+    key = hashlib.sha256(json.dumps({"cfg": cfg.to_dict(), "fault": inject_fault,
+                                     "hw": _hw_sources_digest()}, sort_keys=True,
+                                    default=str).encode()).hexdigest()
+    stamp = rtl / "qmac_generate.stamp"
+    manifest_path = rtl / "manifest.json"
+    cached = False
+    manifest = None
+    try:
+        if stamp.read_text().strip() == key:
+            manifest = json.loads(manifest_path.read_text())
+            toplevel = manifest["toplevel"]
+            verilog = rtl / f"{toplevel}.v"
+            cached = verilog.exists()
+    except (OSError, ValueError, KeyError):
+        cached = False
+    if not cached:
+        from .generate import generate
+        gen = generate(cfg, rtl, inject_fault=inject_fault)
+        manifest, toplevel, verilog = gen.manifest, gen.toplevel, gen.verilog_path
+        stamp.write_text(key + "\n")
+    hp = hw_params_for(cfg.to_dict(), manifest, toplevel)
+    return Prepared(cfg, tag, Path(verilog), toplevel, manifest, hp, cached,
+                    time.perf_counter() - t0)
+
+
+def replay_command(cfg: DatapathConfig, *, sim: str, seed: int, vectors: int,
+                   tests: list[str] | None, inject_fault: str | None = None,
+                   waves: bool = False) -> str:
+    """The ``qmac regress`` command line that reruns exactly this (sim, seed, test)."""
+    src = cfg.source
+    try:
+        rel = os.path.relpath(src)
+        if not rel.startswith(".."):
+            src = rel
+    except ValueError:
+        pass
+    parts = ["qmac", "regress", src, "--bits", str(cfg.bits), "--sim", sim,
+             "--seed", str(seed), "--vectors", str(vectors)]
+    if tests:
+        parts += ["--tests", ",".join(tests)]
+    if inject_fault:
+        parts += ["--inject-fault", inject_fault]
+    if waves:
+        parts.append("--waves")
+    return shlex.join(parts)
+
+
+def _row_from_run(name: str, run, *, seed: int, vectors: int) -> Row:
+    recs = run.records
+    row = Row(test=name, sim=run.sim, status=run.status, seed=seed, vectors_requested=vectors,
+              wall=run.wall, log=str(run.log_path), message=run.message,
+              waves=str(run.waves_path) if run.waves_path else "")
+    row.vectors = sum(int(r.get("vectors", 0)) for r in recs)
+    row.lanes = sum(int(r.get("lanes", 0)) for r in recs)
+    row.mismatches = sum(int(r.get("mismatches", 0)) for r in recs)
+    row.cycles = sum(int(r.get("cycles", 0)) for r in recs)
+    row.macs = sum(int(r.get("macs", 0)) for r in recs)
+    fast = [r for r in recs if r.get("path") == "fast"]
+    row.fast_cycles = sum(int(r.get("cycles", 0)) for r in fast)
+    row.fast_wall = sum(float(r.get("wall", 0.0)) for r in fast)
+    row.sim_ns = sum(c.sim_time_ns for c in run.testcases)
+    row.testcases = [dataclasses.asdict(c) for c in run.testcases]
+    for r in recs:
+        if r.get("mismatches"):
+            label = r.get("test", name) + (f"[{r['label']}]" if r.get("label") else "")
+            row.first_mismatches += [f"{label}: {m}" for m in r.get("first", [])[:4]]
+    if row.status == "pass" and row.vectors == 0:
+        row.status, row.message = "fail", "no output vectors were checked"
+    if row.status != "pass" and row.mismatches and not row.message.startswith(str(row.mismatches)):
+        row.message = f"{row.mismatches} mismatch(es); " + row.message
+    return row
+
+
+def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: int | None = None,
+                waves: bool = False, jobs: int | None = None, outdir: str | Path = "out/regress",
+                inject_fault: str | None = None, tests: list[str] | None = None,
+                build_root: str | Path | None = None, rerun_waves: bool | None = None,
+                timeout: float | None = None, stream: TextIO | None = None,
+                progress: bool = True) -> int:
+    """Run the regression of ``cfg``; returns the exit status (0 only if all matched).
+
+    Parameters beyond the CLI's: ``build_root`` (build cache, default
+    :func:`default_build_root`), ``rerun_waves`` (re-run up to two failing tests with
+    waveforms; default on unless ``QMAC_RERUN_WAVES=0``), ``timeout`` (seconds per test,
+    default from the vector count), ``stream`` (summary output, default stdout).
+    """
+    out = stream or sys.stdout
+    t_start = time.perf_counter()
+    sims = list(dict.fromkeys(sims or ["icarus", "verilator"]))
+    names = list(TESTBENCHES) if not tests else [t.strip() for t in tests if t.strip()]
+    for n in names:
+        if n not in TESTBENCHES:
+            raise UserError(f"--tests: {n!r} is not a testbench; allowed: {', '.join(TESTBENCHES)}")
+    if seed is None:
+        seed = secrets.randbelow(2**31 - 1) + 1
+    if seed < 0:
+        raise UserError(f"--seed={seed} is out of range; allowed: >= 0")
+    if vectors is not None and vectors < 1:
+        raise UserError(f"--vectors={vectors} is out of range; allowed: >= 1")
+    if rerun_waves is None:
+        rerun_waves = os.environ.get("QMAC_RERUN_WAVES", "1") not in ("0", "false", "no")
+    outdir = Path(outdir).resolve()
+    build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+
+    from .tools import require_simulators
+    found, missing = require_simulators(sims)
+    for name, reason in missing.items():
+        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
+    run_sims = [s for s in sims if s in found]
+    vec = {s: vectors if vectors is not None else DEFAULT_VECTORS[s] for s in sims}
+    jobs = max(1, jobs or os.cpu_count() or 1)
+
+    out.write(f"qmac regress: {cfg.name} ({cfg.source}) N={cfg.bits} "
+              f"{cfg.rows}x{cfg.cols} T={cfg.weight_tiles} acc_bits={cfg.acc_bits} "
+              f"{cfg.overflow} {cfg.rounding} {'per-channel' if cfg.per_channel else 'per-tensor'}"
+              + (f" [fault: {inject_fault}]" if inject_fault else "") + "\n")
+    out.write(f"  simulators: {', '.join(found[s].describe() for s in run_sims)}\n")
+    out.write(f"  seed {seed}; vectors per testbench: "
+              + ", ".join(f"{s} {vec[s]}" for s in run_sims) + f"; jobs {jobs}\n")
+    out.write(f"  results: {outdir}  builds: {build_root}\n")
+    out.flush()
+
+    from .runner import BuildError, build, run_test
+    prep = prepare(cfg, build_root, inject_fault=inject_fault)
+    out.write(f"  generated {prep.verilog_path.name} (latency {prep.hp.latency} cycles)"
+              f"{' [cached]' if prep.cached else f' in {prep.seconds:.1f} s'}\n")
+    out.flush()
+
+    total_steps = len(run_sims) * (1 + len(names))
+    bar = ProgressBar(total_steps, enabled=progress)
+    rows: list[Row] = []
+    builds: dict[str, Any] = {}
+    build_info: list[dict[str, Any]] = []
+
+    def do_build(sim: str, with_waves: bool):
+        label = f"build {sim}" + (" (waves)" if with_waves else "")
+        bar.start(label)
+        try:
+            b = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp,
+                      sim=sim, build_root=build_root, tag=prep.tag, waves=with_waves)
+        except (BuildError, ToolError) as exc:
+            bar.finish(label, "FAILED", str(exc).splitlines()[0][:120])
+            return sim, exc
+        bar.finish(label, "ok", "reused" if not b.rebuilt else f"{b.seconds:.1f} s")
+        return sim, b
+
+    def do_test(sim: str, name: str, b, *, with_waves: bool = False, test_dir: Path | None = None):
+        tb = TESTBENCHES[name]
+        label = f"{sim}:{name}"
+        base, per = _TIMEOUT[sim]
+        limit = timeout or float(os.environ.get("QMAC_TEST_TIMEOUT") or (base + per * vec[sim]))
+        bar.start(label)
+        run = run_test(b, module=tb.module, test_dir=test_dir or (outdir / sim / name),
+                       seed=seed, vectors=vec[sim], timeout=limit, waves=with_waves,
+                       log_name=name)
+        row = _row_from_run(name, run, seed=seed, vectors=vec[sim])
+        row.replay = replay_command(cfg, sim=sim, seed=seed, vectors=vec[sim], tests=[name],
+                                    inject_fault=inject_fault)
+        detail = f"{row.vectors} vectors, {row.mismatches} mismatches, {row.wall:.1f} s"
+        bar.finish(label, row.status.upper(), detail)
+        return row
+
+    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for sim, res in pool.map(lambda s: do_build(s, waves), run_sims):
+            if isinstance(res, Exception):
+                rows.append(Row(test="(build)", sim=sim, status="build-error", seed=seed,
+                                message=str(res).splitlines()[0],
+                                replay=replay_command(cfg, sim=sim, seed=seed,
+                                                      vectors=vec[sim], tests=None,
+                                                      inject_fault=inject_fault)))
+                bar.done += len(names)
+            else:
+                builds[sim] = res
+                build_info.append({"sim": sim, "dir": str(res.build_dir), "rebuilt": res.rebuilt,
+                                   "seconds": round(res.seconds, 2), "log": str(res.log_path)})
+        # longest first: Icarus runs and the bulk testbenches
+        order = sorted(((s, n) for s in builds for n in names),
+                       key=lambda sn: (sn[0] != "icarus", sn[1] not in ("datapath", "mac_array")))
+        futures = {pool.submit(do_test, s, n, builds[s], with_waves=waves): (s, n) for s, n in order}
+        results = {}
+        for fut in cf.as_completed(futures):
+            results[futures[fut]] = fut.result()
+    for s in sims:
+        for n in names:
+            if (s, n) in results:
+                rows.append(results[(s, n)])
+            elif s in missing:
+                rows.append(Row(test=n, sim=s, status="skipped", seed=seed, message=missing[s]))
+
+    failed = [r for r in rows if not r.passed and r.status != "skipped"]
+    # automatic re-run of the first failures with waveforms (same seed, same vectors)
+    if failed and rerun_waves and not waves:
+        for r in [r for r in failed if r.sim in builds and r.test in TESTBENCHES][:2]:
+            bar.message(f"qmac: re-running {r.sim}:{r.test} with waveforms ...")
+            bar.total += 2
+            sim_b = do_build(r.sim, True)[1]
+            if isinstance(sim_b, Exception):
+                bar.done += 1
+                continue
+            rr = do_test(r.sim, r.test, sim_b, with_waves=True,
+                         test_dir=outdir / r.sim / f"{r.test}.waves")
+            r.waves = rr.waves
+            if rr.status == r.status and rr.mismatches == r.mismatches:
+                r.message += " [reproduced in the re-run]"
+
+    wall = time.perf_counter() - t_start
+    out.write("\n" + format_table(rows) + "\n\n")
+    meta = {
+        "command": replay_command(cfg, sim="all" if len(sims) > 1 else sims[0], seed=seed,
+                                  vectors=vectors or 0, tests=tests,
+                                  inject_fault=inject_fault).replace(" --vectors 0", ""),
+        "config": cfg.to_dict(), "tag": prep.tag, "toplevel": prep.toplevel,
+        "verilog": str(prep.verilog_path), "latency": prep.hp.latency, "seed": seed,
+        "vectors": vec, "sims": sims, "missing": missing,
+        "simulators": {s: found[s].describe() for s in run_sims}, "builds": build_info,
+        "inject_fault": inject_fault, "wall_seconds": round(wall, 2), "jobs": jobs,
+        "tests": names,
+    }
+    junit = write_junit(rows, outdir / "junit.xml", suite=f"qmac.{cfg.name}")
+    summary = write_summary(outdir / "summary.json", meta, rows)
+    if waves:
+        for r in rows:
+            if r.waves:
+                out.write(f"waves {r.sim}:{r.test}: {r.waves}\n")
+    for r in failed:
+        out.write(f"FAILED {r.sim}:{r.test}: {r.message}\n")
+        for m in r.first_mismatches[:4]:
+            out.write("    " + m.replace("\n", "\n    ") + "\n")
+        if r.log:
+            out.write(f"  log:    {r.log}\n")
+        if r.waves:
+            out.write(f"  waves:  {r.waves}\n")
+        out.write(f"  replay: {r.replay}\n")
+    total_vec = sum(r.vectors for r in rows)
+    ok = not failed and any(r.passed for r in rows)
+    out.write(f"qmac regress: {'PASS' if ok else 'FAIL'} — {total_vec} vectors checked, "
+              f"{sum(r.mismatches for r in rows)} mismatches, {len(failed)} failed, "
+              f"{sum(1 for r in rows if r.status == 'skipped')} skipped, "
+              f"wall {format_seconds(wall)}\n")
+    out.write(f"  {junit}\n  {summary}\n")
+    out.flush()
+    return 0 if ok else 1

@@ -1,0 +1,538 @@
+"""Build and run the cocotb testbenches on ``cocotb_tools.runner`` (no Makefiles).
+
+* :func:`build` compiles the harness (tb/qmac_harness.sv) around the generated top under
+  ``icarus`` or ``verilator`` into one build directory per (configuration tag, simulator,
+  build options). A stamp file holds a hash of everything that goes into the build — the
+  generated Verilog, the harness, parameters, defines, build arguments, simulator and cocotb
+  versions — and the build is skipped while it matches (cocotb's Icarus runner would
+  otherwise reuse a stale ``sim.vvp`` when only parameters change, and its Verilator runner
+  would always re-run Verilator). Verilator's C++ compile goes through ``ccache`` when it is
+  installed (``OBJCACHE``).
+* :func:`run_test` runs one cocotb test module in a child process with a wall-clock
+  timeout and its own log file; a crash or hang of the simulator becomes a failed
+  :class:`TestRun` naming the log, never a hang of the regression.
+
+The DUT-facing toplevel is always ``qmac_harness``; the generated module is selected with
+the ``QMAC_DUT`` define, and the port widths come from :class:`tb.hwparams.HwParams`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import re
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from tb.hwparams import HwParams, PARAMS_ENV
+
+from .errors import ToolError
+from .tools import find_ccache, find_simulator, verilator_fst_supported
+
+__all__ = ["Build", "BuildError", "TestRun", "TestCase", "build", "run_test", "HARNESS",
+           "HARNESS_TOP", "build_dir_for", "hw_params_for", "build_native", "run_native",
+           "NativeRun", "icarus_source", "parse_results"]
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = ROOT / "tb" / "qmac_harness.sv"
+HARNESS_TOP = "qmac_harness"
+STAMP = "qmac_build.json"
+TIMESCALE = ("1ns", "1ps")
+
+
+class BuildError(RuntimeError):
+    """A simulator build failed; the message names the log file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """A finished (or reused) simulator build."""
+
+    sim: str
+    build_dir: Path
+    waves: bool
+    rebuilt: bool
+    seconds: float
+    log_path: Path
+    params_path: Path
+    hp: HwParams
+    dut_toplevel: str
+    toplevel: str = HARNESS_TOP
+
+
+@dataclasses.dataclass
+class TestCase:
+    """One cocotb test function's result from the results XML."""
+
+    name: str
+    passed: bool
+    skipped: bool
+    time: float
+    sim_time_ns: float
+    message: str = ""
+
+
+@dataclasses.dataclass
+class TestRun:
+    """One test module run in a child process."""
+
+    module: str
+    sim: str
+    status: str               # "pass", "fail", "error" (crash / no results), "timeout"
+    returncode: int | None
+    wall: float
+    log_path: Path
+    results_xml: Path
+    test_dir: Path
+    testcases: list[TestCase]
+    records: list[dict]
+    waves_path: Path | None = None
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+# ---------------------------------------------------------------------------- helpers
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _cocotb_version() -> str:
+    from importlib.metadata import version
+    return version("cocotb")
+
+
+def hw_params_for(cfg_dict: dict[str, Any], manifest: dict[str, Any] | None,
+                  toplevel: str) -> HwParams:
+    """:class:`HwParams` from a resolved configuration and the generator's manifest.
+
+    Checks the generated port widths against the widths docs/design.md implies, so a
+    contract drift fails with one clear line instead of a simulator width warning.
+    """
+    manifest = manifest or {}
+    latency = manifest.get("latency_cycles") or 0
+    hp = HwParams.from_config_dict(cfg_dict, latency=int(latency), toplevel=toplevel)
+    ports = {p["name"]: p.get("width") for p in manifest.get("ports", []) if isinstance(p, dict)}
+    for name, width in hp.expected_port_widths().items():
+        got = ports.get(name)
+        if ports and got is not None and int(got) != width:
+            raise BuildError(f"generated port {name} is {got} bits wide, docs/design.md implies "
+                             f"{width} bits for this configuration")
+    return hp
+
+
+def build_dir_for(build_root: Path, tag: str, sim: str, waves: bool) -> Path:
+    return Path(build_root) / tag / (f"{sim}-waves" if waves else sim)
+
+
+def _verilator_args(waves: bool, build_dir: Path, verilog: Path) -> list[str]:
+    vlt = build_dir.parent / f"{build_dir.name}.vlt"
+    vlt.parent.mkdir(parents=True, exist_ok=True)
+    # the generated Verilog is the hardware team's; lint it separately (qmac generate --lint)
+    vlt.write_text("`verilator_config\n"
+                   f"lint_off -file \"*/{verilog.name}\"\n"
+                   # cocotb reaches only the harness's own signals: keep the DUT optimisable
+                   f"public_flat_rw -module \"{HARNESS_TOP}\" -var \"*\"\n")
+    args = ["--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal", str(vlt)]
+    if waves:
+        # FST needs lz4.h (liblz4-dev); otherwise cocotb's runner's --trace gives VCD
+        args += (["--trace-fst"] if verilator_fst_supported() else []) + ["--trace-structs"]
+    return args
+
+
+def waves_suffix(sim: str) -> str:
+    """File suffix of the waveforms ``sim`` writes: ``.fst``, or ``.vcd`` (Verilator without lz4)."""
+    if sim == "verilator" and not verilator_fst_supported():
+        return ".vcd"
+    return ".fst"
+
+
+#: Yosys marks its ``always @*`` blocks with a dummy ``reg \$auto$...dump_module$N = 0;`` so
+#: they run once at time 0. Under Icarus's -g2012 (SystemVerilog) semantics a declaration
+#: initializer creates no event, so a block whose inputs never change afterwards keeps X
+#: (seen: requantizer lanes with a constant accumulator of 0 output X on Icarus only).
+#: An ``initial #0`` assignment restores the time-0 evaluation Yosys intended.
+_YOSYS_TIME0 = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ )\s*= 0;", re.M)
+ICARUS_SHIM_VERSION = 1
+
+
+def icarus_source(verilog_path: Path, out_dir: Path) -> Path:
+    """The generated Verilog, with Yosys's time-0 trigger made Icarus-proof (see above)."""
+    text = Path(verilog_path).read_text()
+    if not _YOSYS_TIME0.search(text):
+        return Path(verilog_path)
+    fixed = _YOSYS_TIME0.sub(lambda m: f"{m.group(1)}reg {m.group(2)};\n"
+                                       f"{m.group(1)}initial #0 {m.group(2)} = 1'b0;", text)
+    out = Path(out_dir) / (Path(verilog_path).stem + ".icarus.v")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not out.exists() or out.read_text() != fixed:
+        out.write_text("// qmac: copy of " + str(verilog_path) + " with Yosys's time-0 trigger "
+                       "as 'initial #0' for Icarus (sim/runner.py)\n" + fixed)
+    return out
+
+
+def _runner(sim: str):
+    """cocotb's runner for ``sim``; Verilator without ``--public-flat-rw`` on the whole design.
+
+    cocotb's Verilator runner makes every signal public, which stops Verilator from
+    optimising the DUT (about 3x slower here). The harness's signals are made public
+    through the control file instead (:func:`_verilator_args`).
+    """
+    from cocotb_tools.runner import Verilator, get_runner
+    if sim != "verilator":
+        return get_runner(sim)
+
+    class _QmacVerilator(Verilator):
+        def _build_command(self):
+            cmds = super()._build_command()
+            cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+            return cmds
+
+    return _QmacVerilator()
+
+
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "w")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
+# ---------------------------------------------------------------------------- build
+def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, build_root: Path,
+          tag: str, waves: bool = False) -> Build:
+    """Build (or reuse) the harness + generated top for ``sim``; returns a :class:`Build`.
+
+    Raises :class:`~sim.errors.ToolError` if the simulator is missing and
+    :class:`BuildError` (naming the log) if compilation fails.
+    """
+    simulator = find_simulator(sim)
+    verilog_path = Path(verilog_path).resolve()
+    bdir = build_dir_for(build_root, tag, sim, waves).resolve()
+    parameters = hp.harness_parameters()
+    defines = {"QMAC_DUT": dut_toplevel}
+    build_args = _verilator_args(waves, bdir, verilog_path) if sim == "verilator" else []
+    ccache = find_ccache() if sim == "verilator" else None
+    key = {
+        "sim": sim, "sim_version": simulator.version_text, "sim_exe": str(simulator.executable),
+        "waves": waves, "verilog": _sha256_file(verilog_path), "harness": _sha256_file(HARNESS),
+        "parameters": parameters, "defines": defines,
+        "build_args": [a for a in build_args if not a.endswith(".vlt")],
+        "makeflags": os.environ.get("MAKEFLAGS", "") if sim == "verilator" else "",
+        "public": "harness-only",
+        "cocotb": _cocotb_version(), "python": sys.version.split()[0], "timescale": TIMESCALE,
+        "icarus_shim": ICARUS_SHIM_VERSION if sim == "icarus" else None,
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    stamp = bdir / STAMP
+    artifact = bdir / ("sim.vvp" if sim == "icarus" else HARNESS_TOP)
+    log_path = bdir.parent / f"{bdir.name}.build.log"
+    params_path = bdir.parent / f"{bdir.name}.tb_params.json"
+    lock = _locked(bdir.parent / f".{bdir.name}.lock")
+    try:
+        hp.write(params_path)
+        try:
+            old = json.loads(stamp.read_text()).get("digest")
+        except (OSError, ValueError):
+            old = None
+        if old == digest and artifact.exists():
+            return Build(sim, bdir, waves, False, 0.0, log_path, params_path, hp, dut_toplevel)
+        if ccache:
+            os.environ.setdefault("OBJCACHE", ccache)
+        t0 = time.perf_counter()
+        source = icarus_source(verilog_path, bdir.parent) if sim == "icarus" else verilog_path
+        runner = _runner(sim)
+        try:
+            runner.build(
+                sources=[HARNESS, source], hdl_toplevel=HARNESS_TOP, build_dir=bdir,
+                parameters=parameters, defines=defines, build_args=build_args,
+                timescale=TIMESCALE, waves=waves, clean=True, always=True, log_file=log_path)
+        except (RuntimeError, SystemExit, OSError) as exc:
+            tail = _tail(log_path, 6)
+            raise BuildError(f"{sim} build of {dut_toplevel} failed ({exc}); see {log_path}"
+                             + (f"\n{tail}" if tail else "")) from None
+        if not artifact.exists():
+            raise BuildError(f"{sim} build produced no {artifact.name}; see {log_path}")
+        seconds = time.perf_counter() - t0
+        stamp.write_text(json.dumps({"digest": digest, "key": key, "seconds": seconds},
+                                    indent=2, sort_keys=True) + "\n")
+        return Build(sim, bdir, waves, True, seconds, log_path, params_path, hp, dut_toplevel)
+    finally:
+        lock.close()
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + ln for ln in lines[-n:])
+
+
+# ---------------------------------------------------------------------------- tests
+def parse_results(path: Path) -> list[TestCase]:
+    """cocotb's xUnit results → :class:`TestCase` list (empty if missing/unreadable)."""
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return []
+    out = []
+    for tc in root.iter("testcase"):
+        fail = tc.find("failure")
+        err = tc.find("error")
+        skip = tc.find("skipped")
+        props = {p.get("name"): p.get("value") for p in tc.iter("property")}
+        sim_ns = props.get("sim_time_duration") or tc.get("sim_time_ns") or 0
+        msg = ""
+        for el in (fail, err):
+            if el is not None:
+                msg = el.get("message") or (el.text or "")
+        out.append(TestCase(
+            name=tc.get("name", "?"), passed=fail is None and err is None, skipped=skip is not None,
+            time=float(tc.get("time", 0) or 0), sim_time_ns=float(sim_ns or 0),
+            message=msg.strip()))
+    return out
+
+
+def run_test(b: Build, *, module: str, test_dir: Path, seed: int, vectors: int,
+             timeout: float, testcase: str | None = None, waves: bool = False,
+             extra_env: dict[str, str] | None = None, log_name: str | None = None) -> TestRun:
+    """Run cocotb test ``module`` (e.g. ``"tb.test_datapath"``) on build ``b`` in a child.
+
+    The child calls ``cocotb_tools.runner`` ``test()``; the simulator output goes to
+    ``<test_dir>/<log_name>.log``. After ``timeout`` seconds the whole process group is
+    killed and the run reported as ``"timeout"``.
+    """
+    test_dir = Path(test_dir).resolve()
+    test_dir.mkdir(parents=True, exist_ok=True)
+    name = log_name or module.rsplit(".", 1)[-1]
+    log_path = test_dir / f"{name}.log"
+    results_xml = test_dir / f"{name}.results.xml"
+    result_jsonl = test_dir / f"{name}.records.jsonl"
+    for p in (results_xml, result_jsonl):
+        if p.exists():
+            p.unlink()
+    waves_path = None
+    if waves:
+        waves_path = test_dir / f"{name}{waves_suffix(b.sim)}"
+    env_vars = {
+        PARAMS_ENV: str(b.params_path),
+        "QMAC_SEED": str(seed),
+        "QMAC_VECTORS": str(vectors),
+        "QMAC_RESULT": str(result_jsonl),
+        "QMAC_CMD_FILE": str(test_dir / f"{name}.cmd.hex"),
+        "QMAC_OUT_FILE": str(test_dir / f"{name}.out.hex"),
+        "COCOTB_ANSI_OUTPUT": "0",
+    }
+    env_vars.update(extra_env or {})
+    spec = {
+        "sim": b.sim, "module": module, "build_dir": str(b.build_dir), "test_dir": str(test_dir),
+        "testcase": testcase, "seed": seed, "waves": bool(waves and b.waves),
+        "log_file": str(log_path), "results_xml": str(results_xml), "env": env_vars,
+        "waves_path": str(waves_path) if waves_path else None,
+    }
+    spec_path = test_dir / f"{name}.spec.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    child_env = dict(os.environ)
+    child_env.pop("PYTEST_CURRENT_TEST", None)
+    child_env.update(env_vars)
+    child_env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    runner_log = test_dir / f"{name}.runner.log"
+    t0 = time.perf_counter()
+    timed_out = False
+    with open(runner_log, "w") as rl:
+        proc = subprocess.Popen([sys.executable, "-m", "sim.runner", "child", str(spec_path)],
+                                cwd=str(ROOT), env=child_env, stdout=rl, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            rc = proc.returncode
+    wall = time.perf_counter() - t0
+    # append the runner's own output to the test log (commands, exit codes)
+    try:
+        extra = runner_log.read_text(errors="replace")
+        if extra.strip():
+            with open(log_path, "a") as f:
+                f.write("\n---- qmac runner ----\n" + extra)
+        runner_log.unlink()
+    except OSError:
+        pass
+    from tb.env import result_records
+    records = result_records(result_jsonl)
+    cases = parse_results(results_xml)
+    if waves_path is not None and not waves_path.exists():
+        waves_path = None
+    if timed_out:
+        status, msg = "timeout", f"killed after {timeout:.0f} s (simulator hang?); see {log_path}"
+    elif not cases:
+        status, msg = "error", (f"simulator exited with code {rc} and wrote no results "
+                                f"(crash?); see {log_path}")
+    elif any(not c.passed for c in cases):
+        bad = [c for c in cases if not c.passed]
+        status = "fail"
+        msg = f"{len(bad)} of {len(cases)} test(s) failed: " + "; ".join(
+            f"{c.name}: {c.message.splitlines()[0] if c.message else 'failed'}" for c in bad[:3])
+    elif rc not in (0, None):
+        status, msg = "error", f"simulator exited with code {rc}; see {log_path}"
+    else:
+        status, msg = "pass", ""
+    return TestRun(module, b.sim, status, rc, wall, log_path, results_xml, test_dir, cases,
+                   records, waves_path, msg)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+# ---------------------------------------------------------------------------- child
+def _child(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(spec["env"])
+    find_simulator(spec["sim"])  # exports VERILATOR_ROOT / PATH
+    from cocotb_tools.runner import get_runner
+    runner = get_runner(spec["sim"])
+    plusargs = [f"+qmac_cmd={spec['env']['QMAC_CMD_FILE']}",
+                f"+qmac_out={spec['env']['QMAC_OUT_FILE']}"]
+    plusargs += os.environ.get("QMAC_PLUSARGS", "").split()  # e.g. "-vcd" for Icarus
+    test_args = []
+    if spec["waves"] and spec.get("waves_path"):
+        if spec["sim"] == "icarus":
+            plusargs.append(f"+dumpfile_path={spec['waves_path']}")
+        else:
+            test_args += ["--trace-file", spec["waves_path"]]
+    try:
+        runner.test(
+            test_module=spec["module"], hdl_toplevel=HARNESS_TOP, hdl_toplevel_lang="verilog",
+            build_dir=spec["build_dir"], test_dir=spec["test_dir"], testcase=spec["testcase"],
+            seed=spec["seed"], plusargs=plusargs, test_args=test_args, extra_env=spec["env"],
+            waves=spec["waves"], log_file=spec["log_file"], results_xml=spec["results_xml"],
+            timescale=TIMESCALE)
+    except SystemExit as exc:
+        return int(exc.code or 0) if isinstance(exc.code, int) else 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) == 2 and argv[0] == "child":
+        try:
+            return _child(argv[1])
+        except ToolError as exc:
+            print(f"qmac: error: {exc}", file=sys.stderr)
+            return 2
+    print("usage: python -m sim.runner child SPEC.json (internal)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+# ---------------------------------------------------------------------------- native
+NATIVE = ROOT / "tb" / "qmac_native.sv"
+
+
+@dataclasses.dataclass(frozen=True)
+class NativeRun:
+    cycles: int
+    outputs: int
+    seconds: float
+    out_path: Path
+
+
+def build_native(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str,
+                 build_root: Path, tag: str) -> Path:
+    """Build tb/qmac_native.sv (harness + DUT, no Python) for ``sim``; returns the program.
+
+    Verilator: ``verilator --binary --timing`` executable; Icarus: a ``.vvp`` file. Cached
+    like :func:`build` (hash stamp).
+    """
+    simulator = find_simulator(sim)
+    verilog_path = Path(verilog_path).resolve()
+    bdir = (Path(build_root) / tag / f"{sim}-native").resolve()
+    params = hp.harness_parameters()
+    key = {"sim": sim, "ver": simulator.version_text, "verilog": _sha256_file(verilog_path),
+           "harness": _sha256_file(HARNESS), "native": _sha256_file(NATIVE), "params": params,
+           "dut": dut_toplevel, "icarus_shim": ICARUS_SHIM_VERSION}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    program = bdir / ("Vqmac_native" if sim == "verilator" else "native.vvp")
+    stamp = bdir / STAMP
+    log_path = bdir.parent / f"{bdir.name}.build.log"
+    lock = _locked(bdir.parent / f".{bdir.name}.lock")
+    try:
+        try:
+            if json.loads(stamp.read_text()).get("digest") == digest and program.exists():
+                return program
+        except (OSError, ValueError):
+            pass
+        if bdir.exists():
+            import shutil
+            shutil.rmtree(bdir)
+        bdir.mkdir(parents=True)
+        if sim == "verilator":
+            vlt = bdir / "native.vlt"
+            vlt.write_text("`verilator_config\n" f"lint_off -file \"*/{verilog_path.name}\"\n")
+            env = dict(os.environ)
+            ccache = find_ccache()
+            if ccache:
+                env.setdefault("OBJCACHE", ccache)
+            cmd = ["verilator", "--binary", "--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal",
+                   "--top-module", "qmac_native", "-Mdir", str(bdir), f"-DQMAC_DUT={dut_toplevel}",
+                   "-j", str(os.cpu_count() or 1)]
+            cmd += [f"-G{k}={v}" for k, v in params.items()]
+            cmd += [str(vlt), str(NATIVE), str(HARNESS), str(verilog_path)]
+        else:
+            env = dict(os.environ)
+            src = icarus_source(verilog_path, bdir)
+            cmd = ["iverilog", "-g2012", "-o", str(program), "-s", "qmac_native",
+                   f"-DQMAC_DUT={dut_toplevel}"]
+            cmd += [f"-Pqmac_native.{k}={v}" for k, v in params.items()]
+            cmd += [str(NATIVE), str(HARNESS), str(src)]
+        with open(log_path, "w") as log:
+            res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        if res.returncode != 0 or not program.exists():
+            raise BuildError(f"{sim} native build failed; see {log_path}\n{_tail(log_path, 6)}")
+        stamp.write_text(json.dumps({"digest": digest, "key": key}, indent=2) + "\n")
+        return program
+    finally:
+        lock.close()
+
+
+def run_native(program: Path, sim: str, cmd_file: Path, out_file: Path, *,
+               timeout: float = 600.0) -> NativeRun:
+    """Run a native build on ``cmd_file`` (an END-terminated ``$readmemh`` image)."""
+    find_simulator(sim)
+    cmd = ([str(program)] if sim == "verilator" else ["vvp", "-n", str(program)])
+    cmd += [f"+qmac_cmd={cmd_file}", f"+qmac_out={out_file}"]
+    t0 = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    seconds = time.perf_counter() - t0
+    m = re.search(r"qmac_native: cycles=(\d+) outputs=(\d+)", res.stdout)
+    if res.returncode != 0 or not m:
+        raise RuntimeError(f"native run failed (exit {res.returncode}): "
+                           f"{(res.stdout + res.stderr)[-500:]}")
+    return NativeRun(int(m.group(1)), int(m.group(2)), seconds, Path(out_file))

@@ -1,0 +1,238 @@
+"""Test environment shared by every testbench: parameters, seed, reset, run, check, record.
+
+A testbench does::
+
+    env = TbEnv(dut, "random_layers")
+    await env.start()                                   # idle inputs, reset
+    prog = schedule(env.hp, [layer.fold(env.hp), ...])  # NumPy: every beat
+    await env.run(prog, path="fast", backpressure=0.3)  # or path="cycle" (Driver/Monitor)
+    env.finish()                                        # AssertionError on any mismatch
+
+Environment variables (set by ``sim/runner.py``; all optional except the first):
+
+``QMAC_TB_PARAMS``  JSON with the datapath parameters (:class:`~tb.hwparams.HwParams`).
+``QMAC_SEED``       base seed (default: cocotb's ``RANDOM_SEED``); each test derives its own
+                    generator from (seed, test name), so one test replays alone.
+``QMAC_VECTORS``    output vectors for the random testbenches (default 200).
+``QMAC_RESULT``     JSON-lines file receiving one record per checked run (vectors, lanes,
+                    mismatches, cycles, wall time, first mismatches) for the summary.
+``QMAC_PLANT``      test-only: ``beat,lane,bit`` flips one captured output bit before the
+                    comparison, to prove the checker looks at every lane of every vector.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+import cocotb
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+
+from .checker import Checker, CheckResult, decode_outputs
+from .fastpath import FastPath
+from .hwparams import HwParams
+from .model import Model
+from .schedule import KIND_DATA, Program
+from .streams import Driver, Monitor, sticky_bits
+
+__all__ = ["TbEnv", "DEFAULT_VECTORS"]
+
+DEFAULT_VECTORS = 200
+PERIOD_NS = 10
+
+
+class TbEnv:
+    """Everything a testbench needs around the harness ``dut``."""
+
+    def __init__(self, dut, test: str):
+        self.dut = dut
+        self.test = test
+        self.hp = HwParams.from_env()
+        seed = os.environ.get("QMAC_SEED")
+        self.seed = int(seed) if seed not in (None, "") else int(cocotb.RANDOM_SEED)
+        self.vectors = int(os.environ.get("QMAC_VECTORS") or DEFAULT_VECTORS)
+        self.rng = np.random.default_rng([self.seed, zlib.crc32(test.encode())])
+        self.log = cocotb.log.getChild(test) if hasattr(cocotb.log, "getChild") else cocotb.log
+        self.model = Model(self.hp)
+        self.fast = FastPath(dut, self.hp, period_ns=PERIOD_NS, log=self.log)
+        self.results: list[CheckResult] = []
+        self.failures: list[str] = []
+        self._result_path = os.environ.get("QMAC_RESULT")
+        self.log.info("qmac test %s: seed=%d vectors=%d config=%s N=%d R=%d C=%d T=%d "
+                      "acc_bits=%d %s %s per_channel=%s", test, self.seed, self.vectors,
+                      self.hp.name, self.hp.bits, self.hp.rows, self.hp.cols,
+                      self.hp.weight_tiles, self.hp.acc_bits, self.hp.overflow,
+                      self.hp.rounding, self.hp.per_channel)
+
+    # ------------------------------------------------------------------ reset
+    def _idle_inputs(self) -> None:
+        d = self.dut
+        d.fast_mode.value = 0
+        d.fast_go.value = 0
+        d.bp_enable.value = 0
+        d.bp_seed.value = 1
+        d.bp_threshold.value = 0
+        d.i_load__valid.value = 0
+        d.i_load__payload.value = 0
+        d.i_data__valid.value = 0
+        d.i_data__payload.value = 0
+        d.o_data__ready.value = 0
+
+    async def start(self) -> None:
+        """Idle every input and reset the DUT (4 cycles)."""
+        self._idle_inputs()
+        self.dut.rst.value = 1
+        await ClockCycles(self.dut.clk, 4)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    # ------------------------------------------------------------------ running programs
+    async def run(self, prog: Program, *, path: str = "fast", backpressure: float = 0.0,
+                  idle_rate: float = 0.0, label: str = "", check_latency: bool = False
+                  ) -> CheckResult:
+        """Run ``prog`` through the DUT (fast path or cycle-driven) and check every lane."""
+        hp = self.hp
+        t_sim0 = get_sim_time("ns")
+        t0 = time.perf_counter()
+        exp = self.model.expected(prog)
+        t_model = time.perf_counter() - t0
+        extra: list[str] = []
+        if path == "fast":
+            run = await self.fast.run(prog.stream, backpressure=backpressure,
+                                      bp_seed=int(self.rng.integers(1, 1 << 16)))
+            bits, unknown = run.out_bits, run.unknown
+            cycles, wall = run.cycles, run.wall
+            if run.overrun:
+                extra.append("harness output memory overrun")
+        elif path == "cycle":
+            bits, unknown, cycles, wall, extra = await self._run_cycle(
+                prog, backpressure=backpressure, idle_rate=idle_rate, check_latency=check_latency)
+        else:
+            raise ValueError(f"path={path!r}; allowed: fast, cycle")
+        bits = self._plant(bits)
+        self.last_bits, self.last_unknown, self.last_cycles = bits, unknown, cycles
+        got_y, got_ovf = decode_outputs(hp, bits)
+        checker = Checker(hp, prog, exp)
+        res = checker.check(got_y, got_ovf, got_sticky=sticky_bits(self.dut, hp), unknown=unknown)
+        if extra:
+            res.mismatches += len(extra)
+        self.results.append(res)
+        sim_ns = get_sim_time("ns") - t_sim0
+        name = f"{self.test}[{label}]" if label else self.test
+        rate = cycles / wall if wall > 0 else 0.0
+        self.log.info("%s: %s path, %s; %d cycles in %.3f s (%.0f cycles/s), model %.3f s",
+                      name, path, prog.summary(), cycles, wall, rate, t_model)
+        if res.ok:
+            self.log.info("%s: %s", name, res.format().splitlines()[0])
+        else:
+            text = res.format() + "".join(f"\n  protocol: {e}" for e in extra)
+            self.log.error("%s: MISMATCH\n%s", name, text)
+            self.failures.append(f"{name}: {res.mismatches} mismatch(es)")
+        self._record({
+            "test": self.test, "label": label, "path": path, "vectors": res.vectors,
+            "lanes": res.lanes, "mismatches": res.mismatches, "cycles": int(cycles),
+            "wall": wall, "sim_ns": float(sim_ns), "macs": prog.macs, "seed": self.seed,
+            "backpressure": backpressure, "first": [m.format() for m in res.first] + extra,
+        })
+        return res
+
+    async def _run_cycle(self, prog: Program, *, backpressure: float, idle_rate: float,
+                         check_latency: bool):
+        hp, dut = self.hp, self.dut
+        dut.fast_mode.value = 0
+        mon = Monitor(dut, hp, rng=self.rng, backpressure=backpressure, period_ns=PERIOD_NS)
+        drv = Driver(dut, hp, rng=self.rng, idle_rate=idle_rate, period_ns=PERIOD_NS)
+        c0 = int(get_sim_time("ns")) // PERIOD_NS
+        t0 = time.perf_counter()
+        mon_task = cocotb.start_soon(mon.run())
+        n = len(prog.stream)
+        slow = 1.0 / max(0.05, 1.0 - backpressure) / max(0.05, 1.0 - idle_rate)
+        limit = int((4 * n + prog.stream.gap_cycles() + n * (hp.latency + 4)) * slow + 2000)
+        extra: list[str] = []
+        try:
+            await with_timeout(drv.run(prog.stream), limit * PERIOD_NS, "ns")
+        except Exception as exc:  # SimTimeoutError
+            extra.append(f"driver did not finish within {limit} cycles ({type(exc).__name__}); "
+                         f"{drv.accepted} of {n} beats accepted")
+        # drain: wait for the outstanding outputs, then a few more cycles for extra beats
+        want = prog.n_outputs
+        waited = 0
+        drain_limit = int((hp.latency + 8) * slow * 4 + 100)
+        while len(mon.payloads) < want and waited < drain_limit:
+            await RisingEdge(dut.clk)
+            waited += 1
+        await ClockCycles(dut.clk, hp.latency + 4)
+        mon_task.cancel()
+        dut.o_data__ready.value = 0
+        wall = time.perf_counter() - t0
+        cycles = int(get_sim_time("ns")) // PERIOD_NS - c0
+        extra += mon.errors
+        if check_latency and hp.latency and backpressure == 0:
+            lat = [f - a for a, f in zip(drv.last_accept_cycles, mon.first_valid_cycles)]
+            bad = [(i, v) for i, v in enumerate(lat) if v != hp.latency]
+            if bad:
+                i, v = bad[0]
+                extra.append(f"latency of output beat {i} was {v} cycles, LATENCY={hp.latency} "
+                             f"({len(bad)} beats off)")
+            # throughput: back-to-back data beats (no load in between) go in every cycle
+            log = drv.accept_log
+            gaps = [(b[1] - a[1]) for a, b in zip(log, log[1:])
+                    if a[0] == b[0] == KIND_DATA and b[1] - a[1] != 1]
+            if gaps and idle_rate == 0:
+                extra.append(f"{len(gaps)} back-to-back data beats were not accepted in "
+                             f"consecutive cycles (gap {gaps[0]} cycles): throughput < 1/cycle")
+        bits = mon.bits()
+        return bits, np.zeros(bits.shape[0], bool), cycles, wall, extra
+
+    def _plant(self, bits: np.ndarray) -> np.ndarray:
+        """Test-only fault in the *captured* data (``QMAC_PLANT=beat,lane,bit``)."""
+        spec = os.environ.get("QMAC_PLANT")
+        if not spec or bits.shape[0] == 0:
+            return bits
+        beat, lane, bit = (int(v) for v in spec.split(","))
+        if beat >= bits.shape[0]:
+            return bits
+        bits = bits.copy()
+        pos = lane * self.hp.out_bits + bit
+        bits[beat, pos] ^= 1
+        self.log.warning("QMAC_PLANT: flipped bit %d of lane %d in output beat %d", bit, lane, beat)
+        return bits
+
+    # ------------------------------------------------------------------ results
+    def _record(self, rec: dict) -> None:
+        if not self._result_path:
+            return
+        with open(self._result_path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def finish(self) -> None:
+        """Fail the cocotb test if any run had mismatches."""
+        total = sum(r.vectors for r in self.results)
+        self.log.info("%s: %d output vectors checked in %d run(s), seed=%d", self.test, total,
+                      len(self.results), self.seed)
+        if self.failures:
+            raise AssertionError("; ".join(self.failures) + f" (seed={self.seed})")
+        if total == 0:
+            raise AssertionError(f"{self.test}: no output vectors were checked")
+
+
+def result_records(path: str | Path) -> list[dict]:
+    """Read the JSON-lines records a test run wrote (used by sim/regress.py)."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    out = []
+    for line in p.read_text().splitlines():
+        line = line.strip()
+        if line:
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out

@@ -1,0 +1,434 @@
+"""Turn fully-connected layers into the datapath's load and data beats (NumPy, vectorised).
+
+The result is a :class:`Program`: one :class:`CommandStream` (every beat in issue order, as a
+bit matrix that is both the harness's ``$readmemh`` image and the cycle driver's payloads)
+plus, for every output beat, which layer / batch row / column tile it belongs to.
+
+Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
+
+* ``K`` is split into ``KT = ceil(K/R)`` k-tiles (zero-padded); one data beat per k-tile,
+  ``first`` on the first, ``last`` on the last.
+* ``C`` is split into ``CT = ceil(C/cols)`` column tiles (zero-padded lanes: ``w' = 0``,
+  ``bias' = 0``, per-channel ``m0 = shift = 0``); each column tile reloads bias, (per-channel)
+  ``m0``/``shift`` and weights.
+* ``KT <= T``: the k-tiles of a column tile are loaded once into tiles ``0..KT-1`` and every
+  batch row streams ``KT`` beats. ``KT > T``: per batch row, chunks of ``T`` k-tiles are
+  loaded and streamed in turn; the accumulation stays open across the reloads (a load is
+  accepted only with the pipeline empty, and the accumulators hold).
+* Scalars (``y_zp``, ``act_min``, ``act_max``) and per-tensor ``m0``/``shift`` once per layer.
+
+Command word layout (tb/qmac_harness.sv): bits [1:0] kind, payload from bit 2. A LOAD payload
+is the ``i_load`` payload ``{data, addr}``, a DATA payload the ``i_data`` payload
+``{last, first, tile, x}``, a GAP payload the number of idle cycles.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .hwparams import HwParams
+from .layers import FoldedLayer
+
+__all__ = [
+    "KIND_END", "KIND_LOAD", "KIND_DATA", "KIND_GAP",
+    "REGION_WEIGHTS", "REGION_BIAS", "REGION_M0", "REGION_SHIFT", "REGION_SCALARS",
+    "SCALAR_Y_ZP", "SCALAR_ACT_MIN", "SCALAR_ACT_MAX", "SCALAR_CLEAR_STICKY",
+    "CommandStream", "StreamBuilder", "Program", "schedule", "bits_to_hex", "hex_to_bits",
+    "field_values",
+]
+
+KIND_END, KIND_LOAD, KIND_DATA, KIND_GAP = 0, 1, 2, 3
+REGION_WEIGHTS, REGION_BIAS, REGION_M0, REGION_SHIFT, REGION_SCALARS = 0, 1, 2, 3, 4
+SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX, SCALAR_CLEAR_STICKY = 0, 1, 2, 3
+KIND_NAMES = {KIND_END: "END", KIND_LOAD: "LOAD", KIND_DATA: "DATA", KIND_GAP: "GAP"}
+
+
+# ---------------------------------------------------------------------------- bit helpers
+def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
+    """``values`` (n, k) int64 → (n, k·width) uint8 bits, two's complement, LSB first."""
+    v = np.asarray(values, dtype=np.int64)
+    if v.ndim == 1:
+        v = v[:, None]
+    sh = np.arange(width, dtype=np.int64)
+    if width > 63:
+        # sign-extend beyond 64 bits
+        low = (v[..., None] >> np.minimum(sh, 63)) & 1
+        return low.reshape(v.shape[0], -1).astype(np.uint8)
+    return ((v[..., None] >> sh) & 1).reshape(v.shape[0], -1).astype(np.uint8)
+
+
+def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
+    """Rows of a bit matrix (LSB first) → ``$readmemh`` text, one word per line."""
+    n, w = bits.shape
+    width = w if width is None else width
+    digits = (width + 3) // 4
+    if n == 0:
+        return ""
+    padw = -(-w // 8) * 8
+    if padw != w:
+        bits = np.concatenate([bits, np.zeros((n, padw - w), np.uint8)], axis=1)
+    by = np.packbits(bits, axis=1, bitorder="little")[:, ::-1]
+    nb = by.shape[1]
+    hexchars = np.frombuffer(by.tobytes().hex().encode(), dtype="S1").reshape(n, 2 * nb)
+    hexchars = hexchars[:, 2 * nb - digits:] if 2 * nb >= digits else np.concatenate(
+        [np.full((n, digits - 2 * nb), b"0", dtype="S1"), hexchars], axis=1)
+    out = np.concatenate([hexchars, np.full((n, 1), b"\n", dtype="S1")], axis=1)
+    return out.tobytes().decode()
+
+
+def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """``$writememh`` text → (bits (n, width) uint8, unknown (n,) bool rows with x/z digits).
+
+    Comment lines (``//``) and address markers (``@``) are skipped.
+    """
+    words = []
+    for line in text.splitlines():
+        line = line.split("//", 1)[0].strip()
+        if not line or line.startswith("@"):
+            continue
+        words.extend(line.split())
+    digits = (width + 3) // 4
+    n = len(words)
+    unknown = np.zeros(n, dtype=bool)
+    if n == 0:
+        return np.zeros((0, width), np.uint8), unknown
+    clean = []
+    for i, wd in enumerate(words):
+        wd = wd.lower().replace("_", "")
+        if any(ch in "xz?" for ch in wd):
+            unknown[i] = True
+            wd = "".join("0" if ch in "xz?" else ch for ch in wd)
+        clean.append(wd.rjust(digits, "0")[-digits:])
+    nd = digits + (digits & 1)
+    blob = "".join(s.rjust(nd, "0") for s in clean)
+    by = np.frombuffer(bytes.fromhex(blob), dtype=np.uint8).reshape(n, nd // 2)[:, ::-1]
+    bits = np.unpackbits(by, axis=1, bitorder="little")[:, :width]
+    return np.ascontiguousarray(bits), unknown
+
+
+def field_values(bits: np.ndarray, offset: int, width: int, count: int = 1,
+                 signed: bool = False) -> np.ndarray:
+    """Read ``count`` lanes of ``width`` bits from each row of a bit matrix → int64 (n, count)."""
+    n = bits.shape[0]
+    sub = bits[:, offset:offset + count * width].reshape(n, count, width).astype(np.int64)
+    vals = (sub << np.arange(width, dtype=np.int64)).sum(axis=2)
+    if signed:
+        vals = vals - ((vals >> (width - 1)) & 1) * (np.int64(1) << width)
+    return vals
+
+
+# ---------------------------------------------------------------------------- streams
+@dataclasses.dataclass
+class CommandStream:
+    """Commands in issue order: ``kind`` (n,) and the full command words as bits (n, CMD_W)."""
+
+    hp: HwParams
+    kind: np.ndarray
+    bits: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.kind.shape[0])
+
+    @property
+    def is_last(self) -> np.ndarray:
+        """(n,) bool: DATA beats with ``last`` set (each produces one output beat)."""
+        pos = 2 + self.hp.x_bits + self.hp.tile_bits + 1
+        return (self.kind == KIND_DATA) & (self.bits[:, pos] == 1)
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.is_last.sum())
+
+    def count(self, kind: int) -> int:
+        return int((self.kind == kind).sum())
+
+    def gap_cycles(self) -> int:
+        g = self.kind == KIND_GAP
+        if not g.any():
+            return 0
+        return int(np.maximum(field_values(self.bits[g], 2, 32)[:, 0], 1).sum())
+
+    def payload(self, i: int) -> int:
+        """The payload of command ``i`` as a Python int (for the cycle-driven driver)."""
+        row = self.bits[i, 2:]
+        return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+
+    def payloads(self) -> list[int]:
+        """All payloads as Python ints."""
+        n, w = self.bits.shape
+        if n == 0:
+            return []
+        sub = self.bits[:, 2:]
+        by = np.packbits(sub, axis=1, bitorder="little")
+        return [int.from_bytes(r.tobytes(), "little") for r in by]
+
+    def slice(self, start: int, stop: int) -> "CommandStream":
+        return CommandStream(self.hp, self.kind[start:stop], self.bits[start:stop])
+
+    def with_end(self) -> "CommandStream":
+        end = np.zeros((1, self.bits.shape[1]), np.uint8)
+        return CommandStream(self.hp, np.concatenate([self.kind, [KIND_END]]).astype(np.uint8),
+                             np.concatenate([self.bits, end]))
+
+    def to_hex(self) -> str:
+        """``$readmemh`` image of these commands (no END appended)."""
+        return bits_to_hex(self.bits, self.hp.cmd_width)
+
+    @staticmethod
+    def concat(hp: HwParams, streams: list["CommandStream"]) -> "CommandStream":
+        if not streams:
+            return CommandStream(hp, np.zeros(0, np.uint8), np.zeros((0, hp.cmd_width), np.uint8))
+        return CommandStream(hp, np.concatenate([s.kind for s in streams]).astype(np.uint8),
+                             np.concatenate([s.bits for s in streams]))
+
+
+class StreamBuilder:
+    """Append load / data / gap beats (vectorised) and build a :class:`CommandStream`."""
+
+    def __init__(self, hp: HwParams):
+        self.hp = hp
+        self._kinds: list[np.ndarray] = []
+        self._bits: list[np.ndarray] = []
+
+    def _block(self, kind: int, n: int, fields: list[tuple[int, int, np.ndarray]]) -> None:
+        if n == 0:
+            return
+        bits = np.zeros((n, self.hp.cmd_width), np.uint8)
+        bits[:, 0] = kind & 1
+        bits[:, 1] = (kind >> 1) & 1
+        for offset, width, values in fields:
+            fb = _field_bits(values, width)
+            bits[:, offset:offset + fb.shape[1]] = fb
+        self._kinds.append(np.full(n, kind, np.uint8))
+        self._bits.append(bits)
+
+    def load(self, region: int, index, lanes, lane_width: int) -> None:
+        """LOAD beats: ``addr = region << INDEX_BITS | index``, data = ``lanes`` packed LSB first."""
+        hp = self.hp
+        index = np.atleast_1d(np.asarray(index, dtype=np.int64))
+        lanes = np.asarray(lanes, dtype=np.int64)
+        if lanes.ndim == 0:
+            lanes = np.full((index.shape[0], 1), int(lanes), np.int64)
+        elif lanes.ndim == 1:
+            lanes = lanes[:, None]
+        if lanes.shape[0] != index.shape[0]:
+            raise ValueError(f"{lanes.shape[0]} data words for {index.shape[0]} addresses")
+        if lanes.shape[1] * lane_width > hp.load_data_bits:
+            raise ValueError(f"load data of {lanes.shape[1]}x{lane_width} bits exceeds "
+                             f"LOAD_DATA_BITS={hp.load_data_bits}")
+        if (index < 0).any() or (index >= (1 << hp.index_bits)).any():
+            raise ValueError(f"load index out of range for INDEX_BITS={hp.index_bits}")
+        addr = (np.int64(region) << hp.index_bits) | index
+        self._block(KIND_LOAD, index.shape[0],
+                    [(2, hp.addr_bits, addr), (2 + hp.addr_bits, lane_width, lanes)])
+
+    def load_weights(self, tile, col, w_lanes) -> None:
+        """Weight words: index ``tile·C + col``, ``data[r·N +: N] = w'[row r]``."""
+        tile = np.atleast_1d(np.asarray(tile, dtype=np.int64))
+        col = np.atleast_1d(np.asarray(col, dtype=np.int64))
+        self.load(REGION_WEIGHTS, tile * self.hp.cols + col, np.asarray(w_lanes).reshape(
+            tile.shape[0], self.hp.rows), self.hp.bits)
+
+    def load_bias(self, cols, values) -> None:
+        self.load(REGION_BIAS, cols, values, self.hp.acc_bits)
+
+    def load_m0(self, cols, values) -> None:
+        self.load(REGION_M0, cols, values, 32)
+
+    def load_shift(self, cols, values) -> None:
+        self.load(REGION_SHIFT, cols, values, 6)
+
+    def load_scalars(self, y_zp: int, act_min: int, act_max: int) -> None:
+        self.load(REGION_SCALARS, [SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX],
+                  [y_zp, act_min, act_max], self.hp.scalar_bits)
+
+    def clear_sticky(self) -> None:
+        self.load(REGION_SCALARS, [SCALAR_CLEAR_STICKY], [0], 1)
+
+    def data(self, x, tile, first, last) -> None:
+        """DATA beats: ``x`` (n, R) raw inputs, ``tile``/``first``/``last`` (n,)."""
+        hp = self.hp
+        x = np.asarray(x, dtype=np.int64).reshape(-1, hp.rows)
+        n = x.shape[0]
+        tile = np.broadcast_to(np.asarray(tile, dtype=np.int64), (n,))
+        first = np.broadcast_to(np.asarray(first, dtype=np.int64), (n,))
+        last = np.broadcast_to(np.asarray(last, dtype=np.int64), (n,))
+        base = 2 + hp.x_bits
+        self._block(KIND_DATA, n, [(2, hp.bits, x), (base, hp.tile_bits, tile),
+                                   (base + hp.tile_bits, 1, first),
+                                   (base + hp.tile_bits + 1, 1, last)])
+
+    def gap(self, cycles) -> None:
+        cycles = np.atleast_1d(np.asarray(cycles, dtype=np.int64))
+        self._block(KIND_GAP, cycles.shape[0], [(2, 32, cycles)])
+
+    def __len__(self) -> int:
+        return sum(k.shape[0] for k in self._kinds)
+
+    def build(self) -> CommandStream:
+        hp = self.hp
+        if not self._kinds:
+            return CommandStream.concat(hp, [])
+        return CommandStream(hp, np.concatenate(self._kinds), np.concatenate(self._bits))
+
+
+# ---------------------------------------------------------------------------- programs
+@dataclasses.dataclass
+class Program:
+    """A command stream plus what each of its output beats means.
+
+    ``beats[i] = (layer index, batch row, column tile)`` of output beat ``i`` (arrival order
+    equals issue order of the ``last`` beats). ``sticky_cleared`` tells whether the stream
+    starts by clearing the sticky overflow flags.
+    """
+
+    hp: HwParams
+    stream: CommandStream
+    layers: list[FoldedLayer]
+    beats: np.ndarray
+    sticky_cleared: bool = True
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.beats.shape[0])
+
+    @property
+    def macs(self) -> int:
+        """Useful MACs (layer shapes, no padding)."""
+        return sum(L.macs for L in self.layers)
+
+    def summary(self) -> str:
+        s = self.stream
+        return (f"{len(self.layers)} layer(s), {len(s)} commands "
+                f"({s.count(KIND_LOAD)} loads, {s.count(KIND_DATA)} data beats, "
+                f"{s.count(KIND_GAP)} gaps), {self.n_outputs} output beats, {self.macs} MACs")
+
+
+def padded_layer(hp: HwParams, L: FoldedLayer):
+    """Zero-pad a folded layer to whole k-tiles and column tiles.
+
+    Returns ``(x [B, KT·R], w [CT·cols, KT·R], bias, m0, shift)``; padded lanes have
+    ``w' = bias' = 0`` and (per-channel) ``m0 = shift = 0``; per-tensor configurations
+    use the layer's single ``m0``/``shift`` for every lane.
+    """
+    b, k, c = L.shape
+    kt = max(1, math.ceil(k / hp.rows))
+    ct = max(1, math.ceil(c / hp.cols))
+    xp = np.zeros((b, kt * hp.rows), np.int64)
+    xp[:, :k] = L.x
+    wp = np.zeros((ct * hp.cols, kt * hp.rows), np.int64)
+    wp[:c, :k] = L.w
+    bp = np.zeros(ct * hp.cols, np.int64)
+    bp[:c] = L.bias
+    if hp.per_channel:
+        m0p = np.zeros(ct * hp.cols, np.int64)
+        shp = np.zeros(ct * hp.cols, np.int64)
+        m0p[:c], shp[:c] = L.m0, L.shift
+    else:
+        m0p = np.full(ct * hp.cols, L.m0[0], np.int64)
+        shp = np.full(ct * hp.cols, L.shift[0], np.int64)
+    return xp, wp, bp, m0p, shp
+
+
+def check_layer(hp: HwParams, L: FoldedLayer) -> None:
+    """Reject layers outside the contract (a testbench bug, not a hardware mismatch)."""
+    olo, ohi = hp.out_range
+    for name, v in (("y_zp", L.y_zp), ("act_min", L.act_min), ("act_max", L.act_max)):
+        if not olo <= v <= ohi:
+            raise ValueError(f"{L.name}: {name}={v} is outside the {hp.out_bits}-bit output "
+                             f"range [{olo}, {ohi}]")
+    if L.act_min > L.act_max:
+        raise ValueError(f"{L.name}: act_min={L.act_min} > act_max={L.act_max}")
+    for name, a, lo, hi in (("x", L.x, *hp.x_range), ("w'", L.w, *hp.w_range),
+                            ("bias'", L.bias, *hp.acc_range), ("m0", L.m0, 0, 2**31 - 1),
+                            ("shift", L.shift, -31, 30)):
+        a = np.asarray(a)
+        if a.size and (a.min() < lo or a.max() > hi):
+            raise ValueError(f"{L.name}: {name} outside [{lo}, {hi}]")
+
+
+def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
+                    beats: list[np.ndarray]) -> None:
+    check_layer(hp, L)
+    R, CC, T = hp.rows, hp.cols, hp.weight_tiles
+    B = L.shape[0]
+    xp, wp, bp, m0p, shp = padded_layer(hp, L)
+    KT = xp.shape[1] // R
+    CT = wp.shape[0] // CC
+    sb.load_scalars(L.y_zp, L.act_min, L.act_max)
+    if not hp.per_channel:
+        sb.load_m0([0], [L.m0[0]])
+        sb.load_shift([0], [L.shift[0]])
+    lanes = np.arange(CC)
+    xt = xp.reshape(B, KT, R)
+    skip_w = bool(L.x_is_zero)
+    if skip_w and np.any(L.x != 0):
+        raise ValueError(f"{L.name}: x_is_zero is set but x has non-zero values")
+    for ct in range(CT):
+        cs = slice(ct * CC, (ct + 1) * CC)
+        sb.load_bias(lanes, bp[cs])
+        if hp.per_channel:
+            sb.load_m0(lanes, m0p[cs])
+            sb.load_shift(lanes, shp[cs])
+        wt = wp[cs].reshape(CC, KT, R).transpose(1, 0, 2)  # [kt, col, r]
+        if KT <= T:
+            if not skip_w:
+                sb.load_weights(np.repeat(np.arange(KT), CC), np.tile(lanes, KT),
+                                wt.reshape(KT * CC, R))
+            kts = np.tile(np.arange(KT), B)
+            sb.data(xt.reshape(B * KT, R), kts, kts == 0, kts == KT - 1)
+            beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
+        else:
+            for b in range(B):
+                for c0 in range(0, KT, T):
+                    kts = np.arange(c0, min(KT, c0 + T))
+                    n = kts.shape[0]
+                    if not skip_w:
+                        sb.load_weights(np.repeat(kts - c0, CC), np.tile(lanes, n),
+                                        wt[kts].reshape(n * CC, R))
+                    sb.data(xt[b, kts], kts - c0, kts == 0, kts == KT - 1)
+            beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
+
+
+def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = True,
+             gap_rate: float = 0.0, rng: np.random.Generator | None = None) -> Program:
+    """Schedule ``layers`` back to back into one :class:`Program`.
+
+    ``gap_rate`` > 0 inserts GAP commands (1–3 idle input cycles) before that fraction of
+    the commands, randomly (``rng``), to exercise input-side bubbles in the fast path.
+    """
+    sb = StreamBuilder(hp)
+    if clear_sticky:
+        sb.clear_sticky()
+    beats: list[np.ndarray] = []
+    for li, L in enumerate(layers):
+        _schedule_layer(sb, hp, L, li, beats)
+    stream = sb.build()
+    if gap_rate > 0:
+        rng = rng or np.random.default_rng(0)
+        stream = insert_gaps(stream, rng, gap_rate)
+    allbeats = np.concatenate(beats) if beats else np.zeros((0, 3), np.int64)
+    if allbeats.shape[0] != stream.n_outputs:
+        raise AssertionError(f"scheduler produced {stream.n_outputs} last beats for "
+                             f"{allbeats.shape[0]} outputs")
+    return Program(hp, stream, list(layers), allbeats.astype(np.int64), clear_sticky)
+
+
+def insert_gaps(stream: CommandStream, rng: np.random.Generator, rate: float,
+                max_gap: int = 3) -> CommandStream:
+    """Insert GAP commands of 1..``max_gap`` cycles before a random ``rate`` of commands."""
+    n = len(stream)
+    where = np.flatnonzero(rng.random(n) < rate)
+    if where.size == 0:
+        return stream
+    gb = StreamBuilder(stream.hp)
+    gb.gap(rng.integers(1, max_gap + 1, size=where.size))
+    gaps = gb.build()
+    order = np.concatenate([np.arange(n) * 2 + 1, where * 2])
+    kinds = np.concatenate([stream.kind, gaps.kind])
+    bits = np.concatenate([stream.bits, gaps.bits])
+    idx = np.argsort(order, kind="stable")
+    return CommandStream(stream.hp, kinds[idx], bits[idx])

@@ -1,0 +1,146 @@
+"""Requantizer: directed edge cases and seeded random cases through carefully built layers.
+
+Each case is ``(acc, m0, shift)`` in one lane, with ``y_zp``/``act_min``/``act_max`` per
+layer. The accumulator is set exactly by a zero input vector (``x = 0``, so
+``acc = bias'``), which makes every case a single data beat. Per-channel configurations
+pack C cases (own m0/shift) into one beat; per-tensor ones group cases by (m0, shift).
+
+Directed: ties ±0.5 at every right shift (double rounding's two steps, single rounding,
+ruy's ties-up second step), the worked examples of docs (3, −3, 5, −4, 1000 at m0 = 2^30 or
+0.01), shift 0 / −31 / +30, m0 ∈ {0, 2^30, 2^30+1, 2^31−1}, the accumulator limits, saturation
+at both ends, zero points at both ends of the output range and narrow clamp windows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cocotb
+
+from tb.env import TbEnv
+from tb.layers import FoldedLayer
+from tb.schedule import schedule
+
+M0_EDGES = (0, 1 << 30, (1 << 30) + 1, 1374389535, (1 << 31) - 1)
+
+
+def edge_accs(hp) -> list[int]:
+    alo, ahi = hp.acc_range
+    vals = {alo, alo + 1, alo + 2, ahi - 2, ahi - 1, ahi, 0, 1, -1, 2, -2, 3, -3, 5, -4, 1000}
+    for i in range(hp.acc_bits - 1):
+        for d in (-2, -1, 0, 1, 2):
+            vals.add((1 << i) + d)
+            vals.add(-(1 << i) + d)
+    return sorted(v for v in vals if alo <= v <= ahi)
+
+
+def tie_cases(hp) -> list[tuple[int, int, int]]:
+    """Exact ±0.5 ties after the high multiply and after the right shift."""
+    alo, ahi = hp.acc_range
+    cases = []
+    for s in range(0, -32, -1):        # m0 = 2^30 → value = acc·2^(s−1)
+        step = 1 << (-s)               # acc = (2j+1)·2^(−s) gives a .5 fraction
+        for j in (0, -1, 1, -2, 2, 5, -6):
+            acc = (2 * j + 1) * step
+            if alo <= acc <= ahi:
+                cases.append((acc, 1 << 30, s))
+            for d in (-1, 1):          # just below / above the tie
+                if alo <= acc + d <= ahi:
+                    cases.append((acc + d, 1 << 30, s))
+    return cases
+
+
+def directed_cases(hp) -> list[tuple[int, int, int]]:
+    cases = [(3, 1 << 30, 0), (-3, 1 << 30, 0), (5, 1 << 30, -1), (-4, 1 << 30, -2),
+             (1000, 1374389535, -6), (-1000, 1374389535, -6)]
+    cases += tie_cases(hp)
+    accs = edge_accs(hp)
+    for m0 in M0_EDGES:
+        for shift in (30, 29, 1, 0, -1, -15, -30, -31):
+            for acc in accs[:: max(1, len(accs) // 24)] + [accs[0], accs[-1]]:
+                cases.append((acc, m0, shift))
+    return cases
+
+
+def random_cases(hp, rng, n) -> list[tuple[int, int, int]]:
+    alo, ahi = hp.acc_range
+    mag = rng.uniform(0, hp.acc_bits - 1, size=n)
+    acc = np.clip(np.round(np.sign(rng.random(n) - 0.5) * np.exp2(mag)), alo, ahi).astype(np.int64)
+    m0 = rng.integers(1 << 30, 1 << 31, size=n)
+    m0[rng.random(n) < 0.05] = 0
+    # shifts concentrated where outputs are neither all-zero nor all-clamped
+    centre = hp.out_bits - 1 - np.ceil(mag).astype(np.int64) + 1
+    shift = np.clip(centre + rng.integers(-4, 5, size=n), -31, 30)
+    wide = rng.random(n) < 0.15
+    shift[wide] = rng.integers(-31, 31, size=int(wide.sum()))
+    return [(int(a), int(m), int(s)) for a, m, s in zip(acc, m0, shift)]
+
+
+def output_groups(hp, rng, n_random: int):
+    """(y_zp, act_min, act_max) groups: zero points at the limits, narrow windows, random."""
+    olo, ohi = hp.out_range
+    mid = (olo + ohi + 1) // 2 if not hp.out_signed else 0
+    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi), (mid, mid, min(ohi, mid + 3)),
+              (olo, olo, min(ohi, olo + 6)), (ohi, max(olo, ohi - 6), ohi)]
+    for _ in range(n_random):
+        a, b = sorted(int(v) for v in rng.integers(olo, ohi + 1, size=2))
+        groups.append((int(rng.integers(olo, ohi + 1)), a, b))
+    return groups
+
+
+def case_layers(hp, cases, groups, rng, name) -> list[FoldedLayer]:
+    """Pack (acc, m0, shift) cases into one-beat layers (x = 0 so acc = bias')."""
+    C, R = hp.cols, hp.rows
+    layers = []
+    if hp.per_channel:
+        buckets = [cases[i:i + C] for i in range(0, len(cases), C)]
+    else:  # one (m0, shift) per layer
+        by = {}
+        for acc, m0, sh in cases:
+            by.setdefault((m0, sh), []).append((acc, m0, sh))
+        buckets = [v[i:i + C] for v in by.values() for i in range(0, len(v), C)]
+    for i, bucket in enumerate(buckets):
+        bucket = (bucket + [bucket[-1]] * C)[:C]
+        y_zp, amin, amax = groups[i % len(groups)]
+        layers.append(FoldedLayer(
+            x=np.zeros((1, 1), np.int64), w=np.zeros((C, 1), np.int64),
+            bias=np.array([c[0] for c in bucket], np.int64),
+            m0=np.array([c[1] for c in bucket], np.int64),
+            shift=np.array([c[2] for c in bucket], np.int64),
+            y_zp=y_zp, act_min=amin, act_max=amax, per_tensor=not hp.per_channel,
+            name=f"{name} {i}", x_is_zero=True))
+    return layers
+
+
+@cocotb.test()
+async def requant_directed(dut):
+    """Ties, worked examples, shift 0/−31/+30, m0 edges, acc limits, zero points at limits."""
+    env = TbEnv(dut, "requant_directed")
+    await env.start()
+    hp, rng = env.hp, env.rng
+    cases = directed_cases(hp)
+    groups = output_groups(hp, rng, 0)
+    # the whole directed set under the plain output range, then the worked examples, the
+    # ties of a few shifts and the accumulator limits under every zero-point/clamp group
+    layers = case_layers(hp, cases, groups[:1], rng, "directed")
+    alo, ahi = hp.acc_range
+    core = cases[:6] + [c for c in tie_cases(hp) if c[2] in (0, -1, -7)]
+    core += [(a, m0, sh) for a in (alo, ahi, 0) for m0 in (1 << 30, (1 << 31) - 1)
+             for sh in (30, 0, -31)]
+    for gi, group in enumerate(groups[1:], 1):
+        layers += case_layers(hp, core, [group], rng, f"directed g{gi}")
+    await env.run(schedule(hp, layers), path="fast")
+    env.finish()
+
+
+@cocotb.test()
+async def requant_random(dut):
+    """Seeded random (acc, m0, shift, y_zp, act range) cases."""
+    env = TbEnv(dut, "requant_random")
+    await env.start()
+    hp, rng = env.hp, env.rng
+    n = max(hp.cols, env.vectors * hp.cols // 2)
+    cases = random_cases(hp, rng, n)
+    layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
+    await env.run(schedule(hp, layers), path="fast")
+    env.finish()
