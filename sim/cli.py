@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def _positive_int(name: str, lo: int = 1):
     def parse(text: str) -> int:
         try:
-            value = int(text, 0)
+            value = int(text, 10)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}={text!r} is not an integer") from None
         if value < lo:
@@ -55,10 +55,19 @@ def _sims(text: str) -> list[str]:
     return names
 
 
+def _bits(text: str) -> int:
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"--bits={text!r} is not allowed; allowed: an integer in 2..16")
+    value = int(text, 10)
+    if not 2 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"--bits={value} is not allowed; allowed: an integer in 2..16")
+    return value
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", default=None, metavar="CONFIG",
                    help="datapath YAML (default: constraints/int8.yaml)")
-    p.add_argument("--bits", type=_positive_int("--bits", 0), default=None, metavar="N",
+    p.add_argument("--bits", type=_bits, default=None, metavar="N",
                    help="override operands.bits (N, 2..16) and the widths derived from it")
 
 
@@ -138,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                              regress_timing=args.regress_timing)
     except UserError as exc:
         sys.stderr.write(f"qmac: error: {exc}\n")
+        return 2
+    except OSError as exc:  # unwritable -o path, full disk, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"qmac: error: {where}{exc.strerror or exc}; allowed: a writable "
+                         f"directory path for -o/--out\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("qmac: interrupted\n")

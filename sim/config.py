@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,7 @@ class DatapathConfig:
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data (for manifests and summaries)."""
         d = dataclasses.asdict(self)
+        d["source"] = Path(self.source).name  # no absolute paths in manifests
         if self.crossbar is not None and hasattr(self.crossbar, "to_dict"):
             d["crossbar"] = self.crossbar.to_dict()
         return d
@@ -141,6 +143,19 @@ class DatapathConfig:
         return _int_range(self.out_bits, self.out_signed)
 
 
+def exact_max_depth(bits: int, acc_bits: int, input_signed: bool, weight_signed: bool) -> int:
+    """Largest number of N-bit products whose sum can never leave an ``acc_bits`` accumulator
+    (not counting the bias)."""
+    xs, ws = _int_range(bits, input_signed), _int_range(bits, weight_signed)
+    products = [a * b for a in xs for b in ws]
+    hi, lo = max(products), min(products)
+    top = (1 << (acc_bits - 1)) - 1
+    depth = top // hi if hi > 0 else top
+    if lo < 0:
+        depth = min(depth, (top + 1) // -lo)
+    return depth
+
+
 def dot_product_bits(bits: int, rows: int, input_signed: bool, weight_signed: bool) -> int:
     """Smallest signed width holding every sum of ``rows`` products of N-bit operands."""
     xs, ws = _int_range(bits, input_signed), _int_range(bits, weight_signed)
@@ -175,6 +190,25 @@ def _typed(where: str, field: str, value: Any, typ) -> Any:
     return value
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                              _mapping_without_duplicates)
+
+
 def load_config(path: str | Path | None = None, *, bits: int | None = None) -> DatapathConfig:
     """Read, validate and resolve a datapath configuration.
 
@@ -196,7 +230,7 @@ def load_config(path: str | Path | None = None, *, bits: int | None = None) -> D
         raise ConfigError(f"{where}: no such configuration file; allowed: a YAML file, "
                           f"e.g. one of {', '.join(sorted(p.name for p in CONSTRAINTS_DIR.glob('*.yaml')))}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - safe subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -219,7 +253,8 @@ def resolve_config(raw: dict, *, where: str = "<config>", bits: int | None = Non
             raise _fail(where, str(key), "unknown key", f"one of {', '.join(_TOP_LEVEL)}")
     v: dict[str, Any] = {}
     for section, fields in _SCHEMA.items():
-        sec = raw.get(section) or {}
+        sec = raw.get(section)
+        sec = {} if sec is None else sec
         if not isinstance(sec, dict):
             raise _fail(where, section, sec, "a mapping")
         for key in sec:
@@ -250,24 +285,33 @@ def resolve_config(raw: dict, *, where: str = "<config>", bits: int | None = Non
         raise _fail(where, "requant.rounding", v["rounding"], ", ".join(ROUNDINGS))
 
     guard, depth = v["guard_bits"], v["max_depth"]
+    signs = (v["input_signed"], v["weight_signed"])
     if guard is not None and depth is not None:
         raise _fail(where, "accumulator.guard_bits", guard,
                     "give guard_bits or max_depth, not both")
     if guard is None:
+        field = "accumulator.max_depth"
         if depth is None:
             depth = rows * v["weight_tiles"]
-        _check_int(where, "accumulator.max_depth", depth, 1, 1 << GUARD_RANGE[1])
-        guard = max(0, math.ceil(math.log2(depth)))
+            field = f"accumulator.max_depth (derived: rows*weight_tiles = {depth})"
+        _check_int(where, field, depth, 1, 1 << GUARD_RANGE[1])
+        guard = 0
+        while exact_max_depth(n, 2 * n + guard, *signs) < depth:
+            guard += 1
+        if 2 * n + guard > ACC_BITS_MAX:
+            raise _fail(where, field, depth,
+                        f"at most {exact_max_depth(n, ACC_BITS_MAX, *signs)} for N={n} "
+                        f"(needs guard_bits={guard}; 2N+M <= {ACC_BITS_MAX} bits)")
     _check_int(where, "accumulator.guard_bits", guard, *GUARD_RANGE)
     acc_bits = 2 * n + guard
     if acc_bits > ACC_BITS_MAX:
         raise _fail(where, "accumulator.guard_bits", guard,
                     f"at most {ACC_BITS_MAX - 2 * n} for N={n} (2N+M <= {ACC_BITS_MAX} bits)")
-    psum_bits = dot_product_bits(n, rows, v["input_signed"], v["weight_signed"])
+    psum_bits = dot_product_bits(n, rows, *signs)
     if psum_bits > acc_bits:
         raise _fail(where, "accumulator.guard_bits", guard,
                     f"at least {psum_bits - 2 * n} so one pass of {rows} rows fits")
-    max_depth = 1 << guard
+    max_depth = exact_max_depth(n, acc_bits, *signs)
 
     out_bits = v["out_bits"] if v["out_bits"] is not None else n
     if not 2 <= out_bits <= min(OUT_BITS_MAX, acc_bits):
@@ -279,8 +323,8 @@ def resolve_config(raw: dict, *, where: str = "<config>", bits: int | None = Non
         raise _fail(where, "timing.clock_mhz", v["clock_mhz"], "a number in (0, 5000]")
 
     name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name.replace("_", "").isalnum() or not name[0].isalpha():
-        raise _fail(where, "name", name, "a letter followed by letters, digits and '_'")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", name):
+        raise _fail(where, "name", name, "an ASCII letter followed by up to 63 letters, digits and '_'")
     file_bits = (raw.get("operands") or {}).get("bits", _SCHEMA["operands"]["bits"][1])
     if bits is not None and bits != file_bits:
         name = f"{name}_n{bits}"      # keep generated module names distinct per width

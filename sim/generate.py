@@ -26,6 +26,7 @@ from typing import Any
 from amaranth.hdl import Shape
 
 from .config import DatapathConfig
+from .errors import UserError
 
 __all__ = ["Generated", "generate", "build_component", "QMAC_VERSION"]
 
@@ -124,12 +125,26 @@ def manifest_for(cfg: DatapathConfig, component, *, inject_fault: str | None = N
     return m
 
 
+def _check_writable(outdir: Path) -> None:
+    """Refuse an output path that cannot become a directory, before any work is done."""
+    probe = outdir
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"-o {outdir}: {probe} is not a directory; allowed: a writable directory path")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError(f"-o {outdir}: {probe} is not writable; allowed: a writable directory path")
+
+
 def generate(cfg: DatapathConfig, outdir: str | Path, *,
              inject_fault: str | None = None) -> Generated:
     """Write Verilog, SDC and manifest for ``cfg`` into ``outdir`` (created if needed)."""
     from hw.generate import generate_verilog
 
     outdir = Path(outdir)
+    _check_writable(outdir)
     component = build_component(cfg, inject_fault=inject_fault)
     verilog = generate_verilog(component, name=cfg.toplevel,
                                header_lines=_header(cfg, inject_fault))

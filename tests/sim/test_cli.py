@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -45,8 +46,10 @@ def test_bad_config_exits_2_with_one_line_and_no_output(tmp_path, case, command,
 
 @pytest.mark.parametrize("args,expected", [
     (["generate", "missing.yaml"], "missing.yaml: no such configuration file"),
-    (["generate", "--bits", "65"], "operands.bits: 65 is not allowed; allowed: an integer in 2..16"),
-    (["generate", "--bits", "x"], "--bits='x' is not an integer"),
+    (["generate", "--bits", "65"], "--bits=65 is not allowed; allowed: an integer in 2..16"),
+    (["generate", "--bits", "x"], "--bits='x' is not allowed; allowed: an integer in 2..16"),
+    (["generate", "--bits", "0x8"], "--bits='0x8' is not allowed; allowed: an integer in 2..16"),
+    (["generate", "--bits", "1"], "--bits=1 is not allowed; allowed: an integer in 2..16"),
     (["regress", "--sim", "modelsim"], "--sim='modelsim' is not a simulator; allowed: icarus, verilator, all"),
     (["regress", "--vectors", "0"], "--vectors=0 is out of range; allowed: >= 1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -57,3 +60,18 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path, args, expected, repo_root)
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0], res.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("make_bad", ["file", "unwritable"])
+def test_bad_output_path_is_one_line(tmp_path, make_bad, repo_root):
+    if make_bad == "file":
+        target = tmp_path / "afile"
+        target.write_text("x")
+        expected = "is not a directory"
+    else:
+        target = Path("/proc/qmac-out")
+        expected = "/proc"
+    res = run(["generate", "-o", str(target)], cwd=repo_root)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "Traceback" not in res.stderr

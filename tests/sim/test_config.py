@@ -29,7 +29,8 @@ def test_default_is_tflite_int8():
 
 def test_guard_bits_derived_from_max_depth():
     cfg = load_config(CONSTRAINTS_DIR / "int4.yaml")
-    assert (cfg.guard_bits, cfg.acc_bits, cfg.max_depth) == (10, 18, 1024)
+    # 1024 products of at most 64 need 2^16 <= 2^17 - 1: M = 10 (and the exact depth is 2047)
+    assert (cfg.guard_bits, cfg.acc_bits, cfg.max_depth) == (10, 18, 2047)
 
 
 @pytest.mark.parametrize("bits", range(2, 17))
@@ -79,6 +80,12 @@ BAD = [
     ("bool for int", "array: {rows: true}", "array.rows: True", "an integer"),
     ("clock", "timing: {clock_mhz: -5}", "timing.clock_mhz: -5", "(0, 5000]"),
     ("section not mapping", "operands: 8", "operands: 8", "a mapping"),
+    ("section empty list", "operands: []", "operands: []", "a mapping"),
+    ("section false", "operands: false", "operands: False", "a mapping"),
+    ("non-ascii name", "name: café", "name: 'café'", "an ASCII letter"),
+    ("name with dash", "name: my-dp", "name: 'my-dp'", "an ASCII letter"),
+    ("max_depth too deep", "operands: {bits: 16}\naccumulator: {max_depth: 100000000}",
+     "accumulator.max_depth: 100000000", "at most"),
 ]
 
 
@@ -92,6 +99,35 @@ def test_bad_config_is_one_line_naming_field_value_and_range(tmp_path, text, fie
     assert "\n" not in msg
     assert msg.startswith(f"{path}: {field}")
     assert allowed in msg
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("operands:\n  bits: 8\n  bits: 4\n")
+    with pytest.raises(ConfigError, match=r"dup.yaml: YAML syntax error at line 3.*duplicate key 'bits'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("signs", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("bits", [2, 5, 8, 16])
+def test_max_depth_is_exact(bits, signs):
+    """max_depth products at the worst corner fit; one more product overflows."""
+    cfg = resolve_config({"operands": {"bits": bits, "input_signed": signs[0],
+                                       "weight_signed": signs[1]},
+                          "array": {"rows": 1}, "accumulator": {"guard_bits": 6}})
+    xs, ws = cfg.operand_range(signs[0]), cfg.operand_range(signs[1])
+    products = [a * b for a in xs for b in ws]
+    lo, hi = -(1 << (cfg.acc_bits - 1)), (1 << (cfg.acc_bits - 1)) - 1
+    d = cfg.max_depth
+    assert lo <= d * min(products) and d * max(products) <= hi
+    assert (d + 1) * min(products) < lo or (d + 1) * max(products) > hi
+
+
+def test_unsigned_operands_get_the_extra_accumulator_bit():
+    cfg = resolve_config({"operands": {"input_signed": False, "weight_signed": False},
+                          "accumulator": {"max_depth": 256}})
+    assert cfg.acc_bits == 2 * 8 + 8 + 1 and cfg.max_depth >= 256
+    assert 256 * 255 * 255 <= (1 << (cfg.acc_bits - 1)) - 1
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
