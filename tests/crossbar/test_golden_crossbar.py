@@ -14,6 +14,7 @@ from golden import crossbar as xb
 from golden.datapath import datapath_model, fold_zero_points, mac
 
 from . import reference as ref
+from .seeding import make_rng
 
 ENCODINGS = list(itertools.product(xb.WEIGHT_ENCODINGS, xb.INPUT_ENCODINGS))
 SIGNS = list(itertools.product([True, False], repeat=2))
@@ -142,7 +143,7 @@ def test_adc_round_half_up_and_clip():
 
 def test_adc_fixed_point_equals_integer_path():
     sp = spec(rows=16, cols=2, adc_bits=5, adc_shift=[0, 1, 2, 3] * 4)
-    rng = np.random.default_rng(3)
+    rng = make_rng(3)
     y = rng.integers(0, sp.column_max + 1, (50, sp.phys_cols))
     a = xb.adc_quantize(y, sp, frac_bits=0)
     b = xb.adc_quantize(y << xb.ANALOG_FRAC_BITS, sp)
@@ -178,7 +179,7 @@ def test_adc_shift_for_full_scale():
 @pytest.mark.parametrize("x_signed,w_signed", SIGNS)
 def test_ideal_lossless_equals_exact_dot_product(w_enc, x_enc, x_signed, w_signed):
     """Ideal crossbar + lossless ADC ⇒ reconstruction == exact integer dot product."""
-    rng = np.random.default_rng(hash((w_enc, x_enc, x_signed, w_signed)) % 2**32)
+    rng = make_rng(w_enc, x_enc, x_signed, w_signed)
     for _ in range(25):
         bits = int(rng.integers(2, 17))
         b = int(rng.integers(1, bits + 1))
@@ -213,7 +214,7 @@ def test_ideal_lossless_extreme_corners():
 @pytest.mark.parametrize("w_enc,x_enc", ENCODINGS)
 def test_layer_matches_mac_path(w_enc, x_enc):
     """K > R, per-channel, zero points, ReLU: the crossbar model equals datapath_model."""
-    rng = np.random.default_rng(11)
+    rng = make_rng(11)
     for x_signed, w_signed in SIGNS:
         bits, rows, cols, k, batch = 8, 16, 5, 53, 12
         sp = spec(bits=bits, input_signed=x_signed, weight_signed=w_signed, rows=rows,
@@ -242,7 +243,7 @@ def test_layer_matches_mac_path(w_enc, x_enc):
 @pytest.mark.parametrize("w_enc,x_enc", ENCODINGS)
 def test_lossy_adc_matches_reference(w_enc, x_enc):
     """Lossy ADC (6 bits on 64 rows), per-column LSBs and trims: golden == the formulas."""
-    rng = np.random.default_rng(5)
+    rng = make_rng(5)
     for x_signed, w_signed in SIGNS:
         sp = spec(bits=6, input_signed=x_signed, weight_signed=w_signed, rows=64, cols=2,
                   cell_bits=2, dac_bits=2, weight_encoding=w_enc, input_encoding=x_enc,
@@ -263,7 +264,7 @@ def test_lossy_adc_matches_reference(w_enc, x_enc):
 
 def test_lossy_adc_is_deterministic_and_has_error():
     sp = spec(rows=64, cols=8, cell_bits=8, dac_bits=8, input_encoding="offset", adc_bits=6)
-    rng = np.random.default_rng(1)
+    rng = make_rng(1)
     x = rng.integers(-128, 128, (40, 64))
     w = rng.integers(-128, 128, (8, 64))
     a = xb.crossbar_layer_psums(x, w, sp)
@@ -277,7 +278,7 @@ def test_lossy_adc_is_deterministic_and_has_error():
 
 
 def test_more_adc_bits_less_error():
-    rng = np.random.default_rng(2)
+    rng = make_rng(2)
     x = rng.integers(-128, 128, (64, 64))
     w = np.clip(np.rint(rng.normal(0, 30, (16, 64))), -128, 127).astype(np.int64)
     last = -np.inf
@@ -293,7 +294,7 @@ def test_more_adc_bits_less_error():
 # --------------------------------------------------------------------------- noise
 def test_noise_is_seeded_and_zero_noise_is_ideal():
     sp = spec(rows=32, cols=4, cell_bits=4, dac_bits=2, tiles=2)
-    rng = np.random.default_rng(8)
+    rng = make_rng(8)
     x = rng.integers(-128, 128, (10, 50))
     w = rng.integers(-128, 128, (4, 50))
     ideal = xb.crossbar_layer_psums(x, w, sp)
@@ -311,7 +312,7 @@ def test_read_noise_stream_continues_across_calls():
     """Splitting a batch into calls that share one read generator changes nothing."""
     sp = spec(rows=16, cols=3, cell_bits=4, dac_bits=4, input_encoding="offset")
     noise = xb.CrossbarNoise(read_sigma=0.02, seed=9)
-    rng = np.random.default_rng(0)
+    rng = make_rng(0)
     x = rng.integers(-128, 128, (7, 40))
     w = rng.integers(-128, 128, (3, 40))
     whole = xb.crossbar_layer_psums(x, w, sp, noise=noise)
@@ -338,7 +339,7 @@ def test_trim_cancels_integer_adc_offset():
     sp = spec(rows=32, cols=4, cell_bits=4, dac_bits=4, input_encoding="offset")
     noise = xb.CrossbarNoise(adc_offset_sigma=3.0, seed=12)
     off = xb.adc_offsets_lsb(sp, noise)
-    rng = np.random.default_rng(6)
+    rng = make_rng(6)
     x = rng.integers(-128, 128, (30, 32))
     w = rng.integers(-20, 21, (4, 32))
     exact = xb.exact_layer_psums(x, w, sp)

@@ -18,6 +18,7 @@ from hw.dac_driver import DacDriver
 from tb.crossbar_model import ProtocolError, unpack
 
 from .harness import commands_for, expected, make_top, random_layer, run, spec_of
+from .seeding import make_rng
 
 
 def check(top, L, *, noise=None, **kw):
@@ -38,7 +39,7 @@ def test_ideal_lossless_equals_mac_path(w_enc, x_enc, x_signed, w_signed):
     """Ideal crossbar + lossless ADC: hardware == golden crossbar == MAC path (K > R)."""
     top = make_top(weight_encoding=w_enc, input_encoding=x_enc, input_signed=x_signed,
                    weight_signed=w_signed)
-    rng = np.random.default_rng(hash((w_enc, x_enc, x_signed, w_signed)) % 2**32)
+    rng = make_rng(w_enc, x_enc, x_signed, w_signed)
     L = random_layer(top, rng, batch=3, k=10)
     r = check(top, L)
     y_mac, ovf_mac = expected(top, L, mac_path=True)
@@ -56,7 +57,7 @@ def test_ideal_lossless_equals_mac_path(w_enc, x_enc, x_signed, w_signed):
 def test_lossless_variants(params):
     top = make_top(**params)
     assert spec_of(top).lossless
-    rng = np.random.default_rng(7)
+    rng = make_rng(7)
     L = random_layer(top, rng, batch=2, k=2 * top.rows + 1)
     r = check(top, L)
     y_mac, _ = expected(top, L, mac_path=True)
@@ -74,7 +75,7 @@ def test_lossy_adc_with_trims_and_jitter(w_enc, x_enc):
     top = make_top(rows=rows, weight_encoding=w_enc, input_encoding=x_enc, cell_bits=4,
                    dac_bits=4, adc_bits=5, cols_per_adc=2, adc_shift=shifts)
     assert not spec_of(top).lossless and len(set(top.adc_shift)) == 3
-    rng = np.random.default_rng(3)
+    rng = make_rng(3)
     L = random_layer(top, rng, batch=3, k=2 * rows, trim_span=3)
     check(top, L, jitter=3)
 
@@ -84,7 +85,7 @@ def test_six_bit_adc_on_64_rows():
     top = make_top(rows=64, cols=1, cell_bits=2, dac_bits=2, adc_bits=6, cols_per_adc=4,
                    weight_tiles=1)
     assert spec_of(top).lossless_adc_bits == 10
-    rng = np.random.default_rng(64)
+    rng = make_rng(64)
     L = random_layer(top, rng, batch=3, k=64)
     check(top, L)
 
@@ -93,7 +94,7 @@ def test_noise_hardware_equals_golden():
     """Programming noise, read noise and ADC offsets (seeded) with trims: still bit-exact."""
     top = make_top(rows=6, cell_bits=4, dac_bits=4, input_encoding="offset", adc_bits=7)
     noise = CrossbarNoise(program_sigma=0.02, read_sigma=0.01, adc_offset_sigma=0.7, seed=5)
-    rng = np.random.default_rng(9)
+    rng = make_rng(9)
     L = random_layer(top, rng, batch=3, k=12)
     L.trim = np.rint(adc_offsets_lsb(spec_of(top), noise)).astype(np.int64)
     r = check(top, L, noise=noise)
@@ -102,7 +103,7 @@ def test_noise_hardware_equals_golden():
 
 def test_backpressure():
     top = make_top()
-    rng = np.random.default_rng(4)
+    rng = make_rng(4)
     L = random_layer(top, rng, batch=5, k=9)
     check(top, L, stall=0.6, seed=2)
 
@@ -116,7 +117,7 @@ def test_backpressure():
 ])
 def test_throughput_and_latency_formulas(params, lat):
     top = make_top(**params)
-    rng = np.random.default_rng(1)
+    rng = make_rng(1)
     L = random_layer(top, rng, batch=4, k=top.rows)          # one beat per output
     r = check(top, L, adc_latency=lat)
     gaps = np.diff(r.accept_cycles)
@@ -139,7 +140,7 @@ def test_throughput_and_latency_formulas(params, lat):
 
 def test_settle_time_is_respected():
     top = make_top(dac_settle_cycles=6)
-    rng = np.random.default_rng(2)
+    rng = make_rng(2)
     L = random_layer(top, rng, batch=1, k=4)
     r = check(top, L)                  # the responder raises on a violation
     assert len(r.responder.phase_starts) == top.PHASES
@@ -148,9 +149,9 @@ def test_settle_time_is_respected():
 # --------------------------------------------------------------------------- faults
 def test_injected_fault_is_caught():
     top = make_top(inject_fault="crossbar_lsb_off_by_one")
-    rng = np.random.default_rng(5)
-    L = random_layer(top, rng, batch=3, k=8)
-    r = run(top, commands_for(top, L), n_out=3)
+    rng = make_rng(5)
+    L = random_layer(top, rng, batch=16, k=8)
+    r = run(top, commands_for(top, L), n_out=16)
     y, _ = expected(top, L)
     assert r.y.tolist() != y.tolist()
 
@@ -326,7 +327,7 @@ def test_construction_errors(kw, msg):
 def test_out_of_range_tile_uses_tile_zero():
     """As Datapath: a data beat with tile ≥ T computes with tile 0."""
     top = make_top(weight_tiles=3)
-    rng = np.random.default_rng(8)
+    rng = make_rng(8)
     L = random_layer(top, rng, batch=2, k=top.rows)
     cmds = commands_for(top, L)
     cmds = [c if c[0] == "load" else (c[0], c[1], 3, c[3], c[4]) for c in cmds]
