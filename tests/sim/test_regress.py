@@ -113,23 +113,29 @@ def test_broken_dut_is_caught_and_replays(tmp_path, build_root, in_ci, monkeypat
     assert again["first_mismatches"][0] == first
 
 
-def test_fast_path_catches_one_flipped_bit(tmp_path, build_root, in_ci, monkeypatch):
-    """One bit of lane 3 of output vector 5 flipped in the captured data: exactly it fails."""
+@pytest.mark.parametrize("lane,bit", [(3, 0), (15, 7)], ids=["lane3-lsb", "last-lane-sign"])
+def test_fast_path_catches_one_flipped_bit(tmp_path, build_root, in_ci, monkeypatch, lane, bit):
+    """One bit of one lane of output vector 5 flipped in the captured data: exactly it fails,
+    reported as that beat and lane with the expected and the received value."""
     need("verilator", in_ci)
     cfg = load_config(REPO / "constraints" / "int8.yaml")
-    monkeypatch.setenv("QMAC_PLANT", "5,3,0")
+    monkeypatch.setenv("QMAC_PLANT", f"5,{lane},{bit}")
     rc, text = _regress(cfg, "verilator", tmp_path / "out", build_root, tests=["datapath"])
     assert rc == 1, text
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     row = summary["results"][0]
     runs = [tc for tc in row["testcases"]]
     assert runs and all(not tc["passed"] for tc in runs)
-    # one mismatch per fast-path run, at beat 5 lane 3, and nothing else
+    # exactly one mismatch per fast-path run, each one naming beat 5 and the planted lane
     assert row["mismatches"] == len(runs)
-    assert row["first_mismatches"]
-    for m in row["first_mismatches"]:
-        if "output beat" in m:
-            assert "output beat 5 lane 3 y:" in m
+    beats = [m for m in row["first_mismatches"] if "output beat" in m]
+    assert len(beats) == len(runs), row["first_mismatches"]
+    pattern = re.compile(rf"output beat 5 lane {lane} y: expected (-?\d+), got (-?\d+)")
+    for m in beats:
+        found = pattern.search(m)
+        assert found, m
+        expected, got = (int(v) for v in found.groups())
+        assert (expected ^ got) & 0xFF == 1 << bit     # exactly the planted bit differs
 
 
 def test_unknown_testbench_is_a_user_error(tmp_path):
