@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["Row", "ProgressBar", "format_table", "write_junit", "write_summary",
-           "format_seconds", "format_count"]
+           "format_seconds", "format_count", "merge_xbar_errors", "format_xbar_errors"]
 
 
 @dataclasses.dataclass
@@ -44,6 +45,11 @@ class Row:
     message: str = ""
     testcases: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     first_mismatches: list[str] = dataclasses.field(default_factory=list)
+    #: crossbar: error against the exact integer result of the calibrated runs
+    #: (:func:`merge_xbar_errors`: ``{"dot": {...}, "out": {...}}``), None otherwise
+    xbar_error: dict[str, Any] | None = None
+    #: crossbar: the configuration variant the test ran on (e.g. ``sidra_y1_lossless``)
+    variant: str = ""
 
     @property
     def passed(self) -> bool:
@@ -160,6 +166,108 @@ class ProgressBar:
                 self.stream.write("\r" + " " * 100 + "\r")
             self.stream.write(text + "\n")
             self.stream.flush()
+
+
+# ---------------------------------------------------------------------------- crossbar error
+_ERR_SUMS = ("count", "signal", "noise", "err_sum", "exact")
+
+
+def _finish_error(d: dict[str, Any]) -> dict[str, Any]:
+    """Derived quantities of summed error statistics (tb.model.ErrorStats.to_dict)."""
+    from golden.metrics import effective_bits
+    n = d["count"]
+    if d["noise"] == 0:
+        s = math.inf if n else math.nan
+    elif d["signal"] == 0:
+        s = -math.inf
+    else:
+        s = 10.0 * math.log10(d["signal"] / d["noise"])
+    finite = math.isfinite(s)
+    d.update(
+        sqnr_db=round(s, 3) if finite else None,
+        effective_bits=round(float(effective_bits(s)), 3) if finite else None,
+        exact_fraction=d["exact"] / n if n else None,
+        mse=d["noise"] / n if n else None,
+        mean_error=d["err_sum"] / n if n else None,
+        all_exact=bool(n) and d["noise"] == 0,
+    )
+    return d
+
+
+def merge_xbar_errors(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Merge the crossbar error statistics of the records of calibrated, crossbar-golden runs
+    (``rec["xbar"]["error"]``, written by tb/env.py) into ``{"dot": ..., "out": ...}`` with
+    SQNR and effective bits recomputed from the sums; None when there are none."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        x = r.get("xbar") or {}
+        if not x.get("calibrated") or x.get("mac_path") or not x.get("error"):
+            continue
+        for key, st in x["error"].items():
+            acc = out.setdefault(key, {k: 0 for k in _ERR_SUMS} | {"max_abs": 0.0})
+            for k in _ERR_SUMS:
+                acc[k] += st.get(k, 0)
+            acc["max_abs"] = max(acc["max_abs"], float(st.get("max_abs", 0.0)))
+    if not out:
+        return None
+    return {k: _finish_error(v) for k, v in out.items()}
+
+
+def _err_cells(d: dict[str, Any] | None) -> list[str]:
+    if not d or not d.get("count"):
+        return ["-", "-", "-", "-"]
+    if d.get("all_exact"):
+        return ["exact", "-", "100.0 %", "0"]
+    s = d.get("sqnr_db")
+    return [f"{s:.2f} dB" if s is not None else "-",
+            f"{d['effective_bits']:.2f}" if d.get("effective_bits") is not None else "-",
+            f"{100.0 * d['exact_fraction']:.1f} %", f"{d['max_abs']:.0f}"]
+
+
+def format_xbar_errors(rows: list[Row], *, lossless: bool, ideal: bool,
+                       variants: dict[str, str] | None = None) -> str:
+    """The crossbar section of the summary: variants used, and the error of the crossbar
+    result against the exact integer result (per test and simulator, and all together)."""
+    lines = []
+    for test, name in sorted((variants or {}).items()):
+        lines.append(f"{test} ran on {name}: the lossless ideal variant of this configuration "
+                     f"(the ADC at its lossless resolution, no noise)")
+    with_err = [r for r in rows if r.xbar_error]
+    total = merge_xbar_errors([{"xbar": {"calibrated": True, "error": r.xbar_error}}
+                               for r in with_err])
+    if total is None:
+        lines.append("crossbar error against the exact integer result: no calibrated runs")
+        return "\n".join(lines) + "\n"
+    dot, outp = total.get("dot"), total.get("out")
+    if lossless and ideal and dot and dot.get("all_exact") and outp and outp.get("all_exact"):
+        lines.append(f"crossbar: lossless ADC, ideal macro: all {dot['count']} dot products and "
+                     f"{outp['count']} outputs of the calibrated runs equal the exact integer "
+                     f"result (bit-exact hardware-vs-golden check above)")
+        return "\n".join(lines) + "\n"
+    kind = ("lossy ADC" if not lossless else "lossless ADC") + (", noisy macro" if not ideal
+                                                               else ", ideal macro")
+    lines.append(f"crossbar error against the exact integer result ({kind}; calibrated runs; "
+                 f"golden.crossbar.error_report) — the hardware matched golden bit-exactly "
+                 f"above:")
+    head = ["test", "simulator", "dot SQNR", "eff. bits", "exact", "max|err|", "out SQNR",
+            "eff. bits", "exact", "max|err|", "dot products"]
+    body = []
+    for r in with_err:
+        e = r.xbar_error
+        body.append([r.test, r.sim, *_err_cells(e.get("dot")), *_err_cells(e.get("out")),
+                     str((e.get("dot") or {}).get("count", 0))])
+    body.append(["all", "", *_err_cells(dot), *_err_cells(outp), str((dot or {}).get("count", 0))])
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    lines += ["  " + line(head), "  " + line(["-" * w for w in widths])]
+    lines += ["  " + line(b) for b in body]
+    lines.append("  dot: crossbar dot products (partial sums over k-tiles, no bias) vs exact "
+                 "x·w'; out: requantized outputs − y_zp vs the MAC path's")
+    return "\n".join(lines) + "\n"
 
 
 def write_junit(rows: list[Row], path: Path, *, suite: str) -> Path:

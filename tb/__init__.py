@@ -10,8 +10,15 @@ Building blocks (no simulator needed to import the NumPy parts):
   lane-by-lane comparison with the inputs of the first mismatches;
 * :mod:`tb.streams` — cycle-driven Driver and Monitor; :mod:`tb.fastpath` — the bulk path
   through ``tb/qmac_harness.sv``; :mod:`tb.env` — reset, run, check, record.
+* crossbar tops (docs/crossbar.md): :mod:`tb.crossbar_model` — the behavioural analog macro
+  (cells, ADCs, start/done handshake); :mod:`tb.xbar` — serves it on the harness's
+  ``o_prog__*``/``dac_*``/``adc_*`` ports during a regression; :mod:`tb.xbar_cases` —
+  trims, extreme operands, budgeted random layers. :mod:`tb.model` switches to
+  ``golden.crossbar`` for them.
 
 Testbenches (run by ``sim/regress.py``): ``test_mac_array``, ``test_accumulator``,
-``test_requantizer``, ``test_datapath``, ``test_protocol``; ``test_verify`` serves
+``test_requantizer``, ``test_datapath``, ``test_protocol``; for crossbar configurations
+``test_crossbar_layers``, ``test_crossbar_adc``, ``test_crossbar_latency``,
+``test_crossbar_backpressure``, ``test_crossbar_vs_mac``; ``test_verify`` serves
 ``qmac verify`` and ``test_bench`` the speed measurements.
 """

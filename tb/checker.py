@@ -106,10 +106,16 @@ class Checker:
         where = f"{L.name}, batch row {b}, column {col}"
         if col >= L.shape[2]:
             return where + " (padding lane)", f"y_zp={L.y_zp} act=[{L.act_min}, {L.act_max}]"
-        acc, ovf = self.model.accumulators(L, b, col)
+        if self.exp.acc is not None:      # crossbar golden (ADC, trims, noise included)
+            acc, ovf = int(self.exp.acc[beat, lane]), bool(self.exp.ovf[beat, lane])
+            exact, _ = self.model.accumulators(L, b, col)
+            what = f"golden crossbar acc={acc} (exact {exact})"
+        else:
+            acc, ovf = self.model.accumulators(L, b, col)
+            what = f"golden acc={acc}"
         inputs = (f"x[{b}]={_short(L.x[b])} w'[{col}]={_short(L.w[col])} "
                   f"bias'={int(L.bias[col])} m0={int(L.m0[col])} shift={int(L.shift[col])} "
-                  f"y_zp={L.y_zp} act=[{L.act_min}, {L.act_max}] golden acc={acc} ovf={int(ovf)} "
+                  f"y_zp={L.y_zp} act=[{L.act_min}, {L.act_max}] {what} ovf={int(ovf)} "
                   f"rounding={hp.rounding} overflow={hp.overflow}")
         return where, inputs
 

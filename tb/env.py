@@ -18,6 +18,13 @@ Environment variables (set by ``sim/runner.py``; all optional except the first):
                     mismatches, cycles, wall time, first mismatches) for the summary.
 ``QMAC_PLANT``      test-only: ``beat,lane,bit`` flips one captured output bit before the
                     comparison, to prove the checker looks at every lane of every vector.
+
+Crossbar tops (``hp.is_crossbar``): :attr:`TbEnv.xbar` is a :class:`tb.xbar.CrossbarAgent`
+— the behavioural analog macro of ``tb/crossbar_model.py`` on the DUT's programming, DAC and
+ADC ports — started after reset and running next to either stream path; the model is
+``golden.crossbar`` (:class:`tb.model.Model`), protocol violations of the macro's ports
+count as mismatches, and each record also carries the crossbar's error against the exact
+integer result (``xbar.error``: SQNR, effective bits) and the ADC timing used.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from .hwparams import HwParams
 from .model import Model
 from .schedule import KIND_DATA, Program
 from .streams import Driver, Monitor, sticky_bits
+from .xbar import CrossbarAgent
 
 __all__ = ["TbEnv", "DEFAULT_VECTORS"]
 
@@ -64,11 +72,25 @@ class TbEnv:
         self.results: list[CheckResult] = []
         self.failures: list[str] = []
         self._result_path = os.environ.get("QMAC_RESULT")
+        self.xbar: CrossbarAgent | None = None
+        if self.hp.is_crossbar:
+            self.xbar = CrossbarAgent(dut, self.hp, seed=int(self.rng.integers(1 << 31)),
+                                      log=self.log)
         self.log.info("qmac test %s: seed=%d vectors=%d config=%s N=%d R=%d C=%d T=%d "
                       "acc_bits=%d %s %s per_channel=%s", test, self.seed, self.vectors,
                       self.hp.name, self.hp.bits, self.hp.rows, self.hp.cols,
                       self.hp.weight_tiles, self.hp.acc_bits, self.hp.overflow,
                       self.hp.rounding, self.hp.per_channel)
+        if self.xbar is not None:
+            xb = self.hp.crossbar
+            self.log.info("crossbar: %d physical columns, %d phases, %d ADCs x %d columns, "
+                          "%d-bit ADC (%s, LSB 2^%s), ADC latency %d, settle %d, noise %s; "
+                          "%d cycles/vector, latency %d", self.hp.phys_cols, self.hp.phases,
+                          self.hp.num_adcs, xb["cols_per_adc"], xb["adc_bits"],
+                          "lossless" if xb["lossless"] else "lossy",
+                          ",".join(map(str, sorted(set(xb["adc_shift"])))), xb["adc_latency"],
+                          xb["dac_settle_cycles"], xb["noise"], self.hp.cycles_per_vector(),
+                          self.hp.latency)
 
     # ------------------------------------------------------------------ reset
     def _idle_inputs(self) -> None:
@@ -83,6 +105,8 @@ class TbEnv:
         d.i_data__valid.value = 0
         d.i_data__payload.value = 0
         d.o_data__ready.value = 0
+        if self.xbar is not None:
+            self.xbar.idle()
 
     async def start(self) -> None:
         """Idle every input and reset the DUT (4 cycles)."""
@@ -91,18 +115,31 @@ class TbEnv:
         await ClockCycles(self.dut.clk, 4)
         self.dut.rst.value = 0
         await RisingEdge(self.dut.clk)
+        if self.xbar is not None:
+            self.xbar.start()
 
     # ------------------------------------------------------------------ running programs
     async def run(self, prog: Program, *, path: str = "fast", backpressure: float = 0.0,
-                  idle_rate: float = 0.0, label: str = "", check_latency: bool = False
-                  ) -> CheckResult:
-        """Run ``prog`` through the DUT (fast path or cycle-driven) and check every lane."""
+                  idle_rate: float = 0.0, label: str = "", check_latency: bool = False,
+                  mac_path: bool = False, calibrated: bool = False) -> CheckResult:
+        """Run ``prog`` through the DUT (fast path or cycle-driven) and check every lane.
+
+        Crossbar tops: ``mac_path`` compares with the MAC array's golden
+        (``golden.datapath.datapath_model``) instead of the crossbar's; ``calibrated`` marks
+        a run of the tile as configured (calibrated trims, nominal conditions) whose error
+        against the exact integer result ``qmac regress`` reports.
+        """
         hp = self.hp
         t_sim0 = get_sim_time("ns")
         t0 = time.perf_counter()
-        exp = self.model.expected(prog)
+        exp = self.model.expected(prog, mac_path=mac_path)
         t_model = time.perf_counter() - t0
         extra: list[str] = []
+        xb = self.xbar
+        if xb is not None:
+            xb.begin_run()
+            self.fast.adc_latency = xb.max_latency
+            self.fast.prog_stall = xb.prog_stall
         if path == "fast":
             run = await self.fast.run(prog.stream, backpressure=backpressure,
                                       bp_seed=int(self.rng.integers(1, 1 << 16)))
@@ -115,6 +152,8 @@ class TbEnv:
                 prog, backpressure=backpressure, idle_rate=idle_rate, check_latency=check_latency)
         else:
             raise ValueError(f"path={path!r}; allowed: fast, cycle")
+        if xb is not None and xb.errors:
+            extra += [f"crossbar port protocol: {e}" for e in xb.errors]
         bits = self._plant(bits)
         self.last_bits, self.last_unknown, self.last_cycles = bits, unknown, cycles
         got_y, got_ovf = decode_outputs(hp, bits)
@@ -128,6 +167,19 @@ class TbEnv:
         rate = cycles / wall if wall > 0 else 0.0
         self.log.info("%s: %s path, %s; %d cycles in %.3f s (%.0f cycles/s), model %.3f s",
                       name, path, prog.summary(), cycles, wall, rate, t_model)
+        xrec = None
+        if xb is not None:
+            xrec = {"adc_latency": xb.adc_latency, "jitter": xb.jitter,
+                    "prog_stall": xb.prog_stall, "mac_path": mac_path,
+                    "calibrated": calibrated,
+                    "cycles_per_vector": hp.cycles_per_vector(xb.adc_latency),
+                    "data_beats": prog.stream.count(KIND_DATA),
+                    "lossless": hp.lossless, "ideal": hp.ideal}
+            if exp.error is not None:
+                xrec["error"] = {k: v.to_dict() for k, v in exp.error.items()}
+                self.log.info("%s: crossbar vs exact integer result (%s): dot products %s; "
+                              "outputs vs MAC path %s", name, xb.describe(),
+                              exp.error["dot"].format(), exp.error["out"].format())
         if res.ok:
             self.log.info("%s: %s", name, res.format().splitlines()[0])
         else:
@@ -139,6 +191,7 @@ class TbEnv:
             "lanes": res.lanes, "mismatches": res.mismatches, "cycles": int(cycles),
             "wall": wall, "sim_ns": float(sim_ns), "macs": prog.macs, "seed": self.seed,
             "backpressure": backpressure, "first": [m.format() for m in res.first] + extra,
+            **({"xbar": xrec} if xrec is not None else {}),
         })
         return res
 
@@ -153,7 +206,11 @@ class TbEnv:
         mon_task = cocotb.start_soon(mon.run())
         n = len(prog.stream)
         slow = 1.0 / max(0.05, 1.0 - backpressure) / max(0.05, 1.0 - idle_rate)
-        limit = int((4 * n + prog.stream.gap_cycles() + n * (hp.latency + 4)) * slow + 2000)
+        adc_lat = self.xbar.max_latency if self.xbar is not None else None
+        if self.xbar is not None:
+            slow /= max(0.05, 1.0 - self.xbar.prog_stall)
+        latency = hp.latency_for(adc_lat)
+        limit = int((4 * n + prog.stream.gap_cycles() + n * (latency + 4)) * slow + 2000)
         extra: list[str] = []
         try:
             await with_timeout(drv.run(prog.stream), limit * PERIOD_NS, "ns")
@@ -163,30 +220,37 @@ class TbEnv:
         # drain: wait for the outstanding outputs, then a few more cycles for extra beats
         want = prog.n_outputs
         waited = 0
-        drain_limit = int((hp.latency + 8) * slow * 4 + 100)
+        drain_limit = int((latency + 8) * slow * 4 + 100)
         while len(mon.payloads) < want and waited < drain_limit:
             await RisingEdge(dut.clk)
             waited += 1
-        await ClockCycles(dut.clk, hp.latency + 4)
+        await ClockCycles(dut.clk, latency + 4)
         mon_task.cancel()
         dut.o_data__ready.value = 0
         wall = time.perf_counter() - t0
         cycles = int(get_sim_time("ns")) // PERIOD_NS - c0
         extra += mon.errors
-        if check_latency and hp.latency and backpressure == 0:
+        jitter = self.xbar.jitter if self.xbar is not None else 0
+        if check_latency and hp.latency and backpressure == 0 and not jitter:
+            # crossbar: the manifest's LATENCY assumes the nominal ADC latency; another
+            # (fixed) conversion latency shifts it by P·m cycles per extra cycle
+            want_lat = hp.latency_for(adc_lat)
             lat = [f - a for a, f in zip(drv.last_accept_cycles, mon.first_valid_cycles)]
-            bad = [(i, v) for i, v in enumerate(lat) if v != hp.latency]
+            bad = [(i, v) for i, v in enumerate(lat) if v != want_lat]
             if bad:
                 i, v = bad[0]
-                extra.append(f"latency of output beat {i} was {v} cycles, LATENCY={hp.latency} "
+                extra.append(f"latency of output beat {i} was {v} cycles, LATENCY={want_lat} "
                              f"({len(bad)} beats off)")
             # throughput: back-to-back data beats (no load in between) go in every cycle
+            # (crossbar: one every cycles-per-vector, docs/crossbar.md §3.4)
+            cpv = hp.cycles_per_vector(adc_lat)
             log = drv.accept_log
             gaps = [(b[1] - a[1]) for a, b in zip(log, log[1:])
-                    if a[0] == b[0] == KIND_DATA and b[1] - a[1] != 1]
+                    if a[0] == b[0] == KIND_DATA and b[1] - a[1] != cpv]
             if gaps and idle_rate == 0:
-                extra.append(f"{len(gaps)} back-to-back data beats were not accepted in "
-                             f"consecutive cycles (gap {gaps[0]} cycles): throughput < 1/cycle")
+                extra.append(f"{len(gaps)} back-to-back data beats were not accepted "
+                             f"{cpv} cycle(s) apart (gap {gaps[0]} cycles): throughput "
+                             f"< 1/{cpv} per cycle")
         bits = mon.bits()
         return bits, np.zeros(bits.shape[0], bool), cycles, wall, extra
 

@@ -22,7 +22,7 @@ import numpy as np
 from cocotb.triggers import RisingEdge, with_timeout
 
 from .hwparams import HwParams
-from .schedule import CommandStream, KIND_LOAD, hex_to_bits
+from .schedule import CommandStream, KIND_DATA, KIND_LOAD, hex_to_bits
 
 __all__ = ["FastPath", "FastRun", "CMD_FILE", "OUT_FILE"]
 
@@ -60,13 +60,24 @@ class FastPath:
         self.depth = 1 << hp.harness_depth_bits()
         self.period_ns = period_ns
         self.log = log
+        #: crossbar tops: the longest ADC conversion the behavioural macro currently answers
+        #: with (cycles; None = nominal) and its o_prog stall probability (timeouts only)
+        self.adc_latency: int | None = None
+        self.prog_stall = 0.0
 
     def _timeout_ns(self, chunk: CommandStream, backpressure: float) -> int:
+        """Generous bound: every data beat at the engine's rate (crossbar: cycles per vector
+        at the longest ADC latency, docs/crossbar.md §3.4), every load after a full pipeline
+        drain (the manifest's latency), gaps, backpressure; ×4 plus a constant."""
         hp = self.hp
         n = len(chunk)
         loads = chunk.count(KIND_LOAD)
+        data = chunk.count(KIND_DATA)
         slow = 1.0 / max(0.02, 1.0 - backpressure)
-        cycles = (4 * n + chunk.gap_cycles() + loads * (hp.latency + 8)) * slow + 20000
+        lat = hp.latency_for(self.adc_latency)
+        load_slow = 1.0 / max(0.02, 1.0 - self.prog_stall)
+        cycles = (4 * n + chunk.gap_cycles() + loads * (lat + 8) * load_slow
+                  + data * hp.cycles_per_vector(self.adc_latency)) * slow + 20000
         return int(cycles * 4) * self.period_ns
 
     async def run(self, stream: CommandStream, *, backpressure: float = 0.0,

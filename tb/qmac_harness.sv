@@ -23,6 +23,13 @@
 // the low byte of a 16-bit LFSR (seeded from bp_seed at fast_go) is below bp_threshold,
 // i.e. with probability bp_threshold/256.
 //
+// Crossbar tops (hw/crossbar_datapath.py, docs/crossbar.md §3.1) have more ports: the
+// programming stream o_prog__* and the analog macro's dac_* / adc_* ports. The harness has
+// ports of the same names (widths PROG_W, DAC_W, DTILE_W, SEL_W, NADC, ADC_CODE_W) and
+// connects them to the DUT by name (`.*`), so cocotb's behavioural crossbar
+// (tb/crossbar_model.py, tb/xbar.py) drives adc_done/adc_code/o_prog__ready and samples the
+// rest, in both modes. With a MAC-array top nothing matches them and they stay unconnected.
+//
 // Parameters are the DUT's port widths (docs/design.md); the DUT module name comes from the
 // `QMAC_DUT` macro. Generated-by and the config are recorded by sim/runner.py in the build dir.
 
@@ -39,7 +46,14 @@ module qmac_harness #(
     parameter int COLS = 16,
     parameter int CMD_AW = 16,
     parameter int OUT_AW = 16,
-    parameter int HALF_PERIOD = 5
+    parameter int HALF_PERIOD = 5,
+    // crossbar tops only (docs/crossbar.md §3.1); unused with a MAC-array top
+    parameter int PROG_W = 1,
+    parameter int DAC_W = 1,
+    parameter int DTILE_W = 1,
+    parameter int SEL_W = 1,
+    parameter int NADC = 1,
+    parameter int ADC_CODE_W = 1
 ) (
     output logic clk,
     input  logic rst,
@@ -66,7 +80,23 @@ module qmac_harness #(
     output logic fast_error,
     output logic [31:0] fast_out_count,
     output logic [31:0] fast_cycles,
-    output logic [31:0] fast_stall_cycles
+    output logic [31:0] fast_stall_cycles,
+    // crossbar tops: connected to the DUT's ports of the same names by `.*` (with a
+    // MAC-array top they stay unconnected: undriven outputs, unused inputs)
+    /* verilator lint_off UNDRIVEN */
+    /* verilator lint_off UNUSEDSIGNAL */
+    output logic o_prog__valid,
+    output logic [PROG_W-1:0] o_prog__payload,
+    input  logic o_prog__ready,
+    output logic [DAC_W-1:0] dac_codes,
+    output logic [DTILE_W-1:0] dac_tile,
+    output logic dac_valid,
+    output logic adc_start,
+    output logic [SEL_W-1:0] adc_sel,
+    input  logic [NADC-1:0] adc_done,
+    input  logic [ADC_CODE_W-1:0] adc_code
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_on UNDRIVEN */
 );
     localparam int LOAD_W = ADDR_BITS + LOAD_DATA_BITS;
     localparam int DATA_W = X_BITS + TILE_BITS + 2;
@@ -147,7 +177,8 @@ module qmac_harness #(
         .o_data__valid(o_data__valid),
         .o_data__payload(o_data__payload),
         .o_data__ready(dut_o_ready),
-        .o_ovf_sticky(o_ovf_sticky)
+        .o_ovf_sticky(o_ovf_sticky),
+        .*  // crossbar tops: o_prog__*, dac_*, adc_* (nothing else is left unconnected)
     );
 
     wire load_fire = eng_load_valid && i_load__ready;

@@ -5,6 +5,7 @@
 // finishes. Used by `qmac bench` as the native reference (same DUT, same harness, same
 // command stream as the cocotb fast path) and to check the harness without cocotb.
 // Parameters are forwarded to qmac_harness; BP_THRESHOLD > 0 enables LFSR backpressure.
+// MAC-array tops only: a crossbar top needs the behavioural analog macro (tb/xbar.py).
 
 module qmac_native #(
     parameter int ADDR_BITS = 11,
@@ -39,7 +40,11 @@ module qmac_native #(
         .bp_seed(16'hACE1), .bp_threshold(8'(BP_THRESHOLD)),
         .fast_busy(), .fast_done(fast_done), .fast_overrun(fast_overrun),
         .fast_error(fast_error), .fast_out_count(fast_out_count), .fast_cycles(fast_cycles),
-        .fast_stall_cycles(fast_stall_cycles)
+        .fast_stall_cycles(fast_stall_cycles),
+        // crossbar ports: not served here (no analog macro without Python; MAC tops only)
+        .o_prog__valid(), .o_prog__payload(), .o_prog__ready(1'b1),
+        .dac_codes(), .dac_tile(), .dac_valid(), .adc_start(), .adc_sel(),
+        .adc_done('0), .adc_code('0)
     );
     /* verilator lint_on PINCONNECTEMPTY */
 

@@ -16,6 +16,11 @@ Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
   loaded and streamed in turn; the accumulation stays open across the reloads (a load is
   accepted only with the pipeline empty, and the accumulators hold).
 * Scalars (``y_zp``, ``act_min``, ``act_max``) and per-tensor ``m0``/``shift`` once per layer.
+* Crossbar tops (docs/crossbar.md §3.3): every program starts by loading the ``C_phys``
+  per-column ADC offset trims (region 5 ``TRIM``, index j, signed ``adc_bits``;
+  :attr:`Program.trim`, zeros unless given), and weights are always loaded — with an analog
+  macro an all-zero input does not make the stored weights irrelevant (offset input
+  encoding drives ``x + 2^(N−1)`` on the rows).
 
 Command word layout (tb/qmac_harness.sv): bits [1:0] kind, payload from bit 2. A LOAD payload
 is the ``i_load`` payload ``{data, addr}``, a DATA payload the ``i_data`` payload
@@ -35,6 +40,7 @@ from .layers import FoldedLayer
 __all__ = [
     "KIND_END", "KIND_LOAD", "KIND_DATA", "KIND_GAP",
     "REGION_WEIGHTS", "REGION_BIAS", "REGION_M0", "REGION_SHIFT", "REGION_SCALARS",
+    "REGION_TRIM",
     "SCALAR_Y_ZP", "SCALAR_ACT_MIN", "SCALAR_ACT_MAX", "SCALAR_CLEAR_STICKY",
     "CommandStream", "StreamBuilder", "Program", "schedule", "bits_to_hex", "hex_to_bits",
     "field_values",
@@ -42,6 +48,7 @@ __all__ = [
 
 KIND_END, KIND_LOAD, KIND_DATA, KIND_GAP = 0, 1, 2, 3
 REGION_WEIGHTS, REGION_BIAS, REGION_M0, REGION_SHIFT, REGION_SCALARS = 0, 1, 2, 3, 4
+REGION_TRIM = 5          # crossbar tops only: per-physical-column ADC offset trim
 SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX, SCALAR_CLEAR_STICKY = 0, 1, 2, 3
 KIND_NAMES = {KIND_END: "END", KIND_LOAD: "LOAD", KIND_DATA: "DATA", KIND_GAP: "GAP"}
 
@@ -248,6 +255,17 @@ class StreamBuilder:
     def clear_sticky(self) -> None:
         self.load(REGION_SCALARS, [SCALAR_CLEAR_STICKY], [0], 1)
 
+    def load_trims(self, trim) -> None:
+        """Crossbar: ADC offset trims of all ``C_phys`` physical columns (signed B bits)."""
+        hp = self.hp
+        trim = np.asarray(trim, dtype=np.int64).reshape(-1)
+        if trim.shape[0] != hp.phys_cols:
+            raise ValueError(f"{trim.shape[0]} trims for {hp.phys_cols} physical columns")
+        lo, hi = hp.trim_range
+        if trim.size and (trim.min() < lo or trim.max() > hi):
+            raise ValueError(f"trim outside the signed {hp.adc_bits}-bit range [{lo}, {hi}]")
+        self.load(REGION_TRIM, np.arange(hp.phys_cols), trim, hp.adc_bits)
+
     def data(self, x, tile, first, last) -> None:
         """DATA beats: ``x`` (n, R) raw inputs, ``tile``/``first``/``last`` (n,)."""
         hp = self.hp
@@ -282,7 +300,8 @@ class Program:
 
     ``beats[i] = (layer index, batch row, column tile)`` of output beat ``i`` (arrival order
     equals issue order of the ``last`` beats). ``sticky_cleared`` tells whether the stream
-    starts by clearing the sticky overflow flags.
+    starts by clearing the sticky overflow flags. ``trim`` (crossbar tops) holds the ADC
+    offset trims the stream loads first, one per physical column.
     """
 
     hp: HwParams
@@ -290,6 +309,7 @@ class Program:
     layers: list[FoldedLayer]
     beats: np.ndarray
     sticky_cleared: bool = True
+    trim: np.ndarray | None = None
 
     @property
     def n_outputs(self) -> int:
@@ -367,6 +387,8 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
     skip_w = bool(L.x_is_zero)
     if skip_w and np.any(L.x != 0):
         raise ValueError(f"{L.name}: x_is_zero is set but x has non-zero values")
+    if hp.is_crossbar:
+        skip_w = False
     for ct in range(CT):
         cs = slice(ct * CC, (ct + 1) * CC)
         sb.load_bias(lanes, bp[cs])
@@ -394,15 +416,24 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
 
 
 def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = True,
-             gap_rate: float = 0.0, rng: np.random.Generator | None = None) -> Program:
+             gap_rate: float = 0.0, rng: np.random.Generator | None = None,
+             trim=None) -> Program:
     """Schedule ``layers`` back to back into one :class:`Program`.
 
     ``gap_rate`` > 0 inserts GAP commands (1–3 idle input cycles) before that fraction of
     the commands, randomly (``rng``), to exercise input-side bubbles in the fast path.
+    ``trim`` (crossbar tops only): the ADC offset trims, one per physical column (default
+    zeros), loaded at the start of the stream.
     """
     sb = StreamBuilder(hp)
     if clear_sticky:
         sb.clear_sticky()
+    if hp.is_crossbar:
+        trim = np.zeros(hp.phys_cols, np.int64) if trim is None else \
+            np.asarray(trim, dtype=np.int64).reshape(-1).copy()
+        sb.load_trims(trim)
+    elif trim is not None:
+        raise ValueError("trim is only for crossbar configurations")
     beats: list[np.ndarray] = []
     for li, L in enumerate(layers):
         _schedule_layer(sb, hp, L, li, beats)
@@ -414,7 +445,7 @@ def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = Tr
     if allbeats.shape[0] != stream.n_outputs:
         raise AssertionError(f"scheduler produced {stream.n_outputs} last beats for "
                              f"{allbeats.shape[0]} outputs")
-    return Program(hp, stream, list(layers), allbeats.astype(np.int64), clear_sticky)
+    return Program(hp, stream, list(layers), allbeats.astype(np.int64), clear_sticky, trim)
 
 
 def insert_gaps(stream: CommandStream, rng: np.random.Generator, rate: float,
