@@ -42,9 +42,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  log "installing qmac and its Python dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  log "installing qmac and its Python dependencies into .venv (log: .venv/pip-install.log)"
+  if ! { .venv/bin/python -m pip install --upgrade pip &&
+         .venv/bin/python -m pip install -e '.[dev]'; } > .venv/pip-install.log 2>&1; then
+    tail -n 20 .venv/pip-install.log >&2
+    log "pip install failed; full log: .venv/pip-install.log"
+    exit 1
+  fi
   touch "$stamp"
 fi
 
