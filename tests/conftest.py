@@ -19,3 +19,12 @@ def repo_root() -> Path:
 def in_ci() -> bool:
     """True under CI=true: a missing simulator must fail, never skip."""
     return os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def build_root() -> Path:
+    """Build directory shared by the simulator tests (``$QMAC_TEST_BUILD_DIR`` to move it):
+    one sub-directory per (configuration, simulator), reused while nothing changed."""
+    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO_ROOT / "build" / "test-sim")
+    root.mkdir(parents=True, exist_ok=True)
+    return root

@@ -22,28 +22,13 @@ import pytest
 
 from sim.bench import PATHS, TARGETS, _targets, run_bench
 from sim.config import load_config
-from sim.errors import ToolError
-from sim.tools import require_simulators
+from simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 #: fast/native cycles of the smoke runs (naive and cycle-driven: 400 data beats, tb/test_bench.py)
 CYCLES = {"verilator": 3000, "icarus": 120}
 
 
-@pytest.fixture(scope="module")
-def build_root() -> Path:
-    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def need(sim: str, in_ci: bool) -> None:
-    try:
-        require_simulators([sim], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shlex
 import xml.etree.ElementTree as ET
@@ -25,29 +24,13 @@ import pytest
 
 from sim.cli import main
 from sim.config import load_config
-from sim.errors import ToolError
 from sim.regress import TESTBENCHES, run_regress
-from sim.tools import require_simulators
+from simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = {"icarus": 6, "verilator": 300}
 
 
-@pytest.fixture(scope="session")
-def build_root() -> Path:
-    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def need(sim: str, in_ci: bool) -> None:
-    """Skip locally if ``sim`` is missing; under CI=true let the ToolError fail the test."""
-    try:
-        require_simulators([sim], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 def _regress(cfg, sim, out, build_root, **kw):

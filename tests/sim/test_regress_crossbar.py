@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -32,9 +31,9 @@ import pytest
 import yaml
 
 from sim.config import load_config
-from sim.errors import ToolError, UserError
+from sim.errors import UserError
 from sim.regress import CROSSBAR_TESTBENCHES, default_vectors, lossless_variant, run_regress
-from sim.tools import require_simulators
+from simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 SIDRA = REPO / "constraints" / "sidra_y1.yaml"
@@ -42,21 +41,6 @@ ISAAC = REPO / "constraints" / "isaac.yaml"
 ALL = list(CROSSBAR_TESTBENCHES)
 
 
-@pytest.fixture(scope="session")
-def build_root() -> Path:
-    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def need(sim: str, in_ci: bool) -> None:
-    """Skip locally if ``sim`` is missing; under CI=true let the ToolError fail the test."""
-    try:
-        require_simulators([sim], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 def _regress(cfg, sim, out, build_root, *, vectors, tests=None, **kw):
