@@ -2,26 +2,31 @@
 
 Why the arithmetic helpers exist
 --------------------------------
-The Verilog that Amaranth emits through Yosys gives each operator its operands at their
-*natural* widths: a signed operand is written as ``$signed(a)`` at its minimal width even when
-the source sign-extended it, an unsigned one loses explicit leading zero bits, and constants
-are written at their minimal width (``x == 1'h1``, ``! x`` for ``x == 0``). Verilator's default
-lint rules flag each such implicit extension (``WIDTHEXPAND``/``WIDTHTRUNC``), except the one
-carry bit of an addition. The helpers below therefore
+Amaranth writes an operator's operands at their *natural* widths: an operand whose top bits
+are copies of its sign bit (a sign extension written as ``Cat(x, x[-1])``) or zeros, and a
+constant with leading zeros, are emitted at their minimal width (``$signed(x)``,
+``x == 2'h3``). Verilator's default lint rules flag each such implicit extension
+(``WIDTHEXPAND``/``WIDTHTRUNC``), except the one carry bit of an addition or subtraction.
+The helpers below therefore
 
-* do additions, subtractions and comparisons on operands extended *explicitly* to one common
-  width ``W`` whose top bits are inverted: ``(a ^ 2**(W-1)) + (b ^ 2**(W-1)) ≡ a + b`` and
-  ``(a ^ 2**(W-1)) - (b ^ 2**(W-1)) = a - b`` modulo ``2**W``, and an inverted top bit is
-  never a constant zero or a copy of the sign, so the operand keeps its full width;
-* compare with constants bit by bit (:func:`eq_const`) and test for zero with reductions;
-* build variable shifts from explicit multiplexers (:func:`shift_right`).
+* use the native operator whenever the operands already have one common shape (an addition
+  of two equally wide values into one more bit, a comparison of equal widths): this is the
+  cheapest form for every simulator and synthesis tool;
+* otherwise extend the operands to one common width with a form Amaranth cannot shrink: the
+  extension bits come from a multiplexer (``Mux(x[-1], 0b11…1, 0)`` for a sign extension,
+  ``Mux(x[-1], 0, 0)`` for zeros; Yosys folds the latter back into constant bits but keeps
+  the operand width), and a constant operand gets a multiplexer as its top bit;
+* shift with the native shift operators (``>>`` is ``>>>`` for signed values).
 
 Multiplications are emitted with their natural widths, which Verilator does not flag.
+The lint-cleanliness of everything built from these helpers is checked by
+``tests/hw/test_hw_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
 """
 
 import operator
 
-from amaranth.hdl import Cat, Const, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
+from amaranth.hdl import _ast
 from amaranth.utils import ceil_log2
 
 __all__ = [
@@ -100,62 +105,144 @@ def signed_width_for(lo, hi):
 # Every helper takes the ``Module`` and stores its result in a named combinational
 # ``Signal``: Amaranth lowers each *use* of an expression separately, so an expression used
 # twice (a multiplexer's input, a clamp's operand) would otherwise be duplicated in the
-# netlist, and nested helpers would grow exponentially.
+# netlist, and nested helpers would grow exponentially. Constant operands stay ``Const``.
+
+def _const_value(value):
+    """The integer value of a constant expression (``Const``, its ``as_signed()`` /
+    ``as_unsigned()``, slices and concatenations of constants), else ``None``."""
+    if isinstance(value, Const):
+        return value.value
+    if isinstance(value, _ast.Operator) and value.operator in ("s", "u"):
+        inner = _const_value(value.operands[0])
+        if inner is None:
+            return None
+        return Const(inner, value.shape()).value
+    if isinstance(value, _ast.Slice):
+        inner = _const_value(value.value)
+        if inner is None:
+            return None
+        return (inner >> value.start) & ((1 << (value.stop - value.start)) - 1)
+    if isinstance(value, _ast.Concat):
+        total, offset = 0, 0
+        for part in value.parts:
+            v = _const_value(part)
+            if v is None:
+                return None
+            total |= (v & ((1 << len(part)) - 1)) << offset
+            offset += len(part)
+        return Const(total, value.shape()).value
+    return None
+
 
 def wire(m, value, name):
-    """``value`` as a ``Signal`` named ``name`` (``value`` itself if it already is one)."""
+    """``value`` as a ``Signal`` named ``name`` (``value`` itself if it already is one; a
+    constant expression becomes a ``Const``)."""
     if isinstance(value, (Signal, Const)):
         return value
     value = Value.cast(value)
+    constant = _const_value(value)
+    if constant is not None:
+        return Const(constant, value.shape())
     sig = Signal(value.shape(), name=name)
     m.d.comb += sig.eq(value)
     return sig
 
 
+def _fill(value, bits):
+    """``bits`` copies of the sign bit of ``value`` (zeros if unsigned), from a multiplexer."""
+    ones = (1 << bits) - 1 if value.shape().signed else 0
+    return Mux(value[-1], Const(ones, bits), Const(0, bits))
+
+
 def extend(value, width):
     """``value`` sign- (signed) or zero- (unsigned) extended to ``width`` bits, as raw bits.
 
-    The result is ``unsigned(width)``. ``value`` should be a ``Signal`` or ``Const`` (it is
-    referenced twice when signed).
+    The result is ``unsigned(width)`` (a ``Const`` if ``value`` is one); the extension bits
+    come from a multiplexer on the sign bit, so Amaranth keeps them as operand bits.
     """
     value = Value.cast(value)
     n = len(value)
     if n > width:
         raise ValueError(f"cannot extend a {n}-bit value to {width} bits")
+    constant = _const_value(value)
+    if constant is not None:
+        return Const(constant & ((1 << width) - 1), width)
     if n == width:
         return value.as_unsigned()
-    if value.shape().signed:
-        return Cat(value.as_unsigned(), value[-1].replicate(width - n))
-    return Cat(value, Const(0, width - n))
+    return Cat(value.as_unsigned(), _fill(value, width - n))
 
 
-def _operand(m, value, width, name):
-    bits = wire(m, extend(wire(m, value, name), width), name + "_x")
-    return Cat(bits[:-1], ~bits[-1])
+def _operand(value, width, sel):
+    """Raw ``width`` bits of ``value`` (extended, or truncated modulo ``2**width``) in a form
+    Amaranth emits at the full width; ``sel`` is any non-constant bit (for constants)."""
+    constant = _const_value(value)
+    if constant is not None:
+        bits = constant & ((1 << width) - 1)
+        top = Mux(sel, Const(bits >> (width - 1), 1), Const(bits >> (width - 1), 1))
+        if width == 1:
+            return top
+        return Cat(Const(bits & ((1 << (width - 1)) - 1), width - 1), top)
+    if len(value) >= width:
+        return value.as_unsigned()[:width]
+    return Cat(value.as_unsigned(), _fill(value, width - len(value)))
+
+
+def _fits(value, width):
+    """Whether every value of ``value``'s shape (or the constant) fits ``signed(width)``."""
+    constant = _const_value(value)
+    if constant is not None:
+        return -(1 << (width - 1)) <= constant < (1 << (width - 1))
+    shape = value.shape()
+    return shape.width + (0 if shape.signed else 1) <= width
+
+
+def _some_bit(a, b):
+    return b[0] if _const_value(a) is not None or len(a) == 0 else a[0]
+
+
+def _arith(m, op, a, b, width, name):
+    a, b = wire(m, a, name + "_a"), wire(m, b, name + "_b")
+    ca, cb = _const_value(a), _const_value(b)
+    if ca is not None and cb is not None:
+        return Const(op(ca, cb), signed(width))
+    if ca is None and cb is None and a.shape() == b.shape() and width <= len(a) + 1:
+        total = op(a, b)                       # natural width: one carry bit, lint-clean
+    else:
+        # a common operand width: one bit short of the result if both operands fit
+        w = width - 1 if width >= 2 and _fits(a, width - 1) and _fits(b, width - 1) \
+            else width
+        sel = _some_bit(a, b)
+        total = op(_operand(a, w, sel).as_signed(), _operand(b, w, sel).as_signed())
+    return wire(m, total[:width].as_signed(), name)
 
 
 def add(m, a, b, width, name="sum"):
     """``a + b`` modulo ``2**width``, as a ``signed(width)`` signal (choose ``width`` exact)."""
-    total = (_operand(m, a, width, name + "_a") + _operand(m, b, width, name + "_b"))
-    return wire(m, total[:width].as_signed(), name)
+    return _arith(m, operator.add, a, b, width, name)
 
 
 def sub(m, a, b, width, name="diff"):
     """``a - b`` modulo ``2**width``, as a ``signed(width)`` signal (choose ``width`` exact)."""
-    total = (_operand(m, a, width, name + "_a") - _operand(m, b, width, name + "_b"))
-    return wire(m, total[:width].as_signed(), name)
+    return _arith(m, operator.sub, a, b, width, name)
 
 
 def eq_const(value, constant):
     """1 when the raw bits of ``value`` equal ``constant`` (taken modulo ``2**len(value)``)."""
     value = Value.cast(value)
-    return Cat(value[i] if (constant >> i) & 1 else ~value[i]
-               for i in range(len(value))).all()
+    n = len(value)
+    constant %= 1 << n
+    if constant == 0:          # (Yosys would write ``x == 0`` as ``!x``, a lint warning)
+        return ~value.any()
+    return value.as_unsigned() == _operand(Const(constant, n), n, value[-1])
 
 
 def _common_width(*values):
     w = 1
     for v in values:
+        constant = _const_value(v)
+        if constant is not None:
+            w = max(w, signed_width_for(constant, constant))
+            continue
         shape = Value.cast(v).shape()
         w = max(w, shape.width + (0 if shape.signed else 1))
     return w
@@ -163,8 +250,15 @@ def _common_width(*values):
 
 def lt(m, a, b, name="lt"):
     """``a < b`` for any mix of signed and unsigned operands (1 bit)."""
-    w = _common_width(a, b) + 1
-    return sub(m, a, b, w, name=name)[-1]
+    a, b = wire(m, a, name + "_a"), wire(m, b, name + "_b")
+    ca, cb = _const_value(a), _const_value(b)
+    if ca is not None and cb is not None:
+        return Const(int(ca < cb), 1)
+    if ca is None and cb is None and a.shape() == b.shape():
+        return wire(m, a < b, name)
+    w = _common_width(a, b)
+    sel = _some_bit(a, b)
+    return wire(m, _operand(a, w, sel).as_signed() < _operand(b, w, sel).as_signed(), name)
 
 
 def fits(m, value, width, name="fits"):
@@ -204,23 +298,14 @@ def clamp(m, value, lo, hi, width, name="clamp"):
 def shift_right(m, value, amount, max_amount, name="shr"):
     """Arithmetic (signed) / logical (unsigned) right shift by ``amount`` ≤ ``max_amount``.
 
-    A logarithmic shifter of explicit multiplexers, one signal per level: the result has the
-    width and signedness of ``value``; ``amount`` bits above ``ceil_log2(max_amount + 1)``
-    are ignored.
+    The native shift operator (``>>>`` for a signed ``value``): the result has the width and
+    signedness of ``value``; ``amount`` bits above ``ceil_log2(max_amount + 1)`` are ignored.
     """
     value = wire(m, value, name + "_in")
-    is_signed = value.shape().signed
-    n = len(value)
-    fill = value[-1] if is_signed else Const(0, 1)
-    bits = value.as_unsigned()
-    for k in range(ceil_log2(max_amount + 1)):
-        step = 1 << k
-        if step >= n:
-            shifted = fill.replicate(n)
-        else:
-            shifted = Cat(bits[step:], fill.replicate(step))
-        bits = wire(m, Mux(amount[k], shifted, bits), f"{name}_{k}")
-    return wire(m, bits.as_signed() if is_signed else bits, name)
+    k = ceil_log2(max_amount + 1)
+    if k == 0:
+        return value
+    return wire(m, value >> Value.cast(amount)[:k], name)
 
 
 def divmod_const(m, value, divisor, max_value, name="div"):

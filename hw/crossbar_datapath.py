@@ -441,6 +441,7 @@ class CrossbarDatapath(wiring.Component):
             bank.last.eq(eng.o_psum.payload.last),
             bank.psum.eq(eng.o_psum.payload.psum),
             rq.en.eq(en),
+            rq.valid.eq(bank.acc_valid),
             rq.acc.eq(bank.acc),
             self.o_ovf_sticky.eq(bank.ovf_sticky),
         ]
@@ -451,7 +452,9 @@ class CrossbarDatapath(wiring.Component):
             valid_q = o_valid_q if stage == rq.LATENCY else Signal(name=f"rq_valid_q_{stage}")
             ovf_q = Signal(cols, name=f"rq_ovf_q_{stage}", reset_less=True)
             with m.If(en):
-                m.d.sync += [valid_q.eq(valid), ovf_q.eq(ovf)]
+                m.d.sync += valid_q.eq(valid)
+            with m.If(en & valid):          # flags move with valid results (like rq.y)
+                m.d.sync += ovf_q.eq(ovf)
             in_flight.append(valid_q)
             valid, ovf = valid_q, ovf_q
 

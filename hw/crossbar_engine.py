@@ -423,12 +423,11 @@ class CrossbarEngine(wiring.Component):
             if len(options) == 1:
                 m.d.comb += term.eq(options[0])
             else:
-                with m.Switch(scan.phase):
-                    for p, v in enumerate(options[:-1]):
-                        with m.Case(p):
-                            m.d.comb += term.eq(v)
-                    with m.Default():                   # the last phase (P−1)
-                        m.d.comb += term.eq(options[-1])
+                # (a multiplexer chain, not m.Switch: see hw/generate.py)
+                term_v = options[-1]                    # the last phase (P−1)
+                for p in reversed(range(len(options) - 1)):
+                    term_v = Mux(eq_const(scan.phase, p), options[p], term_v)
+                m.d.comb += term.eq(term_v)
             acc_q = Signal(signed(acc_bits), name=f"acc_q_{c}")
             base = wire(m, Mux(scan.phase.any(), acc_q, Const(0, signed(acc_bits))), f"base_{c}")
             acc_d = add(m, base, term, acc_bits, name=f"acc_d_{c}")

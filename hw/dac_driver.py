@@ -2,7 +2,7 @@
 
 import functools
 
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -224,10 +224,10 @@ class DacDriver(wiring.Component):
                     phase_q.eq(phase_inc[:self.PHASE_BITS]),
                     *restart,
                 ]
-                with m.Switch(phase_q):
-                    for p in range(n_phases - 2):
-                        with m.Case(p):
-                            m.d.sync += codes_q.eq(self._digits(pattern_q, p + 1))
-                    with m.Default():                   # phase P−2 → the last phase
-                        m.d.sync += codes_q.eq(self._digits(pattern_q, n_phases - 1))
+                # (a multiplexer chain, not m.Switch: see hw/generate.py)
+                codes_next = self._digits(pattern_q, n_phases - 1)  # phase P−2 → the last
+                for p in reversed(range(n_phases - 2)):
+                    codes_next = Mux(eq_const(phase_q, p), self._digits(pattern_q, p + 1),
+                                     codes_next)
+                m.d.sync += codes_q.eq(codes_next)
         return m

@@ -103,7 +103,9 @@ class Datapath(wiring.Component):
         to drain), so loads and data keep their order whatever the drivers do.
     o_data : ``Out(stream.Signature(OutBeat))``
         ``OutBeat = {y: unsigned(C·out_bits), ovf: unsigned(C)}``, lane ``c`` of ``y`` at
-        bits ``c·out_bits``; one beat per ``last`` input beat, in order. Registered.
+        bits ``c·out_bits``; one beat per ``last`` input beat, in order. Registered; while
+        ``valid`` is low the payload holds the last beat (the requantizer's stages load only
+        valid results).
     o_ovf_sticky : ``Out(C)``
         OR of the ``ovf`` flags of every ``o_data`` beat presented (``valid``) since reset or
         the last clear: it is updated at the clock edge that raises the beat's ``valid``
@@ -332,6 +334,7 @@ class Datapath(wiring.Component):
             bank.first.eq(first),
             bank.last.eq(last),
             bank.psum.eq(mac.psum),
+            rq.valid.eq(bank.acc_valid),
             rq.acc.eq(bank.acc),
         ]
         in_flight.append(bank.acc_valid)
@@ -342,7 +345,9 @@ class Datapath(wiring.Component):
             valid_q = o_valid_q if stage == rq.LATENCY else Signal(name=f"rq_valid_q_{stage}")
             ovf_q = Signal(cols, name=f"rq_ovf_q_{stage}", reset_less=True)
             with m.If(en):
-                m.d.sync += [valid_q.eq(valid), ovf_q.eq(ovf)]
+                m.d.sync += valid_q.eq(valid)
+            with m.If(en & valid):          # flags move with valid results (like rq.y)
+                m.d.sync += ovf_q.eq(ovf)
             in_flight.append(valid_q)
             if stage == rq.LATENCY:
                 # sticky flags, updated with the output register (the bank's own sticky

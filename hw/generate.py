@@ -1,16 +1,72 @@
-"""Verilog generation for the ``hw`` components."""
+"""Verilog generation for the ``hw`` components.
 
-from amaranth.back import verilog
+Amaranth's own ``amaranth.back.verilog.convert`` keeps the module hierarchy and writes every
+combinational process as an ``always @*`` block (``proc -nomux``). That Verilog simulates
+slowly and is not safe under Icarus:
 
-__all__ = ["generate_verilog"]
+* every ``always @*`` block carries a dummy ``reg \\$auto$verilog_backend.cc:...$N = 0;`` so it
+  runs once at time 0; under Icarus's ``-g2012`` semantics a declaration initializer creates
+  no event, so a block whose inputs never change afterwards keeps its outputs at X;
+* sub-module ports are wide concatenations (``C`` accumulators of ``acc_bits`` each, the
+  ``C·R·N``-bit weight word, ...): each small register that changes re-sends the whole bus to
+  every consumer, bit by bit in Icarus;
+* hundreds of tiny ``always @*`` processes re-trigger each other.
+
+:func:`generate_verilog` therefore converts the component to RTLIL and runs its own Yosys
+script (the Yosys that Amaranth itself uses): processes become multiplexers and flip-flops
+(``proc``, so the output has no ``always @*`` block at all and simulates X-free on every
+simulator), the hierarchy is flattened, ``opt`` folds clock enables into the flip-flops
+(``if (en) q <= d;``) and merges duplicated logic, and ``opt_clean -purge`` drops the wires
+no logic reads. The function, ports and cycle behaviour are unchanged.
+
+The ``hw`` components therefore avoid ``m.Switch`` (Yosys would write the resulting ``$pmux``
+as a Verilog function that Icarus cannot elaborate) and use multiplexer chains instead;
+:func:`generate_verilog` refuses to emit such a function, or any ``always @*`` block.
+"""
+
+import re
+
+from amaranth._toolchain.yosys import find_yosys
+from amaranth.back import rtlil
+
+__all__ = ["generate_verilog", "YOSYS_SCRIPT"]
+
+#: Yosys passes run between reading Amaranth's RTLIL and writing the Verilog.
+YOSYS_SCRIPT = (
+    "proc -norom",          # processes -> $mux/$dff cells: no always @* blocks
+    "flatten",              # one module: no wide port buses between sub-modules
+    "opt",                  # clock enables into flip-flops, shared logic merged
+    "opt_clean -purge",     # wires nothing reads are dropped
+)
+
+
+def _to_verilog(component, name):
+    text = rtlil.convert(component, name=name, emit_src=False)
+    # the same Yosys (and version requirement) as amaranth.back.verilog
+    yosys = find_yosys(lambda ver: ver >= (0, 40))
+    script = [f"read_rtlil <<rtlil\n{text}\nrtlil", *YOSYS_SCRIPT,
+              "write_verilog -norename -noattr"]
+    verilog = yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+    # Yosys writes a multi-way case ($pmux, from ``m.Switch``) as a Verilog function called
+    # from a continuous assignment, which Icarus cannot elaborate, and leaves a process it
+    # cannot turn into logic (a latch) as ``always @*``: neither may reach the output.
+    for pattern, what in ((r"^\s*function\b", "a multi-way case (m.Switch); write it as a "
+                                               "Mux chain"),
+                          (r"^\s*always\s*@\*", "a combinational process Yosys kept (a "
+                                                 "latch?)")):
+        if re.search(pattern, verilog, re.M):
+            raise ValueError(f"generate_verilog: {name}: the design contains {what} "
+                             f"(see hw/generate.py)")
+    return verilog
 
 
 def generate_verilog(component, *, name, header_lines=(), header=None):
     """Verilog text of ``component`` as module ``name``, preceded by a ``//`` header.
 
-    Wraps :func:`amaranth.back.verilog.convert` with ``emit_src=False`` (no source paths in
-    the output), so the result depends only on the component's parameters and the tool
-    versions: byte-for-byte identical across runs and machines.
+    Converts with ``emit_src=False`` (no source paths in the output) and the Yosys script
+    :data:`YOSYS_SCRIPT` (see the module docstring), so the result is one flat module that
+    depends only on the component's parameters and the tool versions: byte-for-byte identical
+    across runs and machines.
 
     Parameters
     ----------
@@ -37,5 +93,4 @@ def generate_verilog(component, *, name, header_lines=(), header=None):
             raise ValueError(f"generate_verilog: header line {line!r} is not allowed; "
                              f"allowed: a string without line breaks")
         lines.append(f"// {line}".rstrip() + "\n")
-    text = verilog.convert(component, name=name, emit_src=False)
-    return "".join(lines) + text
+    return "".join(lines) + _to_verilog(component, name)

@@ -165,9 +165,12 @@ class MacArray(wiring.Component):
         ]
 
         # stage 1: weights of the selected tile (memory read register) and the input vector.
-        x_q = Signal(data.ArrayLayout(self.x_shape, rows), reset_less=True)
-        with m.If(self.en):
-            m.d.sync += x_q.eq(self.x)
+        x_q = []
+        for r in range(rows):
+            x_r = Signal(self.x_shape, name=f"x_q_{r}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += x_r.eq(self.x[r])
+            x_q.append(x_r)
         w_q = data.View(data.ArrayLayout(data.ArrayLayout(self.w_shape, rows), cols), rd.data)
 
         # stage 2: R·C exact products (2N bits; unsigned only when both operands are).

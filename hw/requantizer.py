@@ -65,6 +65,12 @@ class Requantizer(wiring.Component):
     -------
     en : ``In(1)``
         Pipeline enable (global stall when low): every stage holds.
+    valid : ``In(1)``, default 1
+        ``acc`` holds values to requantize (sampled when ``en`` is high). The flag travels
+        with the values; a stage whose incoming values are not valid keeps its registers
+        (operand isolation: bubbles cause no toggling, which saves power and simulation
+        time). ``y`` therefore changes only when a valid result arrives and holds it
+        otherwise. Left unconnected it is 1 (every cycle valid).
     acc : ``In(data.ArrayLayout(signed(acc_bits), C))``
         Accumulators, sampled when ``en`` is high.
     y : ``Out(data.ArrayLayout(signed(out_bits) or unsigned(out_bits), C))``
@@ -107,6 +113,7 @@ class Requantizer(wiring.Component):
         param_shape = signed(self.out_bits + 1)
         super().__init__({
             "en": In(1),
+            "valid": In(1, init=1),
             "acc": In(data.ArrayLayout(signed(self.acc_bits), self.cols)),
             "y": Out(data.ArrayLayout(self.out_shape, self.cols)),
             "m0": In(m0_shape),
@@ -156,6 +163,15 @@ class Requantizer(wiring.Component):
         if not self.per_channel:
             shared = self._decode_shift(m, self.shift, "")
 
+        # stage enables: a stage loads only when a valid value enters it (operand isolation)
+        valids = [self.valid]
+        for stage in range(1, self.LATENCY):
+            v_q = Signal(name=f"valid_q_{stage}")
+            with m.If(self.en):
+                m.d.sync += v_q.eq(valids[-1])
+            valids.append(v_q)
+        load = [wire(m, self.en & v, f"load_{stage + 1}") for stage, v in enumerate(valids)]
+
         for c in range(cols):
             if self.per_channel:
                 a1, s2, rnd1 = self._decode_shift(m, self.shift[c], f"_{c}")
@@ -166,12 +182,12 @@ class Requantizer(wiring.Component):
 
             # stage 1: exact product P = acc · m0 (acc_bits + 31 bits).
             p_q = Signal(signed(p_bits), name=f"p_q_{c}", reset_less=True)
-            with m.If(self.en):
+            with m.If(load[0]):
                 m.d.sync += p_q.eq(self.acc[c] * m0[:31])
 
             # stage 2: first shift without its rounding bit, saturated to w2 + 1 bits.
             v_q = Signal(signed(w2 + 1), name=f"v_q_{c}", reset_less=True)
-            with m.If(self.en):
+            with m.If(load[1]):
                 m.d.sync += v_q.eq(saturate(m, shift_right(m, p_q, a1, 30, name=f"shr1_{c}"),
                                             w2 + 1, name=f"sat1_{c}"))
 
@@ -182,7 +198,7 @@ class Requantizer(wiring.Component):
             t_in = Cat(Const(0, 1), h).as_signed()
             t_q = Signal(signed(w2 + 2), name=f"t_q_{c}", reset_less=True)
             t = shift_right(m, t_in, s2, 31, name=f"shr2_{c}")
-            with m.If(self.en):
+            with m.If(load[2]):
                 m.d.sync += t_q.eq(t)
             rnd2 = s2.any()
             if fault:
@@ -190,7 +206,7 @@ class Requantizer(wiring.Component):
                             for i in range(min(31, w2 + 1)))
                 tie = s2.any() & t[0] & ~(h[:len(below)] & below).any()
                 tie_q = Signal(name=f"tie_q_{c}", reset_less=True)
-                with m.If(self.en):
+                with m.If(load[2]):
                     m.d.sync += tie_q.eq(tie)
                 rnd2 = rnd2 & ~tie_q
 
@@ -200,7 +216,7 @@ class Requantizer(wiring.Component):
             y_sum = add(m, r_sat, self.y_zp, out_bits + 3, name=f"zp_{c}")
             y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
             y_q = Signal(self.out_shape, name=f"y_q_{c}", reset_less=True)
-            with m.If(self.en):
+            with m.If(load[3]):
                 m.d.sync += y_q.eq(y[:out_bits])
             m.d.comb += self.y[c].eq(y_q)
         return m

@@ -39,7 +39,7 @@ from .tools import find_ccache, find_simulator, verilator_fst_supported
 
 __all__ = ["Build", "BuildError", "TestRun", "TestCase", "build", "run_test", "HARNESS",
            "HARNESS_TOP", "build_dir_for", "hw_params_for", "build_native", "run_native",
-           "NativeRun", "icarus_source", "parse_results"]
+           "NativeRun", "parse_results"]
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tb" / "qmac_harness.sv"
@@ -157,30 +157,6 @@ def waves_suffix(sim: str) -> str:
     return ".fst"
 
 
-#: Yosys marks its ``always @*`` blocks with a dummy ``reg \$auto$...dump_module$N = 0;`` so
-#: they run once at time 0. Under Icarus's -g2012 (SystemVerilog) semantics a declaration
-#: initializer creates no event, so a block whose inputs never change afterwards keeps X
-#: (seen: requantizer lanes with a constant accumulator of 0 output X on Icarus only).
-#: An ``initial #0`` assignment restores the time-0 evaluation Yosys intended.
-_YOSYS_TIME0 = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ )\s*= 0;", re.M)
-ICARUS_SHIM_VERSION = 1
-
-
-def icarus_source(verilog_path: Path, out_dir: Path) -> Path:
-    """The generated Verilog, with Yosys's time-0 trigger made Icarus-proof (see above)."""
-    text = Path(verilog_path).read_text()
-    if not _YOSYS_TIME0.search(text):
-        return Path(verilog_path)
-    fixed = _YOSYS_TIME0.sub(lambda m: f"{m.group(1)}reg {m.group(2)};\n"
-                                       f"{m.group(1)}initial #0 {m.group(2)} = 1'b0;", text)
-    out = Path(out_dir) / (Path(verilog_path).stem + ".icarus.v")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not out.exists() or out.read_text() != fixed:
-        out.write_text("// qmac: copy of " + str(verilog_path) + " with Yosys's time-0 trigger "
-                       "as 'initial #0' for Icarus (sim/runner.py)\n" + fixed)
-    return out
-
-
 def _runner(sim: str):
     """cocotb's runner for ``sim``; Verilator without ``--public-flat-rw`` on the whole design.
 
@@ -231,7 +207,6 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
         "makeflags": os.environ.get("MAKEFLAGS", "") if sim == "verilator" else "",
         "public": "harness-only",
         "cocotb": _cocotb_version(), "python": sys.version.split()[0], "timescale": TIMESCALE,
-        "icarus_shim": ICARUS_SHIM_VERSION if sim == "icarus" else None,
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     stamp = bdir / STAMP
@@ -250,11 +225,10 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
         if ccache:
             os.environ.setdefault("OBJCACHE", ccache)
         t0 = time.perf_counter()
-        source = icarus_source(verilog_path, bdir.parent) if sim == "icarus" else verilog_path
         runner = _runner(sim)
         try:
             runner.build(
-                sources=[HARNESS, source], hdl_toplevel=HARNESS_TOP, build_dir=bdir,
+                sources=[HARNESS, verilog_path], hdl_toplevel=HARNESS_TOP, build_dir=bdir,
                 parameters=parameters, defines=defines, build_args=build_args,
                 timescale=TIMESCALE, waves=waves, clean=True, always=True, log_file=log_path)
         except (RuntimeError, SystemExit, OSError) as exc:
@@ -477,7 +451,7 @@ def build_native(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: st
     params = hp.harness_parameters()
     key = {"sim": sim, "ver": simulator.version_text, "verilog": _sha256_file(verilog_path),
            "harness": _sha256_file(HARNESS), "native": _sha256_file(NATIVE), "params": params,
-           "dut": dut_toplevel, "icarus_shim": ICARUS_SHIM_VERSION}
+           "dut": dut_toplevel}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     program = bdir / ("Vqmac_native" if sim == "verilator" else "native.vvp")
     stamp = bdir / STAMP
@@ -507,11 +481,10 @@ def build_native(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: st
             cmd += [str(vlt), str(NATIVE), str(HARNESS), str(verilog_path)]
         else:
             env = dict(os.environ)
-            src = icarus_source(verilog_path, bdir)
             cmd = ["iverilog", "-g2012", "-o", str(program), "-s", "qmac_native",
                    f"-DQMAC_DUT={dut_toplevel}"]
             cmd += [f"-Pqmac_native.{k}={v}" for k, v in params.items()]
-            cmd += [str(NATIVE), str(HARNESS), str(src)]
+            cmd += [str(NATIVE), str(HARNESS), str(verilog_path)]
         with open(log_path, "w") as log:
             res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         if res.returncode != 0 or not program.exists():
