@@ -8,6 +8,7 @@ from .accumulator_bank import AccumulatorBank
 from .datapath import Datapath
 from .generate import generate_verilog
 from .mac_array import MacArray
+from .requant_stage import RequantStage
 from .requantizer import Requantizer
 
-__all__ = ["MacArray", "AccumulatorBank", "Requantizer", "Datapath", "generate_verilog"]
+__all__ = ["MacArray", "AccumulatorBank", "Requantizer", "RequantStage", "Datapath", "generate_verilog"]

@@ -23,6 +23,7 @@ The lint-cleanliness of everything built from these helpers is checked by
 ``tests/hw/test_hw_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
 """
 
+import functools
 import operator
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
@@ -332,3 +333,17 @@ def divmod_const(m, value, divisor, max_value, name="div"):
     width = max(len(value), len(back))
     rem = sub(m, value, back, width, name + "_r")[:ceil_log2(divisor)]
     return q, rem
+
+
+def silent_on_error(init):
+    """Decorator for a component's ``__init__``: a construction error must not also warn
+    "created but never used" at garbage collection (Amaranth's ``UnusedElaboratable``), so
+    the half-built object is silenced before the error propagates."""
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except Exception:
+            self._MustUse__silence = True
+            raise
+    return wrapper

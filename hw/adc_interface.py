@@ -1,28 +1,12 @@
 """ADC interface of the crossbar: start/done handshake, column multiplexing, offset trim."""
 
-import functools
-
 from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import add, ceil_log2, check_int, eq_const, sub
+from ._util import add, ceil_log2, check_int, eq_const, silent_on_error, sub
 
 __all__ = ["AdcInterface"]
-
-
-
-def _silent_on_error(init):
-    """Construction errors must not also warn "created but never used" at garbage
-    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper
 
 
 class AdcInterface(wiring.Component):
@@ -90,7 +74,7 @@ class AdcInterface(wiring.Component):
     ``adc_done`` when every conversion takes ``Lc`` cycles.
     """
 
-    @_silent_on_error
+    @silent_on_error
     def __init__(self, *, phys_cols, cols_per_adc, adc_bits, tag_bits=1):
         owner = type(self).__name__
         self.phys_cols = check_int(owner, "phys_cols", phys_cols, 1, 4096)

@@ -1,20 +1,31 @@
 """Top level of the crossbar path: analog-macro ports, crossbar engine → accumulator bank →
 requantizer, with the load and data streams of ``hw.datapath.Datapath``."""
 
-import functools
-
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
-                    eq_const, int_range, lt, sub, wire)
+from ._util import (
+    ceil_log2,
+    check_bool,
+    check_choice,
+    check_fault,
+    check_int,
+    divmod_const,
+    eq_const,
+    int_range,
+    lt,
+    silent_on_error,
+    sub,
+    wire,
+)
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .crossbar_engine import FAULTS as ENGINE_FAULTS
 from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine
-from .datapath import REGION_BITS, RESET_M0, RESET_SHIFT, REGIONS, SCALAR_INDEX
+from .requant_stage import REGION_BITS, REGIONS, RequantStage
+from .requant_stage import address_map as requant_address_map
 from .requantizer import FAULTS as REQUANT_FAULTS
-from .requantizer import ROUNDINGS, SHIFT_BITS, Requantizer
+from .requantizer import ROUNDINGS, Requantizer
 
 __all__ = ["CrossbarDatapath", "CROSSBAR_REGIONS", "FAULTS"]
 
@@ -23,18 +34,6 @@ CROSSBAR_REGIONS = {**REGIONS, "TRIM": 5}
 FAULTS = REQUANT_FAULTS + ENGINE_FAULTS
 
 
-
-def _silent_on_error(init):
-    """Construction errors must not also warn "created but never used" at garbage
-    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper
 
 
 class CrossbarDatapath(wiring.Component):
@@ -118,7 +117,7 @@ class CrossbarDatapath(wiring.Component):
     beats, the analog ports simply wait.
     """
 
-    @_silent_on_error
+    @silent_on_error
     def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
                  acc_bits, overflow, out_bits, out_signed, rounding, per_channel, cell_bits,
                  weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift, cols_per_adc,
@@ -275,18 +274,9 @@ class CrossbarDatapath(wiring.Component):
             "address_map": {
                 "WEIGHTS": {"region": 0, "index": "tile*C + col", "entries": self.weight_tiles
                             * self.cols, "data": f"w'[r] at bits r*{self.bits}"},
-                "BIAS": {"region": 1, "index": "col", "entries": self.cols,
-                         "data": f"signed bits [0, {self.acc_bits})", "reset": 0},
-                "M0": {"region": 2, "index": "col" if self.per_channel else "0",
-                       "entries": self.cols if self.per_channel else 1,
-                       "data": "bits [0, 32)", "reset": RESET_M0},
-                "SHIFT": {"region": 3, "index": "col" if self.per_channel else "0",
-                          "entries": self.cols if self.per_channel else 1,
-                          "data": f"signed bits [0, {SHIFT_BITS})", "reset": RESET_SHIFT},
-                "SCALARS": {"region": 4, "entries": 4,
-                            "index": dict(SCALAR_INDEX),
-                            "data": f"signed bits [0, {self.out_bits + 1})",
-                            "reset": {"y_zp": 0, "act_min": out_lo, "act_max": out_hi}},
+                **requant_address_map(cols=self.cols, acc_bits=self.acc_bits,
+                                       out_bits=self.out_bits, out_signed=self.out_signed,
+                                       per_channel=self.per_channel),
                 "TRIM": {"region": 5, "index": "physical column j", "entries": self.PHYS_COLS,
                          "data": f"signed bits [0, {self.adc_bits})", "reset": 0},
             },
@@ -326,23 +316,21 @@ class CrossbarDatapath(wiring.Component):
                     fields.append(Cat(bits_, Const(0, b - width)) if width < b else bits_)
         return Cat(*fields)
 
+    def _requant_stage(self):
+        rq_fault = self.inject_fault if self.inject_fault in REQUANT_FAULTS else None
+        return RequantStage(
+            cols=self.cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits,
+            overflow=self.overflow, out_bits=self.out_bits, out_signed=self.out_signed,
+            rounding=self.rounding, per_channel=self.per_channel, index_bits=self.INDEX_BITS,
+            inject_fault=rq_fault)
+
     def elaborate(self, platform):
         m = Module()
         n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
-        out_bits = self.out_bits
 
         m.submodules.engine = eng = self.engine
-        m.submodules.acc = bank = AccumulatorBank(
-            cols=cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits, overflow=self.overflow)
-        rq_fault = self.inject_fault if self.inject_fault in REQUANT_FAULTS else None
-        m.submodules.rq = rq = Requantizer(
-            cols=cols, acc_bits=self.acc_bits, out_bits=out_bits, out_signed=self.out_signed,
-            rounding=self.rounding, per_channel=self.per_channel, inject_fault=rq_fault)
-
-        # Global stall of the bank and requantizer: the output register holds a beat.
-        o_valid_q = Signal(name="o_valid_q")
-        en = Signal(name="en")
-        m.d.comb += en.eq(~(o_valid_q & ~self.o_data.ready))
+        m.submodules.stage = stage = self._requant_stage()
+        en = stage.en               # global stall of the back end: o_data holds a beat
 
         # --- analog ports -----------------------------------------------------------------
         m.d.comb += [
@@ -355,7 +343,7 @@ class CrossbarDatapath(wiring.Component):
             eng.adc_code.eq(self.adc_code),
         ]
 
-        # --- loads ----------------------------------------------------------------------
+        # --- loads: weights and trims here, every other region in the RequantStage ---------
         busy = Signal(name="busy")
         prog_valid_q = Signal(name="prog_valid_q")
         m.d.comb += self.i_load.ready.eq(~busy)
@@ -389,10 +377,10 @@ class CrossbarDatapath(wiring.Component):
             eng.trim_we.eq(to("TRIM") & below(self.PHYS_COLS, "trim_ok")),
             eng.trim_addr.eq(index[:len(eng.trim_addr)]),
             eng.trim_data.eq(ldata[:self.adc_bits]),
-            bank.bias_en.eq(to("BIAS") & below(cols, "bias_ok")),
-            bank.bias_col.eq(index[:bank.COL_BITS]),
-            bank.bias_data.eq(ldata[:self.acc_bits]),
-            bank.clear.eq(to("SCALARS") & eq_const(index, SCALAR_INDEX["clear_sticky"])),
+            stage.p_we.eq(load),
+            stage.p_region.eq(region),
+            stage.p_index.eq(index),
+            stage.p_data.eq(ldata),
         ]
 
         # programming beat: encode the weight column into cell levels
@@ -408,60 +396,19 @@ class CrossbarDatapath(wiring.Component):
             ]
         m.d.comb += self.o_prog.valid.eq(prog_valid_q)
 
-        lanes = cols if self.per_channel else 1
-        for c in range(lanes):
-            m0_q = Signal(32, name=f"m0_q_{c}", init=RESET_M0)
-            shift_q = Signal(signed(SHIFT_BITS), name=f"shift_q_{c}", init=RESET_SHIFT)
-            with m.If(to("M0") & eq_const(index, c)):
-                m.d.sync += m0_q.eq(ldata[:32])
-            with m.If(to("SHIFT") & eq_const(index, c)):
-                m.d.sync += shift_q.eq(ldata[:SHIFT_BITS])
-            if self.per_channel:
-                m.d.comb += [rq.m0[c].eq(m0_q), rq.shift[c].eq(shift_q)]
-            else:
-                m.d.comb += [rq.m0.eq(m0_q), rq.shift.eq(shift_q)]
-
-        out_lo, out_hi = int_range(out_bits, self.out_signed)
-        for name, init in (("y_zp", 0), ("act_min", out_lo), ("act_max", out_hi)):
-            reg = Signal(signed(out_bits + 1), name=f"{name}_q", init=init)
-            with m.If(to("SCALARS") & eq_const(index, SCALAR_INDEX[name])):
-                m.d.sync += reg.eq(ldata[:out_bits + 1])
-            m.d.comb += getattr(rq, name).eq(reg)
-
-        # --- data path ------------------------------------------------------------------
+        # --- data path: engine → accumulator bank → requantizer → o_data -------------------
         m.d.comb += [
             eng.i_data.valid.eq(self.i_data.valid & ~self.i_load.valid & ~prog_valid_q),
             eng.i_data.payload.eq(self.i_data.payload),
             self.i_data.ready.eq(eng.i_data.ready & ~self.i_load.valid & ~prog_valid_q),
-            # stage: the accumulator bank takes the engine's partial sums when not stalled
+            # the back end takes the engine's partial sums when not stalled
             eng.o_psum.ready.eq(en),
-            bank.en.eq(en),
-            bank.valid.eq(eng.o_psum.valid),
-            bank.first.eq(eng.o_psum.payload.first),
-            bank.last.eq(eng.o_psum.payload.last),
-            bank.psum.eq(eng.o_psum.payload.psum),
-            rq.en.eq(en),
-            rq.valid.eq(bank.acc_valid),
-            rq.acc.eq(bank.acc),
-            self.o_ovf_sticky.eq(bank.ovf_sticky),
+            stage.valid.eq(eng.o_psum.valid),
+            stage.first.eq(eng.o_psum.payload.first),
+            stage.last.eq(eng.o_psum.payload.last),
+            stage.psum.eq(eng.o_psum.payload.psum),
+            busy.eq(eng.busy | prog_valid_q | stage.busy),
         ]
-
-        in_flight = [eng.busy, bank.acc_valid, prog_valid_q]
-        valid, ovf = bank.acc_valid, bank.ovf
-        for stage in range(1, rq.LATENCY + 1):
-            valid_q = o_valid_q if stage == rq.LATENCY else Signal(name=f"rq_valid_q_{stage}")
-            ovf_q = Signal(cols, name=f"rq_ovf_q_{stage}", reset_less=True)
-            with m.If(en):
-                m.d.sync += valid_q.eq(valid)
-            with m.If(en & valid):          # flags move with valid results (like rq.y)
-                m.d.sync += ovf_q.eq(ovf)
-            in_flight.append(valid_q)
-            valid, ovf = valid_q, ovf_q
-
-        m.d.comb += [
-            busy.eq(Cat(*in_flight).any()),
-            self.o_data.valid.eq(o_valid_q),
-            self.o_data.payload.y.eq(rq.y.as_value()),
-            self.o_data.payload.ovf.eq(ovf),
-        ]
+        wiring.connect(m, stage.o_data, wiring.flipped(self.o_data))
+        m.d.comb += self.o_ovf_sticky.eq(stage.o_ovf_sticky)
         return m

@@ -1,14 +1,27 @@
 """Crossbar compute engine: DAC phases, ADC scans, digital reconstruction of partial sums."""
 
-import functools
-
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_bool, check_choice, check_fault, check_int, clamp,
-                    eq_const, extend, int_range, lt, signed_width_for, sub, wire)
+from ._util import (
+    add,
+    ceil_log2,
+    check_bool,
+    check_choice,
+    check_fault,
+    check_int,
+    clamp,
+    eq_const,
+    extend,
+    int_range,
+    lt,
+    signed_width_for,
+    silent_on_error,
+    sub,
+    wire,
+)
 from .adc_interface import AdcInterface
 from .dac_driver import INPUT_ENCODINGS, DacDriver, phase_plan
 from .mac_array import MacArray
@@ -27,18 +40,6 @@ def crossbar_geometry(*, bits, cell_bits, weight_encoding, cols):
     return slices, pol, cols * slices * pol
 
 
-
-def _silent_on_error(init):
-    """Construction errors must not also warn "created but never used" at garbage
-    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper
 
 
 class CrossbarEngine(wiring.Component):
@@ -124,7 +125,7 @@ class CrossbarEngine(wiring.Component):
     ``t + cycles_per_vector_for(...)``.
     """
 
-    @_silent_on_error
+    @silent_on_error
     def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
                  cell_bits, weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift,
                  cols_per_adc, dac_settle_cycles, inject_fault=None):

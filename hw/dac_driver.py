@@ -1,12 +1,19 @@
 """Row DAC driver of the crossbar: splits each input vector into DAC phases."""
 
-import functools
-
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import add, ceil_log2, check_bool, check_choice, check_int, eq_const, sub
+from ._util import (
+    add,
+    ceil_log2,
+    check_bool,
+    check_choice,
+    check_int,
+    eq_const,
+    silent_on_error,
+    sub,
+)
 
 __all__ = ["DacDriver", "INPUT_ENCODINGS", "phase_plan"]
 
@@ -27,18 +34,6 @@ def phase_plan(*, bits, input_signed, dac_bits, input_encoding):
     return plan
 
 
-
-def _silent_on_error(init):
-    """Construction errors must not also warn "created but never used" at garbage
-    collection (Amaranth's ``UnusedElaboratable``): silence the half-built object."""
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper
 
 
 class DacDriver(wiring.Component):
@@ -104,7 +99,7 @@ class DacDriver(wiring.Component):
     vector at a time.
     """
 
-    @_silent_on_error
+    @silent_on_error
     def __init__(self, *, rows, bits, input_signed, dac_bits, input_encoding,
                  dac_settle_cycles, tile_bits=1, tag_bits=1):
         owner = type(self).__name__

@@ -1,24 +1,28 @@
 """Top level: MAC array → accumulator bank → requantizer, with load and data streams."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
-                    eq_const, int_range, lt, wire)
+from ._util import (
+    ceil_log2,
+    check_bool,
+    check_choice,
+    check_fault,
+    check_int,
+    divmod_const,
+    eq_const,
+    lt,
+    wire,
+)
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .mac_array import MacArray
-from .requantizer import FAULTS, ROUNDINGS, SHIFT_BITS, Requantizer
+from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_INDEX,
+                            RequantStage)
+from .requant_stage import address_map as requant_address_map
+from .requantizer import FAULTS, ROUNDINGS, Requantizer
 
-__all__ = ["Datapath", "REGIONS", "SCALAR_INDEX"]
-
-#: Load address regions (``addr = region << INDEX_BITS | index``).
-REGIONS = {"WEIGHTS": 0, "BIAS": 1, "M0": 2, "SHIFT": 3, "SCALARS": 4}
-#: Indices inside the ``SCALARS`` region.
-SCALAR_INDEX = {"y_zp": 0, "act_min": 1, "act_max": 2, "clear_sticky": 3}
-REGION_BITS = 3
-#: Reset value of every ``M0``/``SHIFT`` register: multiplier 2**30 · 2**1 / 2**31 = 1.0.
-RESET_M0, RESET_SHIFT = 1 << 30, 1
+__all__ = ["Datapath", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0", "RESET_SHIFT"]
 
 
 class Datapath(wiring.Component):
@@ -183,11 +187,17 @@ class Datapath(wiring.Component):
             "o_ovf_sticky": Out(c),
         })
 
+    def _requant_stage(self):
+        return RequantStage(
+            cols=self.cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits,
+            overflow=self.overflow, out_bits=self.out_bits, out_signed=self.out_signed,
+            rounding=self.rounding, per_channel=self.per_channel, index_bits=self.INDEX_BITS,
+            inject_fault=self.inject_fault)
+
     def describe(self):
         """Plain-data summary (widths, latency, address map) for the JSON manifest."""
         def fields(layout):
             return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
-        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
         return {
             "top": type(self).__name__,
             "parameters": {
@@ -211,18 +221,9 @@ class Datapath(wiring.Component):
             "address_map": {
                 "WEIGHTS": {"region": 0, "index": "tile*C + col", "entries": self.weight_tiles
                             * self.cols, "data": f"w'[r] at bits r*{self.bits}"},
-                "BIAS": {"region": 1, "index": "col", "entries": self.cols,
-                         "data": f"signed bits [0, {self.acc_bits})", "reset": 0},
-                "M0": {"region": 2, "index": "col" if self.per_channel else "0",
-                       "entries": self.cols if self.per_channel else 1,
-                       "data": "bits [0, 32)", "reset": RESET_M0},
-                "SHIFT": {"region": 3, "index": "col" if self.per_channel else "0",
-                          "entries": self.cols if self.per_channel else 1,
-                          "data": f"signed bits [0, {SHIFT_BITS})", "reset": RESET_SHIFT},
-                "SCALARS": {"region": 4, "entries": 4,
-                            "index": dict(SCALAR_INDEX),
-                            "data": f"signed bits [0, {self.out_bits + 1})",
-                            "reset": {"y_zp": 0, "act_min": out_lo, "act_max": out_hi}},
+                **requant_address_map(cols=self.cols, acc_bits=self.acc_bits,
+                                       out_bits=self.out_bits, out_signed=self.out_signed,
+                                       per_channel=self.per_channel),
             },
             "payloads": {
                 "i_load": fields(self.LoadBeat),
@@ -234,27 +235,16 @@ class Datapath(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
-        out_bits = self.out_bits
 
         m.submodules.mac = mac = MacArray(
             bits=n, input_signed=self.input_signed, weight_signed=self.weight_signed,
             rows=rows, cols=cols, weight_tiles=tiles)
-        m.submodules.bank = bank = AccumulatorBank(
-            cols=cols, psum_bits=mac.psum_bits, acc_bits=self.acc_bits,
-            overflow=self.overflow)
-        m.submodules.rq = rq = Requantizer(
-            cols=cols, acc_bits=self.acc_bits, out_bits=out_bits, out_signed=self.out_signed,
-            rounding=self.rounding, per_channel=self.per_channel,
-            inject_fault=self.inject_fault)
+        m.submodules.stage = stage = self._requant_stage()
         assert mac.psum_bits == self.psum_bits and mac.LATENCY == self.latency_breakdown[
             "mac_array"]
+        en = stage.en               # global stall: the output register holds a beat
 
-        # Global stall: the output register holds a beat nobody takes.
-        o_valid_q = Signal(name="o_valid_q")
-        en = Signal(name="en")
-        m.d.comb += en.eq(~(o_valid_q & ~self.o_data.ready))
-
-        # --- loads ----------------------------------------------------------------------
+        # --- loads: weights here, every other region in the RequantStage --------------------
         busy = Signal(name="busy")
         m.d.comb += self.i_load.ready.eq(~busy)
         load = self.i_load.valid & ~busy
@@ -262,46 +252,19 @@ class Datapath(wiring.Component):
         ldata = self.i_load.payload.data
         index = wire(m, addr[:self.INDEX_BITS], "index")
         region = wire(m, addr[self.INDEX_BITS:], "region")
-
-        def to(region_name):
-            return load & eq_const(region, REGIONS[region_name])
-
-        def below(limit):
-            if limit >= 1 << self.INDEX_BITS:
-                return Const(1, 1)
-            return lt(m, index, Const(limit, unsigned(self.INDEX_BITS + 1)), name=f"below_{limit}")
-
+        below = (Const(1, 1) if tiles * cols >= 1 << self.INDEX_BITS else
+                 lt(m, index, Const(tiles * cols, unsigned(self.INDEX_BITS + 1)), name="w_ok"))
         w_tile, w_col = divmod_const(m, index, cols, (1 << self.INDEX_BITS) - 1, name="w_index")
         m.d.comb += [
-            mac.w_en.eq(to("WEIGHTS") & below(tiles * cols)),
+            mac.w_en.eq(load & eq_const(region, REGIONS["WEIGHTS"]) & below),
             mac.w_tile.eq(w_tile[:mac.TILE_BITS]),
             mac.w_col.eq(w_col[:mac.COL_BITS]),
             mac.w_data.eq(ldata[:rows * n]),
-            bank.bias_en.eq(to("BIAS") & below(cols)),
-            bank.bias_col.eq(index[:bank.COL_BITS]),
-            bank.bias_data.eq(ldata[:self.acc_bits]),
-            bank.clear.eq(to("SCALARS") & eq_const(index, SCALAR_INDEX["clear_sticky"])),
+            stage.p_we.eq(load),
+            stage.p_region.eq(region),
+            stage.p_index.eq(index),
+            stage.p_data.eq(ldata),
         ]
-
-        lanes = cols if self.per_channel else 1
-        for c in range(lanes):
-            m0_q = Signal(32, name=f"m0_q_{c}", init=RESET_M0)
-            shift_q = Signal(signed(SHIFT_BITS), name=f"shift_q_{c}", init=RESET_SHIFT)
-            with m.If(to("M0") & eq_const(index, c)):
-                m.d.sync += m0_q.eq(ldata[:32])
-            with m.If(to("SHIFT") & eq_const(index, c)):
-                m.d.sync += shift_q.eq(ldata[:SHIFT_BITS])
-            if self.per_channel:
-                m.d.comb += [rq.m0[c].eq(m0_q), rq.shift[c].eq(shift_q)]
-            else:
-                m.d.comb += [rq.m0.eq(m0_q), rq.shift.eq(shift_q)]
-
-        out_lo, out_hi = int_range(out_bits, self.out_signed)
-        for name, init in (("y_zp", 0), ("act_min", out_lo), ("act_max", out_hi)):
-            reg = Signal(signed(out_bits + 1), name=f"{name}_q", init=init)
-            with m.If(to("SCALARS") & eq_const(index, SCALAR_INDEX[name])):
-                m.d.sync += reg.eq(ldata[:out_bits + 1])
-            m.d.comb += getattr(rq, name).eq(reg)
 
         # --- data pipeline --------------------------------------------------------------
         m.d.comb += self.i_data.ready.eq(en & ~self.i_load.valid)
@@ -311,60 +274,28 @@ class Datapath(wiring.Component):
             mac.en.eq(en),
             mac.x.eq(beat.x),
             mac.tile.eq(beat.tile),
-            bank.en.eq(en),
-            rq.en.eq(en),
         ]
 
-        in_flight = []
-
         # stages 1..MacArray.LATENCY: the MAC array; its beat flags travel alongside.
+        in_flight = []
         valid, first, last = accept, beat.first, beat.last
-        for stage in range(1, mac.LATENCY + 1):
-            valid_q = Signal(name=f"mac_valid_q_{stage}")
-            first_q = Signal(name=f"mac_first_q_{stage}", reset_less=True)
-            last_q = Signal(name=f"mac_last_q_{stage}", reset_less=True)
+        for st in range(1, mac.LATENCY + 1):
+            valid_q = Signal(name=f"mac_valid_q_{st}")
+            first_q = Signal(name=f"mac_first_q_{st}", reset_less=True)
+            last_q = Signal(name=f"mac_last_q_{st}", reset_less=True)
             with m.If(en):
                 m.d.sync += [valid_q.eq(valid), first_q.eq(first), last_q.eq(last)]
             in_flight.append(valid_q)
             valid, first, last = valid_q, first_q, last_q
 
-        # stage MacArray.LATENCY + 1: the accumulator bank.
+        # then the accumulator bank, the requantizer and the output register
         m.d.comb += [
-            bank.valid.eq(valid),
-            bank.first.eq(first),
-            bank.last.eq(last),
-            bank.psum.eq(mac.psum),
-            rq.valid.eq(bank.acc_valid),
-            rq.acc.eq(bank.acc),
+            stage.valid.eq(valid),
+            stage.first.eq(first),
+            stage.last.eq(last),
+            stage.psum.eq(mac.psum),
+            busy.eq(Cat(*in_flight, stage.busy).any()),
         ]
-        in_flight.append(bank.acc_valid)
-
-        # following Requantizer.LATENCY stages: the requantizer; valid and flags alongside.
-        valid, ovf = bank.acc_valid, bank.ovf
-        for stage in range(1, rq.LATENCY + 1):
-            valid_q = o_valid_q if stage == rq.LATENCY else Signal(name=f"rq_valid_q_{stage}")
-            ovf_q = Signal(cols, name=f"rq_ovf_q_{stage}", reset_less=True)
-            with m.If(en):
-                m.d.sync += valid_q.eq(valid)
-            with m.If(en & valid):          # flags move with valid results (like rq.y)
-                m.d.sync += ovf_q.eq(ovf)
-            in_flight.append(valid_q)
-            if stage == rq.LATENCY:
-                # sticky flags, updated with the output register (the bank's own sticky
-                # flags run Requantizer.LATENCY cycles ahead and are not used here). A clear
-                # is a load, so it never coincides with a beat entering this stage.
-                sticky_q = Signal(cols, name="ovf_sticky_q")
-                with m.If(bank.clear):
-                    m.d.sync += sticky_q.eq(0)
-                with m.Elif(en & valid):
-                    m.d.sync += sticky_q.eq(sticky_q | ovf)
-                m.d.comb += self.o_ovf_sticky.eq(sticky_q)
-            valid, ovf = valid_q, ovf_q
-
-        m.d.comb += [
-            busy.eq(Cat(*in_flight).any()),
-            self.o_data.valid.eq(o_valid_q),
-            self.o_data.payload.y.eq(rq.y.as_value()),
-            self.o_data.payload.ovf.eq(ovf),
-        ]
+        wiring.connect(m, stage.o_data, wiring.flipped(self.o_data))
+        m.d.comb += self.o_ovf_sticky.eq(stage.o_ovf_sticky)
         return m

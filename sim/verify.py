@@ -23,7 +23,11 @@ Output (``OUT.npz``): ``y_hw`` and ``y_golden`` [B, C], the resolved ``m0`` and 
 plus ``y_tflite`` (``golden.datapath.fully_connected``: TFLite's literal int32 reference)
 and ``ovf_golden``. ``y_golden`` is the bit-exact model of the configured hardware
 (``golden.datapath.datapath_model`` after ``fold_zero_points``); with a wrapping 32-bit
-accumulator it equals ``y_tflite`` wherever TFLite is defined.
+accumulator it equals ``y_tflite`` wherever TFLite is defined. On a crossbar configuration
+``y_golden`` is ``golden.crossbar``'s model of the configured tile (DAC phases, cell levels,
+ADC quantization, seeded noise if configured: what the hardware must reproduce bit for bit),
+``y_mac`` the MAC-array datapath's result for the same layer, and the report gives the
+crossbar's error against the exact result (dot-product and output SQNR, effective bits).
 
 Any problem with the file raises :class:`~sim.errors.VectorError` with one line (exit 2);
 a mismatch between hardware and golden returns 1.
@@ -242,10 +246,25 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
 
 
 def _golden(cfg: DatapathConfig, hp, res: ResolvedLayer):
+    """``(y, ovf, y_tflite, crossbar)``: the configured hardware's golden result, TFLite's
+    literal int32 reference (or None) and, on crossbar tops, ``Model.crossbar_layer``'s
+    dict (``y_mac``, error statistics ``dot`` / ``out``), else None."""
     from golden.datapath import fully_connected
     from tb.model import Model
-    y, ovf = Model(hp).layer(res.folded)
+    model = Model(hp)
     c = res.folded.shape[2]
+    crossbar = None
+    if hp.is_crossbar:
+        # as tb.model.Model.expected for one layer: trims 0, read noise from its seed
+        from golden.crossbar import noise_streams
+        noise = hp.xb_noise()
+        rng = noise_streams(noise.seed)[1] if noise.read_sigma else None
+        d = model.crossbar_layer(res.folded, read_rng=rng)
+        y, ovf = d["y"], d["ovf"]
+        crossbar = {"y_mac": model.layer(res.folded)[0][:, :c], "dot": d["dot"],
+                    "out": d["out"]}
+    else:
+        y, ovf = model.layer(res.folded)
     L = res.layer
     y_tflite = None
     if L.bias is None or (np.abs(np.asarray(L.bias)) < 2**31).all():
@@ -256,7 +275,7 @@ def _golden(cfg: DatapathConfig, hp, res: ResolvedLayer):
                                        rounding=cfg.rounding, acc_bits=32)
         except ValueError:
             y_tflite = None
-    return y[:, :c], ovf[:, :c], y_tflite
+    return y[:, :c], ovf[:, :c], y_tflite, crossbar
 
 
 def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir="out/verify",
@@ -285,12 +304,22 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
               f"{'per-tensor' if res.folded.per_tensor else 'per-channel'}, "
               f"y_zp={res.folded.y_zp} act=[{res.folded.act_min}, {res.folded.act_max}], "
               f"rounding {cfg.rounding}\n")
-    y_golden, ovf_golden, y_tflite = _golden(cfg, hp, res)
+    y_golden, ovf_golden, y_tflite, crossbar = _golden(cfg, hp, res)
+    if crossbar is not None:
+        n = int((crossbar["y_mac"] != y_golden).sum())
+        out.write(f"  crossbar: y_golden is golden/crossbar.py's model of the tile; "
+                  f"{n} of {y_golden.size} outputs differ from the MAC-array datapath's\n"
+                  f"  crossbar error vs exact: dot products {crossbar['dot'].format()}; "
+                  f"outputs {crossbar['out'].format()}\n")
+        y_ref_note = "the crossbar's ADC/noise or "
+    else:
+        y_ref_note = ""
     if y_tflite is not None and not np.array_equal(y_tflite, y_golden):
         n = int((y_tflite != y_golden).sum())
         out.write(f"  note: {n} outputs of the configured datapath (acc_bits={cfg.acc_bits}, "
-                  f"{cfg.overflow}) differ from TFLite's int32 reference (accumulator overflow "
-                  f"or int32-undefined left shifts); y_golden models the hardware\n")
+                  f"{cfg.overflow}) differ from TFLite's int32 reference ({y_ref_note}"
+                  f"accumulator overflow or int32-undefined left shifts); y_golden models the "
+                  f"hardware\n")
     work = outdir / prep.tag
     work.mkdir(parents=True, exist_ok=True)
     layer_path = work / "layer.npz"
@@ -366,6 +395,8 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
                 payload[f"y_hw_{s}"] = y
     if y_tflite is not None:
         payload["y_tflite"] = y_tflite
+    if crossbar is not None:
+        payload["y_mac"] = crossbar["y_mac"]
     tmp = out_path.with_name(out_path.name + ".tmp.npz")
     np.savez(tmp, **payload)
     os.replace(tmp, out_path)

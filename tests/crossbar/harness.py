@@ -93,8 +93,6 @@ def commands_for(top, L):
     pad = chunks * rows - k
     xp = np.pad(L.x, ((0, 0), (0, pad)))
     wp = np.pad(L.w, ((0, 0), (0, pad)))
-    mask = (1 << n) - 1
-
     def addr(region, index):
         return (CROSSBAR_REGIONS[region] << top.INDEX_BITS) | index
 
@@ -123,9 +121,8 @@ def commands_for(top, L):
         cmds.append(("load", addr("TRIM", j), int(L.trim[j]) & ((1 << top.adc_bits) - 1)))
     for b in range(L.x.shape[0]):
         for t in range(chunks):
-            cmds.append(("data", word(xp[b, t * rows:(t + 1) * rows], n) & ((1 << rows * n) - 1)
-                         if True else 0, t, int(t == 0), int(t == chunks - 1)))
-    del mask
+            cmds.append(("data", word(xp[b, t * rows:(t + 1) * rows], n), t, int(t == 0),
+                         int(t == chunks - 1)))
     return cmds
 
 
@@ -167,10 +164,13 @@ def run(top, cmds, *, n_out, noise=None, adc_latency=None, jitter=0, stall=0.0, 
     state = {"cycles": 0}
     ob, cols = top.out_bits, top.cols
 
+    clear_addr = (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS) | SCALAR_INDEX["clear_sticky"]
+
     async def bench(ctx):
         queue = list(cmds)
         ctx.set(top.o_prog.ready, 1)
         cycle = 0
+        sticky, presented = 0, False    # expected o_ovf_sticky; o_data beat already counted
         while len(outs) < n_out:
             if cycle > max_cycles:
                 raise AssertionError(f"timeout after {cycle} cycles, {len(outs)} outputs")
@@ -191,8 +191,19 @@ def run(top, cmds, *, n_out, noise=None, adc_latency=None, jitter=0, stall=0.0, 
             ready_out = int(rng.random() >= stall)
             ctx.set(top.o_data.ready, ready_out)
             # handshakes of this cycle
+            # o_ovf_sticky = OR of the ovf flags of every o_data beat presented so far, from
+            # the cycle the beat's valid rises (never ahead of o_data), checked every cycle
+            o_valid = ctx.get(top.o_data.valid)
+            if o_valid and not presented:
+                sticky |= ctx.get(top.o_data.payload.ovf)
+                presented = True
+            got = ctx.get(top.o_ovf_sticky)
+            assert got == sticky, (f"cycle {cycle}: o_ovf_sticky = {got:#x}, expected "
+                                   f"{sticky:#x} (OR of the ovf of the o_data beats so far)")
             if head and head[0] == "load" and ctx.get(top.i_load.ready):
                 queue.pop(0)
+                if head[1] == clear_addr:
+                    sticky = 0              # takes effect at this edge
             elif head and head[0] == "data" and ctx.get(top.i_data.ready):
                 queue.pop(0)
                 accept_cycles.append(cycle)
@@ -208,6 +219,7 @@ def run(top, cmds, *, n_out, noise=None, adc_latency=None, jitter=0, stall=0.0, 
                 outs.append(lanes)
                 ovfs.append([(ctx.get(top.o_data.payload.ovf) >> c) & 1 for c in range(cols)])
                 out_cycles.append(cycle)
+                presented = False
             resp.sample(adc_start=ctx.get(top.adc_start), adc_sel=ctx.get(top.adc_sel),
                         dac_codes=ctx.get(top.dac_codes), dac_tile=ctx.get(top.dac_tile),
                         dac_valid=ctx.get(top.dac_valid))

@@ -12,7 +12,8 @@ from amaranth.sim import Simulator
 from golden.crossbar import (CrossbarNoise, CrossbarSpec, adc_offsets_lsb, input_phases,
                              lossless_adc_bits)
 from hw.adc_interface import AdcInterface
-from hw.crossbar_datapath import CrossbarDatapath
+from hw.crossbar_datapath import CROSSBAR_REGIONS, CrossbarDatapath
+from hw.datapath import SCALAR_INDEX
 from hw.crossbar_engine import CrossbarEngine
 from hw.dac_driver import DacDriver
 from tb.crossbar_model import ProtocolError, unpack
@@ -62,6 +63,29 @@ def test_lossless_variants(params):
     r = check(top, L)
     y_mac, _ = expected(top, L, mac_path=True)
     assert r.y.tolist() == y_mac.tolist()
+
+
+@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
+def test_overflow_flags_and_sticky_follow_o_data(overflow):
+    """Accumulator overflow on some lanes of some vectors: the ``ovf`` flags ride with their
+    ``o_data`` beat and ``o_ovf_sticky`` rises exactly when that beat is presented (checked
+    every cycle by the harness), and a clear load in the middle of the run resets it."""
+    top = make_top(acc_bits=16, overflow=overflow, cols=3, cols_per_adc=3)
+    rng = make_rng(overflow)
+    L = random_layer(top, rng, batch=6, k=2 * top.rows + 1)
+    lim = (1 << 15) - 1
+    L.bias[:] = [lim - 200, -lim + 200, 0]       # lanes overflow on some vectors
+    cmds = commands_for(top, L)
+    first_data = next(i for i, c in enumerate(cmds) if c[0] == "data")
+    chunks = -(-L.x.shape[1] // top.rows)
+    clear = ("load", (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS)
+             | SCALAR_INDEX["clear_sticky"], 0)
+    mid = first_data + 3 * chunks                  # after the third vector's beats
+    cmds = cmds[:mid] + [clear] + cmds[mid:]
+    r = run(top, cmds, n_out=L.x.shape[0])
+    y, ovf = expected(top, L)
+    assert r.y.tolist() == y.tolist() and r.ovf.tolist() == ovf.tolist()
+    assert ovf[:3].any() and ovf[3:].any() and not ovf.all()   # flags both ways
 
 
 @pytest.mark.parametrize("w_enc,x_enc", ENC)
