@@ -1,6 +1,6 @@
 """Weight-stationary array of N-bit multipliers with exact dot products."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -14,8 +14,8 @@ __all__ = ["MacArray"]
 class MacArray(wiring.Component):
     """Weight-stationary ``rows`` × ``cols`` tile of ``bits``-bit multipliers.
 
-    ``weight_tiles`` weight tiles of ``rows × cols`` weights are held in one memory (one word
-    per tile, ``cols`` write granules of one column each). Each enabled cycle takes one input
+    ``weight_tiles`` weight tiles of ``rows × cols`` weights are held in ``cols`` memories, one
+    per column (one ``rows·bits``-bit word per tile each). Each enabled cycle takes one input
     vector of ``rows`` values and the index of a tile, and produces ``cols`` exact dot
     products ``psum[c] = Σ_r x[r]·w[tile][c][r]`` ``LATENCY`` cycles later: one vector per
     cycle, fully pipelined.
@@ -138,31 +138,34 @@ class MacArray(wiring.Component):
         n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
         col_width = rows * n
 
-        # Weight memory: one word per tile, one write granule per column.
+        # Weight memories: one per column (a word per tile, R·N bits), so each column's read
+        # register feeds only that column's R multipliers. (One C·R·N-bit word per tile is the
+        # same storage, but every simulator then moves the whole word to each of the R·C
+        # multipliers: Icarus spent most of its time there.)
         # (at least two words: a one-word memory would have a zero-width address)
-        m.submodules.weights = weights = Memory(
-            shape=unsigned(cols * col_width), depth=max(2, tiles), init=[])
-        wr = weights.write_port(granularity=col_width)
-        rd = weights.read_port(domain="sync")
-
         exact_tiles = tiles == 1 << self.TILE_BITS
         t_limit = Const(tiles, unsigned(self.TILE_BITS + 1))
         w_ok = self.w_en
         if not exact_tiles:
             w_ok = w_ok & lt(m, self.w_tile, t_limit, name="w_tile_ok")
-        m.d.comb += [
-            wr.addr.eq(self.w_tile[:len(wr.addr)]),
-            wr.data.eq(Cat(self.w_data.as_value() for _ in range(cols))),
-            wr.en.eq(Cat(w_ok & eq_const(self.w_col, c) for c in range(cols))),
-        ]
         rd_tile = self.tile
         if not exact_tiles:
             tile_ok = lt(m, self.tile, t_limit, name="tile_ok")
             rd_tile = self.tile & tile_ok.replicate(self.TILE_BITS)
-        m.d.comb += [
-            rd.addr.eq(rd_tile[:len(rd.addr)]),
-            rd.en.eq(self.en),
-        ]
+        rd_data = []
+        for c in range(cols):
+            mem = Memory(shape=unsigned(col_width), depth=max(2, tiles), init=[])
+            m.submodules[f"weights_{c}"] = mem
+            wr = mem.write_port()
+            rd = mem.read_port(domain="sync")
+            m.d.comb += [
+                wr.addr.eq(self.w_tile[:len(wr.addr)]),
+                wr.data.eq(self.w_data),
+                wr.en.eq(w_ok & eq_const(self.w_col, c)),
+                rd.addr.eq(rd_tile[:len(rd.addr)]),
+                rd.en.eq(self.en),
+            ]
+            rd_data.append(rd.data)
 
         # stage 1: weights of the selected tile (memory read register) and the input vector.
         x_q = []
@@ -171,7 +174,7 @@ class MacArray(wiring.Component):
             with m.If(self.en):
                 m.d.sync += x_r.eq(self.x[r])
             x_q.append(x_r)
-        w_q = data.View(data.ArrayLayout(data.ArrayLayout(self.w_shape, rows), cols), rd.data)
+        w_q = [data.View(data.ArrayLayout(self.w_shape, rows), rd_data[c]) for c in range(cols)]
 
         # stage 2: R·C exact products (2N bits; unsigned only when both operands are).
         both_unsigned = not (self.input_signed or self.weight_signed)

@@ -232,6 +232,38 @@ def test_end_to_end_with_backpressure(cfg):
     assert len({v for y in want_y for v in y}) >= min(8, 2 ** dut.out_bits // 2)
 
 
+WIDE = [   # (the first CONFIGS entry with wide operands, accumulators and rows)
+    dict(CONFIGS[0], bits=16, rows=6, weight_tiles=2, acc_bits=40, overflow="wrap",
+         out_bits=16),
+    dict(CONFIGS[0], bits=12, input_signed=False, rows=9, cols=3, weight_tiles=2,
+         acc_bits=33, out_bits=8, out_signed=False, rounding="ruy"),
+]
+
+
+@pytest.mark.parametrize("cfg", WIDE, ids=lambda c: f"N{c['bits']}R{c['rows']}"
+                         f"acc{c['acc_bits']}-{c['rounding']}")
+def test_wide_operands_and_accumulators(cfg):
+    """N up to 16, accumulators wider than 32 bits (values beyond int32 on purpose) and
+    R > 5 (a deeper adder tree, longer LATENCY), end to end with gaps and backpressure."""
+    rng = make_rng(cfg["bits"] * 100 + cfg["acc_bits"])
+    dut = Datapath(**cfg)
+    k = dut.rows * dut.weight_tiles - 1
+    xlo, xhi = int_range(dut.bits, dut.input_signed)
+    x = rng.integers(xlo, xhi, (16, k), endpoint=True)
+    x[0], x[1] = xhi, xlo
+    layer = random_layer(dut, rng, x)
+    layer.bias[-1] = (1 << (dut.acc_bits - 1)) - (1 << 29)   # near the top: beyond int32
+    outputs, _, latencies = run_datapath(dut, load_items(dut, layer) + data_items(dut, x),
+                                         rng=rng)
+    want_y, want_ovf = model(dut, layer, x)
+    assert [o[0] for o in outputs] == want_y
+    assert [o[1] for o in outputs] == want_ovf
+    assert latencies and min(latencies) == dut.LATENCY
+    acc = x @ layer.w.T + layer.bias
+    assert np.abs(acc).max() > 2**31          # the accumulators really leave int32
+    assert len({v for y in want_y for v in y[:-1]}) >= 8
+
+
 def test_int8_layer_matches_tflite_form():
     """A TFLite-style int8 fully connected layer (zero points folded by the driver, wrap,
     acc_bits 32) equals golden.fully_connected, the literal TFLite reference form."""
