@@ -201,3 +201,20 @@ def test_not_an_npz(tmp_path, verify):
     assert rc == 2 and "cannot read it as .npz" in err
     rc, out, err, _ = verify(tmp_path / "missing.npz")
     assert rc == 2 and "no such file" in err
+
+
+def test_crossbar_config_checks_against_the_crossbar_golden(verify, in_ci):
+    """On sidra_y1 (lossy 8-bit ADC) the hardware must equal golden/crossbar.py's model of
+    the tile bit for bit; the MAC datapath's result (``y_mac``) and the crossbar's error
+    against it are reported, and TFLite's exact outputs are informational only."""
+    need("verilator", in_ci)
+    rc, out, err, data = verify(TFLITE / "rand_pc_c-relu-ref.npz",
+                                config=REPO / "constraints" / "sidra_y1.yaml")
+    assert rc == 0, out + err
+    assert data is not None and {"y_hw", "y_golden", "y_mac"} <= set(data)
+    np.testing.assert_array_equal(data["y_hw"], data["y_golden"])
+    assert "crossbar error vs exact: dot products SQNR" in out
+    lossy = int((data["y_golden"] != data["y_mac"]).sum())
+    assert "differ from the MAC-array datapath's" in out
+    if lossy:
+        assert "expected on this crossbar" in out
