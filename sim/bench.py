@@ -264,7 +264,7 @@ class _Native:
         self.program, self.sim, self.hp = program, sim, hp
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
-        self.cmd_path = workdir / "native.cmd.hex"
+        self.cmd_path = workdir / "native.cmd.bin"
         self.out_path = workdir / "native.out.hex"
         self.chunk = (1 << hp.harness_depth_bits()) - 1
         self.startup = 0.0
@@ -272,7 +272,7 @@ class _Native:
     def _run_one(self, stream, timeout: float):
         from sim.runner import run_native
         from tb.schedule import hex_to_bits
-        self.cmd_path.write_text(stream.with_end().to_hex())
+        self.cmd_path.write_bytes(stream.with_end().to_bin())
         if self.out_path.exists():
             self.out_path.unlink()
         try:
@@ -472,7 +472,15 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
         "fast_over_native": _ratio(fast.cycles_per_s, results["native"].cycles_per_s),
         "fast_over_naive_macs": _ratio(fast.macs_per_s, results["naive"].macs_per_s),
         "fast_over_native_macs": _ratio(fast.macs_per_s, results["native"].macs_per_s),
+        # No path driving the same DUT can beat the native run, so (d)/(a) is the ceiling
+        # of (c)/(a): 1 + (Python per naive cycle) / (simulator per cycle).
+        "ceiling_fast_over_naive": _ratio(results["native"].cycles_per_s,
+                                          results["naive"].cycles_per_s),
     }
+    naive_rate, native_rate = results["naive"].cycles_per_s, results["native"].cycles_per_s
+    if naive_rate and native_rate:
+        info["per_cycle_us"] = {"simulator": 1e6 / native_rate,
+                                "python_naive": max(0.0, 1e6 / naive_rate - 1e6 / native_rate)}
     info["status"] = "pass" if all(r.mismatches == 0 and r.vectors > 0
                                    for r in results.values()) else "fail"
     return info
@@ -580,12 +588,23 @@ def _targets(cfg: DatapathConfig, sims_info: dict[str, Any], regress: dict[str, 
         return (info or {}).get("ratios", {}).get(key)
 
     not_run = "not measured"
+    def ceiling_note(sim, required):
+        c = ratio(sim, "ceiling_fast_over_naive")
+        if c is None or c >= required:
+            return ""
+        us = (sims_info.get(sim) or {}).get("per_cycle_us") or {}
+        return (f"unreachable on this DUT: even the native run is only {c:.1f}x the naive "
+                f"baseline (the DUT costs {us.get('simulator', 0):.2f} us/cycle in {sim}, the "
+                f"naive driver's Python {us.get('python_naive', 0):.2f} us/cycle)")
+
     r = ratio("verilator", "fast_over_naive")
-    add("verilator_fast_vs_naive", f"{r:.1f}x" if r else not_run, (r >= 30) if r else None)
+    add("verilator_fast_vs_naive", f"{r:.1f}x" if r else not_run, (r >= 30) if r else None,
+        ceiling_note("verilator", 30) if r and r < 30 else "")
     r = ratio("verilator", "fast_over_native")
     add("verilator_fast_vs_native", f"{100 * r:.0f}%" if r else not_run, (r >= 0.5) if r else None)
     r = ratio("icarus", "fast_over_naive")
-    add("icarus_fast_vs_naive", f"{r:.1f}x" if r else not_run, (r >= 10) if r else None)
+    add("icarus_fast_vs_naive", f"{r:.1f}x" if r else not_run, (r >= 10) if r else None,
+        ceiling_note("icarus", 10) if r and r < 10 else "")
     both = set(sims) >= {"icarus", "verilator"}
     for key, limit in (("regress_warm", 60.0), ("regress_cold", 240.0)):
         run = (regress or {}).get("warm" if key == "regress_warm" else "cold")
@@ -639,7 +658,7 @@ def _format_results(sims_info: dict[str, Any]) -> str:
 
 def _format_ratios(sims_info: dict[str, Any]) -> str:
     head = ["simulator", "(c)/(a) fast/naive", "(c)/(b) fast/cycle", "(c)/(d) fast/native",
-            "native start-up"]
+            "ceiling (d)/(a)", "DUT us/cycle", "naive Python us/cycle", "native start-up"]
     rows = []
     for sim, info in sims_info.items():
         r = info["ratios"]
@@ -647,8 +666,16 @@ def _format_ratios(sims_info: dict[str, Any]) -> str:
                      f"{r['fast_over_naive']:.1f}x" if r["fast_over_naive"] else "-",
                      f"{r['fast_over_cycle']:.1f}x" if r["fast_over_cycle"] else "-",
                      f"{100 * r['fast_over_native']:.0f}%" if r["fast_over_native"] else "-",
+                     f"{r['ceiling_fast_over_naive']:.1f}x"
+                     if r.get("ceiling_fast_over_naive") else "-",
+                     f"{info['per_cycle_us']['simulator']:.2f}" if info.get("per_cycle_us")
+                     else "-",
+                     f"{info['per_cycle_us']['python_naive']:.2f}" if info.get("per_cycle_us")
+                     else "-",
                      f"{info['native_startup_s'] * 1e3:.0f} ms"])
-    return _table(head, rows, right={1, 2, 3, 4})
+    text = _table(head, rows, right={1, 2, 3, 4, 5, 6, 7})
+    return text + ("\n  ceiling (d)/(a): the native run is the fastest any path can drive this "
+                   "DUT, so (c)/(a) <= (d)/(a) = 1 + (naive Python us/cycle) / (DUT us/cycle)")
 
 
 def _format_targets(targets: list[dict[str, Any]], default_config: bool = True) -> str:

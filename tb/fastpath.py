@@ -1,7 +1,7 @@
 """The fast path: run a whole command stream at simulator speed (issue 6).
 
 NumPy has already prepared every load and data beat (:class:`~tb.schedule.CommandStream`).
-:class:`FastPath` writes them as a ``$readmemh`` image, pulses ``fast_go`` on the harness
+:class:`FastPath` writes them as a binary ``$fread`` image, pulses ``fast_go`` on the harness
 (tb/qmac_harness.sv) and sleeps until ``fast_done``: the harness's command engine presents the
 beats on ``i_load``/``i_data`` honouring ``ready``, captures every ``o_data`` beat into a
 memory (optionally with LFSR backpressure on ``o_data.ready``) and dumps it with
@@ -26,7 +26,7 @@ from .schedule import CommandStream, KIND_DATA, KIND_LOAD, hex_to_bits
 
 __all__ = ["FastPath", "FastRun", "CMD_FILE", "OUT_FILE"]
 
-CMD_FILE = "qmac_cmd.hex"
+CMD_FILE = "qmac_cmd.bin"
 OUT_FILE = "qmac_out.hex"
 
 
@@ -96,7 +96,7 @@ class FastPath:
         chunks = 0
         for start in range(0, max(len(stream), 1), chunk_len):
             chunk = stream.slice(start, start + chunk_len)
-            self.cmd_path.write_text(chunk.with_end().to_hex())
+            self.cmd_path.write_bytes(chunk.with_end().to_bin())
             if self.out_path.exists():
                 self.out_path.unlink()
             dut.bp_seed.value = (bp_seed + 7919 * chunks) & 0xFFFF or 1

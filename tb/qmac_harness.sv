@@ -6,7 +6,8 @@
 //   ports of the same names (i_load__*, i_data__*, o_data__*), which cocotb's Driver and
 //   Monitor (tb/streams.py) drive and sample every cycle. Used by the protocol tests.
 // * fast mode (fast_mode = 1): a command engine replays a command memory loaded with
-//   $readmemh from CMD_FILE (written by NumPy, tb/schedule.py) and captures every o_data
+//   $fread from CMD_FILE (a binary image written by NumPy, tb/schedule.py: ceil(CMD_W/8)
+//   bytes per word, most significant first) and captures every o_data
 //   beat into an output memory, written with $writememh to OUT_FILE when the run is done.
 //   cocotb only pulses `fast_go` and waits for `fast_done`; the simulator runs alone.
 //
@@ -118,7 +119,7 @@ module qmac_harness #(
     string cmd_file;
     string out_file;
     initial begin
-        if (!$value$plusargs("qmac_cmd=%s", cmd_file)) cmd_file = "qmac_cmd.hex";
+        if (!$value$plusargs("qmac_cmd=%s", cmd_file)) cmd_file = "qmac_cmd.bin";
         if (!$value$plusargs("qmac_out=%s", out_file)) out_file = "qmac_out.hex";
     end
 
@@ -132,6 +133,18 @@ module qmac_harness #(
     logic [31:0] gap_cnt;
     logic [31:0] lasts_sent;
     logic [15:0] lfsr;
+
+    // binary image, not $readmemh text: parsing hex digits cost more than simulating the
+    // DUT for the same commands (Verilator, int8 16x16)
+    task automatic load_cmds();
+        integer fd, words;
+        fd = $fopen(cmd_file, "rb");
+        words = $fread(cmd_mem, fd);
+        $fclose(fd);
+        if (words % ((CMD_W + 7) / 8) != 0)
+            $display("qmac_harness: WARNING: %s: %0d bytes, not whole %0d-byte words",
+                     cmd_file, words, (CMD_W + 7) / 8);
+    endtask
 
     function automatic logic cmd_file_ok();
         integer f;
@@ -208,7 +221,7 @@ module qmac_harness #(
                 fast_done <= 1'b1;
                 running <= 1'b0;
             end else begin
-                $readmemh(cmd_file, cmd_mem);
+                load_cmds();
                 fast_error <= 1'b0;
                 fast_done <= 1'b0;
                 running <= 1'b1;

@@ -1,7 +1,7 @@
 """Turn fully-connected layers into the datapath's load and data beats (NumPy, vectorised).
 
 The result is a :class:`Program`: one :class:`CommandStream` (every beat in issue order, as a
-bit matrix that is both the harness's ``$readmemh`` image and the cycle driver's payloads)
+bit matrix that is both the harness's binary ``$fread`` image and the cycle driver's payloads)
 plus, for every output beat, which layer / batch row / column tile it belongs to.
 
 Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
@@ -84,6 +84,20 @@ def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
         [np.full((n, digits - 2 * nb), b"0", dtype="S1"), hexchars], axis=1)
     out = np.concatenate([hexchars, np.full((n, 1), b"\n", dtype="S1")], axis=1)
     return out.tobytes().decode()
+
+
+def bits_to_bytes(bits: np.ndarray, width: int | None = None) -> bytes:
+    """Rows of a bit matrix (LSB first) → the binary image ``$fread`` loads into a memory of
+    ``width``-bit words: ``ceil(width / 8)`` bytes per word, most significant byte first."""
+    n, w = bits.shape
+    width = w if width is None else width
+    nb = -(-width // 8)
+    if n == 0:
+        return b""
+    if w < nb * 8:
+        bits = np.concatenate([bits, np.zeros((n, nb * 8 - w), np.uint8)], axis=1)
+    by = np.packbits(bits[:, :nb * 8], axis=1, bitorder="little")[:, ::-1]
+    return np.ascontiguousarray(by).tobytes()
 
 
 def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,6 +197,10 @@ class CommandStream:
     def to_hex(self) -> str:
         """``$readmemh`` image of these commands (no END appended)."""
         return bits_to_hex(self.bits, self.hp.cmd_width)
+
+    def to_bin(self) -> bytes:
+        """``$fread`` image of these commands (no END appended): what the harness loads."""
+        return bits_to_bytes(self.bits, self.hp.cmd_width)
 
     @staticmethod
     def concat(hp: HwParams, streams: list["CommandStream"]) -> "CommandStream":

@@ -79,9 +79,9 @@ def test_native_run_on_icarus(tmp_path, in_ci):
     x = np.arange(5 * hp.rows).reshape(5, hp.rows) % 100 - 50
     sb.gap([4])
     sb.data(x, 0, 1, [1, 0, 1, 1, 1])      # 4 outputs (beat 1 is not last)
-    cmd = tmp_path / "cmd.hex"
+    cmd = tmp_path / "cmd.bin"
     out = tmp_path / "out.hex"
-    cmd.write_text(sb.build().with_end().to_hex())
+    cmd.write_bytes(sb.build().with_end().to_bin())
     stub = tmp_path / "qmac_stub.v"
     stub.write_text(STUB)
     params = [f"-Pqmac_native.{k}={v}" for k, v in hp.harness_parameters().items()
