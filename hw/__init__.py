@@ -11,4 +11,5 @@ from .mac_array import MacArray
 from .requant_stage import RequantStage
 from .requantizer import Requantizer
 
-__all__ = ["MacArray", "AccumulatorBank", "Requantizer", "RequantStage", "Datapath", "generate_verilog"]
+__all__ = ["MacArray", "AccumulatorBank", "Requantizer", "RequantStage", "Datapath",
+           "generate_verilog"]

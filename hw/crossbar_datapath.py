@@ -5,20 +5,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (
-    ceil_log2,
-    check_bool,
-    check_choice,
-    check_fault,
-    check_int,
-    divmod_const,
-    eq_const,
-    int_range,
-    lt,
-    silent_on_error,
-    sub,
-    wire,
-)
+from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
+                    eq_const, int_range, lt, silent_on_error, sub, wire)
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .crossbar_engine import FAULTS as ENGINE_FAULTS
 from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine

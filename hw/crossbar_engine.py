@@ -5,23 +5,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (
-    add,
-    ceil_log2,
-    check_bool,
-    check_choice,
-    check_fault,
-    check_int,
-    clamp,
-    eq_const,
-    extend,
-    int_range,
-    lt,
-    signed_width_for,
-    silent_on_error,
-    sub,
-    wire,
-)
+from ._util import (add, ceil_log2, check_bool, check_choice, check_fault, check_int, clamp,
+                    eq_const, extend, int_range, lt, signed_width_for, silent_on_error, sub, wire)
 from .adc_interface import AdcInterface
 from .dac_driver import INPUT_ENCODINGS, DacDriver, phase_plan
 from .mac_array import MacArray

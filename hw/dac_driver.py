@@ -4,16 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (
-    add,
-    ceil_log2,
-    check_bool,
-    check_choice,
-    check_int,
-    eq_const,
-    silent_on_error,
-    sub,
-)
+from ._util import (add, ceil_log2, check_bool, check_choice, check_int, eq_const, silent_on_error,
+                    sub)
 
 __all__ = ["DacDriver", "INPUT_ENCODINGS", "phase_plan"]
 

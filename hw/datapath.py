@@ -4,17 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (
-    ceil_log2,
-    check_bool,
-    check_choice,
-    check_fault,
-    check_int,
-    divmod_const,
-    eq_const,
-    lt,
-    wire,
-)
+from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
+                    eq_const, lt, wire)
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .mac_array import MacArray
 from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_INDEX,

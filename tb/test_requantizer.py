@@ -90,7 +90,7 @@ def output_groups(hp, rng, n_random: int):
 
 def case_layers(hp, cases, groups, rng, name) -> list[FoldedLayer]:
     """Pack (acc, m0, shift) cases into one-beat layers (x = 0 so acc = bias')."""
-    C, R = hp.cols, hp.rows
+    C = hp.cols
     layers = []
     if hp.per_channel:
         buckets = [cases[i:i + C] for i in range(0, len(cases), C)]
