@@ -5,15 +5,15 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
-                    eq_const, int_range, lt, silent_on_error, sub, wire)
-from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
+from ._top import check_common, describe_common, stream_members
+from ._util import (ceil_log2, check_choice, check_fault, check_int, divmod_const,
+                    eq_const, lt, silent_on_error, sub, wire)
+from .accumulator_bank import AccumulatorBank
 from .crossbar_engine import FAULTS as ENGINE_FAULTS
 from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine
 from .requant_stage import REGION_BITS, REGIONS, RequantStage
-from .requant_stage import address_map as requant_address_map
 from .requantizer import FAULTS as REQUANT_FAULTS
-from .requantizer import ROUNDINGS, Requantizer
+from .requantizer import Requantizer
 
 __all__ = ["CrossbarDatapath", "CROSSBAR_REGIONS", "FAULTS"]
 
@@ -110,19 +110,11 @@ class CrossbarDatapath(wiring.Component):
                  acc_bits, overflow, out_bits, out_signed, rounding, per_channel, cell_bits,
                  weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift, cols_per_adc,
                  dac_settle_cycles, adc_latency=1, inject_fault=None):
+        check_common(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+                     rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
+                     overflow=overflow, out_bits=out_bits, out_signed=out_signed,
+                     rounding=rounding, per_channel=per_channel)
         owner = type(self).__name__
-        self.bits = check_int(owner, "bits", bits, 2, 16)
-        self.input_signed = check_bool(owner, "input_signed", input_signed)
-        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-        self.rows = check_int(owner, "rows", rows, 1, 256)
-        self.cols = check_int(owner, "cols", cols, 1, 256)
-        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
-        self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * self.bits, 64)
-        self.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
-        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
-        self.out_signed = check_bool(owner, "out_signed", out_signed)
-        self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
-        self.per_channel = check_bool(owner, "per_channel", per_channel)
         self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, self.bits)
         self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
                                             WEIGHT_ENCODINGS)
@@ -165,30 +157,14 @@ class CrossbarDatapath(wiring.Component):
         }
         self.LATENCY = sum(self.latency_breakdown.values())
 
-        self.LoadBeat = data.StructLayout({
-            "addr": unsigned(self.ADDR_BITS),
-            "data": unsigned(self.LOAD_DATA_BITS),
-        })
-        self.DataBeat = data.StructLayout({
-            "x": unsigned(r * n),
-            "tile": unsigned(self.TILE_BITS),
-            "first": unsigned(1),
-            "last": unsigned(1),
-        })
-        self.OutBeat = data.StructLayout({
-            "y": unsigned(c * self.out_bits),
-            "ovf": unsigned(c),
-        })
+        members = stream_members(self)
         self.ProgBeat = data.StructLayout({
             "tile": unsigned(self.TILE_BITS),
             "col": unsigned(self.COL_BITS),
             "levels": unsigned(self.SLICES * self.POLARITIES * r * self.cell_bits),
         })
         super().__init__({
-            "i_load": In(stream.Signature(self.LoadBeat)),
-            "i_data": In(stream.Signature(self.DataBeat)),
-            "o_data": Out(stream.Signature(self.OutBeat)),
-            "o_ovf_sticky": Out(c),
+            **members,
             "o_prog": Out(stream.Signature(self.ProgBeat)),
             "dac_codes": Out(r * self.dac_bits),
             "dac_tile": Out(self.TILE_BITS),
@@ -222,59 +198,31 @@ class CrossbarDatapath(wiring.Component):
 
     def describe(self):
         """Plain-data summary (widths, latency, address map, analog ports) for the manifest."""
-        def fields(layout):
-            return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
-        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
-        return {
-            "top": type(self).__name__,
-            "parameters": {
-                "bits": self.bits, "input_signed": self.input_signed,
-                "weight_signed": self.weight_signed, "rows": self.rows, "cols": self.cols,
-                "weight_tiles": self.weight_tiles, "acc_bits": self.acc_bits,
-                "overflow": self.overflow, "out_bits": self.out_bits,
-                "out_signed": self.out_signed, "rounding": self.rounding,
-                "per_channel": self.per_channel, "cell_bits": self.cell_bits,
-                "weight_encoding": self.weight_encoding, "dac_bits": self.dac_bits,
-                "input_encoding": self.input_encoding, "adc_bits": self.adc_bits,
-                "adc_shift": list(self.adc_shift), "cols_per_adc": self.cols_per_adc,
-                "dac_settle_cycles": self.dac_settle_cycles, "adc_latency": self.adc_latency,
-                "inject_fault": self.inject_fault,
+        return describe_common(
+            self,
+            parameters={
+                "cell_bits": self.cell_bits, "weight_encoding": self.weight_encoding,
+                "dac_bits": self.dac_bits, "input_encoding": self.input_encoding,
+                "adc_bits": self.adc_bits, "adc_shift": list(self.adc_shift),
+                "cols_per_adc": self.cols_per_adc, "dac_settle_cycles": self.dac_settle_cycles,
+                "adc_latency": self.adc_latency, "inject_fault": self.inject_fault,
             },
-            "latency": self.LATENCY,
-            "latency_breakdown": dict(self.latency_breakdown),
-            "latency_assumes_adc_latency": self.adc_latency,
-            "cycles_per_vector": self.CYCLES_PER_VECTOR,
-            "throughput_beats_per_cycle": 1.0 / self.CYCLES_PER_VECTOR,
-            "psum_bits": self.psum_bits,
-            "acc_bits": self.acc_bits,
-            "out_bits": self.out_bits,
-            "addr_bits": self.ADDR_BITS,
-            "index_bits": self.INDEX_BITS,
-            "load_data_bits": self.LOAD_DATA_BITS,
-            "tile_bits": self.TILE_BITS,
-            "crossbar": {
+            timing={
+                "latency_assumes_adc_latency": self.adc_latency,
+                "cycles_per_vector": self.CYCLES_PER_VECTOR,
+                "throughput_beats_per_cycle": 1.0 / self.CYCLES_PER_VECTOR,
+            },
+            extra={"crossbar": {
                 "slices": self.SLICES, "polarities": self.POLARITIES,
                 "physical_columns": self.PHYS_COLS, "phases": self.PHASES,
                 "phase_weights": list(self.phase_weights), "num_adcs": self.NUM_ADCS,
                 "sel_bits": self.SEL_BITS,
                 "physical_column": "j = (col*S + slice)*E + polarity",
-            },
-            "address_map": {
-                "WEIGHTS": {"region": 0, "index": "tile*C + col", "entries": self.weight_tiles
-                            * self.cols, "data": f"w'[r] at bits r*{self.bits}"},
-                **requant_address_map(cols=self.cols, acc_bits=self.acc_bits,
-                                       out_bits=self.out_bits, out_signed=self.out_signed,
-                                       per_channel=self.per_channel),
-                "TRIM": {"region": 5, "index": "physical column j", "entries": self.PHYS_COLS,
-                         "data": f"signed bits [0, {self.adc_bits})", "reset": 0},
-            },
-            "payloads": {
-                "i_load": fields(self.LoadBeat),
-                "i_data": fields(self.DataBeat),
-                "o_data": fields(self.OutBeat),
-                "o_prog": fields(self.ProgBeat),
-            },
-        }
+            }},
+            regions={"TRIM": {"region": CROSSBAR_REGIONS["TRIM"], "index": "physical column j",
+                              "entries": self.PHYS_COLS,
+                              "data": f"signed bits [0, {self.adc_bits})", "reset": 0}},
+            payloads={"o_prog": self.ProgBeat})
 
     # --- weight encoding (docs/crossbar.md §2.1) ------------------------------------------
     def _levels(self, m, ldata):

@@ -1,17 +1,15 @@
 """Top level: MAC array → accumulator bank → requantizer, with load and data streams."""
 
 from amaranth.hdl import Cat, Const, Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
 
-from ._util import (ceil_log2, check_bool, check_choice, check_fault, check_int, divmod_const,
-                    eq_const, lt, wire)
-from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
+from ._top import check_common, describe_common, stream_members
+from ._util import ceil_log2, check_fault, divmod_const, eq_const, lt, wire
+from .accumulator_bank import AccumulatorBank
 from .mac_array import MacArray
 from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_INDEX,
                             RequantStage)
-from .requant_stage import address_map as requant_address_map
-from .requantizer import FAULTS, ROUNDINGS, Requantizer
+from .requantizer import FAULTS, Requantizer
 
 __all__ = ["Datapath", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0", "RESET_SHIFT"]
 
@@ -128,20 +126,11 @@ class Datapath(wiring.Component):
     def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
                  acc_bits, overflow, out_bits, out_signed, rounding, per_channel,
                  inject_fault=None):
-        owner = type(self).__name__
-        self.bits = check_int(owner, "bits", bits, 2, 16)
-        self.input_signed = check_bool(owner, "input_signed", input_signed)
-        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-        self.rows = check_int(owner, "rows", rows, 1, 256)
-        self.cols = check_int(owner, "cols", cols, 1, 256)
-        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
-        self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * self.bits, 64)
-        self.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
-        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
-        self.out_signed = check_bool(owner, "out_signed", out_signed)
-        self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
-        self.per_channel = check_bool(owner, "per_channel", per_channel)
-        self.inject_fault = check_fault(owner, inject_fault, FAULTS)
+        check_common(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+                     rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
+                     overflow=overflow, out_bits=out_bits, out_signed=out_signed,
+                     rounding=rounding, per_channel=per_channel)
+        self.inject_fault = check_fault(type(self).__name__, inject_fault, FAULTS)
 
         n, r, c, t = self.bits, self.rows, self.cols, self.weight_tiles
         self.psum_bits = MacArray.psum_bits_for(bits=n, input_signed=input_signed,
@@ -157,26 +146,7 @@ class Datapath(wiring.Component):
         }
         self.LATENCY = sum(self.latency_breakdown.values())
 
-        self.LoadBeat = data.StructLayout({
-            "addr": unsigned(self.ADDR_BITS),
-            "data": unsigned(self.LOAD_DATA_BITS),
-        })
-        self.DataBeat = data.StructLayout({
-            "x": unsigned(r * n),
-            "tile": unsigned(self.TILE_BITS),
-            "first": unsigned(1),
-            "last": unsigned(1),
-        })
-        self.OutBeat = data.StructLayout({
-            "y": unsigned(c * self.out_bits),
-            "ovf": unsigned(c),
-        })
-        super().__init__({
-            "i_load": In(stream.Signature(self.LoadBeat)),
-            "i_data": In(stream.Signature(self.DataBeat)),
-            "o_data": Out(stream.Signature(self.OutBeat)),
-            "o_ovf_sticky": Out(c),
-        })
+        super().__init__(stream_members(self))
 
     def _requant_stage(self):
         return RequantStage(
@@ -187,41 +157,10 @@ class Datapath(wiring.Component):
 
     def describe(self):
         """Plain-data summary (widths, latency, address map) for the JSON manifest."""
-        def fields(layout):
-            return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
-        return {
-            "top": type(self).__name__,
-            "parameters": {
-                "bits": self.bits, "input_signed": self.input_signed,
-                "weight_signed": self.weight_signed, "rows": self.rows, "cols": self.cols,
-                "weight_tiles": self.weight_tiles, "acc_bits": self.acc_bits,
-                "overflow": self.overflow, "out_bits": self.out_bits,
-                "out_signed": self.out_signed, "rounding": self.rounding,
-                "per_channel": self.per_channel, "inject_fault": self.inject_fault,
-            },
-            "latency": self.LATENCY,
-            "latency_breakdown": dict(self.latency_breakdown),
-            "throughput_beats_per_cycle": self.THROUGHPUT,
-            "psum_bits": self.psum_bits,
-            "acc_bits": self.acc_bits,
-            "out_bits": self.out_bits,
-            "addr_bits": self.ADDR_BITS,
-            "index_bits": self.INDEX_BITS,
-            "load_data_bits": self.LOAD_DATA_BITS,
-            "tile_bits": self.TILE_BITS,
-            "address_map": {
-                "WEIGHTS": {"region": 0, "index": "tile*C + col", "entries": self.weight_tiles
-                            * self.cols, "data": f"w'[r] at bits r*{self.bits}"},
-                **requant_address_map(cols=self.cols, acc_bits=self.acc_bits,
-                                       out_bits=self.out_bits, out_signed=self.out_signed,
-                                       per_channel=self.per_channel),
-            },
-            "payloads": {
-                "i_load": fields(self.LoadBeat),
-                "i_data": fields(self.DataBeat),
-                "o_data": fields(self.OutBeat),
-            },
-        }
+        return describe_common(
+            self, parameters={"inject_fault": self.inject_fault},
+            timing={"throughput_beats_per_cycle": self.THROUGHPUT}, extra={}, regions={},
+            payloads={})
 
     def elaborate(self, platform):
         m = Module()

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from golden.fixedpoint import ROUNDINGS
+
 from .errors import ConfigError
 
 __all__ = ["DatapathConfig", "load_config", "DEFAULT_CONFIG", "CONSTRAINTS_DIR", "ROUNDINGS",
@@ -25,7 +27,6 @@ __all__ = ["DatapathConfig", "load_config", "DEFAULT_CONFIG", "CONSTRAINTS_DIR",
 CONSTRAINTS_DIR = Path(__file__).resolve().parent.parent / "constraints"
 DEFAULT_CONFIG = CONSTRAINTS_DIR / "int8.yaml"
 
-ROUNDINGS = ("double", "single", "ruy")
 OVERFLOW_POLICIES = ("wrap", "saturate")
 BITS_RANGE = (2, 16)
 DIM_RANGE = (1, 256)

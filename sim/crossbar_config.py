@@ -11,7 +11,10 @@ cycles per vector, latency). Every problem is one :class:`~sim.errors.ConfigErro
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
+
+from golden.crossbar import lossless_adc_bits
 
 from .errors import ConfigError
 
@@ -57,10 +60,6 @@ def _real(where, field, value, lo, hi):
     return float(value)
 
 
-def _lossless_bits(rows: int, v: int, b: int) -> int:
-    return (rows * ((1 << v) - 1) * ((1 << b) - 1)).bit_length()
-
-
 @dataclasses.dataclass(frozen=True)
 class CrossbarConfig:
     """A validated ``crossbar:`` section with every derived number.
@@ -94,56 +93,28 @@ class CrossbarConfig:
     weight_tiles: int
     clock_mhz: float
 
-    # --- derived (docs/crossbar.md §2) ---------------------------------------------------
-    @property
-    def slices(self) -> int:
-        """S = ceil(N / b)."""
-        return -(-self.bits // self.cell_bits)
+    # --- derived (docs/crossbar.md §2): golden.crossbar.CrossbarSpec's, not restated -------
+    @functools.cached_property
+    def _spec(self):
+        return self.spec()
 
-    @property
-    def polarities(self) -> int:
-        """E = 2 (differential) or 1 (offset)."""
-        return 2 if self.weight_encoding == "differential" else 1
-
-    @property
-    def phys_cols(self) -> int:
-        """C_phys = C·S·E."""
-        return self.cols * self.slices * self.polarities
-
-    @property
-    def num_adcs(self) -> int:
-        return self.phys_cols // self.cols_per_adc
-
-    @property
-    def sign_phase(self) -> bool:
-        return self.input_signed and self.input_encoding == "twos_complement"
-
-    @property
-    def phases(self) -> int:
-        """P = ceil(N/v), or ceil((N−1)/v) + 1 with the sign bit in a phase of its own."""
-        if self.sign_phase:
-            return -(-(self.bits - 1) // self.dac_bits) + 1
-        return -(-self.bits // self.dac_bits)
-
-    @property
-    def cell_max(self) -> int:
-        """Largest contribution of one cell, (2^v − 1)·(2^b − 1)."""
-        return ((1 << self.dac_bits) - 1) * ((1 << self.cell_bits) - 1)
-
-    @property
-    def column_max(self) -> int:
-        """Ymax = R·(2^v − 1)·(2^b − 1)."""
-        return self.rows * self.cell_max
-
-    @property
-    def lossless_adc_bits(self) -> int:
-        """L = ceil(log2(R·(2^v − 1)·(2^b − 1) + 1))."""
-        return _lossless_bits(self.rows, self.dac_bits, self.cell_bits)
-
-    @property
-    def lossless(self) -> bool:
-        """B ≥ L and every column's LSB is 1: every ideal column sum converts exactly."""
-        return self.adc_bits >= self.lossless_adc_bits and not any(self.adc_shift)
+    slices = property(lambda self: self._spec.slices, doc="S = ceil(N / b).")
+    polarities = property(lambda self: self._spec.polarities,
+                          doc="E = 2 (differential) or 1 (offset).")
+    phys_cols = property(lambda self: self._spec.phys_cols, doc="C_phys = C·S·E.")
+    num_adcs = property(lambda self: self._spec.num_adcs, doc="C_phys / m.")
+    sign_phase = property(lambda self: self._spec.sign_phase,
+                          doc="The sign bit of two's-complement inputs has a phase of its own.")
+    phases = property(lambda self: self._spec.phases,
+                      doc="P = ceil(N/v), or ceil((N−1)/v) + 1 with a sign phase.")
+    cell_max = property(lambda self: self._spec.cell_max,
+                        doc="Largest contribution of one cell, (2^v − 1)·(2^b − 1).")
+    column_max = property(lambda self: self._spec.column_max,
+                          doc="Ymax = R·(2^v − 1)·(2^b − 1).")
+    lossless_adc_bits = property(lambda self: self._spec.lossless_adc_bits,
+                                 doc="L = ceil(log2(R·(2^v − 1)·(2^b − 1) + 1)).")
+    lossless = property(lambda self: self._spec.lossless,
+                        doc="B ≥ L and every column's LSB is 1.")
 
     @property
     def cycles_per_vector(self) -> int:
@@ -306,7 +277,7 @@ def parse_crossbar(section: Any, cfg, where: str) -> CrossbarConfig:
     if isinstance(m, bool) or not isinstance(m, int) or m < 1 or cphys % m:
         raise _fail(where, "cols_per_adc", m, what)
 
-    lossless_bits = _lossless_bits(rows, dac_bits, cell_bits)
+    lossless_bits = lossless_adc_bits(rows, dac_bits, cell_bits)
     adc_bits = _int(where, "adc_bits", get("adc_bits", lossless_bits), 1, ADC_BITS_MAX)
 
     cell_max = ((1 << dac_bits) - 1) * ((1 << cell_bits) - 1)

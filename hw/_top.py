@@ -1,0 +1,109 @@
+"""What the two datapath tops (``Datapath``, ``CrossbarDatapath``) have in common: their
+parameter checks, stream layouts and the shared part of their ``describe()``.
+
+One definition, so the MAC-array top and the crossbar top cannot drift apart in the
+parameters they accept, the beats on their streams, or what the manifest says about them.
+"""
+
+from amaranth.hdl import unsigned
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
+
+from ._util import check_bool, check_choice, check_int
+from .accumulator_bank import OVERFLOW_POLICIES
+from .requant_stage import REGIONS
+from .requant_stage import address_map as requant_address_map
+from .requantizer import ROUNDINGS
+
+__all__ = ["COMMON_PARAMETERS", "check_common", "stream_members", "describe_common"]
+
+#: The keyword parameters every datapath top takes (besides its own).
+COMMON_PARAMETERS = ("bits", "input_signed", "weight_signed", "rows", "cols", "weight_tiles",
+                     "acc_bits", "overflow", "out_bits", "out_signed", "rounding",
+                     "per_channel")
+
+
+def check_common(top, *, bits, input_signed, weight_signed, rows, cols, weight_tiles, acc_bits,
+                 overflow, out_bits, out_signed, rounding, per_channel):
+    """Validate the :data:`COMMON_PARAMETERS` and store them on ``top`` (errors name the
+    top's class, the parameter, the bad value and what is allowed)."""
+    owner = type(top).__name__
+    top.bits = check_int(owner, "bits", bits, 2, 16)
+    top.input_signed = check_bool(owner, "input_signed", input_signed)
+    top.weight_signed = check_bool(owner, "weight_signed", weight_signed)
+    top.rows = check_int(owner, "rows", rows, 1, 256)
+    top.cols = check_int(owner, "cols", cols, 1, 256)
+    top.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+    top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, 64)
+    top.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
+    top.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
+    top.out_signed = check_bool(owner, "out_signed", out_signed)
+    top.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
+    top.per_channel = check_bool(owner, "per_channel", per_channel)
+
+
+def stream_members(top):
+    """Set ``top.LoadBeat``, ``DataBeat``, ``OutBeat`` (from ``ADDR_BITS``,
+    ``LOAD_DATA_BITS``, ``TILE_BITS`` and the common parameters) and return the signature
+    members ``i_load``, ``i_data``, ``o_data``, ``o_ovf_sticky``."""
+    top.LoadBeat = data.StructLayout({
+        "addr": unsigned(top.ADDR_BITS),
+        "data": unsigned(top.LOAD_DATA_BITS),
+    })
+    top.DataBeat = data.StructLayout({
+        "x": unsigned(top.rows * top.bits),
+        "tile": unsigned(top.TILE_BITS),
+        "first": unsigned(1),
+        "last": unsigned(1),
+    })
+    top.OutBeat = data.StructLayout({
+        "y": unsigned(top.cols * top.out_bits),
+        "ovf": unsigned(top.cols),
+    })
+    return {
+        "i_load": In(stream.Signature(top.LoadBeat)),
+        "i_data": In(stream.Signature(top.DataBeat)),
+        "o_data": Out(stream.Signature(top.OutBeat)),
+        "o_ovf_sticky": Out(top.cols),
+    }
+
+
+def layout_fields(layout):
+    """``{field: {offset, width}}`` of a ``StructLayout`` (manifest payloads)."""
+    return {name: {"offset": f.offset, "width": f.width} for name, f in layout}
+
+
+def describe_common(top, *, parameters, timing, extra, regions, payloads):
+    """The manifest summary of a top: its common parameters followed by ``parameters``, the
+    latency, ``timing`` (throughput and such), widths, ``extra`` sections, the address map
+    (``WEIGHTS``, the :class:`~hw.requant_stage.RequantStage` regions, then ``regions``) and
+    the payload layouts (``i_load``, ``i_data``, ``o_data``, then ``payloads``)."""
+    return {
+        "top": type(top).__name__,
+        "parameters": {**{p: getattr(top, p) for p in COMMON_PARAMETERS}, **parameters},
+        "latency": top.LATENCY,
+        "latency_breakdown": dict(top.latency_breakdown),
+        **timing,
+        "psum_bits": top.psum_bits,
+        "acc_bits": top.acc_bits,
+        "out_bits": top.out_bits,
+        "addr_bits": top.ADDR_BITS,
+        "index_bits": top.INDEX_BITS,
+        "load_data_bits": top.LOAD_DATA_BITS,
+        "tile_bits": top.TILE_BITS,
+        **extra,
+        "address_map": {
+            "WEIGHTS": {"region": REGIONS["WEIGHTS"], "index": "tile*C + col",
+                        "entries": top.weight_tiles * top.cols,
+                        "data": f"w'[r] at bits r*{top.bits}"},
+            **requant_address_map(cols=top.cols, acc_bits=top.acc_bits, out_bits=top.out_bits,
+                                  out_signed=top.out_signed, per_channel=top.per_channel),
+            **regions,
+        },
+        "payloads": {
+            "i_load": layout_fields(top.LoadBeat),
+            "i_data": layout_fields(top.DataBeat),
+            "o_data": layout_fields(top.OutBeat),
+            **{name: layout_fields(layout) for name, layout in payloads.items()},
+        },
+    }
