@@ -36,7 +36,7 @@ def check_common(top, *, bits, input_signed, weight_signed, rows, cols, weight_t
     top.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
     top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, 64)
     top.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
-    top.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
+    top.out_bits = check_int(owner, "out_bits", out_bits, 2, 16)
     top.out_signed = check_bool(owner, "out_signed", out_signed)
     top.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
     top.per_channel = check_bool(owner, "per_channel", per_channel)

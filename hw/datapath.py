@@ -39,7 +39,7 @@ class Datapath(wiring.Component):
     overflow : str
         ``"wrap"`` or ``"saturate"``.
     out_bits : int
-        Output width, in [2, 32].
+        Output width, in [2, 16] (the range of ``golden``, which verifies it).
     out_signed : bool
         Signedness of the outputs.
     rounding : str

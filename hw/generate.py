@@ -54,9 +54,10 @@ def _to_verilog(component, name):
                                                "Mux chain"),
                           (r"^\s*always\s*@\*", "a combinational process Yosys kept (a "
                                                  "latch?)")):
-        if re.search(pattern, verilog, re.M):
+        found = re.search(pattern + r".*$", verilog, re.M)
+        if found:
             raise ValueError(f"generate_verilog: {name}: the design contains {what} "
-                             f"(see hw/generate.py)")
+                             f"(Yosys wrote {found.group(0).strip()!r}; see hw/generate.py)")
     return verilog
 
 

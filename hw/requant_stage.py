@@ -39,7 +39,8 @@ class RequantStage(wiring.Component):
     acc_bits, overflow, out_bits, out_signed, rounding, per_channel
         As :class:`hw.datapath.Datapath`.
     index_bits : int
-        Width of the load index (``p_index``), in [1, 16].
+        Width of the load index (``p_index``), in [1, 20] (``ceil(log2(T·C))`` of a top with
+        T ≤ 4096 tiles and C ≤ 256 columns).
     inject_fault : str or None
         Test only: a :data:`hw.requantizer.FAULTS` entry, passed to the requantizer.
 
@@ -92,11 +93,11 @@ class RequantStage(wiring.Component):
         self.psum_bits = check_int(owner, "psum_bits", psum_bits, 2, 64)
         self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2, 64)
         self.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
-        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
+        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 16)
         self.out_signed = check_bool(owner, "out_signed", out_signed)
         self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
         self.per_channel = check_bool(owner, "per_channel", per_channel)
-        self.index_bits = check_int(owner, "index_bits", index_bits, 1, 16)
+        self.index_bits = check_int(owner, "index_bits", index_bits, 1, 20)
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
         self.P_DATA_BITS = max(self.acc_bits, M0_BITS, self.out_bits + 1)
         self.OutBeat = data.StructLayout({
@@ -117,11 +118,6 @@ class RequantStage(wiring.Component):
             "o_data": Out(stream.Signature(self.OutBeat)),
             "o_ovf_sticky": Out(self.cols),
         })
-
-    def address_map(self):
-        """The ``BIAS`` … ``SCALARS`` entries of the load address map (plain data)."""
-        return address_map(cols=self.cols, acc_bits=self.acc_bits, out_bits=self.out_bits,
-                           out_signed=self.out_signed, per_channel=self.per_channel)
 
     def elaborate(self, platform):
         m = Module()

@@ -43,7 +43,7 @@ class Requantizer(wiring.Component):
     acc_bits : int
         Width of the signed accumulator inputs, in [2, 64].
     out_bits : int
-        Width of each output, in [2, 32].
+        Width of each output, in [2, 16] (the range of ``golden``, which verifies it).
     out_signed : bool
         Whether the outputs are two's complement (else unsigned).
     rounding : str
@@ -98,7 +98,7 @@ class Requantizer(wiring.Component):
         owner = type(self).__name__
         self.cols = check_int(owner, "cols", cols, 1, 256)
         self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2, 64)
-        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 32)
+        self.out_bits = check_int(owner, "out_bits", out_bits, 2, 16)
         self.out_signed = check_bool(owner, "out_signed", out_signed)
         self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
         self.per_channel = check_bool(owner, "per_channel", per_channel)

@@ -512,8 +512,9 @@ def run_native(program: Path, sim: str, cmd_file: Path, out_file: Path, *,
     t0 = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - t0
-    m = re.search(r"qmac_native: cycles=(\d+) outputs=(\d+)", res.stdout)
-    if res.returncode != 0 or not m:
+    m = re.search(r"qmac_native: cycles=(\d+) outputs=(\d+) stalls=\d+ error=(\d+)",
+                  res.stdout)
+    if res.returncode != 0 or not m or m.group(3) != "0":
         raise RuntimeError(f"native run failed (exit {res.returncode}): "
                            f"{(res.stdout + res.stderr)[-500:]}")
     return NativeRun(int(m.group(1)), int(m.group(2)), seconds, Path(out_file))

@@ -113,7 +113,8 @@ class FastPath:
             stalls += int(dut.fast_stall_cycles.value)
             overrun |= bool(int(dut.fast_overrun.value))
             if int(dut.fast_error.value):
-                raise RuntimeError(f"harness could not open the command file {self.cmd_path}")
+                raise RuntimeError(f"harness could not open or load the command file "
+                                   f"{self.cmd_path} (see the simulator log)")
             if n_out:
                 bits, unk = hex_to_bits(self.out_path.read_text(), hp.out_width)
                 outs.append(bits)

@@ -136,15 +136,19 @@ module qmac_harness #(
 
     // binary image, not $readmemh text: parsing hex digits cost more than simulating the
     // DUT for the same commands (Verilator, int8 16x16)
-    task automatic load_cmds();
-        integer fd, words;
+    // 1 when CMD_FILE held whole CMD_W-bit words (else the image is corrupt: an error)
+    function automatic logic load_cmds();
+        integer fd, nbytes;
         fd = $fopen(cmd_file, "rb");
-        words = $fread(cmd_mem, fd);
+        nbytes = $fread(cmd_mem, fd);
         $fclose(fd);
-        if (words % ((CMD_W + 7) / 8) != 0)
-            $display("qmac_harness: WARNING: %s: %0d bytes, not whole %0d-byte words",
-                     cmd_file, words, (CMD_W + 7) / 8);
-    endtask
+        if (nbytes <= 0 || nbytes % ((CMD_W + 7) / 8) != 0) begin
+            $display("qmac_harness: ERROR: %s: %0d bytes, not whole %0d-byte command words",
+                     cmd_file, nbytes, (CMD_W + 7) / 8);
+            return 1'b0;
+        end
+        return 1'b1;
+    endfunction
 
     function automatic logic cmd_file_ok();
         integer f;
@@ -220,8 +224,11 @@ module qmac_harness #(
                 fast_error <= 1'b1;
                 fast_done <= 1'b1;
                 running <= 1'b0;
+            end else if (!load_cmds()) begin
+                fast_error <= 1'b1;
+                fast_done <= 1'b1;
+                running <= 1'b0;
             end else begin
-                load_cmds();
                 fast_error <= 1'b0;
                 fast_done <= 1'b0;
                 running <= 1'b1;

@@ -264,6 +264,30 @@ def test_wide_operands_and_accumulators(cfg):
     assert len({v for y in want_y for v in y[:-1]}) >= 8
 
 
+def test_out_bits_16_scalars_at_their_limits():
+    """out_bits = 16 (the widest): y_zp / act_min / act_max are 17-bit signed registers;
+    the zero point at its negative limit and the clamp at the output range load with their
+    sign, and the outputs cover both ends."""
+    rng = make_rng(16)
+    dut = Datapath(**dict(CONFIGS[0], bits=8, rows=2, cols=2, weight_tiles=2, acc_bits=32,
+                          overflow="wrap", out_bits=16))
+    x = rng.integers(-128, 128, (12, 3))
+    layer = random_layer(dut, rng, x)
+    layer.act_min, layer.act_max, layer.y_zp = -(1 << 15), (1 << 15) - 1, -(1 << 15)
+    outputs, _, _ = run_datapath(dut, load_items(dut, layer) + data_items(dut, x), rng=rng)
+    want_y, _ = model(dut, layer, x)
+    assert [o[0] for o in outputs] == want_y
+    assert min(min(y) for y in want_y) == -(1 << 15)
+
+
+def test_index_bits_of_the_largest_tops_elaborate():
+    """T·C up to 4096·256 needs a 20-bit load index; the shared RequantStage must take it."""
+    from amaranth.hdl import Fragment
+    dut = Datapath(**dict(CONFIGS[0], rows=1, cols=32, weight_tiles=4096))
+    assert dut.INDEX_BITS == 17
+    Fragment.get(dut, None)
+
+
 def test_int8_layer_matches_tflite_form():
     """A TFLite-style int8 fully connected layer (zero points folded by the driver, wrap,
     acc_bits 32) equals golden.fully_connected, the literal TFLite reference form."""
@@ -372,7 +396,7 @@ BASE = CONFIGS[0]
     (dict(acc_bits=65), "Datapath: acc_bits=65 is out of range; allowed: [8, 64]"),
     (dict(overflow="clamp"),
      "Datapath: overflow='clamp' is out of range; allowed: 'wrap', 'saturate'"),
-    (dict(out_bits=1), "Datapath: out_bits=1 is out of range; allowed: [2, 32]"),
+    (dict(out_bits=1), "Datapath: out_bits=1 is out of range; allowed: [2, 16]"),
     (dict(out_signed=0), "Datapath: out_signed=0 is not a bool; allowed: True, False"),
     (dict(rounding="even"),
      "Datapath: rounding='even' is out of range; allowed: 'double', 'single', 'ruy'"),

@@ -81,7 +81,7 @@ DATAPATHS = [
     dp(14, False, True, 4, 2, 1, 40, "saturate", 14, False, "single", False),
     dp(15, True, True, 3, 2, 2, 44, "wrap", 15, True, "ruy", True),
     dp(16, True, True, 4, 2, 2, 48, "saturate", 16, True, "double", True),
-    dp(16, False, False, 2, 2, 1, 64, "wrap", 32, False, "single", False),
+    dp(16, False, False, 2, 2, 1, 64, "wrap", 16, False, "single", False),
     dp(4, True, True, 3, 2, 2, 10, "wrap", 4, True, "double", True, "rounding_off_by_one"),
     # the int8 reference tile: 16 x 16, four weight tiles
     dp(8, True, True, 16, 16, 4, 32, "wrap", 8, True, "double", True),
@@ -94,7 +94,7 @@ COMPONENTS = [
     (AccumulatorBank, dict(cols=2, psum_bits=8, acc_bits=64, overflow="wrap")),
     (Requantizer, dict(cols=2, acc_bits=2, out_bits=2, out_signed=False, rounding="ruy",
                        per_channel=False, inject_fault="rounding_off_by_one")),
-    (Requantizer, dict(cols=1, acc_bits=64, out_bits=32, out_signed=True, rounding="single",
+    (Requantizer, dict(cols=1, acc_bits=64, out_bits=16, out_signed=True, rounding="single",
                        per_channel=True)),
 ]
 

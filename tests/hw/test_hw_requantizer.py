@@ -270,7 +270,7 @@ BASE = dict(cols=4, acc_bits=32, out_bits=8, out_signed=True, rounding="double",
     (dict(cols=0), "Requantizer: cols=0 is out of range; allowed: [1, 256]"),
     (dict(acc_bits=1), "Requantizer: acc_bits=1 is out of range; allowed: [2, 64]"),
     (dict(acc_bits=65), "Requantizer: acc_bits=65 is out of range; allowed: [2, 64]"),
-    (dict(out_bits=33), "Requantizer: out_bits=33 is out of range; allowed: [2, 32]"),
+    (dict(out_bits=17), "Requantizer: out_bits=17 is out of range; allowed: [2, 16]"),
     (dict(out_signed="x"), "Requantizer: out_signed='x' is not a bool; allowed: True, False"),
     (dict(rounding="nearest"), "Requantizer: rounding='nearest' is out of range; "
                                "allowed: 'double', 'single', 'ruy'"),

@@ -99,3 +99,8 @@ def test_native_run_on_icarus(tmp_path, in_ci):
     from tb.schedule import field_values
     got = field_values(bits, 0, hp.bits, hp.rows, signed=True)
     np.testing.assert_array_equal(got, x[[0, 2, 3, 4]])
+    # a command image that is not whole words is an error, not a silently corrupt run
+    cmd.write_bytes(cmd.read_bytes()[:-1])
+    res = subprocess.run(["vvp", "-n", str(vvp), f"+qmac_cmd={cmd}", f"+qmac_out={out}"],
+                         capture_output=True, text=True, check=True)
+    assert "not whole" in res.stdout and "error=1" in res.stdout, res.stdout
