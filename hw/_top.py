@@ -9,7 +9,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from ._util import check_bool, check_choice, check_int
+from ._util import check_array, check_bool, check_choice, check_int
 from .accumulator_bank import OVERFLOW_POLICIES
 from .requant_stage import REGIONS
 from .requant_stage import address_map as requant_address_map
@@ -27,13 +27,9 @@ def check_common(top, *, bits, input_signed, weight_signed, rows, cols, weight_t
                  overflow, out_bits, out_signed, rounding, per_channel):
     """Validate the :data:`COMMON_PARAMETERS` and store them on ``top`` (errors name the
     top's class, the parameter, the bad value and what is allowed)."""
+    check_array(top, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+                rows=rows, cols=cols, weight_tiles=weight_tiles)
     owner = type(top).__name__
-    top.bits = check_int(owner, "bits", bits, 2, 16)
-    top.input_signed = check_bool(owner, "input_signed", input_signed)
-    top.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-    top.rows = check_int(owner, "rows", rows, 1, 256)
-    top.cols = check_int(owner, "cols", cols, 1, 256)
-    top.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
     top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, 64)
     top.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
     top.out_bits = check_int(owner, "out_bits", out_bits, 2, 16)

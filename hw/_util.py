@@ -84,6 +84,18 @@ def check_fault(owner, value, choices):
     return value
 
 
+def check_array(obj, *, bits, input_signed, weight_signed, rows, cols, weight_tiles):
+    """Validate an array's operand and tile parameters (N in [2, 16], R and C in [1, 256],
+    T in [1, 4096]) and store them on ``obj``; errors name ``obj``'s class."""
+    owner = type(obj).__name__
+    obj.bits = check_int(owner, "bits", bits, 2, 16)
+    obj.input_signed = check_bool(owner, "input_signed", input_signed)
+    obj.weight_signed = check_bool(owner, "weight_signed", weight_signed)
+    obj.rows = check_int(owner, "rows", rows, 1, 256)
+    obj.cols = check_int(owner, "cols", cols, 1, 256)
+    obj.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+
+
 # --- integer ranges ----------------------------------------------------------------------
 
 def int_range(bits, is_signed):

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_bool, check_choice, check_fault, check_int, clamp,
+from ._util import (add, ceil_log2, check_array, check_choice, check_fault, check_int, clamp,
                     eq_const, extend, int_range, lt, signed_width_for, silent_on_error, sub, wire)
 from .adc_interface import AdcInterface
 from .dac_driver import INPUT_ENCODINGS, DacDriver, phase_plan
@@ -114,13 +114,9 @@ class CrossbarEngine(wiring.Component):
     def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
                  cell_bits, weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift,
                  cols_per_adc, dac_settle_cycles, inject_fault=None):
-        owner = type(self).__name__
-        self.bits = n = check_int(owner, "bits", bits, 2, 16)
-        self.input_signed = check_bool(owner, "input_signed", input_signed)
-        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-        self.rows = check_int(owner, "rows", rows, 1, 256)
-        self.cols = check_int(owner, "cols", cols, 1, 256)
-        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+        check_array(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+                    rows=rows, cols=cols, weight_tiles=weight_tiles)
+        owner, n = type(self).__name__, self.bits
         self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, n)
         self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
                                             WEIGHT_ENCODINGS)

@@ -5,7 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_bool, check_int, eq_const, extend, int_range, lt,
+from ._util import (add, ceil_log2, check_array, eq_const, extend, int_range, lt,
                     signed_width_for)
 
 __all__ = ["MacArray"]
@@ -80,13 +80,8 @@ class MacArray(wiring.Component):
     ADD_LEVELS_PER_STAGE = 2
 
     def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles=1):
-        owner = type(self).__name__
-        self.bits = check_int(owner, "bits", bits, 2, 16)
-        self.input_signed = check_bool(owner, "input_signed", input_signed)
-        self.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-        self.rows = check_int(owner, "rows", rows, 1, 256)
-        self.cols = check_int(owner, "cols", cols, 1, 256)
-        self.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+        check_array(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+                    rows=rows, cols=cols, weight_tiles=weight_tiles)
 
         n = self.bits
         self.x_shape = signed(n) if input_signed else unsigned(n)
