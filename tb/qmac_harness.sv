@@ -136,10 +136,15 @@ module qmac_harness #(
 
     // binary image, not $readmemh text: parsing hex digits cost more than simulating the
     // DUT for the same commands (Verilator, int8 16x16)
-    // 1 when CMD_FILE held whole CMD_W-bit words (else the image is corrupt: an error)
+    // Load CMD_FILE into the command memory: 1 when it opened and held whole CMD_W-bit words
+    // (anything else is an error, reported here, never a silently corrupt run).
     function automatic logic load_cmds();
         integer fd, nbytes;
         fd = $fopen(cmd_file, "rb");
+        if (fd == 0) begin
+            $display("qmac_harness: ERROR: cannot open command file %s", cmd_file);
+            return 1'b0;
+        end
         nbytes = $fread(cmd_mem, fd);
         $fclose(fd);
         if (nbytes <= 0 || nbytes % ((CMD_W + 7) / 8) != 0) begin
@@ -148,13 +153,6 @@ module qmac_harness #(
             return 1'b0;
         end
         return 1'b1;
-    endfunction
-
-    function automatic logic cmd_file_ok();
-        integer f;
-        f = $fopen(cmd_file, "r");
-        if (f != 0) $fclose(f);
-        return f != 0;
     endfunction
 
     logic [CMD_W-1:0] cmd;
@@ -219,12 +217,7 @@ module qmac_harness #(
             fast_error <= 1'b0;
             lfsr <= 16'h1;
         end else if (fast_go && !go_q) begin
-            if (!cmd_file_ok()) begin
-                $display("qmac_harness: ERROR: cannot open command file %s", cmd_file);
-                fast_error <= 1'b1;
-                fast_done <= 1'b1;
-                running <= 1'b0;
-            end else if (!load_cmds()) begin
+            if (!load_cmds()) begin
                 fast_error <= 1'b1;
                 fast_done <= 1'b1;
                 running <= 1'b0;
