@@ -204,9 +204,8 @@ module qmac_harness #(
 
     always @(posedge clk) begin
         go_q <= fast_go;
-        if (rst || !fast_mode) begin
-            running <= 1'b0;
-            fast_done <= 1'b0;
+        if (rst || !fast_mode || (fast_go && !go_q)) begin
+            // reset, or the start of a run: clear the run's pointer and counters
             ptr <= '0;
             gap_cnt <= '0;
             lasts_sent <= '0;
@@ -214,26 +213,15 @@ module qmac_harness #(
             fast_cycles <= '0;
             fast_stall_cycles <= '0;
             fast_overrun <= 1'b0;
-            fast_error <= 1'b0;
-            lfsr <= 16'h1;
-        end else if (fast_go && !go_q) begin
-            if (!load_cmds()) begin
-                fast_error <= 1'b1;
-                fast_done <= 1'b1;
+            lfsr <= (rst || !fast_mode || bp_seed == 16'd0) ? 16'h1 : bp_seed;
+            if (rst || !fast_mode) begin
                 running <= 1'b0;
-            end else begin
-                fast_error <= 1'b0;
                 fast_done <= 1'b0;
-                running <= 1'b1;
+                fast_error <= 1'b0;
+            end else begin
+                // run; a command image that cannot be loaded ends the run at once, with an error
+                {running, fast_error, fast_done} <= load_cmds() ? 3'b100 : 3'b011;
             end
-            ptr <= '0;
-            gap_cnt <= '0;
-            lasts_sent <= '0;
-            fast_out_count <= '0;
-            fast_cycles <= '0;
-            fast_stall_cycles <= '0;
-            fast_overrun <= 1'b0;
-            lfsr <= (bp_seed == 16'd0) ? 16'h1 : bp_seed;
         end else if (running) begin
             fast_cycles <= fast_cycles + 32'd1;
             lfsr <= {lfsr[14:0], lfsr[15] ^ lfsr[13] ^ lfsr[12] ^ lfsr[10]};
