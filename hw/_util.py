@@ -20,7 +20,7 @@ The helpers below therefore
 
 Multiplications are emitted with their natural widths, which Verilator does not flag.
 The lint-cleanliness of everything built from these helpers is checked by
-``tests/hw/test_hw_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
+``tests/hw/test_generate_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
 """
 
 import functools

@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-import reference as ref
+from tests.helpers import fixedpoint_reference as ref
 
 from golden.fixedpoint import (
     INT32_MAX,

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 import pytest
-import reference as ref
+from tests.helpers import fixedpoint_reference as ref
 
 from golden.multiplier import REAL_MULTIPLIER_LIMIT, quantize_multiplier
 

@@ -33,7 +33,7 @@ import yaml
 from sim.config import load_config
 from sim.errors import UserError
 from sim.regress import CROSSBAR_TESTBENCHES, default_vectors, lossless_variant, run_regress
-from simulators import need
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 SIDRA = REPO / "constraints" / "sidra_y1.yaml"

@@ -13,8 +13,8 @@ import pytest
 from golden import crossbar as xb
 from golden.datapath import datapath_model, fold_zero_points, mac
 
-from . import reference as ref
-from .seeding import make_rng
+from tests.helpers import crossbar_reference as ref
+from tests.helpers.seeding import make_rng
 
 ENCODINGS = list(itertools.product(xb.WEIGHT_ENCODINGS, xb.INPUT_ENCODINGS))
 SIGNS = list(itertools.product([True, False], repeat=2))

@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, simulate
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 from golden.datapath import mac
 from hw.mac_array import MacArray

@@ -4,7 +4,7 @@ streams, with random gaps and random backpressure."""
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, pack, simulate, unpack
+from tests.helpers.hwsim import int_range, make_rng, pack, simulate, unpack
 
 from golden.datapath import datapath_model, fold_zero_points, fully_connected
 from golden.multiplier import quantize_multiplier

@@ -3,7 +3,7 @@
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, simulate
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 from golden.datapath import requantize
 from hw.requantizer import Requantizer

@@ -1,4 +1,4 @@
-"""cocotb testbench (run by test_cocotb_crossbar.py): a generated CrossbarDatapath with the
+"""cocotb testbench (run by tests/tb/test_crossbar_model.py): a generated CrossbarDatapath with the
 behavioural crossbar of tb/crossbar_model.py on its DAC/ADC/programming ports.
 
 The pytest side writes a JSON job (``QMAC_XB_JOB``): the golden spec and noise, the

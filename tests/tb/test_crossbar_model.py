@@ -1,5 +1,6 @@
-"""The crossbar top under both HDL simulators (cocotb 2.1), driven through
-tb/crossbar_model.drive_crossbar: hardware == golden/crossbar.py, lossless (== the MAC
+"""tb/crossbar_model.py: the behavioural crossbar + ADC refuses protocol violations, and
+drives the crossbar top under both HDL simulators (cocotb 2.1, the cocotb module
+tests/tb/cocotb_crossbar_model.py): hardware == golden/crossbar.py, lossless (== the MAC
 path) and lossy with noise, trims and variable ADC latency."""
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import os
 import numpy as np
 import pytest
 
-from golden.crossbar import CrossbarNoise, adc_offsets_lsb
+from golden.crossbar import CrossbarNoise, CrossbarSpec, adc_offsets_lsb
 from hw.generate import generate_verilog
-
-from .harness import commands_for, expected, make_top, random_layer, spec_of
+from tb.crossbar_model import ProtocolError
+from tests.helpers.crossbar_harness import commands_for, expected, make_top, random_layer, spec_of
 
 SIMS = ("icarus", "verilator")
 
@@ -80,16 +81,57 @@ def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, repo_root, mo
     from cocotb_tools.runner import get_runner
     runner = get_runner(sim)
     # cocotb's runner hands sys.path to the simulator's Python as PYTHONPATH
-    monkeypatch.syspath_prepend(str(repo_root / "tests" / "crossbar"))
     monkeypatch.syspath_prepend(str(repo_root))
     build_args = ["-CFLAGS", "-std=c++20"] if sim == "verilator" else []
     runner.build(sources=[src], hdl_toplevel="xb_top", build_dir=tmp_path / "build",
                  build_args=build_args, timescale=("1ns", "1ps"), always=True)
     results = runner.test(
-        hdl_toplevel="xb_top", test_module="cocotb_crossbar_tb",
+        hdl_toplevel="xb_top", test_module="tests.tb.cocotb_crossbar_model",
         test_dir=tmp_path, build_dir=tmp_path / "build",
         extra_env={"QMAC_XB_JOB": str(job_path)},
     )
     from cocotb_tools.runner import get_results
     total, failed = get_results(results)
     assert (total, failed) == (1, 0)
+
+
+def test_responder_detects_protocol_violations():
+    """The behavioural ADC refuses what the protocol forbids (so passing runs mean the DUT
+    respected it)."""
+    from tb.crossbar_model import AdcResponder, CrossbarMacro
+
+    sp = CrossbarSpec(bits=4, input_signed=True, weight_signed=True, rows=2, cols=1,
+                      cell_bits=2, weight_encoding="differential", dac_bits=2,
+                      input_encoding="twos_complement", adc_bits=4, cols_per_adc=2)
+
+    def responder():
+        return AdcResponder(CrossbarMacro(sp), adc_latency=3, dac_settle_cycles=2)
+
+    idle = dict(adc_start=0, adc_sel=0, dac_codes=5, dac_tile=0, dac_valid=1)
+    r = responder()
+    r.sample(**idle)
+    with pytest.raises(ProtocolError, match=r"adc_start 1 cycles after dac_codes changed; "
+                                            r"allowed: >= 3"):
+        r.sample(**{**idle, "adc_start": 1})
+    r = responder()
+    for _ in range(3):
+        r.outputs()
+        r.sample(**idle)
+    r.outputs()
+    r.sample(**{**idle, "adc_start": 1})
+    r.outputs()
+    with pytest.raises(ProtocolError, match=r"adc_start while 2 conversions are pending"):
+        r.sample(**{**idle, "adc_start": 1})
+    r = responder()
+    for _ in range(3):
+        r.sample(**idle)
+    r.sample(**{**idle, "adc_start": 1})
+    with pytest.raises(ProtocolError, match=r"dac_codes changed while a conversion"):
+        r.sample(**{**idle, "dac_codes": 6})
+    r = responder()
+    for _ in range(3):
+        r.sample(**idle)
+    with pytest.raises(ProtocolError, match=r"adc_sel=1 without a preceding adc_sel=0"):
+        r.sample(**{**idle, "adc_start": 1, "adc_sel": 1})
+    with pytest.raises(ProtocolError, match=r"adc_start with dac_valid low"):
+        responder().sample(**{**idle, "adc_start": 1, "dac_valid": 0})
