@@ -273,7 +273,8 @@ def requantize(acc, *, m0, shift, y_zp, act_min, act_max, rounding="double"):
         Output zero point, ``[-2^16, 2^16 − 1]``.
     act_min, act_max : int
         Clamp bounds, ``-2^16 <= act_min <= act_max <= 2^16 − 1``.
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`golden.fixedpoint.ROUNDINGS` (:data:`~golden.fixedpoint.ROUNDING_MODES`).
 
     Returns
     -------
@@ -363,7 +364,8 @@ def fully_connected(x, w, *, bias, x_zp, w_zp, m0, shift, y_zp, act_min, act_max
         Per-tensor or per-channel multiplier, ``m0 ∈ [0, 2^31 − 1]``, ``shift ∈ [−31, 30]``.
     y_zp, act_min, act_max : int
         As in :func:`requantize`.
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`golden.fixedpoint.ROUNDINGS` (:data:`~golden.fixedpoint.ROUNDING_MODES`).
     acc_bits : int
         ``[2, 48]``; 32 is TFLite.
 
