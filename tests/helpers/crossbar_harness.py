@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Amaranth-simulator harness for ``CrossbarDatapath``: a load/data driver, the behavioural
 crossbar + ADC of ``tb/crossbar_model.py``, an output collector with optional backpressure,
 and a golden-model layer builder."""

@@ -1,52 +1,71 @@
 """tb/crossbar_model.py: the behavioural crossbar + ADC refuses protocol violations, and
-drives the crossbar top under both HDL simulators (cocotb 2.1, the cocotb module
-tests/tb/cocotb_crossbar_model.py): hardware == golden/crossbar.py, lossless (== the MAC
-path) and lossy with noise, trims and variable ADC latency."""
+drives the crossbar top under both HDL simulators: hardware == golden/crossbar.py, lossless
+(== the MAC path) and lossy with noise, trims, variable ADC latency and backpressure.
+
+The HDL runs go the way of every cocotb run (``sim/runner.py``): the top is a configuration
+(:func:`sim.config.resolve_config`), generated and built inside ``tb/qmac_harness.sv`` by
+:func:`sim.regress.prepare` and :func:`sim.runner.build`, and the cocotb module
+``tests/tb/cocotb_crossbar_model.py`` runs in the harness's cycle mode through
+:func:`sim.runner.run_test`, driving the command list of a JSON job cycle by cycle.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
 
 import numpy as np
 import pytest
 
 from golden.crossbar import CrossbarNoise, CrossbarSpec, adc_offsets_lsb
-from hw.generate import generate_verilog
+from sim.config import resolve_config
+from sim.regress import prepare
+from sim.runner import build, run_test
 from tb.crossbar_model import ProtocolError
 from tests.helpers.crossbar_harness import commands_for, expected, make_top, random_layer, spec_of
+from tests.helpers.simulators import need
 
 SIMS = ("icarus", "verilator")
 
 
-def _runner(sim, in_ci):
-    from sim.tools import find_simulator
-    from sim.errors import ToolError
-    try:
-        found = find_simulator(sim)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
-    return found
+def _config_of(top, name: str):
+    """The configuration whose generated top is ``top`` (a ``CrossbarDatapath``)."""
+    shifts = top.adc_shift if isinstance(top.adc_shift, (tuple, list)) else [top.adc_shift]
+    raw = {
+        "name": name,
+        "operands": {"bits": top.bits, "input_signed": top.input_signed,
+                     "weight_signed": top.weight_signed},
+        "array": {"rows": top.rows, "cols": top.cols, "weight_tiles": top.weight_tiles},
+        "accumulator": {"guard_bits": top.acc_bits - 2 * top.bits, "overflow": top.overflow},
+        "requant": {"out_bits": top.out_bits, "out_signed": top.out_signed,
+                    "rounding": top.rounding, "per_channel": top.per_channel},
+        "crossbar": {
+            "rows": top.rows, "cols": top.cols, "cell_bits": top.cell_bits,
+            "weight_encoding": top.weight_encoding, "dac_bits": top.dac_bits,
+            "input_encoding": top.input_encoding, "adc_bits": top.adc_bits,
+            "adc_full_scale": [1 << (top.adc_bits + int(k)) for k in shifts],
+            "cols_per_adc": top.cols_per_adc, "adc_latency": top.adc_latency,
+            "dac_settle_cycles": top.dac_settle_cycles},
+    }
+    return resolve_config(raw, where=f"<{name}>")
+
+
+def _case(case):
+    """(top, noise, layer shape, ADC jitter, o_data stall probability) of a case."""
+    if case == "lossless":
+        top = make_top(rows=4, cols=2, cell_bits=4, dac_bits=2, cols_per_adc=2)
+        return top, CrossbarNoise(), dict(batch=3, k=10), 0, 0.0
+    top = make_top(rows=8, cols=2, cell_bits=8, dac_bits=8, input_encoding="offset",
+                   adc_bits=6, cols_per_adc=4)
+    noise = CrossbarNoise(program_sigma=0.01, read_sigma=0.005, adc_offset_sigma=0.8, seed=3)
+    return top, noise, dict(batch=4, k=16), 3, 0.3
 
 
 @pytest.mark.parametrize("sim", SIMS)
 @pytest.mark.parametrize("case", ["lossless", "lossy_noisy"])
-def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, repo_root, monkeypatch):
-    if case == "lossless":
-        top = make_top(rows=4, cols=2, cell_bits=4, dac_bits=2, cols_per_adc=2)
-        noise = CrossbarNoise()
-        kw = dict(batch=3, k=10)
-        jitter, stall = 0, 0.0
-    else:
-        top = make_top(rows=8, cols=2, cell_bits=8, dac_bits=8, input_encoding="offset",
-                       adc_bits=6, cols_per_adc=4)
-        noise = CrossbarNoise(program_sigma=0.01, read_sigma=0.005, adc_offset_sigma=0.8,
-                              seed=3)
-        kw = dict(batch=4, k=16)
-        jitter, stall = 3, 0.3
+def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, build_root):
+    need(sim, in_ci)
+    top, noise, kw, jitter, stall = _case(case)
     rng = np.random.default_rng(21)
     L = random_layer(top, rng, **kw)
     if case == "lossy_noisy":
@@ -55,13 +74,11 @@ def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, repo_root, mo
     if case == "lossless":
         y_mac, _ = expected(top, L, mac_path=True)
         assert y.tolist() == y_mac.tolist()
-    verilog = generate_verilog(top, name="xb_top", header_lines=["crossbar cocotb test"])
-    src = tmp_path / "xb_top.v"
-    src.write_text(verilog)
-    spec = spec_of(top)
+    prep = prepare(_config_of(top, f"xb_model_{case}"), build_root)
+    assert prep.hp.xb_spec() == spec_of(top), "the generated top is not the one golden models"
     job = {
         "spec": {k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in dataclasses.asdict(spec).items()},
+                 for k, v in dataclasses.asdict(spec_of(top)).items()},
         "noise": dataclasses.asdict(noise),
         "adc_latency": top.adc_latency, "jitter": jitter, "stall": stall,
         "dac_settle_cycles": top.dac_settle_cycles,
@@ -73,26 +90,13 @@ def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, repo_root, mo
     }
     job_path = tmp_path / "job.json"
     job_path.write_text(json.dumps(job))
-    found = _runner(sim, in_ci)
-    for key, value in found.env:
-        monkeypatch.setenv(key, value)
-    if found.name == "verilator":
-        monkeypatch.setenv("PATH", f"{found.executable.parent}{os.pathsep}{os.environ['PATH']}")
-    from cocotb_tools.runner import get_runner
-    runner = get_runner(sim)
-    # cocotb's runner hands sys.path to the simulator's Python as PYTHONPATH
-    monkeypatch.syspath_prepend(str(repo_root))
-    build_args = ["-CFLAGS", "-std=c++20"] if sim == "verilator" else []
-    runner.build(sources=[src], hdl_toplevel="xb_top", build_dir=tmp_path / "build",
-                 build_args=build_args, timescale=("1ns", "1ps"), always=True)
-    results = runner.test(
-        hdl_toplevel="xb_top", test_module="tests.tb.cocotb_crossbar_model",
-        test_dir=tmp_path, build_dir=tmp_path / "build",
-        extra_env={"QMAC_XB_JOB": str(job_path)},
-    )
-    from cocotb_tools.runner import get_results
-    total, failed = get_results(results)
-    assert (total, failed) == (1, 0)
+    b = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp, sim=sim,
+              build_root=build_root, tag=prep.tag)
+    run = run_test(b, module="tests.tb.cocotb_crossbar_model", test_dir=tmp_path / "run",
+                   seed=1, vectors=1, timeout=600, extra_env={"QMAC_XB_JOB": str(job_path)},
+                   log_name="crossbar_model")
+    assert run.passed, run.message
+    assert [c.name for c in run.testcases] == ["crossbar_layer"]
 
 
 def test_responder_detects_protocol_violations():
