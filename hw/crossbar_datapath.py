@@ -268,16 +268,7 @@ class CrossbarDatapath(wiring.Component):
         m.submodules.stage = stage = self._requant_stage()
         en = stage.en               # global stall of the back end: o_data holds a beat
 
-        # --- analog ports -----------------------------------------------------------------
-        m.d.comb += [
-            self.dac_codes.eq(eng.dac_codes),
-            self.dac_tile.eq(eng.dac_tile),
-            self.dac_valid.eq(eng.dac_valid),
-            self.adc_start.eq(eng.adc_start),
-            self.adc_sel.eq(eng.adc_sel),
-            eng.adc_done.eq(self.adc_done),
-            eng.adc_code.eq(self.adc_code),
-        ]
+        self._analog_ports(m, eng)
 
         # --- loads: weights and trims here, every other region in the RequantStage ---------
         busy = Signal(name="busy")
@@ -319,7 +310,24 @@ class CrossbarDatapath(wiring.Component):
             stage.p_data.eq(ldata),
         ]
 
-        # programming beat: encode the weight column into cell levels
+        self._programming_beat(m, ldata, w_write, w_tile, w_col, prog_valid_q)
+        self._data_path(m, eng, stage, en, prog_valid_q, busy)
+        return m
+
+    def _analog_ports(self, m, eng):
+        """The analog macro's ports are the engine's."""
+        m.d.comb += [
+            self.dac_codes.eq(eng.dac_codes),
+            self.dac_tile.eq(eng.dac_tile),
+            self.dac_valid.eq(eng.dac_valid),
+            self.adc_start.eq(eng.adc_start),
+            self.adc_sel.eq(eng.adc_sel),
+            eng.adc_done.eq(self.adc_done),
+            eng.adc_code.eq(self.adc_code),
+        ]
+
+    def _programming_beat(self, m, ldata, w_write, w_tile, w_col, prog_valid_q):
+        """A weight write also leaves on ``o_prog``: the column encoded into cell levels."""
         levels = wire(m, self._levels(m, ldata), "prog_levels")
         with m.If(self.o_prog.ready):
             m.d.sync += prog_valid_q.eq(0)
@@ -332,7 +340,9 @@ class CrossbarDatapath(wiring.Component):
             ]
         m.d.comb += self.o_prog.valid.eq(prog_valid_q)
 
-        # --- data path: engine → accumulator bank → requantizer → o_data -------------------
+    def _data_path(self, m, eng, stage, en, prog_valid_q, busy):
+        """Engine → accumulator bank → requantizer → ``o_data``; a load or a pending
+        programming beat holds the input."""
         m.d.comb += [
             eng.i_data.valid.eq(self.i_data.valid & ~self.i_load.valid & ~prog_valid_q),
             eng.i_data.payload.eq(self.i_data.payload),
@@ -347,4 +357,3 @@ class CrossbarDatapath(wiring.Component):
         ]
         wiring.connect(m, stage.o_data, wiring.flipped(self.o_data))
         m.d.comb += self.o_ovf_sticky.eq(stage.o_ovf_sticky)
-        return m

@@ -14,6 +14,23 @@ from .requantizer import FAULTS, Requantizer
 __all__ = ["Datapath", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0", "RESET_SHIFT"]
 
 
+def beat_flags(m, en, flags, latency):
+    """Stages 1..``latency`` (the MAC array's): a beat's ``(valid, first, last)`` travel
+    beside it in registers enabled by ``en``; returns every stage's valid bit and the flags
+    at the last stage."""
+    in_flight = []
+    valid, first, last = flags
+    for st in range(1, latency + 1):
+        valid_q = Signal(name=f"mac_valid_q_{st}")
+        first_q = Signal(name=f"mac_first_q_{st}", reset_less=True)
+        last_q = Signal(name=f"mac_last_q_{st}", reset_less=True)
+        with m.If(en):
+            m.d.sync += [valid_q.eq(valid), first_q.eq(first), last_q.eq(last)]
+        in_flight.append(valid_q)
+        valid, first, last = valid_q, first_q, last_q
+    return in_flight, (valid, first, last)
+
+
 class Datapath(wiring.Component):
     """Quantized matrix-vector datapath: ``R × C`` MAC array, ``C`` accumulators, ``C``
     requantizers, with the ports and load address map of ``docs/design.md``.
@@ -206,17 +223,8 @@ class Datapath(wiring.Component):
             mac.tile.eq(beat.tile),
         ]
 
-        # stages 1..MacArray.LATENCY: the MAC array; its beat flags travel alongside.
-        in_flight = []
-        valid, first, last = accept, beat.first, beat.last
-        for st in range(1, mac.LATENCY + 1):
-            valid_q = Signal(name=f"mac_valid_q_{st}")
-            first_q = Signal(name=f"mac_first_q_{st}", reset_less=True)
-            last_q = Signal(name=f"mac_last_q_{st}", reset_less=True)
-            with m.If(en):
-                m.d.sync += [valid_q.eq(valid), first_q.eq(first), last_q.eq(last)]
-            in_flight.append(valid_q)
-            valid, first, last = valid_q, first_q, last_q
+        in_flight, (valid, first, last) = beat_flags(
+            m, en, (accept, beat.first, beat.last), mac.LATENCY)
 
         # then the accumulator bank, the requantizer and the output register
         m.d.comb += [
