@@ -2,7 +2,8 @@
 
 * :mod:`.fixedpoint_reference` — exact scalar references (Python ints, ``Fraction``) of
   ``golden/`` fixed-point, multiplier and datapath arithmetic;
-* :mod:`.crossbar_reference` — an independent pure-Python model of the crossbar (docs/crossbar.md §2);
+* :mod:`.crossbar_reference` — an independent pure-Python model of the crossbar
+  (docs/crossbar.md §2);
 * :mod:`.crossbar_harness` — an Amaranth-simulator harness and layer builder for
   ``hw.crossbar_datapath.CrossbarDatapath``;
 * :mod:`.hwsim` — Amaranth simulation, bit packing and a seeded RNG for the ``hw`` tests;

@@ -4,11 +4,11 @@ streams, with random gaps and random backpressure."""
 
 import numpy as np
 import pytest
-from tests.helpers.hwsim import int_range, make_rng, pack, simulate, unpack
 
 from golden.datapath import datapath_model, fold_zero_points, fully_connected
 from golden.multiplier import quantize_multiplier
 from hw.datapath import REGIONS, SCALAR_INDEX, Datapath
+from tests.helpers.hwsim import int_range, make_rng, pack, simulate, unpack
 
 
 class Layer:

@@ -5,10 +5,10 @@ import itertools
 
 import numpy as np
 import pytest
-from tests.helpers.hwsim import int_range, make_rng, simulate
 
 from golden.datapath import mac
 from hw.mac_array import MacArray
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 SIGNEDNESS = [(True, True), (True, False), (False, True), (False, False)]
 
