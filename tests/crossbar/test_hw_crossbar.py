@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from constraints import SCALAR_INDEX, encode_load
 from golden.crossbar import (CrossbarNoise, CrossbarSpec, adc_offsets_lsb, input_phases,
                              lossless_adc_bits)
 from hw.adc_interface import AdcInterface
-from hw.crossbar_datapath import CROSSBAR_REGIONS, CrossbarDatapath
-from hw.datapath import SCALAR_INDEX
+from hw.crossbar_datapath import CrossbarDatapath
 from hw.crossbar_engine import CrossbarEngine
 from hw.dac_driver import DacDriver
 from tb.crossbar_model import ProtocolError, unpack
@@ -78,8 +78,7 @@ def test_overflow_flags_and_sticky_follow_o_data(overflow):
     cmds = commands_for(top, L)
     first_data = next(i for i, c in enumerate(cmds) if c[0] == "data")
     chunks = -(-L.x.shape[1] // top.rows)
-    clear = ("load", (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS)
-             | SCALAR_INDEX["clear_sticky"], 0)
+    clear = ("load", encode_load("SCALARS", SCALAR_INDEX["clear_sticky"], top.INDEX_BITS), 0)
     mid = first_data + 3 * chunks                  # after the third vector's beats
     cmds = cmds[:mid] + [clear] + cmds[mid:]
     r = run(top, cmds, n_out=L.x.shape[0])
