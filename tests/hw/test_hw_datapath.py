@@ -162,7 +162,12 @@ def random_layer(dut, rng, x, *, shift_range=None):
     w = rng.integers(wlo, whi, (cols, k), endpoint=True)
     w[0] = wlo if dut.weight_signed else whi
     alo, ahi = int_range(dut.acc_bits, True)
-    bias = rng.integers(alo // 8, ahi // 8, cols, endpoint=True)
+    # bias: random, but centring each lane's accumulations (else the requantized lanes
+    # saturate for most seeds and the outputs carry little information)
+    dots = (x @ w.T).astype(float)
+    noise = rng.integers(alo // 8, ahi // 8, cols, endpoint=True).astype(float)
+    noise = np.clip(noise, -(dots.std(axis=0) + 1), dots.std(axis=0) + 1)
+    bias = np.clip(np.rint(noise - dots.mean(axis=0)), alo // 8, ahi // 8).astype(np.int64)
     bias[0] = 0
     lanes = cols if dut.per_channel else 1
     out_lo, out_hi = int_range(dut.out_bits, dut.out_signed)
