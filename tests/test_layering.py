@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import constraints
+import golden.datapath
 import golden.fixedpoint
 import hw.accumulator_bank
 import hw.crossbar_engine
@@ -21,6 +22,7 @@ def test_option_vocabularies_agree():
     assert sim.config.ROUNDINGS is constraints.ROUNDINGS
     assert hw.accumulator_bank.OVERFLOW_POLICIES == constraints.OVERFLOW_POLICIES
     assert sim.config.OVERFLOW_POLICIES is constraints.OVERFLOW_POLICIES
+    assert golden.datapath.OVERFLOWS == constraints.OVERFLOW_POLICIES
     assert hw.crossbar_engine.WEIGHT_ENCODINGS is constraints.WEIGHT_ENCODINGS
     assert hw.dac_driver.INPUT_ENCODINGS is constraints.INPUT_ENCODINGS
 
