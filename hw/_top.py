@@ -14,7 +14,7 @@ from amaranth.lib.wiring import In, Out
 from constraints import derive, limits
 from constraints.loadmap import REGION_BITS
 
-from ._util import check_array, check_bool, check_choice, check_int
+from ._util import check_array, check_bool, check_choice, check_int, silent_on_error
 from .accumulator_bank import OVERFLOW_POLICIES
 from .requant_stage import REGIONS
 from .requant_stage import address_map as requant_address_map
@@ -66,8 +66,11 @@ def check_against(top, record):
 
 
 def from_record(cls, record, **extra):
-    """``cls(**record.top_parameters(), **extra)``, checked with :func:`check_against`."""
-    return check_against(cls(**record.top_parameters(), **extra), record)
+    """``cls(**record.top_parameters(), **extra)``, checked with :func:`check_against` (a
+    refused top is not also reported as never used)."""
+    top = cls(**record.top_parameters(), **extra)
+    silent_on_error(check_against)(top, record)
+    return top
 
 
 def stream_members(top):
