@@ -16,6 +16,8 @@ where it is provably exact (:func:`int_matmul`).
 
 import numpy as np
 
+from constraints import int_range
+from constraints import limits as _limits
 from golden._validate import (
     as_int_array,
     broadcast,
@@ -50,8 +52,9 @@ __all__ = [
 ]
 
 OVERFLOWS = ("wrap", "saturate")
-#: Widest accumulator the golden model (and the wide multiply) supports: ``|acc| <= 2^47``.
-ACC_BITS_MAX = 48
+#: Widest accumulator the golden model (and the wide multiply) supports: ``|acc| <= 2^47``
+#: (the contract's limit, ``constraints/limits.py``).
+ACC_BITS_MAX = _limits.ACC_BITS_MAX
 #: Values of any 16-bit signed or unsigned operand / zero point: ``[-2^15, 2^16 − 1]``.
 OPERAND_MIN, OPERAND_MAX = -(2**15), 2**16 - 1
 #: ``y_zp``, ``act_min``, ``act_max`` are ``out_bits + 1``-bit signed values, out_bits <= 16.
@@ -64,10 +67,8 @@ def operand_range(bits, signed):
 
     ``bits`` in ``[2, 16]``.
     """
-    bits = check_int("bits", bits, 2, 16)
-    if check_bool("signed", signed):
-        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return 0, 2**bits - 1
+    bits = check_int("bits", bits, _limits.BITS_MIN, _limits.BITS_MAX)
+    return int_range(bits, check_bool("signed", signed))
 
 
 def _acc_range(acc_bits):

@@ -29,6 +29,8 @@ import operator
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
 from amaranth.utils import ceil_log2
 
+from constraints import int_range, limits, signed_width_for
+
 from ._amaranth_private import silence_unused_warning
 
 __all__ = [
@@ -86,32 +88,21 @@ def check_fault(owner, value, choices):
 
 
 def check_array(obj, *, bits, input_signed, weight_signed, rows, cols, weight_tiles):
-    """Validate an array's operand and tile parameters (N in [2, 16], R and C in [1, 256],
-    T in [1, 4096]) and store them on ``obj``; errors name ``obj``'s class."""
+    """Validate an array's operand and tile parameters against the contract's limits
+    (``constraints/limits.py``: N in [2, 16], R and C in [1, 256], T in [1, 1024]) and store
+    them on ``obj``; errors name ``obj``'s class."""
     owner = type(obj).__name__
-    obj.bits = check_int(owner, "bits", bits, 2, 16)
+    obj.bits = check_int(owner, "bits", bits, limits.BITS_MIN, limits.BITS_MAX)
     obj.input_signed = check_bool(owner, "input_signed", input_signed)
     obj.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-    obj.rows = check_int(owner, "rows", rows, 1, 256)
-    obj.cols = check_int(owner, "cols", cols, 1, 256)
-    obj.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+    obj.rows = check_int(owner, "rows", rows, 1, limits.DIM_MAX)
+    obj.cols = check_int(owner, "cols", cols, 1, limits.DIM_MAX)
+    obj.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, limits.TILES_MAX)
 
 
 # --- integer ranges ----------------------------------------------------------------------
 
-def int_range(bits, is_signed):
-    """Inclusive range ``(lo, hi)`` of a ``bits``-wide integer."""
-    if is_signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def signed_width_for(lo, hi):
-    """Smallest ``w`` such that ``signed(w)`` holds every integer in ``[lo, hi]``."""
-    w = 1
-    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
-        w += 1
-    return w
+# ``int_range`` and ``signed_width_for`` are the contract's (constraints/ranges.py).
 
 
 # --- lint-clean arithmetic ---------------------------------------------------------------

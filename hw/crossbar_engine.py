@@ -5,6 +5,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from constraints import derive
+from constraints.vocab import WEIGHT_ENCODINGS
+
 from ._util import (add, as_signed, ceil_log2, check_array, check_choice, check_fault, check_int,
                     clamp, eq_const, extend, int_range, lt, signed_width_for, silent_on_error,
                     sub, wire)
@@ -14,16 +17,14 @@ from .mac_array import MacArray
 
 __all__ = ["CrossbarEngine", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS", "FAULTS", "crossbar_geometry"]
 
-WEIGHT_ENCODINGS = ("differential", "offset")
 FAULTS = ("crossbar_lsb_off_by_one",)
-FULL_SCALE_HEADROOM_BITS = 4
 
 
 def crossbar_geometry(*, bits, cell_bits, weight_encoding, cols):
-    """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns."""
-    slices = -(-bits // cell_bits)
-    pol = 2 if weight_encoding == "differential" else 1
-    return slices, pol, cols * slices * pol
+    """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns (the
+    contract's formulas, ``constraints.derive``)."""
+    return (derive.slices(bits, cell_bits), derive.polarities(weight_encoding),
+            derive.phys_cols(cols, bits, cell_bits, weight_encoding))
 
 
 
@@ -162,9 +163,8 @@ class CrossbarEngine(wiring.Component):
         """Per physical column LSB exponents ``k_j`` (one int for all, or ``C_phys`` ints),
         each in ``[0, max(0, lossless − B) + FULL_SCALE_HEADROOM_BITS]``."""
         owner = type(self).__name__
-        lossless = (self.rows * ((1 << self.dac_bits) - 1)
-                    * ((1 << self.cell_bits) - 1)).bit_length()
-        kmax = max(0, lossless - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
+        kmax = derive.max_adc_shift(
+            self.adc_bits, derive.lossless_adc_bits(self.rows, self.dac_bits, self.cell_bits))
         if isinstance(adc_shift, (list, tuple)):
             if len(adc_shift) != self.PHYS_COLS:
                 raise ValueError(f"{owner}: adc_shift={adc_shift!r} is out of range; allowed: "
@@ -225,14 +225,16 @@ class CrossbarEngine(wiring.Component):
     # --- timing ---------------------------------------------------------------------------
     @staticmethod
     def cycles_per_vector_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
-        """Cycles between accepted beats: ``P·(m·(Lc + 1) + settle + 1) + 1``."""
-        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 1
+        """Cycles between accepted beats: ``P·(m·(Lc + 1) + settle + 1) + 1`` (the
+        contract's formula, ``constraints.derive.cycles_per_vector``)."""
+        return derive.cycles_per_vector(phases, cols_per_adc, adc_latency, dac_settle_cycles)
 
     @staticmethod
     def latency_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
-        """Cycles from an accepted beat to its ``o_psum.valid``:
-        ``P·(m·(Lc + 1) + settle + 1) + 3``."""
-        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 3
+        """Cycles from an accepted beat to its ``o_psum.valid``: two more than
+        :meth:`cycles_per_vector_for`, ``P·(m·(Lc + 1) + settle + 1) + 3``."""
+        return derive.cycles_per_vector(phases, cols_per_adc, adc_latency,
+                                        dac_settle_cycles) + 2
 
     def cycles_per_vector(self, adc_latency):
         return self.cycles_per_vector_for(phases=self.PHASES, cols_per_adc=self.cols_per_adc,

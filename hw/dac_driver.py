@@ -4,12 +4,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints import derive
+from constraints.vocab import INPUT_ENCODINGS
+
 from ._util import (add, ceil_log2, check_bool, check_choice, check_int, eq_const, silent_on_error,
                     sub)
 
 __all__ = ["DacDriver", "INPUT_ENCODINGS", "phase_plan"]
 
-INPUT_ENCODINGS = ("twos_complement", "offset")
 
 
 def phase_plan(*, bits, input_signed, dac_bits, input_encoding):
@@ -18,12 +20,7 @@ def phase_plan(*, bits, input_signed, dac_bits, input_encoding):
     The N-bit pattern ``(x + A) mod 2^N`` is cut into ``dac_bits``-wide digits from the LSB;
     for signed inputs in ``twos_complement`` the sign bit is a phase of its own.
     """
-    sign = input_signed and input_encoding == "twos_complement"
-    top = bits - 1 if sign else bits
-    plan = [(lo, min(dac_bits, top - lo), False) for lo in range(0, top, dac_bits)]
-    if sign:
-        plan.append((bits - 1, 1, True))
-    return plan
+    return list(derive.phase_plan(bits, input_signed, dac_bits, input_encoding))
 
 
 

@@ -5,7 +5,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_array, eq_const, extend, int_range, lt,
+from constraints.ranges import dot_product_bits, product_range
+
+from ._util import (add, ceil_log2, check_array, eq_const, extend, lt,
                     signed_width_for)
 
 __all__ = ["MacArray"]
@@ -108,16 +110,13 @@ class MacArray(wiring.Component):
 
     @staticmethod
     def _product_range(bits, input_signed, weight_signed):
-        xlo, xhi = int_range(bits, input_signed)
-        wlo, whi = int_range(bits, weight_signed)
-        corners = [a * b for a in (xlo, xhi) for b in (wlo, whi)]
-        return min(corners), max(corners)
+        return product_range(bits, input_signed, weight_signed)
 
     @classmethod
     def psum_bits_for(cls, *, bits, input_signed, weight_signed, rows):
-        """``psum_bits`` of a ``MacArray`` with these parameters (without building one)."""
-        lo, hi = cls._product_range(bits, input_signed, weight_signed)
-        return signed_width_for(rows * lo, rows * hi)
+        """``psum_bits`` of a ``MacArray`` with these parameters (without building one): the
+        contract's exact dot-product width (``constraints.dot_product_bits``)."""
+        return dot_product_bits(bits, rows, input_signed, weight_signed)
 
     @classmethod
     def latency_for(cls, *, rows):

@@ -5,6 +5,8 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints.loadmap import REGION_BITS, REGIONS, SCALAR_INDEX
+
 from ._util import check_bool, check_choice, check_fault, check_int, eq_const, int_range, lt
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .requantizer import FAULTS, M0_BITS, ROUNDINGS, SHIFT_BITS, Requantizer
@@ -12,12 +14,9 @@ from .requantizer import FAULTS, M0_BITS, ROUNDINGS, SHIFT_BITS, Requantizer
 __all__ = ["RequantStage", "address_map", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0",
            "RESET_SHIFT"]
 
-#: Load address regions (``addr = region << INDEX_BITS | index``) of every datapath top.
-#: ``WEIGHTS`` belongs to the engine; ``BIAS`` … ``SCALARS`` are decoded here.
-REGIONS = {"WEIGHTS": 0, "BIAS": 1, "M0": 2, "SHIFT": 3, "SCALARS": 4}
-REGION_BITS = 3
-#: Indices inside the ``SCALARS`` region.
-SCALAR_INDEX = {"y_zp": 0, "act_min": 1, "act_max": 2, "clear_sticky": 3}
+#: Load address regions (``addr = region << INDEX_BITS | index``, the contract's load map,
+#: ``constraints/loadmap.py``) of every datapath top. ``WEIGHTS`` belongs to the engine;
+#: ``BIAS`` … ``SCALARS`` are decoded here; :data:`SCALAR_INDEX` inside ``SCALARS``.
 #: Reset value of every ``M0``/``SHIFT`` register: multiplier 2**30 · 2**1 / 2**31 = 1.0.
 RESET_M0, RESET_SHIFT = 1 << 30, 1
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,8 @@ import numpy as np
 import cocotb
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+
+from constraints.seeds import base_seed, seed_key
 
 from .checker import Checker, CheckResult, decode_outputs
 from .fastpath import FastPath
@@ -62,10 +63,9 @@ class TbEnv:
         self.dut = dut
         self.test = test
         self.hp = HwParams.from_env()
-        seed = os.environ.get("QMAC_SEED")
-        self.seed = int(seed) if seed not in (None, "") else int(cocotb.RANDOM_SEED)
+        self.seed = base_seed(default=cocotb.RANDOM_SEED)     # the contract's QMAC_SEED policy
         self.vectors = int(os.environ.get("QMAC_VECTORS") or DEFAULT_VECTORS)
-        self.rng = np.random.default_rng([self.seed, zlib.crc32(test.encode())])
+        self.rng = np.random.default_rng(seed_key(self.seed, test))
         self.log = cocotb.log.getChild(test) if hasattr(cocotb.log, "getChild") else cocotb.log
         self.model = Model(self.hp)
         self.fast = FastPath(dut, self.hp, period_ns=PERIOD_NS, log=self.log)

@@ -9,10 +9,10 @@ import itertools
 import numpy as np
 import pytest
 
+from constraints import SCALAR_INDEX, encode_load
 from golden.crossbar import CrossbarNoise, adc_offsets_lsb, lossless_adc_bits
-from hw.crossbar_datapath import CROSSBAR_REGIONS, CrossbarDatapath
+from hw.crossbar_datapath import CrossbarDatapath
 from hw.crossbar_engine import CrossbarEngine
-from hw.datapath import SCALAR_INDEX
 from tests.helpers.crossbar_harness import (commands_for, expected, make_top, random_layer, run,
                                             spec_of)
 from tests.helpers.seeding import make_rng
@@ -74,8 +74,7 @@ def test_overflow_flags_and_sticky_follow_o_data(overflow):
     cmds = commands_for(top, L)
     first_data = next(i for i, c in enumerate(cmds) if c[0] == "data")
     chunks = -(-L.x.shape[1] // top.rows)
-    clear = ("load", (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS)
-             | SCALAR_INDEX["clear_sticky"], 0)
+    clear = ("load", encode_load("SCALARS", SCALAR_INDEX["clear_sticky"], top.INDEX_BITS), 0)
     mid = first_data + 3 * chunks                  # after the third vector's beats
     cmds = cmds[:mid] + [clear] + cmds[mid:]
     r = run(top, cmds, n_out=L.x.shape[0])
