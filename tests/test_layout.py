@@ -7,7 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: test directory → the directory whose modules it tests
-TESTED = {"hw": "hw", "golden": "golden", "sim": "sim", "tb": "tb", "examples": "examples"}
+TESTED = {"hw": "hw", "golden": "golden", "sim": "sim", "tb": "tb", "examples": "examples",
+          "constraints": "constraints"}
 #: test directories that hold no tests of a module
 OTHER = {"helpers", "data", "__pycache__"}
 
