@@ -16,9 +16,11 @@ import json
 
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 
 from golden.crossbar import CrossbarNoise, CrossbarSpec, adc_offsets_lsb
 from sim.config import resolve_config
+from sim.generate import build_component
 from sim.regress import prepare
 from sim.runner import build, run_test
 from tb.crossbar_model import ProtocolError
@@ -75,7 +77,10 @@ def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, build_root):
         y_mac, _ = expected(top, L, mac_path=True)
         assert y.tolist() == y_mac.tolist()
     prep = prepare(_config_of(top, f"xb_model_{case}"), build_root)
-    assert prep.hp.xb_spec() == spec_of(top), "the generated top is not the one golden models"
+    # the generated top is the one golden models (this also elaborates the test's top)
+    assert prep.hp.xb_spec() == spec_of(top)
+    assert (rtlil.convert(top, name="xb", emit_src=False)
+            == rtlil.convert(build_component(prep.cfg), name="xb", emit_src=False))
     job = {
         "spec": {k: (list(v) if isinstance(v, tuple) else v)
                  for k, v in dataclasses.asdict(spec_of(top)).items()},
