@@ -54,6 +54,22 @@ Methods (``METHODS``)
     ``i = num_bins``, so ``T = max|x|``: the levels are as fine as the histogram and the
     search has nothing to trade.
 
+Degenerate histograms (few distinct values)
+-------------------------------------------
+On data with few distinct values (integer pixels, a 4-bit activation, a one-hot input) the
+histogram of ``|x|`` is a few isolated spikes with empty bins between them. The divergence
+then cannot tell thresholds apart: a threshold just above the first non-zero spike keeps a
+one-spike ``P`` whose merged ``Q`` is that same spike, ``KL ≈ 0``, and the search returns
+it — clipping almost everything (the MLP on scikit-learn's digits, whose inputs are the 17
+integers 0..16, fell to 23% top-1 accuracy at 4 bits this way). ``calibrate_kl`` detects
+it: **the chosen threshold keeps fewer non-empty bins than there are quantization levels
+``L`` while it clips values** (a range holding fewer distinct values than the code has
+levels has no rounding error to trade against the clipping). Then it warns with a
+:class:`CalibrationWarning` naming the channel, the threshold, the distinct values kept and
+the fraction clipped, and uses ``fallback`` instead (``"mse"`` by default, or
+``"minmax"``; ``fallback=None`` keeps the KL threshold, still with the warning).
+Continuous data never meets the condition (``i ≥ L`` bins of a filled histogram).
+
 Per-channel calibration (``axis`` not None) runs the method on every slice along
 ``axis`` and returns 1-D ``scale`` and ``zero_point``; per tensor they are NumPy scalars.
 An all-zero tensor or channel gets ``scale = 1`` (see :mod:`golden.quantize`).
@@ -62,6 +78,8 @@ Seed note: one seed writes the percentile range as ``[P_α, P_(100−α)]`` with
 (0.01..1); that is ``p = 100 − α`` here.
 """
 
+import warnings
+
 import numpy as np
 
 from golden._validate import as_float_array, check_bits, check_bool, check_choice, check_int
@@ -69,6 +87,7 @@ from golden.quantize import asymmetric_params, fake_quantize, symmetric_params
 
 __all__ = [
     "METHODS",
+    "CalibrationWarning",
     "calibrate",
     "calibrate_minmax",
     "calibrate_percentile",
@@ -80,6 +99,11 @@ __all__ = [
 METHODS = ("minmax", "percentile", "mse", "kl")
 
 _KL_EPS = 1e-4
+KL_FALLBACKS = ("mse", "minmax", None)
+
+
+class CalibrationWarning(UserWarning):
+    """A calibration method could not do what it promises on this data and fell back."""
 
 
 def _prepare(x, bits, symmetric, signed, axis):
@@ -210,30 +234,32 @@ def calibrate_mse(x, *, bits=8, symmetric=True, signed=True, axis=None, num_cand
     """
     n = check_int("num_candidates", num_candidates, 1, 10000)
     bits, symmetric, signed, rows, pc = _prepare(x, bits, symmetric, signed, axis)
-    fracs = np.arange(n, 0, -1) / n  # large → small: strict '<' keeps the larger on ties
-    ranges = []
-    for row in rows:
-        if symmetric:
-            amax = float(np.max(np.abs(row)))
-            best, best_err = amax, None
-            if amax > 0:
-                for f in fracs:
-                    s, z = symmetric_params(f * amax, bits=bits)
-                    err = _row_mse(row, s, z, bits, True, True)
-                    if best_err is None or err < best_err:
-                        best, best_err = f * amax, err
-            ranges.append(best)
-        else:
-            lo, hi = float(row.min()), float(row.max())
-            best, best_err = (lo, hi), None
-            if lo != 0 or hi != 0:
-                for f in fracs:
-                    s, z = asymmetric_params(f * lo, f * hi, bits=bits, signed=signed)
-                    err = _row_mse(row, s, z, bits, signed, False)
-                    if best_err is None or err < best_err:
-                        best, best_err = (f * lo, f * hi), err
-            ranges.append(best)
+    ranges = [_mse_range(row, bits, symmetric, signed, n) for row in rows]
     return _finish(ranges, bits, symmetric, signed, pc)
+
+
+def _mse_range(row, bits, symmetric, signed, n=100):
+    """The MSE-optimal candidate range of one slice (threshold or ``(lo, hi)``)."""
+    fracs = np.arange(n, 0, -1) / n  # large → small: strict '<' keeps the larger on ties
+    if symmetric:
+        amax = float(np.max(np.abs(row)))
+        best, best_err = amax, None
+        if amax > 0:
+            for f in fracs:
+                s, z = symmetric_params(f * amax, bits=bits)
+                err = _row_mse(row, s, z, bits, True, True)
+                if best_err is None or err < best_err:
+                    best, best_err = f * amax, err
+        return best
+    lo, hi = float(row.min()), float(row.max())
+    best, best_err = (lo, hi), None
+    if lo != 0 or hi != 0:
+        for f in fracs:
+            s, z = asymmetric_params(f * lo, f * hi, bits=bits, signed=signed)
+            err = _row_mse(row, s, z, bits, signed, False)
+            if best_err is None or err < best_err:
+                best, best_err = (f * lo, f * hi), err
+    return best
 
 
 def _smooth(p, eps=_KL_EPS):
@@ -309,7 +335,38 @@ def kl_threshold_bin(hist, levels):
     return best_i
 
 
-def calibrate_kl(x, *, bits=8, symmetric=True, signed=True, axis=None, num_bins=2048):
+def _kl_degenerate(hist, i, levels):
+    """``(kept, clipped)`` when threshold bin ``i`` keeps fewer non-empty bins than there
+    are levels while clipping (module docstring), else None."""
+    kept = int(np.count_nonzero(hist[:i]))
+    clipped = int(hist[i:].sum())
+    if kept < levels and clipped > 0:
+        return kept, clipped
+    return None
+
+
+def _kl_row(row, bits, symmetric, num_bins):
+    """KL range of one slice: ``(range, degenerate)`` with degenerate ``(kept, clipped, t)``
+    or None."""
+    a = np.abs(row)
+    amax = float(a.max())
+    lo, hi = float(row.min()), float(row.max())
+    if amax == 0:
+        return (0.0 if symmetric else (0.0, 0.0)), None
+    one_signed = lo >= 0 or hi <= 0
+    levels = 1 << (bits - 1) if symmetric or not one_signed else 1 << bits
+    hist, _ = np.histogram(a, bins=num_bins, range=(0.0, amax))
+    raw = hist.copy()
+    hist[0] = hist[1]  # the last bin holds max|x|, so the total stays positive
+    i = kl_threshold_bin(hist, levels)
+    t = min(amax * i / num_bins, amax)
+    bad = _kl_degenerate(raw, i, levels)
+    rng = t if symmetric else (max(lo, -t), min(hi, t))
+    return rng, (None if bad is None else bad + (t, levels, row.size))
+
+
+def calibrate_kl(x, *, bits=8, symmetric=True, signed=True, axis=None, num_bins=2048,
+                 fallback="mse"):
     """KL-divergence (TensorRT entropy) calibration; algorithm in the module docstring.
 
     Parameters
@@ -318,6 +375,10 @@ def calibrate_kl(x, *, bits=8, symmetric=True, signed=True, axis=None, num_bins=
         As :func:`calibrate_minmax`.
     num_bins : int
         Histogram bins over ``[0, max|x|]``, in ``[16, 65536]`` (default 2048, TensorRT).
+    fallback : {"mse", "minmax", None}
+        Method used for a slice whose histogram is degenerate (module docstring, "few
+        distinct values"); a :class:`CalibrationWarning` names it either way. ``None``
+        keeps the (collapsed) KL threshold.
 
     Returns
     -------
@@ -329,24 +390,28 @@ def calibrate_kl(x, *, bits=8, symmetric=True, signed=True, axis=None, num_bins=
     Cost: ``O(num_bins²)`` per channel (about 0.2 s for 2048 bins and b = 8).
     """
     num_bins = check_int("num_bins", num_bins, 16, 65536)
+    if fallback not in KL_FALLBACKS:
+        raise ValueError(f"fallback={fallback!r} is out of range; allowed: 'mse', 'minmax', "
+                         f"None")
     bits, symmetric, signed, rows, pc = _prepare(x, bits, symmetric, signed, axis)
     ranges = []
-    for row in rows:
-        a = np.abs(row)
-        amax = float(a.max())
-        lo, hi = float(row.min()), float(row.max())
-        if amax == 0:
-            ranges.append(0.0 if symmetric else (0.0, 0.0))
-            continue
-        one_signed = lo >= 0 or hi <= 0
-        levels = 1 << (bits - 1) if symmetric or not one_signed else 1 << bits
-        hist, _ = np.histogram(a, bins=num_bins, range=(0.0, amax))
-        hist[0] = hist[1]  # the last bin holds max|x|, so the total stays positive
-        t = min(amax * kl_threshold_bin(hist, levels) / num_bins, amax)
-        if symmetric:
-            ranges.append(t)
-        else:
-            ranges.append((max(lo, -t), min(hi, t)))
+    for c, row in enumerate(rows):
+        rng, bad = _kl_row(row, bits, symmetric, num_bins)
+        if bad is not None:
+            kept, clipped, t, levels, n = bad
+            where = f"channel {c}" if pc else "tensor"
+            use = "keeping it" if fallback is None else f"falling back to {fallback!r}"
+            warnings.warn(
+                f"calibrate_kl: degenerate histogram ({where}, bits={bits}): the KL threshold "
+                f"{t:.6g} keeps {kept} distinct value bins for {levels} levels and clips "
+                f"{clipped} of {n} values ({100.0 * clipped / n:.1f}%) — few distinct values; "
+                f"{use}", CalibrationWarning, stacklevel=2)
+            if fallback == "mse":
+                rng = _mse_range(row, bits, symmetric, signed)
+            elif fallback == "minmax":
+                rng = float(np.max(np.abs(row))) if symmetric else \
+                    (float(row.min()), float(row.max()))
+        ranges.append(rng)
     return _finish(ranges, bits, symmetric, signed, pc)
 
 
