@@ -74,6 +74,7 @@ __all__ = [
     "exact_layer_psums",
     "crossbar_layer_psums",
     "crossbar_datapath_model",
+    "crossbar_layer_model",
     "error_report",
 ]
 
@@ -899,6 +900,68 @@ def crossbar_datapath_model(x, w, bias, *, spec, acc_bits, overflow, m0, shift, 
     y = requantize(acc, m0=m0, shift=shift, y_zp=y_zp, act_min=act_min, act_max=act_max,
                    rounding=rounding)
     return y, ovf, psums
+
+
+def crossbar_layer_model(x, w, bias, *, spec, acc_bits, overflow, m0, shift, y_zp,
+                         act_min, act_max, rounding="double", noise=None, trim=0,
+                         read_rng=None):
+    """A layer with any number of output channels ``C``, column tile by column tile.
+
+    The hardware runs ``C > spec.cols`` as ``ceil(C / cols)`` column tiles, reloading the
+    same crossbar tiles with the next columns' weights (README "The datapath"). So: pad
+    ``w`` with zero rows to whole tiles (padded lanes: ``w' = bias' = 0`` and, per channel,
+    ``m0 = shift = 0``), run :func:`crossbar_datapath_model` on each column tile in order
+    — the programming error is the cells' fixed pattern, the same for every column tile;
+    one read-noise stream continues across the tiles (default: a fresh
+    ``noise_streams(noise.seed)[1]``) — and keep the real lanes.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (..., K)
+    w : array_like of int, shape (C, K)
+        Stored weights ``w'``, any ``C >= 1``.
+    bias : array_like of int, shape (C,) or (), or None
+    spec, acc_bits, overflow, y_zp, act_min, act_max, rounding, noise, trim
+        As :func:`crossbar_datapath_model`.
+    m0, shift : int or array_like of int, shape () or (C,)
+    read_rng : numpy.random.Generator, optional
+
+    Returns
+    -------
+    (y, ovf, psums)
+        Shapes ``(..., C)``, ``(..., C)`` and ``(chunks, ..., C)``.
+    """
+    spec, noise = _spec(spec), _noise(noise)
+    w = as_int_array("w", w)
+    if w.ndim != 2 or w.shape[0] < 1:
+        raise ValueError(f"w.shape={w.shape} is out of range; allowed: (C, K) with C >= 1")
+    c, cols = w.shape[0], spec.cols
+    tiles = -(-c // cols)
+    wp = np.zeros((tiles * cols, w.shape[1]), dtype=np.int64)
+    wp[:c] = w
+    bias = np.zeros(c, np.int64) if bias is None else as_int_array("bias", bias)
+    bp = np.zeros(tiles * cols, np.int64)
+    bp[:c] = np.broadcast_to(bias, (c,))
+    m0, shift = as_int_array("m0", m0), as_int_array("shift", shift)
+    per_channel = m0.ndim > 0 or shift.ndim > 0
+    if per_channel:
+        m0p, shp = np.zeros(tiles * cols, np.int64), np.zeros(tiles * cols, np.int64)
+        m0p[:c], shp[:c] = np.broadcast_to(m0, (c,)), np.broadcast_to(shift, (c,))
+    if read_rng is None and noise.read_sigma:
+        read_rng = noise_streams(noise.seed)[1]
+    ys, ovfs, ps = [], [], []
+    for t in range(tiles):
+        cs = slice(t * cols, (t + 1) * cols)
+        y, ovf, psums = crossbar_datapath_model(
+            x, wp[cs], bp[cs], spec=spec, acc_bits=acc_bits, overflow=overflow,
+            m0=m0p[cs] if per_channel else m0, shift=shp[cs] if per_channel else shift,
+            y_zp=y_zp, act_min=act_min, act_max=act_max, rounding=rounding, noise=noise,
+            trim=trim, read_rng=read_rng)
+        ys.append(y)
+        ovfs.append(ovf)
+        ps.append(psums)
+    cat = np.concatenate
+    return cat(ys, axis=-1)[..., :c], cat(ovfs, axis=-1)[..., :c], cat(ps, axis=-1)[..., :c]
 
 
 def error_report(exact, estimate):

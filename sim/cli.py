@@ -7,6 +7,7 @@ Sub-commands::
                   [--waves] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac bench    [CONFIG] [--sim ...]
+    qmac sweep    MODEL.npz --data DATA.npz [CONFIG] [--bits 2,...,8] [--adc-bits ...] ...
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
@@ -106,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--regress-timing", action="store_true",
                    help="also time a cold and a warm 'qmac regress' of the configuration")
     b.add_argument("-o", "--out", default="out/bench", metavar="DIR", help="work directory")
+    from .sweep_cli import add_sweep_parser
+    add_sweep_parser(sub)
     return parser
 
 
@@ -127,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         from .config import load_config
+        if args.command == "sweep":
+            from .sweep_cli import cmd_sweep
+            return cmd_sweep(args)
         cfg = load_config(args.config, bits=args.bits)
         if args.command == "generate":
             return _cmd_generate(args, cfg)
