@@ -188,7 +188,7 @@ def calibrated_adc_shift(spec, qnet, xq):
     peak = np.zeros(spec.phys_cols, np.int64)
 
     def fn(i, L, x):
-        k, c = L.w.shape
+        c, k = L.w.shape
         kc = -(-k // spec.rows) * spec.rows
         cc = -(-c // spec.cols) * spec.cols
         w = np.zeros((cc, kc), np.int64)
