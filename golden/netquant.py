@@ -35,7 +35,7 @@ import numpy as np
 
 from golden._validate import check_bits
 from golden.calibration import calibrate
-from golden.datapath import datapath_model, fold_zero_points
+from golden.datapath import datapath_model, fold_zero_points, wrap
 from golden.layer import activation_range, layer_multipliers
 from golden.network import FloatNetwork, im2col
 from golden.quantize import affine_quantize, quantize_symmetric, round_half_away
@@ -201,7 +201,8 @@ def quantize_network(net, calib_x, *, bits=8, method="minmax", **calib_options):
 def datapath_layer(layer, x, *, bits, rows, acc_bits=32, overflow="wrap", rounding="double"):
     """One layer on the MAC-array datapath (``golden.datapath``), bit-exact with the RTL.
 
-    Fold zero points (``w' = w``, ``bias' = bias − Z_x·Σ w``), then
+    Fold zero points (``w' = w``, ``bias' = bias − Z_x·Σ w``, reduced mod ``2^acc_bits``
+    under ``"wrap"`` as the ``acc_bits``-wide bias register holds it), then
     :func:`golden.datapath.datapath_model` with signed N-bit operands (``N = bits >=
     layer.bits``), ``R = rows``.
 
@@ -210,6 +211,8 @@ def datapath_layer(layer, x, *, bits, rows, acc_bits=32, overflow="wrap", roundi
     np.ndarray of int64, shape (rows_x, C)
     """
     wf, bf = fold_zero_points(layer.w, layer.bias, x_zp=layer.x_zp)
+    if overflow == "wrap":  # the bias register is acc_bits wide: mod 2^A changes no output
+        bf = wrap(bf, acc_bits)
     y, _ = datapath_model(x, wf, bf, bits=bits, input_signed=True, weight_signed=True,
                           rows=rows, acc_bits=acc_bits, overflow=overflow, m0=layer.m0,
                           shift=layer.shift, y_zp=layer.y_zp, act_min=layer.act_min,

@@ -45,7 +45,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing qmac and its Python dependencies into .venv (log: .venv/pip-install.log)"
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev]'; } > .venv/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install -e '.[dev,examples]'; } > .venv/pip-install.log 2>&1; then
     tail -n 20 .venv/pip-install.log >&2
     log "pip install failed; full log: .venv/pip-install.log"
     exit 1

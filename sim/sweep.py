@@ -35,7 +35,7 @@ import csv
 import dataclasses
 import itertools
 import json
-import math
+import os
 import sys
 import time
 import warnings
@@ -268,7 +268,8 @@ def config_with_overrides(cfg, **fields):
     tag = "_".join(f"{k}{v if not isinstance(v, (list, dict)) else len(v)}"
                    for k, v in sorted(fields.items()) if k != "noise")
     raw["name"] = f"{cfg.name}_{tag}" if tag else cfg.name
-    return resolve_config(raw, where=f"{cfg.source} (with --{' --'.join(fields)})",
+    flags = " ".join(f"--{k.replace('_', '-')}" for k in fields)
+    return resolve_config(raw, where=f"{cfg.source} (with {flags})",
                           default_name=raw["name"])
 
 
@@ -354,7 +355,7 @@ def _float_accuracy(net, x, y):
 def _row(pt, res):
     d = dataclasses.asdict(pt)
     d["bits"] = "/".join(map(str, pt.bits))
-    d.update({k: (";".join(f"{v:.3f}" for v in val) if isinstance(val, list) else val)
+    d.update({k: (";".join(f"{v:.4f}" for v in val) if isinstance(val, list) else val)
               for k, val in res.items()})
     return d
 
@@ -367,6 +368,12 @@ def _group(rows):
                     not k.startswith(("accuracy", "sqnr", "effective")))
         groups.setdefault(key, []).append(r)
     return list(groups.values())
+
+
+def _mean_list(group, key):
+    """Per-layer mean over a group of rows of a ';'-joined list, as 'v0 v1 ...'."""
+    vals = np.array([[float(v) for v in r[key].split(";")] for r in group])
+    return " ".join(f"{v:.2f}" for v in vals.mean(axis=0))
 
 
 def format_sweep_table(rows, float_acc):
@@ -383,8 +390,8 @@ def format_sweep_table(rows, float_acc):
                       str(r.get("adc_bits", "")) if xb else "-",
                       r["full_scale"] if xb else "-", noise if xb else "-", str(len(g)),
                       f"{accs.mean():.2f}", f"{accs.std():.2f}" if len(g) > 1 else "-",
-                      f"{accs.min():.2f}", r["sqnr_float_db"].replace(";", " "),
-                      r.get("effective_bits_dot", "-").replace(";", " ") if xb else "-"])
+                      f"{accs.min():.2f}", _mean_list(g, "sqnr_float_db"),
+                      _mean_list(g, "effective_bits_dot") if xb else "-"])
     widths = [max(len(str(x[i])) for x in lines) for i in range(len(head))]
     fmt = lambda row: "  ".join(str(c).ljust(w) for c, w in zip(row, widths))  # noqa: E731
     out = [fmt(lines[0]), "  ".join("-" * w for w in widths)] + [fmt(x) for x in lines[1:]]
@@ -553,6 +560,7 @@ def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out):
     out.write(f"qmac sweep: hardware check of {pt.label()} on {hcfg.name} "
               f"({hw_count} examples, {', '.join(sims)})\n")
     inputs = [qnet.quantize_input(ctx["x"])] + outs[:-1]
+    build_root = Path(os.environ.get("QMAC_BUILD_DIR") or "out/build")  # as qmac verify
     layers, ok = [], True
     outdir.mkdir(parents=True, exist_ok=True)
     for i, L in enumerate(qnet.layers):
@@ -564,7 +572,7 @@ def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out):
                  act_max=np.int64(L.act_max))
         res_path = outdir / f"layer{i}.out.npz"
         rc = run_verify(hcfg, vectors_path=path, sims=list(sims), out_path=res_path,
-                        outdir=outdir / "work", stream=out)
+                        outdir=outdir / "work", build_root=build_root, stream=out)
         with np.load(res_path) as f:
             got = {k: f[k] for k in f.files if k.startswith("y_hw")}
         equal = bool(got) and all(np.array_equal(v, want) for v in got.values())
