@@ -8,8 +8,9 @@ One command (from the repository root, after ``bash scripts/dev.sh setup``)::
     .venv/bin/python examples/digits_sweep.py --smoke    # the test suite's quick version
 
 1. trains a 64→32→10 ReLU MLP on 1200 of the 1797 8×8 digits (scikit-learn
-   ``MLPClassifier``, fixed seed) and writes it in qmac's float-network format
-   (``out/digits/mlp.npz``) with the 597 held-out digits (``out/digits/digits.npz``,
+   ``MLPClassifier``, fixed seed) and a small CNN (conv 3×3×8 → conv 3×3×8 stride 2 →
+   dense 10, NumPy Adam) and writes them in qmac's float-network format
+   (``out/digits/{mlp,cnn}.npz``) with the 597 held-out digits (``*_digits.npz``,
    calibration data = the training split);
 2. ``qmac sweep`` on the exact int8 MAC datapath: operand bits 2..8 × the four
    calibration methods, per-layer bits (8/4, 4/8), the three rounding modes;
@@ -17,9 +18,9 @@ One command (from the repository root, after ``bash scripts/dev.sh setup``)::
    cells, 8-bit DAC, 8-bit ADC): ADC bits 3..12 and lossless × full scale (configured,
    calibrated from the column peaks of the data, auto) × programming / read noise over
    three seeds;
-4. checks hardware == golden on every output of both layers at two points (int8 at 8 bits,
-   sidra_y1 as configured) through ``qmac verify`` (Verilator; two builds, cached in
-   ``out/build``);
+4. checks hardware == golden on every output of every layer at two points per network
+   (int8 at 8 bits, sidra_y1 as configured; 32 images, convolutions as im2col rows)
+   through ``qmac verify`` (Verilator; two builds, cached in ``out/build``);
 5. prints the accuracy tables and answers the SIDRA questions with numbers; plots go to
    ``out/digits/`` (``--docs`` also copies them to ``docs/img/`` for the README).
 """
@@ -27,6 +28,7 @@ One command (from the repository root, after ``bash scripts/dev.sh setup``)::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -67,8 +69,74 @@ def train_mlp(seed=0, *, iters=300):
     return net, (x[tr], y[tr]), (x[te], y[te])
 
 
+def train_cnn(seed=0, *, epochs=30):
+    """A small CNN trained with NumPy (Adam, softmax cross-entropy): 8×8×1 → conv 3×3×8
+    (VALID, ReLU) → conv 3×3×8 stride 2 (SAME, ReLU) → dense 10."""
+    from sklearn.datasets import load_digits
+
+    from golden.network import im2col
+
+    d = load_digits()
+    x, y = (d.data / 16.0).reshape(-1, 8, 8, 1), d.target.astype(np.int64)
+    idx = np.random.default_rng(seed).permutation(len(x))
+    tr, te = idx[:1200], idx[1200:]
+    rng = np.random.default_rng(seed)
+    shapes = [(8, 3, 3, 1), (8,), (8, 3, 3, 8), (8,), (10, 72), (10,)]
+    p = [rng.normal(0, np.sqrt(2 / np.prod(s[1:])), s) if len(s) > 1 else np.zeros(s)
+         for s in shapes]
+    m = [np.zeros_like(v) for v in p]
+    v2 = [np.zeros_like(v) for v in p]
+
+    def forward(xb):
+        c1, s1 = im2col(xb, (3, 3), (1, 1), "valid", 0.0)
+        h1 = np.maximum(c1 @ p[0].reshape(8, -1).T + p[1], 0).reshape(s1 + (8,))
+        c2, s2 = im2col(h1, (3, 3), (2, 2), "same", 0.0)
+        h2 = np.maximum(c2 @ p[2].reshape(8, -1).T + p[3], 0)
+        f = h2.reshape(len(xb), -1)
+        return (c1, h1, s1, c2, h2, f), f @ p[4].T + p[5]
+
+    for step in range(epochs * (len(tr) // 50)):
+        b = rng.choice(tr, 50, replace=False)
+        (c1, h1, s1, c2, h2, f), z = forward(x[b])
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        g = e / e.sum(axis=1, keepdims=True)
+        g[np.arange(len(b)), y[b]] -= 1
+        g /= len(b)
+        dh2 = (g @ p[4]).reshape(h2.shape) * (h2 > 0)
+        dc2 = dh2 @ p[2].reshape(8, -1)                     # back through im2col (SAME s2)
+        dh1 = _col2im(dc2, h1.shape, (3, 3), (2, 2), "same") * (h1 > 0)
+        dh1 = dh1.reshape(-1, 8)
+        grads = [dh1.T @ c1, dh1.sum(0), dh2.T @ c2, dh2.sum(0), g.T @ f, g.sum(0)]
+        for i, gr in enumerate(grads):
+            gr = gr.reshape(p[i].shape)
+            m[i] = 0.9 * m[i] + 0.1 * gr
+            v2[i] = 0.999 * v2[i] + 0.001 * gr * gr
+            t = step + 1
+            p[i] -= 0.01 * (m[i] / (1 - 0.9**t)) / (np.sqrt(v2[i] / (1 - 0.999**t)) + 1e-8)
+    net = FloatNetwork((
+        FloatLayer("conv2d", p[0], p[1], "relu", (1, 1), "valid"),
+        FloatLayer("conv2d", p[2], p[3], "relu", (2, 2), "same"),
+        FloatLayer("dense", p[4], p[5], "none"),
+    ), (8, 8, 1))
+    return net, (x[tr], y[tr]), (x[te], y[te])
+
+
+def _col2im(dcols, shape, kernel, stride, padding):
+    """Adjoint of golden.network.im2col (sum of the patch gradients into the input)."""
+    from golden.network import im2col
+
+    b, h, w, c = shape
+    n = b * h * w * c
+    ids = np.arange(n, dtype=np.float64).reshape(shape)
+    cols, _ = im2col(ids, kernel, stride, padding, -1.0)
+    flat = cols.reshape(-1).astype(np.int64)
+    keep = flat >= 0
+    out = np.zeros(n)
+    np.add.at(out, flat[keep], dcols.reshape(-1)[keep])
+    return out.reshape(shape)
+
+
 def _rows(path):
-    import json
     return json.loads(Path(path).read_text())["points"]
 
 
@@ -115,50 +183,68 @@ def answers(mac_rows, xb_rows, float_acc):
     return lines
 
 
+def _plans(smoke):
+    if smoke:
+        mac = dict(bits=[8, 4], methods=["minmax", "kl"], layer_bits=[(8, 4)])
+        xb = dict(bits=[8], adc_bits=[4, 8, "lossless"], full_scales=["config", "calibrated"],
+                  program=[0.0, 0.01], seeds=2)
+        return {"mlp": (mac, xb)}
+    mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "percentile", "mse", "kl"],
+               layer_bits=[(8, 4), (4, 8)])
+    xb = dict(bits=[8], adc_bits=[3, 4, 5, 6, 7, 8, 10, 12, "lossless"],
+              full_scales=["config", "calibrated", "auto"],
+              program=[0.0, 0.005, 0.01, 0.02], read=[0.0, 0.01], seeds=3)
+    cnn_mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "mse"],
+                   layer_bits=[(8, 8, 4), (4, 8, 8)])
+    cnn_xb = dict(bits=[8], adc_bits=[4, 6, 8, "lossless"], full_scales=["config", "calibrated"],
+                  program=[0.0, 0.01], seeds=3)
+    return {"mlp": (mac, xb), "cnn": (cnn_mac, cnn_xb)}
+
+
+def _run_net(name, out, mac, xb, *, hw, smoke):
+    int8 = load_config(ROOT / "constraints" / "int8.yaml")
+    sidra = load_config(ROOT / "constraints" / "sidra_y1.yaml")
+    train = train_mlp if name == "mlp" else train_cnn
+    net, (xtr, _), (xte, yte) = train(**({"iters": 60} if smoke else {}))
+    save_float_network(net, out / f"{name}.npz")
+    np.savez(out / f"{name}_digits.npz", x=xte, y=yte, x_calib=xtr)
+    common = dict(model_path=out / f"{name}.npz", data_path=out / f"{name}_digits.npz")
+    print(f"\n=== {name}: exact int8 MAC datapath ===")
+    rc = run_sweep(int8, outdir=out / name / "int8", hw_check=hw, **mac, **common)
+    if name == "mlp" and not smoke:
+        print(f"\n=== {name}: rounding modes ===")
+        rc |= run_sweep(int8, outdir=out / name / "rounding", bits=[8, 4],
+                        roundings=["double", "single", "ruy"], plots=False, **common)
+    print(f"\n=== {name}: sidra_y1 crossbar ===")
+    rc |= run_sweep(sidra, outdir=out / name / "sidra_y1", hw_check=hw, **xb, **common)
+    return rc
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--out", default="out/digits", help="output directory")
     ap.add_argument("--no-hw", action="store_true", help="skip the hardware check")
-    ap.add_argument("--smoke", action="store_true", help="few points, no hardware (tests)")
+    ap.add_argument("--smoke", action="store_true", help="MLP only, few points, no hardware")
     ap.add_argument("--docs", action="store_true", help="copy the plots to docs/img/")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    net, (xtr, _), (xte, yte) = train_mlp(iters=60 if args.smoke else 300)
-    save_float_network(net, out / "mlp.npz")
-    np.savez(out / "digits.npz", x=xte, y=yte, x_calib=xtr)
     hw = not (args.no_hw or args.smoke)
-    int8 = load_config(ROOT / "constraints" / "int8.yaml")
-    sidra = load_config(ROOT / "constraints" / "sidra_y1.yaml")
-    common = dict(model_path=out / "mlp.npz", data_path=out / "digits.npz", progress=True)
-    if args.smoke:
-        mac = dict(bits=[8, 4], methods=["minmax", "kl"], layer_bits=[(8, 4)])
-        xb = dict(bits=[8], adc_bits=[4, 8, "lossless"], full_scales=["config", "calibrated"],
-                  program=[0.0, 0.01], seeds=2)
-    else:
-        mac = dict(bits=list(range(2, 9)), methods=["minmax", "percentile", "mse", "kl"],
-                   layer_bits=[(8, 4), (4, 8)])
-        xb = dict(bits=[8], adc_bits=[3, 4, 5, 6, 7, 8, 10, 12, "lossless"],
-                  full_scales=["config", "calibrated", "auto"],
-                  program=[0.0, 0.005, 0.01, 0.02], read=[0.0, 0.01], seeds=3)
-    rc = run_sweep(int8, outdir=out / "int8", hw_check=hw, **mac, **common)
-    if not args.smoke:
-        rc |= run_sweep(int8, outdir=out / "rounding", bits=[8, 4], roundings=["double", "single",
-                        "ruy"], plots=False, **common)
-    rc |= run_sweep(sidra, outdir=out / "sidra_y1", hw_check=hw, **xb, **common)
-    import json
-    float_acc = 100 * json.loads((out / "int8" / "sweep.json").read_text())["meta"][
-        "float_accuracy"]
-    print("\nSIDRA questions, answered on digits (597 held-out images):")
-    for line in answers(_rows(out / "int8" / "sweep.json"), _rows(out / "sidra_y1" /
-                                                                  "sweep.json"), float_acc):
-        print("  " + line)
+    rc = 0
+    for name, (mac, xb) in _plans(args.smoke).items():
+        rc |= _run_net(name, out, mac, xb, hw=hw, smoke=args.smoke)
+    for name in _plans(args.smoke):
+        j = out / name / "int8" / "sweep.json"
+        float_acc = 100 * json.loads(j.read_text())["meta"]["float_accuracy"]
+        print(f"\nSIDRA questions, answered on digits ({name}, 597 held-out images):")
+        for line in answers(_rows(j), _rows(out / name / "sidra_y1" / "sweep.json"), float_acc):
+            print("  " + line)
     if args.docs:
         img = ROOT / "docs" / "img"
         img.mkdir(parents=True, exist_ok=True)
-        for sub in ("int8", "sidra_y1"):
-            for png in sorted((out / sub).glob("*.png")):
-                shutil.copy(png, img / f"digits_{sub}_{png.name}")
+        for png in sorted(out.glob("*/*/*.png")):
+            net, sub = png.parent.parent.name, png.parent.name
+            shutil.copy(png, img / f"digits_{net}_{sub}_{png.name}")
     print(f"examples/digits_sweep.py: {'PASS' if rc == 0 else 'FAIL'}")
     return rc
 

@@ -101,13 +101,13 @@ def test_kl_collapse_on_digits_is_fixed(digits):
 def test_example_smoke(tmp_path):
     rc = digits_sweep.main(["--smoke", "-o", str(tmp_path)])
     assert rc == 0
-    meta = json.loads((tmp_path / "sidra_y1" / "sweep.json").read_text())
+    meta = json.loads((tmp_path / "mlp" / "sidra_y1" / "sweep.json").read_text())
     pts = meta["points"]
     assert {p["engine"] for p in pts} == {"mac", "crossbar"}
     assert meta["meta"]["golden_mac_per_s"] > 0
     for name in ("accuracy_vs_bits.png", "sqnr_vs_bits.png", "accuracy_vs_adc_bits.png",
                  "effective_bits_vs_adc_bits.png", "sweep.csv"):
-        assert (tmp_path / "sidra_y1" / name).stat().st_size > 0
+        assert (tmp_path / "mlp" / "sidra_y1" / name).stat().st_size > 0
     noisy = [p for p in pts if p["program_sigma"] > 0]
     assert len({p["seed"] for p in noisy}) == 2
 
