@@ -191,12 +191,12 @@ def _plans(smoke):
         return {"mlp": (mac, xb)}
     mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "percentile", "mse", "kl"],
                layer_bits=[(8, 4), (4, 8)])
-    xb = dict(bits=[8], adc_bits=[3, 4, 5, 6, 7, 8, 10, 12, "lossless"],
+    xb = dict(bits=[8], adc_bits=[8, 3, 4, 5, 6, 7, 10, 12, "lossless"],  # 8 first: hw point
               full_scales=["config", "calibrated", "auto"],
-              program=[0.0, 0.005, 0.01, 0.02], read=[0.0, 0.01], seeds=3)
+              program=[0.0, 0.005, 0.01, 0.02], seeds=3)
     cnn_mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "mse"],
                    layer_bits=[(8, 8, 4), (4, 8, 8)])
-    cnn_xb = dict(bits=[8], adc_bits=[4, 6, 8, "lossless"], full_scales=["config", "calibrated"],
+    cnn_xb = dict(bits=[8], adc_bits=[8, 4, 6, "lossless"], full_scales=["config", "calibrated"],
                   program=[0.0, 0.01], seeds=3)
     return {"mlp": (mac, xb), "cnn": (cnn_mac, cnn_xb)}
 
@@ -217,6 +217,11 @@ def _run_net(name, out, mac, xb, *, hw, smoke):
                         roundings=["double", "single", "ruy"], plots=False, **common)
     print(f"\n=== {name}: sidra_y1 crossbar ===")
     rc |= run_sweep(sidra, outdir=out / name / "sidra_y1", hw_check=hw, **xb, **common)
+    if name == "mlp" and not smoke:
+        print(f"\n=== {name}: sidra_y1, read noise and ADC offset at the configured ADC ===")
+        rc |= run_sweep(sidra, outdir=out / name / "sidra_y1_read", bits=[8],
+                        read=[0.0, 0.005, 0.01, 0.02], offset=[0.0, 0.5], seeds=3,
+                        plots=False, **common)
     return rc
 
 

@@ -533,6 +533,8 @@ def _hw_config(cfg, pt, ctx):
         return cfg
     qnet = ctx["cache"][(pt.bits, pt.method)]
     spec = _point_spec(pt, qnet, ctx)
+    if spec == cfg.crossbar.spec():
+        return cfg                      # the configuration as given: no override, same build
     fs = [1 << (spec.adc_bits + k) for k in spec.adc_shift]
     return config_with_overrides(cfg, adc_bits=spec.adc_bits,
                                  adc_full_scale=fs if len(set(fs)) > 1 else fs[0])
