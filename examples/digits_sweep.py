@@ -150,9 +150,12 @@ def _acc(rows, **match):
 
 def answers(mac_rows, xb_rows, float_acc):
     """The SIDRA questions, answered from the sweep results."""
-    a8, _, _ = _acc(mac_rows, engine="mac", bits="8/8", method="minmax", rounding="double")
-    a4, _, _ = _acc(mac_rows, engine="mac", bits="4/4", method="minmax", rounding="double")
-    a4b, _, _ = _acc(mac_rows, engine="mac", bits="4/4", method="mse", rounding="double")
+    n = len(mac_rows[0]["bits"].split("/"))
+    b8, b4 = "/".join(["8"] * n), "/".join(["4"] * n)
+    layers = " / ".join(map(str, range(n)))
+    a8, _, _ = _acc(mac_rows, engine="mac", bits=b8, method="minmax", rounding="double")
+    a4, _, _ = _acc(mac_rows, engine="mac", bits=b4, method="minmax", rounding="double")
+    a4b, _, _ = _acc(mac_rows, engine="mac", bits=b4, method="mse", rounding="double")
     lines = [f"float: {float_acc:.2f} %; int8 exact datapath: {a8:.2f} %"]
     if xb_rows:
         cfg, _, s = _acc(xb_rows, adc_bits=8, full_scale="config", program_sigma=0.0,
@@ -165,8 +168,11 @@ def answers(mac_rows, xb_rows, float_acc):
             if s else "?"
         lines.append(f"Q1 8-bit quantization on 256-level cells with an 8-bit ADC (sidra_y1): "
                      f"{cfg:.2f} % with the configured full scale 2^19, {cal:.2f} % calibrated "
-                     f"from column peaks, {auto:.2f} % with the worst-case (auto) full scale "
-                     f"2^22; the ADC keeps {eff} effective bits of the dot products (layer 0 / 1) out of the 22 a lossless conversion needs")
+                     f"from column peaks"
+                     + ("" if np.isnan(auto) else
+                        f", {auto:.2f} % with the worst-case (auto) full scale 2^22") +
+                     f"; the ADC keeps {eff} effective bits of the dot products (layer "
+                     f"{layers}) out of the 22 a lossless conversion needs")
         for p in (0.005, 0.01, 0.02):
             m, sd, s = _acc(xb_rows, adc_bits=8, full_scale="config", program_sigma=p,
                             read_sigma=0.0)
@@ -174,13 +180,21 @@ def answers(mac_rows, xb_rows, float_acc):
                 e = np.mean([[float(v) for v in r["effective_bits_dot"].split(";")]
                              for r in s], axis=0)
                 lines.append(f"Q2 programming noise sigma={p:g} of the conductance range "
-                             f"(SIDRA: 0.01 ≈ 1 uS ≈ 2.6 levels), 8-bit ADC: {m:.2f} ± {sd:.2f} %"
-                             f" over {len(s)} seeds, effective bits "
-                             f"{' / '.join(f'{v:.2f}' for v in e)} (layer 0 / 1)")
+                             f"(SIDRA: 0.01 ≈ 1 uS ≈ 2.6 levels), 8-bit ADC: "
+                             f"{m:.2f} ± {sd:.2f} % over {len(s)} seeds, effective bits "
+                             f"{' / '.join(f'{v:.2f}' for v in e)} (layer {layers})")
     lines.append(f"Q3 4-bit instead of 8-bit operands (exact datapath): {a4:.2f} % "
                  f"(min-max calibration; {a4b:.2f} % with MSE), i.e. {a8 - a4:.2f} points "
                  f"below int8")
     return lines
+
+
+#: the plots the README shows (``--docs`` copies them to docs/img/)
+README_PLOTS = (("mlp", "int8", "accuracy_vs_bits.png"), ("mlp", "int8", "sqnr_vs_bits.png"),
+                ("mlp", "sidra_y1", "accuracy_vs_adc_bits.png"),
+                ("mlp", "sidra_y1", "effective_bits_vs_adc_bits.png"),
+                ("cnn", "int8", "accuracy_vs_bits.png"),
+                ("cnn", "sidra_y1", "accuracy_vs_adc_bits.png"))
 
 
 def _plans(smoke):
@@ -247,9 +261,8 @@ def main(argv=None):
     if args.docs:
         img = ROOT / "docs" / "img"
         img.mkdir(parents=True, exist_ok=True)
-        for png in sorted(out.glob("*/*/*.png")):
-            net, sub = png.parent.parent.name, png.parent.name
-            shutil.copy(png, img / f"digits_{net}_{sub}_{png.name}")
+        for net, sub, name in README_PLOTS:
+            shutil.copy(out / net / sub / name, img / f"digits_{net}_{sub}_{name}")
     print(f"examples/digits_sweep.py: {'PASS' if rc == 0 else 'FAIL'}")
     return rc
 

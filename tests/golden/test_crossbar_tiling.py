@@ -58,7 +58,8 @@ def test_tiled_lossless_equals_exact_datapath(per_channel):
     rng = make_rng()
     spec = xb.CrossbarSpec(bits=8, input_signed=True, weight_signed=True, rows=16, cols=4,
                            cell_bits=2, weight_encoding="differential", dac_bits=1,
-                           input_encoding="twos_complement", adc_bits=xb.lossless_adc_bits(16, 1, 2))
+                           input_encoding="twos_complement",
+                           adc_bits=xb.lossless_adc_bits(16, 1, 2))
     x, w, bias, m0, shift = _layer(rng, 7, 37, 11, per_channel)
     m0, shift = (m0, shift) if per_channel else (int(m0[0]), int(shift[0]))
     kw = dict(acc_bits=32, overflow="wrap", m0=m0, shift=shift, y_zp=5, act_min=-100,
