@@ -170,3 +170,21 @@ def test_config_overrides_without_yaml_copy(repo_root):
     assert config_with_overrides(cfg) is cfg
     spec = crossbar_spec_for(cfg.crossbar.spec(), bits=8, adc_bits=5)
     assert dataclasses.asdict(spec)["adc_bits"] == 5
+
+
+def test_sweep_hw_check_int8(files, tmp_path, build_root, monkeypatch, in_ci, capsys):
+    """--hw-check: both MLP layers of the 4-bit point through the int8 hardware (Verilator,
+    the build the other int8 tests share); hardware == the sweep's golden on every output."""
+    from simulators import need
+
+    need("verilator", in_ci)
+    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
+    model, data = files
+    rc = qmac(["sweep", str(model), "--data", str(data), "--bits", "4", "--count", "40",
+               "--hw-check", "--hw-count", "12", "--no-plots", "-o", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    meta = json.loads((tmp_path / "o" / "sweep.json").read_text())["meta"]["hw_check"]
+    assert meta["pass"] and [x["hw_equals_sweep_golden"] for x in meta["layers"]] == [True] * 2
+    assert [x["outputs"] for x in meta["layers"]] == [12 * 32, 12 * 10]
+    assert "layer 1: hardware == sweep golden on 120 outputs" in out
