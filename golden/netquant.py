@@ -158,7 +158,8 @@ def _quant_layer(layer, acts_in, p_in, p_out, b, b_out, positions):
                       kernel=kernel, stride=tuple(layer.stride), padding=layer.padding)
 
 
-def quantize_network(net, calib_x, *, bits=8, method="minmax", **calib_options):
+def quantize_network(net, calib_x, *, bits=8, method="minmax", calib_cache=None,
+                     **calib_options):
     """Calibrate ``net`` on ``calib_x`` and quantize it (module docstring).
 
     Parameters
@@ -170,6 +171,9 @@ def quantize_network(net, calib_x, *, bits=8, method="minmax", **calib_options):
         Operand bits 2..16, one for all layers or one per layer.
     method : {"minmax", "percentile", "mse", "kl"}
         Activation range calibration (:func:`golden.calibration.calibrate`).
+    calib_cache : dict, optional
+        Reused across calls on the same ``net`` and ``calib_x`` (e.g. a sweep): activation
+        parameters keyed by ``(tensor index, bits, method, options)``.
     **calib_options
         Passed to the calibration method (``percentile``, ``num_candidates``,
         ``num_bins``, ``fallback``).
@@ -188,8 +192,15 @@ def quantize_network(net, calib_x, *, bits=8, method="minmax", **calib_options):
     b = _bits_list(bits, n)
     tbits = b + [b[-1]]
     acts = net.forward(x)
-    params = [calibrate(a.reshape(-1), method, bits=tb, symmetric=False, signed=True,
-                        **calib_options) for a, tb in zip(acts, tbits)]
+    cache = {} if calib_cache is None else calib_cache
+    opts = tuple(sorted(calib_options.items()))
+    params = []
+    for i, (a, tb) in enumerate(zip(acts, tbits)):
+        key = (i, tb, method, opts)
+        if key not in cache:
+            cache[key] = calibrate(a.reshape(-1), method, bits=tb, symmetric=False,
+                                   signed=True, **calib_options)
+        params.append(cache[key])
     layers = []
     for i, layer in enumerate(net.layers):
         pos = int(np.prod(acts[i + 1].shape[1:-1])) if layer.kind == "conv2d" else 1

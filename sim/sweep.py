@@ -236,7 +236,8 @@ def _quantize_cached(cache, net, x_calib, bits, method, out):
     if key not in cache:
         with warnings.catch_warnings(record=True) as rec:
             warnings.simplefilter("always", CalibrationWarning)
-            cache[key] = quantize_network(net, x_calib, bits=list(bits), method=method)
+            cache[key] = quantize_network(net, x_calib, bits=list(bits), method=method,
+                                          calib_cache=cache.setdefault("calib", {}))
         for w in rec:
             if issubclass(w.category, CalibrationWarning):
                 out.write(f"  note: bits {'/'.join(map(str, bits))}: {w.message}\n")
@@ -486,12 +487,7 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
     out.write(format_sweep_table(rows, float_acc) + "\n")
     status = 0 if _lossless_check(rows, results, out) else 1
     cm, cx = ctx["clock_mac"], ctx["clock_xb"]
-    out.write(f"qmac sweep: golden MAC path {cm.macs / 1e6:.1f} M MACs in {cm.seconds:.2f} s "
-              f"= {_rate(cm) / 1e9:.3f} G MAC/s")
-    if cx.macs:
-        out.write(f"; crossbar {cx.macs / 1e6:.1f} M MACs in {cx.seconds:.2f} s = "
-                  f"{_rate(cx) / 1e9:.3f} G MAC/s")
-    out.write(f" (sweep wall {wall:.1f} s)\n")
+    _print_rates(out, cm, cx, wall)
     meta = {"model": str(model_path), "data": str(data_path), "config": cfg.name,
             "float_accuracy": float_acc, "examples": int(len(y)),
             "golden_mac_per_s": _rate(cm), "golden_crossbar_mac_per_s": _rate(cx),
@@ -507,6 +503,15 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
         written += write_plots(outdir, rows, float_acc)
     out.write(f"qmac sweep: wrote {', '.join(str(outdir / w) for w in written)}\n")
     return status
+
+
+def _print_rates(out, cm, cx, wall):
+    out.write(f"qmac sweep: golden MAC path {cm.macs / 1e6:.1f} M MACs in {cm.seconds:.2f} s "
+              f"= {_rate(cm) / 1e9:.3f} G MAC/s")
+    if cx.macs:
+        out.write(f"; crossbar {cx.macs / 1e6:.1f} M MACs in {cx.seconds:.2f} s = "
+                  f"{_rate(cx) / 1e9:.3f} G MAC/s")
+    out.write(f" (sweep wall {wall:.1f} s)\n")
 
 
 def _macs(net, x):

@@ -237,3 +237,16 @@ def test_fold_matches_datapath_model_definition(rng):
                              y_zp=L.y_zp, act_min=L.act_min, act_max=L.act_max)
     got = datapath_layer(L, x, bits=8, rows=3, overflow="saturate")
     assert np.array_equal(got, want)
+
+
+def test_calibration_cache_changes_nothing(rng):
+    net = _mlp(rng)
+    xc = rng.normal(0, 1, (100, 20))
+    cache = {}
+    for bits in ([8, 8], [8, 4], [4, 8], [4, 4]):
+        a = quantize_network(net, xc, bits=bits, method="mse", calib_cache=cache)
+        b = quantize_network(net, xc, bits=bits, method="mse")
+        for la, lb in zip(a.layers, b.layers):
+            assert (la.x_scale, la.x_zp, la.y_scale, la.y_zp) == \
+                (lb.x_scale, lb.x_zp, lb.y_scale, lb.y_zp)
+    assert len(cache) == 6  # 3 tensors x 2 widths: the per-layer mixes were all cached
