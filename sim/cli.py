@@ -7,7 +7,7 @@ Sub-commands::
                   [--waves] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac bench    [CONFIG] [--sim ...]
-    qmac sweep    MODEL.npz --data DATA.npz [CONFIG] [--bits 2,...,8] [--adc-bits ...] ...
+    qmac sweep    MODEL.npz [CONFIG] --data DATA.npz [--bits 2..8] [--adc-bits ...] ...
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
