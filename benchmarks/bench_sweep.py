@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from golden.crossbar import CrossbarNoise                        # noqa: E402
+from golden.crossbar import CrossbarNoise, CrossbarSpec                        # noqa: E402
 from golden.network import FloatLayer, FloatNetwork               # noqa: E402
 from golden.netquant import datapath_layer, quantize_network, run_quantized  # noqa: E402
 from sim.config import load_config                                # noqa: E402
@@ -55,7 +55,7 @@ def _rate(q, xq, fn, repeat):
 
 def main():
     rng = np.random.default_rng(0)
-    spec = load_config(ROOT / "constraints" / "sidra_y1.yaml").crossbar.spec()
+    spec = CrossbarSpec.from_record(load_config(ROOT / "constraints" / "sidra_y1.yaml").crossbar)
     print(f"{'network':>22}  {'batch':>5}  {'engine':>16}  {'G MAC/s':>8}  {'vs baseline':>11}")
     for sizes, batch in (((64, 32, 10), 2000), ((784, 512, 512, 10), 2000)):
         net = _net(rng, sizes)

@@ -168,6 +168,12 @@ def crossbar_engine(spec, noise, *, acc_bits, overflow, rounding, clock=None, st
     return fn
 
 
+def _xb_spec(cfg):
+    """The configuration's crossbar tile as a ``golden.crossbar.CrossbarSpec``."""
+    from golden.crossbar import CrossbarSpec
+    return CrossbarSpec.from_record(cfg.crossbar)
+
+
 def crossbar_spec_for(base, *, bits, adc_bits, adc_shift=None):
     """``base`` (a ``CrossbarSpec``) with another operand width / ADC (``ValueError`` when
     illegal)."""
@@ -334,7 +340,7 @@ def _run_point(pt, ctx):
 
 
 def _point_spec(pt, qnet, ctx):
-    base = ctx["cfg"].crossbar.spec()
+    base = _xb_spec(ctx["cfg"])
     adc = base.lossless_adc_bits if pt.adc_bits == "lossless" else int(pt.adc_bits)
     try:
         spec = crossbar_spec_for(base, bits=max(pt.bits), adc_bits=adc)
@@ -538,7 +544,7 @@ def _hw_config(cfg, pt, ctx):
         return cfg
     qnet = ctx["cache"][(pt.bits, pt.method)]
     spec = _point_spec(pt, qnet, ctx)
-    if spec == cfg.crossbar.spec():
+    if spec == _xb_spec(cfg):
         return cfg                      # the configuration as given: no override, same build
     fs = [1 << (spec.adc_bits + k) for k in spec.adc_shift]
     return config_with_overrides(cfg, adc_bits=spec.adc_bits,
