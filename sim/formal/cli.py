@@ -38,6 +38,22 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="test only: plant a bug in the requantizer's RTLIL (must FAIL)")
     p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
 
+    e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist")
+    add_config_args(e)
+    e.add_argument("-o", "--out", default="out/equiv", metavar="DIR", help="work directory")
+
+    u = sub.add_parser("mutate", help="mutation score of the regression on the generated Verilog")
+    add_config_args(u)
+    u.add_argument("--count", type=positive_int("--count"), default=40, metavar="N",
+                   help="number of mutants (default: 40)")
+    u.add_argument("--sim", default="icarus,verilator", metavar="SIMS",
+                   help="comma-separated simulators (default: icarus,verilator)")
+    u.add_argument("--seed", type=positive_int("--seed", 0), default=1,
+                   help="mutant choice and regression seed (default: 1)")
+    u.add_argument("--vectors", type=positive_int("--vectors"), default=None, metavar="COUNT",
+                   help="random vectors per testbench (default: the regression's)")
+    u.add_argument("-o", "--out", default="out/mutate", metavar="DIR", help="work directory")
+
 
 def _cmd_prove(args):
     from .cex import explain
@@ -65,8 +81,37 @@ def _cmd_prove(args):
     return 1 if failed else 0
 
 
+def _cmd_equiv(args):
+    from sim.config import load_config
+    from .equiv import equiv
+    cfg = load_config(args.config, bits=args.bits)
+    res = equiv(cfg, Path(args.out))
+    verdict = "PROVED" if res.proved else "NOT PROVED"
+    print(f"qmac equiv: {cfg.toplevel}: {verdict} — {res.equiv_cells} $equiv cells, "
+          f"{res.unproven} unproven, {res.seconds:.1f} s (log: {Path(args.out) / 'equiv.log'})")
+    return 0 if res.proved else 1
+
+
+def _cmd_mutate(args):
+    from sim.config import load_config
+    from .mutate import format_scores, run_mutation
+    sims = [s.strip() for s in args.sim.split(",") if s.strip()]
+    bad = [s for s in sims if s not in ("icarus", "verilator")]
+    if bad or not sims:
+        raise UserError(f"--sim={args.sim!r} is not allowed; allowed: icarus, verilator or both")
+    cfg = load_config(args.config, bits=args.bits)
+    outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
+                            outdir=Path(args.out), vectors=args.vectors)
+    print(format_scores(outcomes, sims))
+    return 0
+
+
 def run(args):
     """Dispatch one formal sub-command; returns the exit status."""
     if args.command == "prove":
         return _cmd_prove(args)
+    if args.command == "equiv":
+        return _cmd_equiv(args)
+    if args.command == "mutate":
+        return _cmd_mutate(args)
     raise AssertionError(args.command)

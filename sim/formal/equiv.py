@@ -6,7 +6,7 @@ Yosys ``proc``/``flatten``/``opt``/``opt_clean -purge`` -> ``write_verilog``, pl
 ``hw/generate.py`` rewrites), read back with full Yosys ``read_verilog``. Both get the same
 memory mapping (``memory -nomap``, then ``memory_map``: memories become registers with the
 same names on both sides) and are compared with ``equiv_make`` (state matched by name),
-``equiv_simple -seq``, ``equiv_induct -seq`` and ``equiv_status -assert``: every output and
+``equiv_struct``, ``equiv_induct -seq`` and ``equiv_status -assert``: every output and
 every matched register equal in every cycle from the same initial state, proved by
 induction (unbounded).
 """
@@ -22,7 +22,7 @@ from . import tools
 
 __all__ = ["EquivResult", "equiv", "equiv_texts"]
 
-_SEQ = 4
+_SEQ = 2
 
 
 @dataclass
@@ -34,28 +34,31 @@ class EquivResult:
     log: str
 
 
-def _script(top, seq):
+def _script(top, seq, gold_reader):
     prep = ["proc", "flatten", "memory -nomap", "memory_map", "opt_clean",
             f"rename {top} {{name}}"]
-    script = ["read_rtlil gold.il", *[c.format(name="gold") for c in prep],
+    script = [gold_reader, *[c.format(name="gold") for c in prep],
               "design -stash gold_d",
               "read_verilog -sv gate.v", *[c.format(name="gate") for c in prep],
               "design -stash gate_d",
               "design -copy-from gold_d -as gold gold",
               "design -copy-from gate_d -as gate gate",
               "equiv_make gold gate equiv", "hierarchy -top equiv", "async2sync",
-              f"equiv_simple -seq {seq}", f"equiv_induct -seq {seq}", "tee -o status.txt equiv_status"]
+              "equiv_struct",
+              f"equiv_induct -seq {seq}", "tee -o status.txt equiv_status"]
     return script
 
 
-def equiv_texts(gold_rtlil, gate_verilog, top, workdir, seq=_SEQ):
-    """Prove the two netlists equivalent in ``workdir``; returns :class:`EquivResult`."""
+def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=False):
+    """Prove the two netlists (gold: RTLIL, or Verilog) equivalent in ``workdir``."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "gold.il").write_text(gold_rtlil)
+    gold_file = "gold.v" if gold_is_verilog else "gold.il"
+    (workdir / gold_file).write_text(gold)
     (workdir / "gate.v").write_text(gate_verilog)
     t0 = time.monotonic()
-    log = tools.run_yosys(workdir, _script(top, seq), log="equiv.log")
+    reader = "read_verilog -sv gold.v" if gold_is_verilog else "read_rtlil gold.il"
+    tools.run_yosys(workdir, _script(top, seq, reader), log="equiv.log")
     status = (workdir / "status.txt").read_text()
     found = re.search(r"Found (\d+) \$equiv cells", status)
     cells = int(found.group(1)) if found else 0

@@ -76,6 +76,7 @@ class _Solver:
     def close(self):
         self.proc.stdin.close()
         self.proc.wait()
+        self.proc.stdout.close()
 
 
 def _model(solver, widths, depth):
