@@ -15,7 +15,7 @@ from sim.formal.cex import explain
 from sim.formal.prove import Instance, _rq, plant_rtlil, prove_instance
 from sim.formal.reference import RequantReference
 
-W = 8    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
+W = 6    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
 
 
 def test_requantizer_proved_per_channel_with_multiplier(formal_tools, tmp_path):
-    inst = Instance("rq pc", "requantizer", _rq("ruy", 6, per_channel=True, cols=2))
+    inst = Instance("rq pc", "requantizer", _rq("ruy", 4, per_channel=True, cols=2))
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
 
@@ -45,7 +45,7 @@ def test_requantizer_proved_per_channel_with_multiplier(formal_tools, tmp_path):
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
 def test_accumulator_proved(formal_tools, tmp_path, overflow):
     inst = Instance(f"acc {overflow}", "accumulator",
-                    dict(cols=2, psum_bits=6, acc_bits=8, overflow=overflow))
+                    dict(cols=2, psum_bits=5, acc_bits=6, overflow=overflow))
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
 
