@@ -52,6 +52,8 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="mutant choice and regression seed (default: 1)")
     u.add_argument("--vectors", type=positive_int("--vectors"), default=None, metavar="COUNT",
                    help="random vectors per testbench (default: the regression's)")
+    u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout"), default=600,
+                   metavar="S", help="seconds per survivor's equivalence proof (default: 600)")
     u.add_argument("-o", "--out", default="out/mutate", metavar="DIR", help="work directory")
 
 
@@ -101,7 +103,8 @@ def _cmd_mutate(args):
         raise UserError(f"--sim={args.sim!r} is not allowed; allowed: icarus, verilator or both")
     cfg = load_config(args.config, bits=args.bits)
     outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
-                            outdir=Path(args.out), vectors=args.vectors)
+                            outdir=Path(args.out), vectors=args.vectors,
+                            equiv_timeout=args.equiv_timeout)
     print(format_scores(outcomes, sims))
     return 0
 

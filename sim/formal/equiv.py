@@ -12,6 +12,7 @@ induction (unbounded).
 """
 
 import re
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class EquivResult:
     proved: bool
     seconds: float
     equiv_cells: int
-    unproven: int
+    unproven: int          # -1: the proof timed out
     log: str
 
 
@@ -49,7 +50,8 @@ def _script(top, seq, gold_reader):
     return script
 
 
-def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=False):
+def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=False,
+                timeout=None):
     """Prove the two netlists (gold: RTLIL, or Verilog) equivalent in ``workdir``."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +60,10 @@ def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=Fals
     (workdir / "gate.v").write_text(gate_verilog)
     t0 = time.monotonic()
     reader = "read_verilog -sv gold.v" if gold_is_verilog else "read_rtlil gold.il"
-    tools.run_yosys(workdir, _script(top, seq, reader), log="equiv.log")
+    try:
+        tools.run_yosys(workdir, _script(top, seq, reader), log="equiv.log", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return EquivResult(False, time.monotonic() - t0, 0, -1, "timeout")
     status = (workdir / "status.txt").read_text()
     found = re.search(r"Found (\d+) \$equiv cells", status)
     cells = int(found.group(1)) if found else 0

@@ -15,7 +15,8 @@ two components of the hierarchical name a line assigns: ``mac``, ``stage.bank``,
 entry points (:func:`sim.regress.prepare`, :func:`sim.runner.build`,
 :func:`sim.runner.run_test`); a mutant any testbench fails is *killed*. A survivor is
 checked with :func:`sim.formal.equiv.equiv_texts` against the unmutated Verilog:
-*equivalent* (proved: no testbench could kill it) or *escaped* (a testbench gap).
+*equivalent* (proved: no testbench could kill it) or *escaped* (a testbench gap;
+``escaped?`` when the equivalence proof timed out).
 """
 
 import random
@@ -150,7 +151,8 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
     return killed
 
 
-def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, log=print):
+def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=600,
+                 log=print):
     """Plant, run and classify ``count`` mutants of ``cfg``'s Verilog; returns outcomes."""
     from pathlib import Path
 
@@ -166,8 +168,10 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, log=print):
             verdict = "killed"
         else:
             eq = equiv_texts(text, mu.apply(text), prep.toplevel,
-                             outdir / f"m{mu.index:03d}" / "equiv", gold_is_verilog=True)
-            verdict = "equivalent" if eq.proved else ("killed-partly" if killed else "escaped")
+                             outdir / f"m{mu.index:03d}" / "equiv", gold_is_verilog=True,
+                             timeout=equiv_timeout)
+            verdict = ("equivalent" if eq.proved else "killed-partly" if killed else
+                       "escaped?" if eq.unproven < 0 else "escaped")
         outcomes.append(Outcome(mu, killed, verdict))
         log(f"  mutant {mu.index:3d} {mu.block:12s} {mu.operator:6s} line {mu.line}: {verdict} "
             f"{killed}")
@@ -182,7 +186,7 @@ def format_scores(outcomes, sims):
         sel = [o for o in outcomes if b in ("all", o.mutant.block)]
         rows.append((b, str(len(sel)), *[str(sum(s in o.killed_by for o in sel)) for s in sims],
                      str(sum(o.verdict == "equivalent" for o in sel)),
-                     str(sum(o.verdict in ("escaped", "killed-partly") for o in sel))))
+                     str(sum(o.verdict in ("escaped", "escaped?", "killed-partly") for o in sel))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -192,7 +196,7 @@ def format_scores(outcomes, sims):
         lines.append(f"score {s}: {k}/{len(live)} non-equivalent mutants killed"
                      + (f" ({100 * k / len(live):.1f}%)" if live else ""))
     for o in outcomes:
-        if o.verdict in ("escaped", "killed-partly"):
+        if o.verdict in ("escaped", "escaped?", "killed-partly"):
             lines.append(f"escape: mutant {o.mutant.index} ({o.mutant.block}, {o.mutant.operator}, "
                          f"line {o.mutant.line}): {o.mutant.before.strip()} -> "
                          f"{o.mutant.after.strip()}  killed by {o.killed_by or 'none'}")

@@ -26,6 +26,7 @@ exactly ``LATENCY + 1`` cycles (the pipeline is flushed), so they hold for all i
 """
 
 import re
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,7 @@ class Result:
     seconds: float
     cases: int
     counterexample: dict | None = None
+    cpu: float = 0.0         # CPU seconds of the tools (Yosys, Yices) it ran
 
 
 def _signed(value, width):
@@ -153,7 +155,7 @@ def _signed(value, width):
 
 def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
     """Run one instance; a counterexample is re-derived with the real multiplier if cut."""
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), _child_cpu()
     yices = tools.require()["yices-smt2"]
     smt2 = build(inst, workdir, plant)
     results, widths = smt.bmc_cases(yices, smt2, inst.depth, inst.cases(), jobs=jobs,
@@ -170,7 +172,13 @@ def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
             cex = {"case": case, "trace": [{n: _signed(v, widths[n]) if not _unsigned(n)
                                             else v for n, v in step.items()}
                                            for step in trace]}
-    return Result(inst, not failed, time.monotonic() - t0, len(results), cex)
+    return Result(inst, not failed, time.monotonic() - t0, len(results), cex,
+                  _child_cpu() - cpu0)
+
+
+def _child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _unsigned(name):
@@ -186,16 +194,18 @@ def prove(instances, outdir, *, plant=None, jobs=2, log=print):
         res = prove_instance(inst, Path(outdir) / re.sub(r"\W+", "_", inst.name),
                              plant=plant, jobs=jobs)
         results.append(res)
-        log(f"  {'PROVED' if res.proved else 'FAILED'}  {inst.name}  ({res.seconds:.1f} s)")
+        log(f"  {'PROVED' if res.proved else 'FAILED'}  {inst.name}  ({res.seconds:.1f} s, "
+            f"tool cpu {res.cpu:.1f} s)", flush=True)
     return results
 
 
 def format_report(results):
-    """Summary table: instance, method, depth, cases, result, time."""
-    rows = [("instance", "method", "cycles", "cases", "result", "time")]
+    """Summary table: instance, method, depth, cases, result, wall and tool CPU time."""
+    rows = [("instance", "method", "cycles", "cases", "result", "wall", "tool cpu")]
     for r in results:
         rows.append((r.instance.name, r.instance.method, str(r.instance.depth), str(r.cases),
-                     "PROVED" if r.proved else "FAILED", f"{r.seconds:.1f} s"))
+                     "PROVED" if r.proved else "FAILED", f"{r.seconds:.1f} s",
+                     f"{r.cpu:.1f} s"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
              for row in rows]

