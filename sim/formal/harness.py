@@ -34,7 +34,8 @@ class RequantMiter(Elaboratable):
         ``"shared"``: the reference is fed the product ``acc·m0[:31]`` written as the same
         Amaranth expression as the hardware's (one exact ``$mul`` of the full widths; what is
         proved independently is everything after it). ``"independent"``: the reference
-        forms the product itself, sign-/zero-extended to 64 extra bits, so the hardware's
+        forms the product itself from operands it sign-/zero-extends by one more bit (a
+        different ``$mul`` than the hardware's), so the hardware's
         multiplier (widths, signedness) is proved too (small ``acc_bits`` only).
     control : bool
         ``en`` and ``valid`` free every cycle (stalls, bubbles) instead of constant 1.
@@ -71,8 +72,8 @@ class RequantMiter(Elaboratable):
             lo, hi = -(1 << (dut.acc_bits - 1)), (1 << (dut.acc_bits - 1)) - 1
             m.d.comb += Assume((product >= lo * (2**31 - 1)) & (product <= hi * (2**31 - 1)))
         else:
-            wide_acc = Signal(signed(dut.acc_bits + 64), name=f"ref_acc_{c}")
-            wide_m0 = Signal(signed(96), name=f"ref_m_{c}")
+            wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
+            wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
             m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
             product = wide_acc * wide_m0
         ref = RequantReference(product_shape=product.shape(), out_bits=dut.out_bits,

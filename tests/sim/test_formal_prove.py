@@ -36,8 +36,14 @@ def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     assert res.cases == 64
 
 
-def test_requantizer_proved_per_channel_with_multiplier(formal_tools, tmp_path):
-    inst = Instance("rq pc", "requantizer", _rq("ruy", 4, per_channel=True, cols=2))
+def test_requantizer_proved_per_channel(formal_tools, tmp_path):
+    inst = Instance("rq pc", "requantizer", _rq("ruy", 4, per_channel=True, cols=2), cut=True)
+    res = prove_instance(inst, tmp_path)
+    assert res.proved, explain(inst, res.counterexample)
+
+
+def test_requantizer_proved_with_multiplier(formal_tools, tmp_path):
+    inst = Instance("rq mul", "requantizer", _rq("double", 3))
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
 
