@@ -8,6 +8,9 @@ Sub-commands::
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac bench    [CONFIG] [--sim ...]
     qmac sweep    MODEL.npz [CONFIG] --data DATA.npz [--bits 2..8] [--adc-bits ...] ...
+    qmac prove    [--widths A[,A]] [-j JOBS] [--only TEXT] [-o DIR]
+    qmac equiv    [CONFIG] [--bits N] [-o DIR]
+    qmac mutate   [CONFIG] [--count N] [--sim ...] [--seed S] [-o DIR]
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
@@ -109,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--out", default="out/bench", metavar="DIR", help="work directory")
     from .sweep_cli import add_sweep_parser
     add_sweep_parser(sub)
+
+    from .formal.cli import add_parsers as add_formal_parsers
+    add_formal_parsers(sub, _add_config_args, _positive_int)
     return parser
 
 
@@ -129,6 +135,10 @@ def _cmd_generate(args, cfg) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        from .formal.cli import COMMANDS as FORMAL_COMMANDS
+        if args.command in FORMAL_COMMANDS:
+            from .formal.cli import run as run_formal
+            return run_formal(args)
         from .config import load_config
         if args.command == "sweep":
             from .sweep_cli import cmd_sweep

@@ -1,0 +1,120 @@
+"""Sub-commands ``qmac prove``, ``qmac equiv``, ``qmac mutate`` (added to ``sim.cli``)."""
+
+import argparse
+import time
+from pathlib import Path
+
+from sim.errors import UserError
+
+__all__ = ["COMMANDS", "add_parsers", "run"]
+
+COMMANDS = ("prove", "equiv", "mutate")
+
+
+def _widths(text):
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--widths={text!r} is not allowed; allowed: comma-separated integers in 8..48"
+        ) from None
+    if not values or any(not 8 <= v <= 48 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"--widths={text!r} is not allowed; allowed: comma-separated integers in 8..48")
+    return values
+
+
+def add_parsers(sub, add_config_args, positive_int):
+    """Add the formal sub-commands to the ``qmac`` sub-parser collection."""
+    from .prove import PLANTS
+    p = sub.add_parser("prove", help="formal proof: requantizer and accumulator vs reference")
+    p.add_argument("--widths", type=_widths, default=[32], metavar="A[,A]",
+                   help="requantizer accumulator widths to prove (default: 32)")
+    p.add_argument("-j", "--jobs", type=positive_int("--jobs"), default=2,
+                   help="solver processes (default: 2)")
+    p.add_argument("--only", default=None, metavar="TEXT",
+                   help="only the instances whose name contains TEXT")
+    p.add_argument("--plant", choices=sorted(PLANTS), default=None,
+                   help="test only: plant a bug in the requantizer's RTLIL (must FAIL)")
+    p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
+
+    e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist")
+    add_config_args(e)
+    e.add_argument("-o", "--out", default="out/equiv", metavar="DIR", help="work directory")
+
+    u = sub.add_parser("mutate", help="mutation score of the regression on the generated Verilog")
+    add_config_args(u)
+    u.add_argument("--count", type=positive_int("--count"), default=40, metavar="N",
+                   help="number of mutants (default: 40)")
+    u.add_argument("--sim", default="icarus,verilator", metavar="SIMS",
+                   help="comma-separated simulators (default: icarus,verilator)")
+    u.add_argument("--seed", type=positive_int("--seed", 0), default=1,
+                   help="mutant choice and regression seed (default: 1)")
+    u.add_argument("--vectors", type=positive_int("--vectors"), default=None, metavar="COUNT",
+                   help="random vectors per testbench (default: the regression's)")
+    u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout"), default=600,
+                   metavar="S", help="seconds per survivor's equivalence proof (default: 600)")
+    u.add_argument("-o", "--out", default="out/mutate", metavar="DIR", help="work directory")
+
+
+def _cmd_prove(args):
+    from .cex import explain
+    from .prove import default_instances, format_report, prove
+    insts = default_instances(widths=args.widths)
+    if args.only:
+        insts = [i for i in insts if args.only in i.name]
+        if not insts:
+            raise UserError(f"--only={args.only!r} matches no instance; allowed: a part of "
+                            f"a name in 'qmac prove' output")
+    if args.plant:
+        insts = [i for i in insts if i.block == "requantizer" and not i.control]
+    print(f"qmac prove: {len(insts)} instances, yices via Yosys write_smt2, "
+          f"{args.jobs} solver processes")
+    t0 = time.monotonic()
+    results = prove(insts, Path(args.out), plant=args.plant, jobs=args.jobs)
+    print(format_report(results))
+    failed = [r for r in results if not r.proved]
+    for r in failed:
+        print(f"\n{r.instance.name}: FAILED in case {r.counterexample and r.counterexample['case']}")
+        print(explain(r.instance, r.counterexample))
+    verdict = "FAIL" if failed else "PASS"
+    print(f"qmac prove: {verdict} — {len(results) - len(failed)}/{len(results)} proved, "
+          f"wall {time.monotonic() - t0:.1f} s")
+    return 1 if failed else 0
+
+
+def _cmd_equiv(args):
+    from sim.config import load_config
+    from .equiv import equiv
+    cfg = load_config(args.config, bits=args.bits)
+    res = equiv(cfg, Path(args.out))
+    verdict = "PROVED" if res.proved else "NOT PROVED"
+    print(f"qmac equiv: {cfg.toplevel}: {verdict} — {res.equiv_cells} $equiv cells, "
+          f"{res.unproven} unproven, {res.seconds:.1f} s (log: {Path(args.out) / 'equiv.log'})")
+    return 0 if res.proved else 1
+
+
+def _cmd_mutate(args):
+    from sim.config import load_config
+    from .mutate import format_scores, run_mutation
+    sims = [s.strip() for s in args.sim.split(",") if s.strip()]
+    bad = [s for s in sims if s not in ("icarus", "verilator")]
+    if bad or not sims:
+        raise UserError(f"--sim={args.sim!r} is not allowed; allowed: icarus, verilator or both")
+    cfg = load_config(args.config, bits=args.bits)
+    outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
+                            outdir=Path(args.out), vectors=args.vectors,
+                            equiv_timeout=args.equiv_timeout)
+    print(format_scores(outcomes, sims))
+    return 0
+
+
+def run(args):
+    """Dispatch one formal sub-command; returns the exit status."""
+    if args.command == "prove":
+        return _cmd_prove(args)
+    if args.command == "equiv":
+        return _cmd_equiv(args)
+    if args.command == "mutate":
+        return _cmd_mutate(args)
+    raise AssertionError(args.command)

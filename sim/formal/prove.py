@@ -1,0 +1,213 @@
+"""``qmac prove``: the requantizer and the accumulator bank equal their reference models.
+
+What one run proves (the table printed by :func:`format_report` restates it per instance):
+
+* **requantizer, data** (``en = valid = 1``): for every value of ``acc`` (``acc_bits``
+  signed), ``m0`` (32 bits, bit 31 ignored), ``shift`` (all 64 six-bit encodings; outside
+  [-31, 30] clamped), ``y_zp``, ``act_min``, ``act_max`` (``out_bits + 1`` signed) with the one
+  assumption ``act_min <= act_max``, the output ``LATENCY`` cycles later equals
+  :class:`~sim.formal.reference.RequantReference`. The proof is split into one solver query
+  per shift value. Two product forms:
+
+  - ``cut``: the product ``acc·m0[:31]`` is one ``$mul`` cell shared by hardware and reference
+    (checked), replaced by a free value in the range of all products (Yosys ``cutpoint``):
+    everything after the multiplier is proved for every product value;
+  - ``mul``: the reference forms its own product in wider arithmetic, so the hardware's
+    multiplier (width, signedness) is in the proof too (small ``acc_bits``).
+
+* **requantizer, control**: ``en`` and ``valid`` free every cycle (stalls, bubbles) for a
+  bounded number of cycles from reset: results keep their order, ``y`` holds between results.
+* **accumulator bank**: every input free every cycle (beats, first/last, stalls, bias writes,
+  clear) for a bounded number of cycles from reset: ``acc``, ``ovf``, ``ovf_sticky``,
+  ``acc_valid`` equal :class:`~sim.formal.reference.AccumulatorReference`.
+
+Bounded (``bmc``) means all input sequences of that many cycles; the data proofs need
+exactly ``LATENCY + 1`` cycles (the pipeline is flushed), so they hold for all inputs.
+"""
+
+import re
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hw.requantizer import ROUNDINGS, Requantizer
+
+from . import smt, tools
+from .harness import AccumulatorMiter, RequantMiter
+
+__all__ = ["Instance", "default_instances", "prove", "PLANTS", "plant_rtlil", "format_report"]
+
+#: Planted bugs (test only): the wire whose adder loses its rounding term (lane 0).
+PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0"}
+_OUT_BITS = 8
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One proof: a miter, how its product is formed, how deep, how it is split."""
+    name: str
+    block: str                       # "requantizer" | "accumulator"
+    params: dict = field(hash=False)
+    cut: bool = False
+    control: bool = False
+
+    @property
+    def depth(self):
+        if self.block == "accumulator":
+            return 8
+        lat = Requantizer.LATENCY
+        return 2 * lat + 2 if self.control else lat + 1
+
+    @property
+    def method(self):
+        return "bmc" if self.control or self.block == "accumulator" else "complete"
+
+    def miter(self):
+        if self.block == "accumulator":
+            return AccumulatorMiter(**self.params)
+        return RequantMiter(**self.params, product="shared" if self.cut else "independent",
+                            control=self.control)
+
+    def cases(self):
+        if self.block != "requantizer":
+            return [{}]
+        if self.params["per_channel"] and self.params["cols"] > 1:
+            return [{f"free_shift_{c}": (k + 32 + 21 * c) % 64 - 32
+                     for c in range(self.params["cols"])} for k in range(-32, 32)]
+        name = "free_shift_0" if self.params["per_channel"] else "free_shift"
+        return [{name: k} for k in range(-32, 32)]
+
+
+def _rq(rounding, acc_bits, *, per_channel=False, cols=1, out_signed=True):
+    return dict(cols=cols, acc_bits=acc_bits, out_bits=_OUT_BITS, out_signed=out_signed,
+                rounding=rounding, per_channel=per_channel)
+
+
+def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32):
+    """The instances of ``qmac prove`` (``widths``: accumulator widths of the requantizer)."""
+    out = []
+    for w in widths:
+        for r in ROUNDINGS:
+            out.append(Instance(f"requant {r} per-tensor acc{w}", "requantizer",
+                                _rq(r, w), cut=True))
+        for r in ROUNDINGS:
+            out.append(Instance(f"requant {r} per-channel x2 acc{w}", "requantizer",
+                                _rq(r, w, per_channel=True, cols=2), cut=True))
+        out.append(Instance(f"requant double unsigned-out acc{w}", "requantizer",
+                            _rq("double", w, out_signed=False), cut=True))
+    for r in ROUNDINGS:
+        out.append(Instance(f"requant {r} with multiplier acc{mul_bits}", "requantizer",
+                            _rq(r, mul_bits)))
+    out.append(Instance(f"requant double en/valid acc{control_bits}", "requantizer",
+                        _rq("double", control_bits), cut=True, control=True))
+    for ovf in ("wrap", "saturate"):
+        out.append(Instance(f"accumulator {ovf} x2 acc{acc_bits}", "accumulator",
+                            dict(cols=2, psum_bits=acc_bits - 12, acc_bits=acc_bits,
+                                 overflow=ovf)))
+    return out
+
+
+def plant_rtlil(text, wire):
+    """Zero the second operand of the cell driving ``wire`` (a dropped rounding term)."""
+    cells = re.finditer(r"^  cell \$add \S+\n(?:    .*\n)*?  end\n", text, re.M)
+    for cell in cells:
+        body = cell.group(0)
+        if re.search(rf"^    connect \\Y \\{wire}\n", body, re.M):
+            width = int(re.search(r"parameter \\B_WIDTH (\d+)", body).group(1))
+            new = re.sub(r"^    connect \\B .*$", f"    connect \\\\B {width}'" + "0" * width,
+                         body, flags=re.M)
+            return text[:cell.start()] + new + text[cell.end():]
+    raise ValueError(f"plant: no $add cell drives {wire!r}")
+
+
+def build(inst, workdir, plant=None, cut=None):
+    """RTLIL -> Yosys -> SMT-LIB model text, in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    miter = inst.miter()
+    text = tools.write_rtlil(miter, workdir / "miter.il", miter.ports())
+    if plant:
+        (workdir / "miter.il").write_text(plant_rtlil(text, PLANTS[plant]))
+    cut = inst.cut if cut is None else cut
+    cols = inst.params["cols"]
+    script = ["read_rtlil miter.il", "proc", "flatten", "chformal -lower", "opt_clean",
+              "opt_merge"]
+    if cut:      # the hardware's and the reference's product must be one cell per lane
+        script += [f"select -assert-count {cols} t:$mul", "cutpoint t:$mul"]
+    script += ["async2sync", "dffunmap", "write_smt2 -wires miter.smt2"]
+    tools.run_yosys(workdir, script)
+    return (workdir / "miter.smt2").read_text()
+
+
+@dataclass
+class Result:
+    instance: Instance
+    proved: bool
+    seconds: float
+    cases: int
+    counterexample: dict | None = None
+    cpu: float = 0.0         # CPU seconds of the tools (Yosys, Yices) it ran
+
+
+def _signed(value, width):
+    return value - (1 << width) if value >> (width - 1) else value
+
+
+def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
+    """Run one instance; a counterexample is re-derived with the real multiplier if cut."""
+    t0, cpu0 = time.monotonic(), _child_cpu()
+    yices = tools.require()["yices-smt2"]
+    smt2 = build(inst, workdir, plant)
+    results, widths = smt.bmc_cases(yices, smt2, inst.depth, inst.cases(), jobs=jobs,
+                                    progress=progress)
+    failed = [(case, trace) for case, trace in results if trace is not None]
+    cex = None
+    if failed:
+        case, trace = failed[0]
+        if inst.cut:       # values of acc and m0 whose product fails: solve with the $mul
+            smt2 = build(inst, workdir / "uncut", plant, cut=False)
+            again, widths = smt.bmc_cases(yices, smt2, inst.depth, [case], jobs=1)
+            trace = again[0][1]
+        if trace is not None:
+            cex = {"case": case, "trace": [{n: _signed(v, widths[n]) if not _unsigned(n)
+                                            else v for n, v in step.items()}
+                                           for step in trace]}
+    return Result(inst, not failed, time.monotonic() - t0, len(results), cex,
+                  _child_cpu() - cpu0)
+
+
+def _child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _unsigned(name):
+    return ("m0" in name or name.endswith(("_en", "_valid", "_first", "_last", "_clear",
+                                           "bias_col")) or "ovf" in name or "sticky" in name
+            or name in ("free_en", "free_valid"))
+
+
+def prove(instances, outdir, *, plant=None, jobs=2, log=print):
+    """Prove every instance; returns the list of :class:`Result`."""
+    results = []
+    for inst in instances:
+        res = prove_instance(inst, Path(outdir) / re.sub(r"\W+", "_", inst.name),
+                             plant=plant, jobs=jobs)
+        results.append(res)
+        log(f"  {'PROVED' if res.proved else 'FAILED'}  {inst.name}  ({res.seconds:.1f} s, "
+            f"tool cpu {res.cpu:.1f} s)", flush=True)
+    return results
+
+
+def format_report(results):
+    """Summary table: instance, method, depth, cases, result, wall and tool CPU time."""
+    rows = [("instance", "method", "cycles", "cases", "result", "wall", "tool cpu")]
+    for r in results:
+        rows.append((r.instance.name, r.instance.method, str(r.instance.depth), str(r.cases),
+                     "PROVED" if r.proved else "FAILED", f"{r.seconds:.1f} s",
+                     f"{r.cpu:.1f} s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

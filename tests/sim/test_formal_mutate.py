@@ -1,0 +1,54 @@
+"""qmac mutate: mutant generation (deterministic, single-point, every block) and CLI errors."""
+
+import pytest
+
+from sim.cli import main
+from sim.config import load_config
+from sim.formal.mutate import OPERATORS, block_of, mutants
+from sim.generate import build_component
+
+
+@pytest.fixture(scope="module")
+def verilog():
+    from hw.generate import generate_verilog
+    cfg = load_config("benchmarks/int8_4x4.yaml")
+    return generate_verilog(build_component(cfg), name=cfg.toplevel)
+
+
+def test_mutants_are_single_point_deterministic_and_spread(verilog):
+    ms = mutants(verilog, 40, seed=3)
+    assert len(ms) == 40
+    assert ms == mutants(verilog, 40, seed=3)
+    assert ms != mutants(verilog, 40, seed=4)
+    lines = verilog.split("\n")
+    for mu in ms:
+        changed = [i for i, (a, b) in enumerate(zip(lines, mu.apply(verilog).split("\n")))
+                   if a != b]
+        assert changed == [mu.line - 1]
+    blocks = {mu.block for mu in ms}
+    assert {"mac", "stage.bank", "stage.rq"} <= blocks
+    assert {mu.operator for mu in mutants(verilog, 200, seed=3)} == set(OPERATORS)
+
+
+@pytest.mark.parametrize("line, block", [
+    (r"  assign \$flatten\stage.\bank.$12  = a;", "stage.bank"),
+    (r"  assign \mac.sum_0  = a;", "mac"),
+    (r"  assign \stage.rq.load_3  = en;", "stage.rq"),
+    ("  assign o_valid = x;", "top"),
+])
+def test_block_of(line, block):
+    assert block_of(line) == block
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["prove", "--widths", "4"], "--widths='4' is not allowed"),
+    (["prove", "--only", "banana"], "--only='banana' matches no instance"),
+    (["mutate", "--sim", "modelsim"], "--sim='modelsim' is not allowed"),
+])
+def test_cli_errors_are_one_line_exit_2(capsys, argv, text):
+    with pytest.raises(SystemExit) as exc:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert text in err and err.count("\n") == 1
