@@ -20,6 +20,7 @@ import yaml
 from golden.fixedpoint import ROUNDINGS
 
 from .errors import ConfigError
+from .inputs import read_yaml
 
 __all__ = ["DatapathConfig", "load_config", "DEFAULT_CONFIG", "CONSTRAINTS_DIR", "ROUNDINGS",
            "OVERFLOW_POLICIES"]
@@ -226,18 +227,7 @@ def load_config(path: str | Path | None = None, *, bits: int | None = None) -> D
     """
     path = Path(path) if path is not None else DEFAULT_CONFIG
     where = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such configuration file; allowed: a YAML file, "
-                          f"e.g. one of {', '.join(sorted(p.name for p in CONSTRAINTS_DIR.glob('*.yaml')))}")
-    try:
-        raw = yaml.load(path.read_text(), Loader=_StrictLoader)  # noqa: S506 - safe subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{where}: YAML syntax error{at}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{where}: cannot read file: {exc}") from None
+    raw = read_yaml(path, allowed="a YAML file, e.g. one of " + ", ".join(sorted(p.name for p in CONSTRAINTS_DIR.glob("*.yaml"))))  # noqa: E501 - sim/inputs.py bounds size, depth, aliases
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
