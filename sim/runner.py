@@ -574,7 +574,9 @@ def _supervise(proc: subprocess.Popen, timeout: float, waves: Path | None,
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return proc.wait(timeout=0.1), ""
+            rc = proc.wait(timeout=0.1)
+            # killed by the stop request's sweep before this loop saw it: interrupted
+            return rc, "interrupted" if STOP.is_set() and rc != 0 else ""
         except subprocess.TimeoutExpired:
             pass
         if STOP.is_set():
