@@ -155,19 +155,35 @@ def check_output_path(path: str | os.PathLike, *, what: str, directory: bool = F
             want = "a directory" if directory else "a regular file"
             raise InputPathError(f"{shown}: {what} is {_kind(st.st_mode)}, not {want}; "
                                  f"allowed: {want} path")
-    parent = p if (directory and st is not None) else p.parent
-    anc = parent
-    while not anc.exists():  # the nearest existing ancestor must be a writable directory
-        if anc.parent == anc:
-            break
-        anc = anc.parent
-    if not anc.is_dir():
-        raise InputPathError(f"{shown}: {what}: {show_path(anc)} is not a directory; "
-                             f"allowed: a writable {kind} path")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise InputPathError(f"{shown}: {what}: {show_path(anc)} is not writable; allowed: "
-                             f"a writable {kind} path")
+    _probe_writable(p if (directory and st is not None) else p.parent, shown, what, kind)
     return p
+
+
+def _probe_writable(parent: Path, shown: str, what: str, kind: str) -> None:
+    """Create ``parent`` (and its missing ancestors) and a file in it, then remove them all
+    again: the only test of writability that also holds for root and read-only mounts."""
+    import tempfile
+    created: list[Path] = []
+    anc = parent
+    while not os.path.lexists(anc) and anc.parent != anc:
+        created.append(anc)
+        anc = anc.parent
+    try:
+        for d in reversed(created):
+            d.mkdir()
+        fd, probe = tempfile.mkstemp(prefix=".qmac-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        where = show_path(exc.filename) if getattr(exc, "filename", None) else show_path(parent)
+        raise InputPathError(f"{shown}: {what}: cannot write in {where} ({exc.strerror}); "
+                             f"allowed: a writable {kind} path") from None
+    finally:
+        for d in created:
+            try:
+                d.rmdir()
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------- YAML
@@ -283,6 +299,12 @@ def read_yaml(path: str | os.PathLike, *, what: str = "configuration file",
     try:
         _scan_events(text, where)
         return yaml.load(text, Loader=_strict_loader())  # noqa: S506 - safe subclass
+    except yaml.reader.ReaderError as exc:
+        ch = exc.character
+        shown = f"U+{ch:04X}" if isinstance(ch, int) else abbrev(ch, 12)
+        raise _yaml_fail(where, f"character {shown} at position "
+                                f"{exc.position} is not allowed in YAML; allowed: printable "
+                                f"UTF-8 text") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -85,7 +85,8 @@ def _int_array(path, d, key, *, ndim: tuple[int, ...]):
         raise _fail(path, f"{key}: shape {list(a.shape)} is not allowed; allowed: "
                           + " or ".join(shapes.get(n, f"{n}-D") for n in ndim))
     if a.dtype == np.uint64 and a.size and int(a.max()) > 2**63 - 1:
-        raise _fail(path, f"{key}: value {int(a.max())} is out of range")
+        raise _fail(path, f"{key}: value {int(a.max())} is out of range; allowed: at most "
+                          f"{2**63 - 1} (int64)")
     return a.astype(np.int64)
 
 
