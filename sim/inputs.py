@@ -197,7 +197,6 @@ def _scan_events(text: str, where: str) -> None:
     stack: list[list[int]] = []   # per open collection: [size, is_mapping, position]
     anchors: dict[str, int] = {}
     anchored: list[str | None] = []
-    total = 0
     for ev in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent,
                            yaml.DocumentStartEvent, yaml.DocumentEndEvent)):
@@ -236,7 +235,6 @@ def _scan_events(text: str, where: str) -> None:
             size = 1
             if ev.anchor is not None:
                 anchors[ev.anchor] = 1
-        total += size
         if stack:
             stack[-1][0] += size
             if stack[-1][0] > YAML_MAX_NODES:
