@@ -154,8 +154,36 @@ def _cmd_generate(args, cfg) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside ``qmac regress`` (which handles it itself): unwind like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import signal
+    import threading
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        # every child (simulator, compiler, runner) goes with us: none is left behind
+        from .runner import kill_descendants
+        kill_descendants()
+        name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+        sys.stderr.write(f"qmac: interrupted ({name})\n")
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _dispatch(args) -> int:
     try:
         from .config import load_config
         cfg = load_config(args.config, bits=args.bits)
@@ -184,9 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"qmac: error: {where}{_one_line(exc.strerror or exc)}; allowed: a "
                          f"writable path on a file system with free space\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("qmac: interrupted\n")
-        return 130
     raise AssertionError(args.command)
 
 

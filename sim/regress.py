@@ -378,10 +378,10 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
     plan = _plan(cfg, sims=sims, seed=seed, vectors=vectors, waves=waves, jobs=jobs,
                  outdir=outdir, inject_fault=inject_fault, tests=tests, build_root=build_root,
                  rerun_waves=rerun_waves, timeout=timeout)
+    _find_simulators(plan)
     with _OutdirLock(plan.outdir), _StopOnSignals() as stop:
         reset_stop()
         try:
-            _find_simulators(plan)
             _print_header(plan, out)
             preps, variant_of = _prepare_all(plan, out)
             bar = ProgressBar(len(plan.run_sims) * (len(preps) + len(plan.names)),
@@ -500,10 +500,6 @@ class _StopOnSignals:
         for sig, old in self.old.items():
             signal.signal(sig, old)
         return False
-
-    @property
-    def exit_status(self) -> int:
-        return 128 + int(getattr(signal, self.reason, signal.SIGINT))
 
 
 def _print_header(plan: _Plan, out: TextIO) -> None:

@@ -191,3 +191,40 @@ def test_second_run_on_the_same_output_is_refused(tiny, tmp_path):
         first.finish(timeout=60)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 3 and summary["vectors"] == {"icarus": 40}
+
+
+def test_sigterm_during_verify_leaves_no_process(tiny, tmp_path):
+    """Outside ``qmac regress`` SIGTERM unwinds like Ctrl-C: the test child's process group
+    is killed on the way out, exit status 143, one line."""
+    import numpy as np
+    root, cfg_path, build_root, _ = tiny
+    rng = np.random.default_rng(2)
+    vec = tmp_path / "layer.npz"
+    np.savez(vec, x=rng.integers(-8, 8, (400, 8)).astype(np.int8),
+             w=rng.integers(-8, 8, (4, 8)).astype(np.int8), m0=np.int32(1 << 30),
+             shift=np.int32(-3), x_zp=np.int32(0), y_zp=np.int32(0))
+    env = dict(os.environ, QMAC_BUILD_DIR=str(build_root), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "verify", str(cfg_path),
+                             "--vectors", str(vec), "--sim", "icarus", "-o",
+                             str(tmp_path / "out.npz"), "--workdir", str(tmp_path / "w")],
+                            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not any("sim.runner child" in s
+                                                 for s in _survivors(str(tmp_path))):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    print(f"verify: returned {time.monotonic() - t0:.2f} s after SIGTERM")
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "qmac: interrupted (SIGTERM)"
+    assert "Traceback" not in err
+    assert not _survivors(str(tmp_path)), _survivors(str(tmp_path))
+    assert not (tmp_path / "out.npz").exists()
