@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,40 @@ def test_damaged_build_cache_is_detected_and_rebuilt(icarus_build, tmp_path):
     assert again.rebuilt and "damaged build cache" in again.note and str(vvp) in again.note
     assert vvp.stat().st_size > len(data) // 2   # a whole program again
     assert not build(**args).rebuilt
+
+
+def test_oversized_waveform_stops_the_run(tmp_path):
+    """The waveform cap (QMAC_MAX_WAVES_MB) is watched while the test runs."""
+    import subprocess
+    import sys
+    from sim.runner import _kill_group, _supervise
+    waves = tmp_path / "t.fst"
+    writer = ("import sys, time\n"
+              "with open(sys.argv[1], 'wb') as f:\n"
+              "    while True:\n"
+              "        f.write(bytes(1 << 16)); f.flush(); time.sleep(0.01)\n")
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(waves)], start_new_session=True)
+    try:
+        rc, why = _supervise(proc, timeout=60, waves=waves, waves_limit=1 << 20)
+    finally:
+        _kill_group(proc)
+    assert (rc, why) == (None, "waves") and waves.stat().st_size > 1 << 20
+    assert proc.poll() is not None
+
+
+def test_kill_descendants_reaches_grandchildren(tmp_path):
+    import subprocess
+    import sys
+    from sim.runner import kill_descendants
+    marker = str(tmp_path / "marker")
+    inner = f"import time; time.sleep(120)  # {marker}"
+    outer = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {inner!r}],"
+             f" start_new_session=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", outer])
+    deadline = time.time() + 30
+    while time.time() < deadline and len(_processes_mentioning(marker)) < 1:
+        time.sleep(0.1)
+    assert _processes_mentioning(marker)
+    kill_descendants()
+    proc.wait(timeout=10)
+    assert not _processes_mentioning(marker)
