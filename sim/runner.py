@@ -472,7 +472,7 @@ def run_test(b: Build, *, module: str, test_dir: Path, seed: int, vectors: int,
              timeout: float, testcase: str | None = None, waves: bool = False,
              extra_env: dict[str, str] | None = None, log_name: str | None = None,
              waves_limit: int | None = None) -> TestRun:
-    """Run cocotb test ``module`` (e.g. ``"tb.test_datapath"``) on build ``b`` in a child.
+    """Run cocotb test ``module`` (e.g. ``"tb.cocotb_datapath"``) on build ``b`` in a child.
 
     The child (``python -m sim.runner child``) starts in its own session and calls
     ``cocotb_tools.runner`` ``test()``; the simulator output goes to

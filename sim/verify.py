@@ -384,7 +384,7 @@ def _golden_notes(cfg: DatapathConfig, gold, out: TextIO) -> None:
 
 
 def _write_layer(path: Path, F) -> Path:
-    """The folded layer for tb/test_verify.py (written atomically)."""
+    """The folded layer for tb/cocotb_verify.py (written atomically)."""
     atomic_write(path, lambda f: np.savez(f, x=F.x, w=F.w, bias=F.bias, m0=F.m0,
                                           shift=F.shift, y_zp=F.y_zp, act_min=F.act_min,
                                           act_max=F.act_max, per_tensor=F.per_tensor,
@@ -408,7 +408,7 @@ def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out
         hw_out.unlink()
     beats = b * -(-c // hp.cols) * -(-k // hp.rows)
     limit = timeout or (600.0 + beats * (0.001 if sim == "verilator" else 0.2))
-    run = run_test(bld, module="tb.test_verify", test_dir=work / sim, seed=1, vectors=b,
+    run = run_test(bld, module="tb.cocotb_verify", test_dir=work / sim, seed=1, vectors=b,
                    timeout=limit, log_name="verify",
                    extra_env={"QMAC_VERIFY_LAYER": str(layer_path),
                               "QMAC_VERIFY_OUT": str(hw_out)})

@@ -1,6 +1,6 @@
 """Run corpus command lines in ONE process (fast), each bounded, and report what happened.
 
-``python tests/fuzz/driver.py CASES.json RESULTS.json``: CASES is a list of
+``python tests/helpers/fuzz_driver.py CASES.json RESULTS.json``: CASES is a list of
 ``{"id": ..., "argv": [...]}``; every case runs ``sim.cli.main(argv)`` with stdout/stderr
 captured, under a data-segment limit (RLIMIT_DATA; wasmtime reserves address space, so not RLIMIT_AS) (:data:`MEMORY_LIMIT`) and a per-case wall-clock
 alarm (:data:`CASE_TIMEOUT`). Anything escaping ``main`` is recorded as a traceback.

@@ -1,8 +1,8 @@
-"""The hostile-input corpus (tests/fuzz/make_corpus.py): every bad configuration, vector
+"""The hostile-input corpus (tests/helpers/fuzz_corpus.py): every bad configuration, vector
 file and command line answers with exit status 2 and exactly one ``qmac: error:`` line
 naming the input — no traceback, nothing written, within seconds and bounded memory.
 
-All cases run in one child process (tests/fuzz/driver.py: ``sim.cli.main`` per case, an
+All cases run in one child process (tests/helpers/fuzz_driver.py: ``sim.cli.main`` per case, an
 address-space limit, a per-case alarm) from an empty working directory, so a leftover file
 anywhere relative to it is seen as well.
 """
@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_corpus import CONTRACT, MISSING_NPZ, all_cases  # noqa: E402
+from tests.helpers.fuzz_corpus import CONTRACT, MISSING_NPZ, all_cases
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = all_cases()
@@ -49,7 +48,7 @@ def corpus(tmp_path_factory):
     env = dict(os.environ, QMAC_BUILD_DIR=str(root / "build"),
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     env.pop("CI", None)  # bad input must be refused before any simulator is looked for
-    res = subprocess.run([sys.executable, str(REPO / "tests" / "fuzz" / "driver.py"),
+    res = subprocess.run([sys.executable, str(REPO / "tests" / "helpers" / "fuzz_driver.py"),
                           str(root / "cases.json"), str(root / "results.json")],
                          cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
