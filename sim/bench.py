@@ -353,65 +353,92 @@ class _Native:
 # ---------------------------------------------------------------------------- one simulator
 def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Path,
                outdir: Path, bar: ProgressBar) -> dict[str, Any]:
-    from sim.runner import BuildError, build, build_native, run_test
-    from tb.checker import Checker, decode_outputs
-
-    hp = prep.hp
+    """(a)–(d) on one simulator: builds, native start-up and calibration, one cocotb run
+    for (a)/(b)/(c), the native run (d) checked with NumPy, and the ratios."""
     info: dict[str, Any] = {"seed": seed}
+    b, program = _bench_builds(sim, prep, build_root, bar)
+    info["build"] = {"dir": str(b.build_dir), "rebuilt": b.rebuilt, "seconds": round(b.seconds, 2),
+                     "native_program": str(program)}
+    native = _Native(program, sim, prep.hp, outdir / sim)
+    cycles, rate = _calibrate(sim, native, prep.hp, seed, cycles, info, bar)
+    info["cycles"] = cycles
+    slow_beats = max(400, cycles // 20)   # tb/cocotb_bench.py: naive and cycle-driven runs
+    info["slow_data_beats"] = slow_beats
+    r_guess = rate or _SLOW_RATE[sim]
+    results, log = _cocotb_paths(sim, b, cycles, slow_beats, r_guess, seed, outdir, bar)
+    info["log"] = log
+    results["native"] = _native_path(sim, native, prep.hp, seed, cycles, r_guess,
+                                     native.startup, results["fast"], bar)
+    info["paths"] = {p: results[p].to_dict() for p in PATHS}
+    info["ratios"] = _path_ratios(results)
+    naive_rate, native_rate = results["naive"].cycles_per_s, results["native"].cycles_per_s
+    if naive_rate and native_rate:
+        info["per_cycle_us"] = {"simulator": 1e6 / native_rate,
+                                "python_naive": max(0.0, 1e6 / naive_rate - 1e6 / native_rate)}
+    info["status"] = "pass" if all(r.mismatches == 0 and r.vectors > 0
+                                   for r in results.values()) else "fail"
+    return info
 
+
+def _bench_builds(sim: str, prep, build_root: Path, bar: ProgressBar):
+    """The cocotb harness build and the native (Python-free) program of ``prep``."""
+    from sim.runner import BuildError, build, build_native
     label = f"{sim}: build harness"
     bar.start(label)
     try:
-        b = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=hp, sim=sim,
-                  build_root=build_root, tag=prep.tag)
+        b = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp,
+                  sim=sim, build_root=build_root, tag=prep.tag)
         bar.finish(label, "ok", "reused" if not b.rebuilt else f"{b.seconds:.1f} s")
         label = f"{sim}: build native"
         bar.start(label)
         t0 = time.perf_counter()
         program = build_native(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel,
-                               hp=hp, sim=sim, build_root=build_root, tag=prep.tag)
+                               hp=prep.hp, sim=sim, build_root=build_root, tag=prep.tag)
         bar.finish(label, "ok", f"{time.perf_counter() - t0:.1f} s")
     except (BuildError, ToolError, OSError) as exc:
         bar.finish(label, "FAILED")
         raise BenchError(f"{sim}: {str(exc).splitlines()[0]}") from None
-    info["build"] = {"dir": str(b.build_dir), "rebuilt": b.rebuilt, "seconds": round(b.seconds, 2),
-                     "native_program": str(program)}
+    return b, program
 
-    native = _Native(program, sim, hp, outdir / sim)
+
+def _calibrate(sim: str, native: "_Native", hp, seed: int, cycles: int | None,
+               info: dict[str, Any], bar: ProgressBar) -> tuple[int, float | None]:
+    """Native start-up and, without ``--cycles``, the cycle count that fills
+    :data:`BUDGET_SECONDS`; ``(cycles, native data-beat rate or None)``."""
     label = f"{sim}: native start-up" + ("" if cycles else " + calibration")
     bar.start(label)
     startup = native.measure_startup()
     info["native_startup_s"] = round(startup, 4)
-    rate = None
-    if cycles is None:
-        # marginal rate of data beats: (loads + data) minus loads alone. Load cycles are much
-        # cheaper than data cycles on an event-driven simulator (the MAC array is idle).
-        from tb.schedule import KIND_DATA
-        import numpy as np
-        cal = _bench_program(hp, seed, CALIBRATION_BEATS[sim])
-        d0 = int(np.flatnonzero(cal.stream.kind == KIND_DATA)[0])
-        a_cycles, a_raw, _, _, _, _ = native.run(cal.stream.slice(0, d0), timeout=900.0)
-        c_cycles, c_raw, c_net, _, _, _ = native.run(cal.stream, timeout=900.0)
-        if c_raw > a_raw and c_cycles > a_cycles:
-            rate = (c_cycles - a_cycles) / (c_raw - a_raw)
-        else:
-            rate = c_cycles / c_net if c_net > 0 else None
-        lo, hi = CYCLES_RANGE[sim]
-        cycles = _nice(min(hi, max(lo, (rate or 0) * BUDGET_SECONDS[sim])))
-        info["calibration"] = {"cycles": c_cycles, "seconds": round(c_raw, 4),
-                               "load_only_cycles": a_cycles, "load_only_seconds": round(a_raw, 4),
-                               "cycles_per_s": round(rate or 0, 1),
-                               "budget_s": BUDGET_SECONDS[sim], "chosen_cycles": cycles}
-        bar.finish(label, "ok", f"start-up {startup * 1e3:.0f} ms, native ~{format_count(rate or 0)} "
-                                f"cycles/s -> {cycles} cycles")
-    else:
+    if cycles is not None:
         bar.finish(label, "ok", f"start-up {startup * 1e3:.0f} ms")
-    info["cycles"] = cycles
-    slow_beats = max(400, cycles // 20)   # tb/cocotb_bench.py: naive and cycle-driven runs
-    info["slow_data_beats"] = slow_beats
+        return cycles, None
+    # marginal rate of data beats: (loads + data) minus loads alone. Load cycles are much
+    # cheaper than data cycles on an event-driven simulator (the MAC array is idle).
+    from tb.schedule import KIND_DATA
+    import numpy as np
+    cal = _bench_program(hp, seed, CALIBRATION_BEATS[sim])
+    d0 = int(np.flatnonzero(cal.stream.kind == KIND_DATA)[0])
+    a_cycles, a_raw, _, _, _, _ = native.run(cal.stream.slice(0, d0), timeout=900.0)
+    c_cycles, c_raw, c_net, _, _, _ = native.run(cal.stream, timeout=900.0)
+    if c_raw > a_raw and c_cycles > a_cycles:
+        rate = (c_cycles - a_cycles) / (c_raw - a_raw)
+    else:
+        rate = c_cycles / c_net if c_net > 0 else None
+    lo, hi = CYCLES_RANGE[sim]
+    cycles = _nice(min(hi, max(lo, (rate or 0) * BUDGET_SECONDS[sim])))
+    info["calibration"] = {"cycles": c_cycles, "seconds": round(c_raw, 4),
+                           "load_only_cycles": a_cycles, "load_only_seconds": round(a_raw, 4),
+                           "cycles_per_s": round(rate or 0, 1),
+                           "budget_s": BUDGET_SECONDS[sim], "chosen_cycles": cycles}
+    bar.finish(label, "ok", f"start-up {startup * 1e3:.0f} ms, native ~{format_count(rate or 0)} "
+                            f"cycles/s -> {cycles} cycles")
+    return cycles, rate
 
-    # ------------------------------------------------ (a), (b), (c): one cocotb run
-    r_guess = rate or _SLOW_RATE[sim]
+
+def _cocotb_paths(sim: str, b, cycles: int, slow_beats: int, r_guess: float, seed: int,
+                  outdir: Path, bar: ProgressBar) -> tuple[dict[str, PathResult], str]:
+    """(a) naive, (b) cycle-driven and (c) fast path: one cocotb run (tb/cocotb_bench.py)."""
+    from sim.runner import run_test
     est = cycles / r_guess + 2 * (slow_beats + 200) / min(r_guess, 20_000.0)
     timeout = float(os.environ.get("QMAC_BENCH_TIMEOUT") or (600.0 + 6.0 * est))
     label = f"{sim}: cocotb naive + cycle + fast ({cycles} cycles)"
@@ -419,7 +446,6 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
     run = run_test(b, module="tb.cocotb_bench", test_dir=outdir / sim, seed=seed, vectors=1,
                    timeout=timeout, log_name="bench",
                    extra_env={"QMAC_BENCH_CYCLES": str(cycles)})
-    info["log"] = str(run.log_path)
     results: dict[str, PathResult] = {}
     times = {c.name: c.time for c in run.testcases}
     for rec in run.records:
@@ -432,14 +458,19 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
             macs=int(rec.get("macs", 0)), mismatches=int(rec.get("mismatches", 0)),
             test_wall=float(times.get(f"bench_{p}", 0.0)), first=list(rec.get("first", []))[:4])
     missing = [p for p in ("naive", "cycle", "fast") if p not in results]
-    if run.status in ("error", "timeout") or missing:
+    if run.status in ("error", "timeout", "interrupted") or missing:
         bar.finish(label, run.status.upper())
         why = run.message or f"no result for {', '.join(missing)}"
         raise BenchError(f"{sim} bench run failed: {why.splitlines()[0]}")
     bar.finish(label, run.status.upper(), ", ".join(
         f"{p} {format_count(results[p].cycles_per_s)} cycles/s" for p in ("naive", "cycle", "fast")))
+    return results, str(run.log_path)
 
-    # ------------------------------------------------ (d): native, checked with NumPy
+
+def _native_path(sim: str, native: "_Native", hp, seed: int, cycles: int, r_guess: float,
+                 startup: float, fast: PathResult, bar: ProgressBar) -> PathResult:
+    """(d) the native run of the same command stream, checked with NumPy afterwards."""
+    from tb.checker import Checker, decode_outputs
     label = f"{sim}: native ({cycles} cycles) + NumPy check"
     bar.start(label)
     t_all = time.perf_counter()
@@ -450,40 +481,34 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
     got_y, got_ovf = decode_outputs(hp, out_bits)
     res = Checker(hp, prog).check(got_y, got_ovf, unknown=unknown)
     check_s = time.perf_counter() - t_check
-    results["native"] = PathResult(
+    result = PathResult(
         path="native", cycles=n_cycles, wall=net, vectors=res.vectors, lanes=res.lanes,
         macs=prog.macs, mismatches=res.mismatches, test_wall=time.perf_counter() - t_all,
         first=[m.format() for m in res.first[:4]],
         extra={"raw_process_seconds": round(raw, 4), "chunks": chunks,
                "startup_seconds_each": round(startup, 4), "check_seconds": round(check_s, 3),
                "program": str(native.program)})
-    fast = results["fast"]
     if res.vectors != fast.vectors or prog.macs != fast.macs:
-        results["native"].extra["note"] = (f"stream differs from the fast path's: {res.vectors} "
-                                           f"vs {fast.vectors} outputs")
+        result.extra["note"] = (f"stream differs from the fast path's: {res.vectors} "
+                                f"vs {fast.vectors} outputs")
     bar.finish(label, "PASS" if res.ok else "FAIL",
-               f"{format_count(results['native'].cycles_per_s)} cycles/s, {res.vectors} outputs, "
+               f"{format_count(result.cycles_per_s)} cycles/s, {res.vectors} outputs, "
                f"{res.mismatches} mismatches")
+    return result
 
-    info["paths"] = {p: results[p].to_dict() for p in PATHS}
-    info["ratios"] = {
-        "fast_over_naive": _ratio(fast.cycles_per_s, results["naive"].cycles_per_s),
+
+def _path_ratios(results: dict[str, PathResult]) -> dict[str, float | None]:
+    fast, naive, native = results["fast"], results["naive"], results["native"]
+    return {
+        "fast_over_naive": _ratio(fast.cycles_per_s, naive.cycles_per_s),
         "fast_over_cycle": _ratio(fast.cycles_per_s, results["cycle"].cycles_per_s),
-        "fast_over_native": _ratio(fast.cycles_per_s, results["native"].cycles_per_s),
-        "fast_over_naive_macs": _ratio(fast.macs_per_s, results["naive"].macs_per_s),
-        "fast_over_native_macs": _ratio(fast.macs_per_s, results["native"].macs_per_s),
+        "fast_over_native": _ratio(fast.cycles_per_s, native.cycles_per_s),
+        "fast_over_naive_macs": _ratio(fast.macs_per_s, naive.macs_per_s),
+        "fast_over_native_macs": _ratio(fast.macs_per_s, native.macs_per_s),
         # No path driving the same DUT can beat the native run, so (d)/(a) is the ceiling
         # of (c)/(a): 1 + (Python per naive cycle) / (simulator per cycle).
-        "ceiling_fast_over_naive": _ratio(results["native"].cycles_per_s,
-                                          results["naive"].cycles_per_s),
+        "ceiling_fast_over_naive": _ratio(native.cycles_per_s, naive.cycles_per_s),
     }
-    naive_rate, native_rate = results["naive"].cycles_per_s, results["native"].cycles_per_s
-    if naive_rate and native_rate:
-        info["per_cycle_us"] = {"simulator": 1e6 / native_rate,
-                                "python_naive": max(0.0, 1e6 / naive_rate - 1e6 / native_rate)}
-    info["status"] = "pass" if all(r.mismatches == 0 and r.vectors > 0
-                                   for r in results.values()) else "fail"
-    return info
 
 
 # ---------------------------------------------------------------------------- regress timing
@@ -504,12 +529,15 @@ def _regress_child(cfg: DatapathConfig, sims: list[str], *, seed: int, build_dir
     log = out.parent / f"{out.name}.log"
     t0 = time.perf_counter()
     with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
         try:
-            proc = subprocess.run(cmd, cwd=str(ROOT), env=env, stdout=f, stderr=subprocess.STDOUT,
-                                  timeout=timeout)
-            rc = proc.returncode
+            rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             rc = None
+        finally:
+            from .runner import _kill_group
+            _kill_group(proc)  # the regression's own test children included
     wall = time.perf_counter() - t0
     summary: dict[str, Any] = {}
     try:
@@ -720,11 +748,43 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
     (exit status 2 in the CLI) if something could not be run.
     """
     from .regress import default_build_root, prepare
-    from .tools import find_simulator
 
     out = stream or sys.stdout
     t_start = time.perf_counter()
     sims = list(dict.fromkeys(sims or ["icarus", "verilator"]))
+    found = _bench_check(cfg, sims, cycles)
+    outdir = Path(outdir).resolve()
+    build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    load_start = _loadavg()
+    machine = machine_info(found)
+    prep = prepare(cfg, build_root)
+    _bench_header(cfg, prep, machine, found, sims, seed, cycles, outdir, out)
+    steps = 5 * len(sims) + ((3 if "verilator" in sims else 2) if regress_timing else 0)
+    bar = ProgressBar(steps, enabled=progress)
+    sims_info: dict[str, Any] = {}
+    for s in sims:
+        info = _bench_sim(s, prep, cycles=cycles, seed=seed, build_root=build_root,
+                          outdir=outdir, bar=bar)
+        info["simulator"] = found[s].describe()
+        sims_info[s] = info
+    regress, macs = (_regress_timing(cfg, sims, seed, build_root, outdir, bar)
+                     if regress_timing else (None, None))
+    machine["loadavg_start"], machine["loadavg_end"] = load_start, _loadavg()
+    data = {
+        "command": "qmac bench", "config": cfg.to_dict(), "tag": prep.tag,
+        "toplevel": prep.toplevel, "verilog": str(prep.verilog_path), "latency": prep.hp.latency,
+        "seed": seed, "cycles_requested": cycles, "machine": machine, "sims": sims_info,
+        "regress_timing": regress, "macs_run": macs,
+        "targets": _targets(cfg, sims_info, regress, macs, sims),
+        "wall_seconds": round(time.perf_counter() - t_start, 2), "build_root": str(build_root),
+    }
+    return _bench_report(cfg, data, outdir, out)
+
+
+def _bench_check(cfg: DatapathConfig, sims: list[str], cycles: int | None) -> dict[str, Any]:
+    """Refuse what cannot be benchmarked; the simulators found."""
+    from .tools import find_simulator
     if getattr(cfg, "crossbar", None) is not None:
         raise UserError(f"{cfg.source}: qmac bench measures the MAC-array datapath; crossbar "
                         f"configurations are not supported (their analog macro is served from "
@@ -737,13 +797,10 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
             found[s] = find_simulator(s)
         except ToolError as exc:
             raise ToolError(f"{exc} (or choose another simulator with --sim)") from None
-    outdir = Path(outdir).resolve()
-    build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    load_start = _loadavg()
-    machine = machine_info(found)
-    prep = prepare(cfg, build_root)
+    return found
 
+
+def _bench_header(cfg, prep, machine, found, sims, seed, cycles, outdir, out: TextIO) -> None:
     out.write(f"qmac bench: {cfg.name} ({cfg.source}) N={cfg.bits} {cfg.rows}x{cfg.cols} "
               f"T={cfg.weight_tiles} acc_bits={cfg.acc_bits} {cfg.overflow} {cfg.rounding} "
               f"{'per-channel' if cfg.per_channel else 'per-tensor'}; DUT {prep.toplevel} "
@@ -757,43 +814,38 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
               + f"; results: {outdir}\n")
     out.flush()
 
-    steps = 5 * len(sims) + ((3 if "verilator" in sims else 2) if regress_timing else 0)
-    bar = ProgressBar(steps, enabled=progress)
-    sims_info: dict[str, Any] = {}
-    for s in sims:
-        info = _bench_sim(s, prep, cycles=cycles, seed=seed, build_root=build_root,
-                          outdir=outdir, bar=bar)
-        info["simulator"] = found[s].describe()
-        sims_info[s] = info
 
-    regress: dict[str, Any] | None = None
-    macs: dict[str, Any] | None = None
-    if regress_timing:
-        if "verilator" in sims:
-            label = "verilator: warm datapath regression (>= 10M MACs)"
-            bar.start(label)
-            macs = _macs_run(cfg, seed=seed, build_root=build_root, outdir=outdir / "regress-timing")
-            bar.finish(label, "PASS" if macs["returncode"] == 0 else "FAIL",
-                       f"{format_count(macs['macs'])} MACs in {macs['wall_seconds']:.1f} s")
-        fresh = outdir / "regress-timing" / "build"
-        if fresh.exists():
-            shutil.rmtree(fresh)
-        fresh.mkdir(parents=True)
-        regress = {"build_dir": str(fresh), "sims": sims}
-        for key, cold in (("cold", True), ("warm", False)):
-            label = f"{key} qmac regress ({', '.join(sims)})"
-            bar.start(label)
-            run = _regress_child(cfg, sims, seed=seed, build_dir=fresh,
-                                 out=outdir / "regress-timing" / key, cold=cold,
-                                 timeout=float(os.environ.get("QMAC_BENCH_REGRESS_TIMEOUT") or 3600))
-            regress[key] = run
-            bar.finish(label, "PASS" if run["passed"] else "FAIL", f"{run['wall_seconds']:.1f} s")
+def _regress_timing(cfg, sims, seed, build_root, outdir, bar):
+    """``--regress-timing``: the 10M-MAC Verilator run, then cold and warm regressions."""
+    macs = None
+    if "verilator" in sims:
+        label = "verilator: warm datapath regression (>= 10M MACs)"
+        bar.start(label)
+        macs = _macs_run(cfg, seed=seed, build_root=build_root, outdir=outdir / "regress-timing")
+        bar.finish(label, "PASS" if macs["returncode"] == 0 else "FAIL",
+                   f"{format_count(macs['macs'])} MACs in {macs['wall_seconds']:.1f} s")
+    fresh = outdir / "regress-timing" / "build"
+    if fresh.exists():
+        shutil.rmtree(fresh)
+    fresh.mkdir(parents=True)
+    regress: dict[str, Any] = {"build_dir": str(fresh), "sims": sims}
+    for key, cold in (("cold", True), ("warm", False)):
+        label = f"{key} qmac regress ({', '.join(sims)})"
+        bar.start(label)
+        run = _regress_child(cfg, sims, seed=seed, build_dir=fresh,
+                             out=outdir / "regress-timing" / key, cold=cold,
+                             timeout=float(os.environ.get("QMAC_BENCH_REGRESS_TIMEOUT") or 3600))
+        regress[key] = run
+        bar.finish(label, "PASS" if run["passed"] else "FAIL", f"{run['wall_seconds']:.1f} s")
+    return regress, macs
 
-    load_end = _loadavg()
-    machine["loadavg_start"], machine["loadavg_end"] = load_start, load_end
-    targets = _targets(cfg, sims_info, regress, macs, sims)
-    wall = time.perf_counter() - t_start
 
+def _bench_report(cfg: DatapathConfig, data: dict[str, Any], outdir: Path, out: TextIO) -> int:
+    """The tables, ``bench.json`` (atomically) and the verdict; the exit status."""
+    from .config import DEFAULT_CONFIG
+    from .report import atomic_write
+    sims_info, regress, macs = data["sims"], data["regress_timing"], data["macs_run"]
+    machine = data["machine"]
     out.write("\n" + _format_results(sims_info) + "\n\n")
     out.write(_format_ratios(sims_info) + "\n")
     out.write("  rates are per second of simulation wall time (stimulus generation, golden model and "
@@ -801,10 +853,9 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
               "sum of its process runs\n  minus the start-up of each; checked with NumPy after the run.\n")
     if regress or macs:
         out.write("\n" + _format_regress(regress, macs) + "\n")
-    from .config import DEFAULT_CONFIG
     default_config = (cfg.tag == load_default_tag(DEFAULT_CONFIG))
-    out.write("\n" + _format_targets(targets, default_config) + "\n")
-    cores = machine["cores"]
+    out.write("\n" + _format_targets(data["targets"], default_config) + "\n")
+    load_start, load_end, cores = machine["loadavg_start"], machine["loadavg_end"], machine["cores"]
     if load_start is not None and load_end is not None:
         busy = max(load_start, load_end) > 0.5 * cores
         out.write(f"\n  load average {load_start:.2f} at the start, {load_end:.2f} at the end "
@@ -815,16 +866,10 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
     bad_regress = [k for k, v in (regress or {}).items() if isinstance(v, dict) and not v["passed"]]
     if macs and macs["returncode"] != 0:
         bad_regress.append("datapath (10M MACs)")
-    data = {
-        "command": "qmac bench", "config": cfg.to_dict(), "tag": prep.tag,
-        "toplevel": prep.toplevel, "verilog": str(prep.verilog_path), "latency": prep.hp.latency,
-        "seed": seed, "cycles_requested": cycles, "machine": machine, "sims": sims_info,
-        "regress_timing": regress, "macs_run": macs, "targets": targets,
-        "wall_seconds": round(wall, 2), "build_root": str(build_root),
-        "passed": not failed and not bad_regress,
-    }
+    data["passed"] = not failed and not bad_regress
     path = outdir / "bench.json"
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
     for f in failed:
         sim, p = f.split(":")
         d = sims_info[sim]["paths"][p]
@@ -836,6 +881,6 @@ def run_bench(cfg: DatapathConfig, *, sims, cycles: int | None, outdir: str | Pa
         out.write(f"FAILED timed regression: {k}\n")
     out.write(f"qmac bench: {'PASS' if data['passed'] else 'FAIL'} — every output of every path "
               f"{'matched golden' if not failed else 'compared with golden'}; wall "
-              f"{format_seconds(wall)}; {path}\n")
+              f"{format_seconds(data['wall_seconds'])}; {path}\n")
     out.flush()
     return 0 if data["passed"] else 1

@@ -26,37 +26,60 @@ from pathlib import Path
 from .errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
+#: the largest ``--vectors`` of ``qmac regress`` (README): per-test timeouts scale with it
+MAX_VECTORS = 1_000_000
+#: the largest ``--cycles`` of ``qmac bench``
+MAX_BENCH_CYCLES = 100_000_000
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump) and exit status 2."""
 
     def error(self, message: str):  # noqa: D401 - argparse hook
-        sys.stderr.write(f"qmac: error: {message}; see '{self.prog} --help'\n")
+        sys.stderr.write(f"qmac: error: {_one_line(message)}; see '{self.prog} --help'\n")
         sys.exit(2)
 
 
-def _positive_int(name: str, lo: int = 1):
+def _one_line(text: str, limit: int = 2000) -> str:
+    """A message as one printable line (control characters escaped), at most ``limit``."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def _positive_int(name: str, lo: int = 1, hi: int | None = None, why: str = ""):
     def parse(text: str) -> int:
-        try:
-            value = int(text, 10)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name}={text!r} is not an integer") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"{name}={value} is out of range; allowed: >= {lo}")
+        shown = text if len(text) <= 30 else text[:30] + "..."
+        if len(text) > 30 or not text.strip().lstrip("+-").isdigit():
+            raise argparse.ArgumentTypeError(f"{name}={shown!r} is not an integer; allowed: an "
+                                             f"integer >= {lo}" + (f" and <= {hi}" if hi else ""))
+        value = int(text, 10)
+        if value < lo or (hi is not None and value > hi):
+            allowed = f">= {lo}" if hi is None else f"{lo}..{hi}{why}"
+            raise argparse.ArgumentTypeError(f"{name}={value} is out of range; allowed: {allowed}")
         return value
     return parse
 
 
 def _sims(text: str) -> list[str]:
-    if text == "all":
+    if text.strip() == "all":
         return list(SIMULATORS)
     names = [s.strip() for s in text.split(",") if s.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"--sim={text!r} names no simulator; allowed: icarus, "
+                                         f"verilator, all (or a comma-separated list)")
     for s in names:
         if s not in SIMULATORS:
             raise argparse.ArgumentTypeError(
                 f"--sim={s!r} is not a simulator; allowed: icarus, verilator, all")
-    return names
+    return list(dict.fromkeys(names))
+
+
+def _tests(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"--tests={text!r} names no testbench; allowed: a "
+                                         f"comma-separated list of testbench names")
+    return list(dict.fromkeys(names))
 
 
 def _bits(text: str) -> int:
@@ -87,12 +110,17 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("regress", help="generate, build and run the cocotb regression")
     _add_config_args(r)
     r.add_argument("--sim", type=_sims, default=list(SIMULATORS), help="icarus, verilator or all (default)")
-    r.add_argument("--seed", type=_positive_int("--seed", 0), default=None, help="random seed (default: fresh, printed)")
-    r.add_argument("--vectors", type=_positive_int("--vectors"), default=None, metavar="COUNT",
-                   help="random vectors per random testbench")
+    r.add_argument("--seed", type=_positive_int("--seed", 0, 2**32 - 1), default=None,
+                   help="random seed (default: fresh, printed)")
+    r.add_argument("--vectors", type=_positive_int("--vectors", 1, MAX_VECTORS,
+                                                   " (the documented maximum)"),
+                   default=None, metavar="COUNT",
+                   help=f"random vectors per random testbench (at most {MAX_VECTORS})")
     r.add_argument("--waves", action="store_true", help="dump waveforms for every test")
-    r.add_argument("-j", "--jobs", type=_positive_int("--jobs"), default=None, help="parallel jobs (default: cores)")
-    r.add_argument("--tests", default=None, metavar="NAMES", help="comma-separated testbench names to run")
+    r.add_argument("-j", "--jobs", type=_positive_int("--jobs", 1, 256), default=None,
+                   help="parallel jobs (default: cores)")
+    r.add_argument("--tests", type=_tests, default=None, metavar="NAMES",
+                   help="comma-separated testbench names to run")
     r.add_argument("-o", "--out", default="out/regress", metavar="DIR", help="results directory")
     r.add_argument("--inject-fault", default=None, help=argparse.SUPPRESS)
 
@@ -106,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="measure regression speed: naive, default, fast and native")
     _add_config_args(b)
     b.add_argument("--sim", type=_sims, default=list(SIMULATORS), help="icarus, verilator or all (default)")
-    b.add_argument("--cycles", type=_positive_int("--cycles"), default=None, help="cycles per measurement")
+    b.add_argument("--cycles", type=_positive_int("--cycles", 1, MAX_BENCH_CYCLES), default=None,
+                   help=f"cycles per measurement (at most {MAX_BENCH_CYCLES})")
     b.add_argument("--regress-timing", action="store_true",
                    help="also time a cold and a warm 'qmac regress' of the configuration")
     b.add_argument("-o", "--out", default="out/bench", metavar="DIR", help="work directory")
@@ -120,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _cmd_generate(args, cfg) -> int:
     from .generate import generate
+    from .inputs import check_output_path
+    check_output_path(args.out, what="generate output directory (-o)", directory=True)
     gen = generate(cfg, args.out)
     m = gen.manifest
     print(f"qmac: generated {gen.verilog_path} ({cfg.toplevel}: N={cfg.bits}, "
@@ -132,8 +163,36 @@ def _cmd_generate(args, cfg) -> int:
     return 0
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside ``qmac regress`` (which handles it itself): unwind like Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    import signal
+    import threading
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt as exc:
+        # every child (simulator, compiler, runner) goes with us: none is left behind
+        from .runner import kill_descendants
+        kill_descendants()
+        name = "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+        sys.stderr.write(f"qmac: interrupted ({name})\n")
+        return 143 if isinstance(exc, _Terminated) else 130
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+
+
+def _dispatch(args) -> int:
     try:
         from .formal.cli import COMMANDS as FORMAL_COMMANDS
         if args.command in FORMAL_COMMANDS:
@@ -150,8 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             from .regress import run_regress
             return run_regress(cfg, sims=args.sim, seed=args.seed, vectors=args.vectors,
                                waves=args.waves, jobs=args.jobs, outdir=Path(args.out),
-                               inject_fault=args.inject_fault,
-                               tests=args.tests.split(",") if args.tests else None)
+                               inject_fault=args.inject_fault, tests=args.tests)
         if args.command == "verify":
             from .verify import run_verify
             return run_verify(cfg, vectors_path=Path(args.vectors), sims=args.sim,
@@ -162,16 +220,14 @@ def main(argv: list[str] | None = None) -> int:
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),
                              regress_timing=args.regress_timing)
     except UserError as exc:
-        sys.stderr.write(f"qmac: error: {exc}\n")
+        sys.stderr.write(f"qmac: error: {_one_line(exc)}\n")
         return 2
     except OSError as exc:  # unwritable -o path, full disk, ...
-        where = f"{exc.filename}: " if exc.filename else ""
-        sys.stderr.write(f"qmac: error: {where}{exc.strerror or exc}; allowed: a writable "
-                         f"directory path for -o/--out\n")
+        from .inputs import show_path
+        where = f"{show_path(exc.filename)}: " if exc.filename else ""
+        sys.stderr.write(f"qmac: error: {where}{_one_line(exc.strerror or exc)}; allowed: a "
+                         f"writable path on a file system with free space\n")
         return 2
-    except KeyboardInterrupt:
-        sys.stderr.write("qmac: interrupted\n")
-        return 130
     raise AssertionError(args.command)
 
 

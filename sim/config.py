@@ -25,6 +25,7 @@ from constraints import limits as L
 from constraints.vocab import OVERFLOW_POLICIES, ROUNDINGS
 
 from .errors import ConfigError
+from .inputs import read_yaml
 
 __all__ = ["DatapathConfig", "load_config", "resolve_config", "DEFAULT_CONFIG",
            "CONSTRAINTS_DIR", "ROUNDINGS", "OVERFLOW_POLICIES", "exact_max_depth",
@@ -100,11 +101,8 @@ def load_config(path: str | Path | None = None, *, bits: int | None = None) -> D
     """
     path = Path(path) if path is not None else DEFAULT_CONFIG
     where = str(path)
-    if not path.is_file():
-        shipped = ", ".join(sorted(p.name for p in CONSTRAINTS_DIR.glob("*.yaml")))
-        raise ConfigError(f"{where}: no such configuration file; allowed: a YAML file, "
-                          f"e.g. one of {shipped}")
-    raw = _read_yaml(path, where)
+    shipped = ", ".join(sorted(p.name for p in CONSTRAINTS_DIR.glob("*.yaml")))
+    raw = read_yaml(path, allowed=f"a YAML file, e.g. one of {shipped}")  # sim/inputs.py bounds
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

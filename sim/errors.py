@@ -20,3 +20,7 @@ class VectorError(UserError):
 
 class ToolError(UserError):
     """A required external tool (simulator) is missing or too old."""
+
+
+class OutputError(UserError):
+    """A result could not be written (unwritable path, full disk); nothing partial is left."""

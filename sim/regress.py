@@ -36,6 +36,7 @@ import json
 import os
 import secrets
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -223,22 +224,22 @@ def prepare(cfg: DatapathConfig, build_root: Path, *, inject_fault: str | None =
                                      "hw": _hw_sources_digest()}, sort_keys=True,
                                     default=str).encode()).hexdigest()
     stamp = rtl / "qmac_generate.stamp"
-    manifest_path = rtl / "manifest.json"
-    cached = False
-    manifest = None
+    from .runner import _locked
+    lock = _locked(rtl.parent / ".rtl.lock")  # two runs must not generate into one rtl/
     try:
-        if stamp.read_text().strip() == key:
-            manifest = json.loads(manifest_path.read_text())
-            toplevel = manifest["toplevel"]
-            verilog = rtl / f"{toplevel}.v"
-            cached = verilog.exists()
-    except (OSError, ValueError, KeyError):
-        cached = False
-    if not cached:
-        from .generate import generate
-        gen = generate(cfg, rtl, inject_fault=inject_fault)
-        manifest, toplevel, verilog = gen.manifest, gen.toplevel, gen.verilog_path
-        stamp.write_text(key + "\n")
+        manifest, toplevel, verilog, cached = _cached_rtl(rtl, stamp, key)
+        if not cached:
+            from .generate import generate
+            if stamp.exists():
+                stamp.unlink()
+            gen = generate(cfg, rtl, inject_fault=inject_fault)
+            manifest, toplevel, verilog = gen.manifest, gen.toplevel, gen.verilog_path
+            from .runner import _sha256_file
+            tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
+            tmp.write_text(f"{key}\n{_sha256_file(verilog)}\n")
+            os.replace(tmp, stamp)
+    finally:
+        lock.close()
     hp = hw_params_for(cfg.to_dict(), manifest, toplevel)
     if hp.is_crossbar:
         # the testbench's timing formulas must be the manifest's (docs/crossbar.md §3.4)
@@ -250,6 +251,23 @@ def prepare(cfg: DatapathConfig, build_root: Path, *, inject_fault: str | None =
                              f"{hp.cycles_per_vector()} (docs/crossbar.md §3.4)")
     return Prepared(cfg, tag, Path(verilog), toplevel, manifest, hp, cached,
                     time.perf_counter() - t0)
+
+
+def _cached_rtl(rtl: Path, stamp: Path, key: str):
+    """``(manifest, toplevel, verilog, True)`` if ``rtl/`` holds the generation of ``key``
+    with the Verilog its stamp hashed (a truncated or edited file is regenerated)."""
+    from .runner import _sha256_file
+    try:
+        lines = stamp.read_text().split()
+        if len(lines) == 2 and lines[0] == key:
+            manifest = json.loads((rtl / "manifest.json").read_text())
+            toplevel = manifest["toplevel"]
+            verilog = rtl / f"{toplevel}.v"
+            if _sha256_file(verilog) == lines[1]:
+                return manifest, toplevel, verilog, True
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None, None, None, False
 
 
 def replay_command(cfg: DatapathConfig, *, sim: str, seed: int, vectors: int,
@@ -294,11 +312,44 @@ def _row_from_run(name: str, run, *, seed: int, vectors: int) -> Row:
         if r.get("mismatches"):
             label = r.get("test", name) + (f"[{r['label']}]" if r.get("label") else "")
             row.first_mismatches += [f"{label}: {m}" for m in r.get("first", [])[:4]]
+    if row.status == "pass" and row.mismatches:  # never "PASS ... N mismatches"
+        row.status, row.message = "fail", f"{row.mismatches} mismatch(es) recorded"
     if row.status == "pass" and row.vectors == 0:
         row.status, row.message = "fail", "no output vectors were checked"
     if row.status != "pass" and row.mismatches and not row.message.startswith(str(row.mismatches)):
         row.message = f"{row.mismatches} mismatch(es); " + row.message
     return row
+
+
+#: seconds the automatic re-run with waveforms may take (``QMAC_WAVES_RERUN_TIMEOUT``)
+WAVES_RERUN_TIMEOUT = 180.0
+
+
+@dataclasses.dataclass
+class _Plan:
+    """A validated regression: what runs where, with which seed and vectors."""
+
+    cfg: DatapathConfig
+    sims: list[str]
+    names: list[str]
+    benches: dict[str, Testbench]
+    seed: int
+    vectors: int | None
+    vec: dict[str, int]
+    jobs: int
+    outdir: Path
+    build_root: Path
+    waves: bool
+    rerun_waves: bool
+    timeout: float | None
+    inject_fault: str | None
+    tests: list[str] | None
+    found: dict[str, Any] = dataclasses.field(default_factory=dict)
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def run_sims(self) -> list[str]:
+        return [s for s in self.sims if s in self.found]
 
 
 def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: int | None = None,
@@ -313,42 +364,150 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
     :func:`default_build_root`), ``rerun_waves`` (re-run up to two failing tests with
     waveforms; default on unless ``QMAC_RERUN_WAVES=0``), ``timeout`` (seconds per test,
     default from the vector count), ``stream`` (summary output, default stdout).
+
+    Steps: :func:`_plan` (validate; nothing written), lock ``outdir`` (:class:`_OutdirLock`:
+    a second run on the same directory is refused), :func:`_print_header`,
+    :func:`_prepare_all`, :func:`_build_and_run`, :func:`_rerun_with_waves`,
+    :func:`_report`. Ctrl-C / SIGTERM (:class:`_StopOnSignals`) stop the run within seconds:
+    no queued test starts, every child process group is terminated then killed, and the
+    reports are still written, naming what passed and what was interrupted (exit 130 / 143).
     """
+    from .runner import kill_descendants, reset_stop, STOP
     out = stream or sys.stdout
     t_start = time.perf_counter()
+    plan = _plan(cfg, sims=sims, seed=seed, vectors=vectors, waves=waves, jobs=jobs,
+                 outdir=outdir, inject_fault=inject_fault, tests=tests, build_root=build_root,
+                 rerun_waves=rerun_waves, timeout=timeout)
+    _find_simulators(plan)
+    with _OutdirLock(plan.outdir), _StopOnSignals() as stop:
+        reset_stop()
+        try:
+            _print_header(plan, out)
+            preps, variant_of = _prepare_all(plan, out)
+            bar = ProgressBar(len(plan.run_sims) * (len(preps) + len(plan.names)),
+                              enabled=progress)
+            ctx = _RunContext(plan, preps, variant_of, bar)
+            rows, builds = _build_and_run(ctx)
+            if not STOP.is_set():
+                _rerun_with_waves(ctx, rows, builds)
+            if STOP.is_set():
+                kill_descendants()
+            return _report(ctx, rows, time.perf_counter() - t_start, out,
+                           interrupted=stop.reason if STOP.is_set() else None)
+        finally:
+            reset_stop()
+
+
+def _plan(cfg, *, sims, seed, vectors, waves, jobs, outdir, inject_fault, tests, build_root,
+          rerun_waves, timeout) -> _Plan:
+    """Validate the arguments (:class:`UserError`, nothing written) into a :class:`_Plan`."""
+    from .cli import MAX_VECTORS
+    from .inputs import check_output_path
     sims = list(dict.fromkeys(sims or ["icarus", "verilator"]))
     benches = testbenches_for(cfg)
-    names = list(benches) if not tests else [t.strip() for t in tests if t.strip()]
+    names = list(benches) if tests is None else list(dict.fromkeys(
+        t.strip() for t in tests if t.strip()))
+    if not names:
+        raise UserError(f"--tests names no testbench; allowed: {', '.join(benches)}")
     for n in names:
         if n not in benches:
             kind = " of a crossbar configuration" if cfg.crossbar is not None else ""
-            raise UserError(f"--tests: {n!r} is not a testbench{kind}; allowed: "
+            raise UserError(f"--tests: {n[:40]!r} is not a testbench{kind}; allowed: "
                             f"{', '.join(benches)}")
     if seed is None:
         seed = secrets.randbelow(2**31 - 1) + 1
     if seed < 0:
         raise UserError(f"--seed={seed} is out of range; allowed: >= 0")
-    if vectors is not None and vectors < 1:
-        raise UserError(f"--vectors={vectors} is out of range; allowed: >= 1")
+    if vectors is not None and not 1 <= vectors <= MAX_VECTORS:
+        raise UserError(f"--vectors={vectors} is out of range; allowed: 1..{MAX_VECTORS}")
     if rerun_waves is None:
         rerun_waves = os.environ.get("QMAC_RERUN_WAVES", "1") not in ("0", "false", "no")
+    check_output_path(outdir, what="regress results directory (-o)", directory=True)
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-
-    from .tools import require_simulators
-    found, missing = require_simulators(sims)
-    for name, reason in missing.items():
-        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
-    run_sims = [s for s in sims if s in found]
     vec = {s: vectors if vectors is not None else default_vectors(cfg, s) for s in sims}
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    xb = cfg.crossbar
+    return _Plan(cfg, sims, names, benches, seed, vectors, vec,
+                 max(1, jobs or os.cpu_count() or 1), outdir, build_root, waves, rerun_waves,
+                 timeout, inject_fault, tests)
 
+
+def _find_simulators(plan: _Plan) -> None:
+    from .tools import require_simulators
+    plan.found, plan.missing = require_simulators(plan.sims)
+    for name, reason in plan.missing.items():
+        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
+
+
+class _OutdirLock:
+    """An exclusive lock on the results directory for the whole run: a second
+    ``qmac regress`` on the same ``-o`` is refused with one line (exit 2)."""
+
+    def __init__(self, outdir: Path):
+        self.path = Path(outdir) / ".qmac-regress.lock"
+        self.file = None
+
+    def __enter__(self):
+        import fcntl
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.path, "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.seek(0)
+            other = self.file.read().strip() or "?"
+            self.file.close()
+            raise UserError(f"{self.path.parent}: another qmac regress (pid {other[:12]}) is "
+                            f"writing its results there; allowed: one run per -o directory "
+                            f"(choose another -o, or wait for it to finish)") from None
+        self.file.truncate(0)
+        self.file.write(f"{os.getpid()}\n")
+        self.file.flush()
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()  # releases the lock; the file stays (harmless, hidden)
+        return False
+
+
+class _StopOnSignals:
+    """SIGINT / SIGTERM → :func:`sim.runner.request_stop` (and every descendant process
+    terminated, then killed), instead of an exception in the middle of the run. Restores
+    the previous handlers on exit. Only the main thread can install handlers."""
+
+    def __init__(self):
+        self.reason = ""
+        self.old = {}
+
+    def _handle(self, signum, frame):
+        from .runner import kill_descendants, request_stop
+        import threading
+        first = not self.reason
+        self.reason = self.reason or signal.Signals(signum).name
+        request_stop(self.reason)
+        if first:
+            sys.stderr.write(f"\nqmac: {self.reason}: stopping (running tests are killed, "
+                             f"queued tests not started; the summary is still written)\n")
+            threading.Thread(target=kill_descendants, daemon=True).start()
+
+    def __enter__(self):
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def _print_header(plan: _Plan, out: TextIO) -> None:
+    cfg, xb = plan.cfg, plan.cfg.crossbar
     out.write(f"qmac regress: {cfg.name} ({cfg.source}) N={cfg.bits} "
               f"{cfg.rows}x{cfg.cols} T={cfg.weight_tiles} acc_bits={cfg.acc_bits} "
               f"{cfg.overflow} {cfg.rounding} {'per-channel' if cfg.per_channel else 'per-tensor'}"
-              + (f" [fault: {inject_fault}]" if inject_fault else "") + "\n")
+              + (f" [fault: {plan.inject_fault}]" if plan.inject_fault else "") + "\n")
     if xb is not None:
         out.write(f"  crossbar: {xb.phys_cols} physical columns, {xb.cell_bits}-bit cells "
                   f"{xb.weight_encoding}, {xb.dac_bits}-bit DAC ({xb.phases} phase"
@@ -357,14 +516,17 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
                   f"{'lossless' if xb.lossless else f'lossy (lossless: {xb.lossless_adc_bits})'}"
                   f", {'ideal' if xb.ideal else 'noisy'} macro; {xb.cycles_per_vector} "
                   f"cycles/vector\n")
-    out.write(f"  simulators: {', '.join(found[s].describe() for s in run_sims)}\n")
-    out.write(f"  seed {seed}; vectors per testbench: "
-              + ", ".join(f"{s} {vec[s]}" for s in run_sims) + f"; jobs {jobs}\n")
-    out.write(f"  results: {outdir}  builds: {build_root}\n")
+    out.write(f"  simulators: {', '.join(plan.found[s].describe() for s in plan.run_sims)}\n")
+    out.write(f"  seed {plan.seed}; vectors per testbench: "
+              + ", ".join(f"{s} {plan.vec[s]}" for s in plan.run_sims) + f"; jobs {plan.jobs}\n")
+    out.write(f"  results: {plan.outdir}  builds: {plan.build_root}\n")
     out.flush()
 
-    from .runner import BuildError, build, run_test
-    prep = prepare(cfg, build_root, inject_fault=inject_fault)
+
+def _prepare_all(plan: _Plan, out: TextIO) -> tuple[dict[str, Prepared], dict[str, str]]:
+    """Generate the configuration (and its lossless variant where a testbench needs it)."""
+    cfg, xb, benches, names = plan.cfg, plan.cfg.crossbar, plan.benches, plan.names
+    prep = prepare(cfg, plan.build_root, inject_fault=plan.inject_fault)
     out.write(f"  generated {prep.verilog_path.name} (latency {prep.hp.latency} cycles)"
               f"{' [cached]' if prep.cached else f' in {prep.seconds:.1f} s'}\n")
     preps: dict[str, Prepared] = {"": prep}
@@ -373,128 +535,186 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
         if benches[n].variant == "lossless" and xb is not None and not (xb.lossless and xb.ideal):
             if "lossless" not in preps:
                 vcfg = lossless_variant(cfg)
-                preps["lossless"] = prepare(vcfg, build_root, inject_fault=inject_fault)
-                vp = preps["lossless"]
+                preps["lossless"] = vp = prepare(vcfg, plan.build_root,
+                                                 inject_fault=plan.inject_fault)
                 out.write(f"  generated {vp.verilog_path.name}: lossless ideal variant "
                           f"({vcfg.crossbar.adc_bits}-bit ADC, no noise) for "
                           f"{', '.join(m for m in names if benches[m].variant == 'lossless')}"
                           f"{' [cached]' if vp.cached else f' in {vp.seconds:.1f} s'}\n")
             variant_of[n] = "lossless"
     out.flush()
+    return preps, variant_of
 
-    total_steps = len(run_sims) * (len(preps) + len(names))
-    bar = ProgressBar(total_steps, enabled=progress)
-    rows: list[Row] = []
-    builds: dict[tuple[str, str], Any] = {}
-    build_info: list[dict[str, Any]] = []
 
-    def do_build(sim: str, key: str, with_waves: bool):
-        p = preps[key]
+@dataclasses.dataclass
+class _RunContext:
+    """What the build and test steps share."""
+
+    plan: _Plan
+    preps: dict[str, Prepared]
+    variant_of: dict[str, str]
+    bar: ProgressBar
+    build_info: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def replay(self, sim: str, tests: list[str] | None) -> str:
+        p = self.plan
+        return replay_command(p.cfg, sim=sim, seed=p.seed, vectors=p.vec[sim], tests=tests,
+                              inject_fault=p.inject_fault)
+
+    def do_build(self, sim: str, key: str, with_waves: bool):
+        from .runner import BuildError, build
+        p = self.preps[key]
         label = f"build {sim}" + (f" ({p.cfg.name})" if key else "") + \
             (" (waves)" if with_waves else "")
-        bar.start(label)
+        self.bar.start(label)
         try:
             b = build(verilog_path=p.verilog_path, dut_toplevel=p.toplevel, hp=p.hp,
-                      sim=sim, build_root=build_root, tag=p.tag, waves=with_waves)
+                      sim=sim, build_root=self.plan.build_root, tag=p.tag, waves=with_waves)
         except (BuildError, ToolError) as exc:
-            bar.finish(label, "FAILED", str(exc).splitlines()[0][:120])
+            self.bar.finish(label, "FAILED", str(exc).splitlines()[0][:120])
             return sim, key, exc
-        bar.finish(label, "ok", "reused" if not b.rebuilt else f"{b.seconds:.1f} s")
+        if b.note:
+            self.bar.message(f"qmac: {b.note}")
+        self.bar.finish(label, "ok", "reused" if not b.rebuilt else f"{b.seconds:.1f} s")
         return sim, key, b
 
-    def do_test(sim: str, name: str, b, *, with_waves: bool = False, test_dir: Path | None = None):
-        tb = benches[name]
+    def do_test(self, sim: str, name: str, b, *, with_waves: bool = False,
+                test_dir: Path | None = None, limit: float | None = None) -> Row:
+        from .runner import run_test
+        plan = self.plan
+        tb = plan.benches[name]
         label = f"{sim}:{name}"
-        limit = timeout or float(os.environ.get("QMAC_TEST_TIMEOUT")
-                                 or timeout_for(b.hp, sim, vec[sim], tb))
-        bar.start(label)
-        run = run_test(b, module=tb.module, test_dir=test_dir or (outdir / sim / name),
-                       seed=seed, vectors=vec[sim], timeout=limit, waves=with_waves,
+        limit = limit or plan.timeout or float(os.environ.get("QMAC_TEST_TIMEOUT")
+                                               or timeout_for(b.hp, sim, plan.vec[sim], tb))
+        self.bar.start(label)
+        run = run_test(b, module=tb.module, test_dir=test_dir or (plan.outdir / sim / name),
+                       seed=plan.seed, vectors=plan.vec[sim], timeout=limit, waves=with_waves,
                        log_name=name)
-        row = _row_from_run(name, run, seed=seed, vectors=vec[sim])
-        row.replay = replay_command(cfg, sim=sim, seed=seed, vectors=vec[sim], tests=[name],
-                                    inject_fault=inject_fault)
-        if variant_of.get(name):
-            row.variant = preps[variant_of[name]].cfg.name
+        row = _row_from_run(name, run, seed=plan.seed, vectors=plan.vec[sim])
+        row.replay = self.replay(sim, [name])
+        if self.variant_of.get(name):
+            row.variant = self.preps[self.variant_of[name]].cfg.name
         detail = f"{row.vectors} vectors, {row.mismatches} mismatches, {row.wall:.1f} s"
-        bar.finish(label, row.status.upper(), detail)
+        self.bar.finish(label, row.status.upper(), detail)
         return row
 
-    build_errors: dict[tuple[str, str], Exception] = {}
-    with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-        pairs = [(s, k) for s in run_sims for k in preps]
-        for sim, key, res in pool.map(lambda sk: do_build(sk[0], sk[1], waves), pairs):
+
+def _build_and_run(ctx: _RunContext) -> tuple[list[Row], dict]:
+    """Build every (simulator, variant) once, then run the tests in parallel.
+
+    Returns the rows in summary order (build errors first) and the builds."""
+    plan, preps, variant_of = ctx.plan, ctx.preps, ctx.variant_of
+    rows: list[Row] = []
+    builds: dict[tuple[str, str], Any] = {}
+    with cf.ThreadPoolExecutor(max_workers=plan.jobs) as pool:
+        pairs = [(s, k) for s in plan.run_sims for k in preps]
+        for sim, key, res in pool.map(lambda sk: ctx.do_build(sk[0], sk[1], plan.waves), pairs):
             if isinstance(res, Exception):
-                build_errors[(sim, key)] = res
+                interrupted = "interrupted" in str(res).splitlines()[0]
                 rows.append(Row(test="(build)" + (f" {preps[key].cfg.name}" if key else ""),
-                                sim=sim, status="build-error", seed=seed,
-                                message=str(res).splitlines()[0],
-                                replay=replay_command(cfg, sim=sim, seed=seed,
-                                                      vectors=vec[sim], tests=None,
-                                                      inject_fault=inject_fault)))
-                bar.done += sum(1 for n in names if variant_of[n] == key)
+                                sim=sim, status="interrupted" if interrupted else "build-error",
+                                seed=plan.seed, message=str(res).splitlines()[0],
+                                replay=ctx.replay(sim, None)))
+                ctx.bar.done += sum(1 for n in plan.names if variant_of[n] == key)
             else:
                 builds[(sim, key)] = res
-                build_info.append({"sim": sim, "config": preps[key].cfg.name,
-                                   "dir": str(res.build_dir), "rebuilt": res.rebuilt,
-                                   "seconds": round(res.seconds, 2), "log": str(res.log_path)})
+                ctx.build_info.append({"sim": sim, "config": preps[key].cfg.name,
+                                       "dir": str(res.build_dir), "rebuilt": res.rebuilt,
+                                       "note": res.note, "seconds": round(res.seconds, 2),
+                                       "log": str(res.log_path)})
         # longest first: Icarus runs and the bulk testbenches
-        order = sorted(((s, n) for s in run_sims for n in names
+        order = sorted(((s, n) for s in plan.run_sims for n in plan.names
                         if (s, variant_of[n]) in builds),
-                       key=lambda sn: (sn[0] != "icarus", -benches[sn[1]].cost,
+                       key=lambda sn: (sn[0] != "icarus", -plan.benches[sn[1]].cost,
                                        sn[1] not in ("datapath", "mac_array")))
-        futures = {pool.submit(do_test, s, n, builds[(s, variant_of[n])], with_waves=waves): (s, n)
-                   for s, n in order}
-        results = {}
-        for fut in cf.as_completed(futures):
-            results[futures[fut]] = fut.result()
-    for s in sims:
-        for n in names:
+        futures = {pool.submit(ctx.do_test, s, n, builds[(s, variant_of[n])],
+                               with_waves=plan.waves): (s, n) for s, n in order}
+        results = {futures[f]: f.result() for f in cf.as_completed(futures)}
+    for s in plan.sims:
+        for n in plan.names:
             if (s, n) in results:
                 rows.append(results[(s, n)])
-            elif s in missing:
-                rows.append(Row(test=n, sim=s, status="skipped", seed=seed, message=missing[s]))
+            elif s in plan.missing:
+                rows.append(Row(test=n, sim=s, status="skipped", seed=plan.seed,
+                                message=plan.missing[s]))
+    return rows, builds
 
-    failed = [r for r in rows if not r.passed and r.status != "skipped"]
-    # automatic re-run of the first failures with waveforms (same seed, same vectors)
-    if failed and rerun_waves and not waves:
-        for r in [r for r in failed if r.test in benches
-                  and (r.sim, variant_of[r.test]) in builds][:2]:
-            bar.message(f"qmac: re-running {r.sim}:{r.test} with waveforms ...")
-            bar.total += 2
-            sim_b = do_build(r.sim, variant_of[r.test], True)[2]
-            if isinstance(sim_b, Exception):
-                bar.done += 1
-                continue
-            rr = do_test(r.sim, r.test, sim_b, with_waves=True,
-                         test_dir=outdir / r.sim / f"{r.test}.waves")
-            r.waves = rr.waves
-            if rr.status == r.status and rr.mismatches == r.mismatches:
-                r.message += " [reproduced in the re-run]"
 
-    wall = time.perf_counter() - t_start
+def _rerun_with_waves(ctx: _RunContext, rows: list[Row], builds: dict) -> None:
+    """Re-run the first two failures with waveforms — bounded in time
+    (:data:`WAVES_RERUN_TIMEOUT`) and size (``QMAC_MAX_WAVES_MB``) — and record the outcome
+    in the row (``rerun``, ``waves``, ``message``)."""
+    plan = ctx.plan
+    if not plan.rerun_waves or plan.waves:
+        return
+    failed = [r for r in rows if not r.passed and r.status not in ("skipped", "interrupted")
+              and r.test in plan.benches and (r.sim, ctx.variant_of[r.test]) in builds]
+    limit = float(os.environ.get("QMAC_WAVES_RERUN_TIMEOUT") or WAVES_RERUN_TIMEOUT)
+    for r in failed[:2]:
+        ctx.bar.message(f"qmac: re-running {r.sim}:{r.test} with waveforms "
+                        f"(at most {limit:.0f} s) ...")
+        ctx.bar.total += 2
+        sim_b = ctx.do_build(r.sim, ctx.variant_of[r.test], True)[2]
+        if isinstance(sim_b, Exception):
+            ctx.bar.done += 1
+            r.rerun = f"waves re-run not possible: build failed ({str(sim_b).splitlines()[0]})"
+            continue
+        rr = ctx.do_test(r.sim, r.test, sim_b, with_waves=True, limit=limit,
+                         test_dir=plan.outdir / r.sim / f"{r.test}.waves")
+        r.waves = rr.waves
+        same = rr.status == r.status and rr.mismatches == r.mismatches
+        r.rerun = (f"waves re-run: {rr.status.upper()}, {rr.mismatches} mismatches, "
+                   f"{rr.wall:.1f} s — {'reproduced' if same else 'NOT reproduced'}"
+                   + (f" ({rr.message})" if rr.message and not same else "")
+                   + f"; waves: {rr.waves or 'none written'}")
+        if same:
+            r.message += " [reproduced in the re-run]"
+
+
+def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
+            interrupted: str | None) -> int:
+    """Summary table, ``junit.xml``, ``summary.json``, failures with replay commands."""
+    plan, cfg, xb = ctx.plan, ctx.plan.cfg, ctx.plan.cfg.crossbar
+    prep = ctx.preps[""]
     out.write("\n" + format_table(rows) + "\n\n")
-    xb_summary = None
-    if xb is not None:
-        xb_summary = _crossbar_summary(cfg, rows, preps, variant_of)
-        out.write(format_xbar_errors(rows, lossless=xb.lossless, ideal=xb.ideal,
-                                     variants={n: preps[k].cfg.name for n, k in variant_of.items()
-                                               if k}) + "\n")
     meta = {
-        "command": replay_command(cfg, sim="all" if len(sims) > 1 else sims[0], seed=seed,
-                                  vectors=vectors or 0, tests=tests,
-                                  inject_fault=inject_fault).replace(" --vectors 0", ""),
+        "command": replay_command(cfg, sim="all" if len(plan.sims) > 1 else plan.sims[0],
+                                  seed=plan.seed, vectors=plan.vectors or 0, tests=plan.tests,
+                                  inject_fault=plan.inject_fault).replace(" --vectors 0", ""),
         "config": cfg.to_dict(), "tag": prep.tag, "toplevel": prep.toplevel,
-        "verilog": str(prep.verilog_path), "latency": prep.hp.latency, "seed": seed,
-        "vectors": vec, "sims": sims, "missing": missing,
-        "simulators": {s: found[s].describe() for s in run_sims}, "builds": build_info,
-        "inject_fault": inject_fault, "wall_seconds": round(wall, 2), "jobs": jobs,
-        "tests": names,
+        "verilog": str(prep.verilog_path), "latency": prep.hp.latency, "seed": plan.seed,
+        "vectors": plan.vec, "sims": plan.sims, "missing": plan.missing,
+        "simulators": {s: plan.found[s].describe() for s in plan.run_sims},
+        "builds": ctx.build_info, "inject_fault": plan.inject_fault,
+        "wall_seconds": round(wall, 2), "jobs": plan.jobs, "tests": plan.names,
+        "interrupted": interrupted,
     }
-    if xb_summary is not None:
-        meta["crossbar"] = xb_summary
-    junit = write_junit(rows, outdir / "junit.xml", suite=f"qmac.{cfg.name}")
-    summary = write_summary(outdir / "summary.json", meta, rows)
+    if xb is not None:
+        meta["crossbar"] = _crossbar_summary(cfg, rows, ctx.preps, ctx.variant_of)
+        out.write(format_xbar_errors(rows, lossless=xb.lossless, ideal=xb.ideal,
+                                     variants={n: ctx.preps[k].cfg.name
+                                               for n, k in ctx.variant_of.items() if k}) + "\n")
+    junit = write_junit(rows, plan.outdir / "junit.xml", suite=f"qmac.{cfg.name}")
+    summary = write_summary(plan.outdir / "summary.json", meta, rows)
+    failed = [r for r in rows if not r.passed and r.status not in ("skipped", "interrupted")]
+    _print_failures(rows, failed, plan.waves, out)
+    ok = not failed and not interrupted and any(r.passed for r in rows)
+    verdict = f"INTERRUPTED ({interrupted})" if interrupted else ("PASS" if ok else "FAIL")
+    stopped = sum(1 for r in rows if r.status == "interrupted")
+    out.write(f"qmac regress: {verdict} — {sum(r.vectors for r in rows)} vectors checked, "
+              f"{sum(r.mismatches for r in rows)} mismatches, "
+              f"{sum(1 for r in rows if r.passed)} passed, {len(failed)} failed, "
+              + (f"{stopped} interrupted, " if interrupted else "")
+              + f"{sum(1 for r in rows if r.status == 'skipped')} skipped, "
+              f"wall {format_seconds(wall)}\n")
+    out.write(f"  {junit}\n  {summary}\n")
+    out.flush()
+    if interrupted:
+        return 128 + int(getattr(signal, interrupted, signal.SIGINT))
+    return 0 if ok else 1
+
+
+def _print_failures(rows: list[Row], failed: list[Row], waves: bool, out: TextIO) -> None:
     if waves:
         for r in rows:
             if r.waves:
@@ -505,18 +725,14 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
             out.write("    " + m.replace("\n", "\n    ") + "\n")
         if r.log:
             out.write(f"  log:    {r.log}\n")
-        if r.waves:
+        if r.rerun:
+            out.write(f"  {r.rerun}\n")
+        elif r.waves:
             out.write(f"  waves:  {r.waves}\n")
         out.write(f"  replay: {r.replay}\n")
-    total_vec = sum(r.vectors for r in rows)
-    ok = not failed and any(r.passed for r in rows)
-    out.write(f"qmac regress: {'PASS' if ok else 'FAIL'} — {total_vec} vectors checked, "
-              f"{sum(r.mismatches for r in rows)} mismatches, {len(failed)} failed, "
-              f"{sum(1 for r in rows if r.status == 'skipped')} skipped, "
-              f"wall {format_seconds(wall)}\n")
-    out.write(f"  {junit}\n  {summary}\n")
-    out.flush()
-    return 0 if ok else 1
+    for r in rows:
+        if r.status == "interrupted":
+            out.write(f"INTERRUPTED {r.sim}:{r.test}: {r.message}\n")
 
 
 def _crossbar_summary(cfg: DatapathConfig, rows: list[Row], preps: dict[str, Prepared],

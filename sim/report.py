@@ -10,15 +10,50 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["Row", "ProgressBar", "format_table", "write_junit", "write_summary",
+__all__ = ["atomic_write", "Row", "ProgressBar", "format_table", "write_junit", "write_summary",
            "format_seconds", "format_count", "merge_xbar_errors", "format_xbar_errors"]
+
+
+def atomic_write(path: str | Path, write) -> Path:
+    """Write ``path`` all at once: ``write(f)`` fills a temporary file in the same
+    directory (binary), which then replaces ``path``. On any failure the temporary file is
+    removed and ``path`` is left as it was; an :class:`OSError` (full disk, permissions)
+    becomes one :class:`~sim.errors.OutputError` line naming ``path``."""
+    from .errors import OutputError
+    from .inputs import show_path
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(f"{show_path(path)}: cannot write it ({exc.strerror or exc}); "
+                          f"allowed: a writable path on a file system with free space") from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return path
 
 
 @dataclasses.dataclass
@@ -27,7 +62,8 @@ class Row:
 
     test: str
     sim: str
-    status: str                 # pass / fail / error / timeout / skipped / build-error
+    status: str                 # pass / fail / error / timeout / skipped / build-error /
+    #                             interrupted (Ctrl-C / SIGTERM, or never started)
     vectors: int = 0            # output vectors (beats of C lanes) compared
     lanes: int = 0
     mismatches: int = 0
@@ -50,6 +86,8 @@ class Row:
     xbar_error: dict[str, Any] | None = None
     #: crossbar: the configuration variant the test ran on (e.g. ``sidra_y1_lossless``)
     variant: str = ""
+    #: outcome of the automatic re-run with waveforms after a failure ("" if none)
+    rerun: str = ""
 
     @property
     def passed(self) -> bool:
@@ -309,9 +347,7 @@ def write_junit(rows: list[Row], path: Path, *, suite: str) -> Path:
             out.text = f"log: {r.log}" + (f"\nwaves: {r.waves}" if r.waves else "")
     tree = ET.ElementTree(root)
     ET.indent(tree)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
-    return path
+    return atomic_write(path, lambda f: tree.write(f, encoding="utf-8", xml_declaration=True))
 
 
 def write_summary(path: Path, meta: dict[str, Any], rows: list[Row]) -> Path:
@@ -319,12 +355,13 @@ def write_summary(path: Path, meta: dict[str, Any], rows: list[Row]) -> Path:
     data["results"] = [r.to_dict() for r in rows]
     data["passed"] = all(r.passed for r in rows if r.status != "skipped") and any(
         r.passed for r in rows)
+    data["passed_tests"] = [f"{r.sim}:{r.test}" for r in rows if r.passed]
+    data["interrupted_tests"] = [f"{r.sim}:{r.test}" for r in rows if r.status == "interrupted"]
     data["totals"] = {
         "vectors": sum(r.vectors for r in rows),
         "mismatches": sum(r.mismatches for r in rows),
         "macs": sum(r.macs for r in rows),
         "failed": sum(1 for r in rows if not r.passed and r.status != "skipped"),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    return atomic_write(path, lambda f: f.write(text.encode()))

@@ -27,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -38,6 +39,8 @@ from .errors import ToolError
 from .tools import find_ccache, find_simulator, verilator_fst_supported
 
 __all__ = ["Build", "BuildError", "TestRun", "TestCase", "build", "run_test", "HARNESS",
+           "STOP", "request_stop", "reset_stop", "kill_descendants", "signal_name",
+           "waves_max_bytes", "WAVES_MAX_BYTES",
            "HARNESS_TOP", "build_dir_for", "hw_params_for", "build_native", "run_native",
            "NativeRun", "parse_results"]
 
@@ -66,6 +69,8 @@ class Build:
     hp: HwParams
     dut_toplevel: str
     toplevel: str = HARNESS_TOP
+    #: e.g. "damaged build cache: ... rebuilt" when a cached program failed its hash check
+    note: str = ""
 
 
 @dataclasses.dataclass
@@ -86,7 +91,8 @@ class TestRun:
 
     module: str
     sim: str
-    status: str               # "pass", "fail", "error" (crash / no results), "timeout"
+    status: str               # "pass", "fail", "error" (crash / no results), "timeout",
+    #                           "interrupted" (Ctrl-C / SIGTERM; or never started)
     returncode: int | None
     wall: float
     log_path: Path
@@ -104,7 +110,149 @@ class TestRun:
 
 # ---------------------------------------------------------------------------- helpers
 def _sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- processes
+#: set by :func:`request_stop` (Ctrl-C / SIGTERM): no new test starts, running ones stop
+STOP = threading.Event()
+#: why the run was stopped (e.g. ``"SIGINT"``), for the reports
+STOP_REASON: list[str] = []
+_ACTIVE: dict[int, subprocess.Popen] = {}
+_ACTIVE_LOCK = threading.Lock()
+#: seconds between SIGTERM and SIGKILL of a child process group
+KILL_GRACE = 2.0
+#: largest waveform file a test may write (bytes; ``QMAC_MAX_WAVES_MB``); the test is
+#: stopped when its waveform grows beyond it
+WAVES_MAX_BYTES = 512 << 20
+
+
+def waves_max_bytes() -> int:
+    """:data:`WAVES_MAX_BYTES`, or ``QMAC_MAX_WAVES_MB`` megabytes."""
+    env = os.environ.get("QMAC_MAX_WAVES_MB", "").strip()
+    return int(float(env) * (1 << 20)) if env.replace(".", "", 1).isdigit() else WAVES_MAX_BYTES
+
+
+def request_stop(reason: str) -> None:
+    """Stop the run: no new child starts; every running child group gets SIGTERM now
+    (and SIGKILL :data:`KILL_GRACE` seconds later, from the thread that waits for it)."""
+    if not STOP.is_set():
+        STOP_REASON[:] = [reason]
+    STOP.set()
+    with _ACTIVE_LOCK:
+        procs = list(_ACTIVE.values())
+    for proc in procs:
+        _signal_group(proc.pid, signal.SIGTERM)
+
+
+def reset_stop() -> None:
+    STOP.clear()
+    STOP_REASON.clear()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send ``sig`` (and SIGCONT, so a stopped process sees it) to a process group."""
+    try:
+        os.killpg(pgid, sig)
+        if sig != signal.SIGKILL:
+            os.killpg(pgid, signal.SIGCONT)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE) -> None:
+    """Terminate, then kill, the whole process group (session) of ``proc``: the runner
+    child and the simulator it started. Nothing of the group survives."""
+    if proc.poll() is None or _group_alive(proc.pid):
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()
+            if not _group_alive(proc.pid):
+                break
+            time.sleep(0.05)
+        _signal_group(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is any non-zombie process left in process group ``pgid``?"""
+    for pid, state, _, pg in _processes():
+        if pg == pgid and state != "Z":
+            return True
+    return False
+
+
+def _processes():
+    """``(pid, state, ppid, pgid)`` of every process (Linux ``/proc``)."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # pragma: no cover - not Linux
+        return []
+    out = []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                text = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2:].split()
+        if len(fields) >= 3:
+            out.append((int(name), fields[0], int(fields[1]), int(fields[2])))
+    return out
+
+
+def kill_descendants(root: int | None = None, grace: float = KILL_GRACE) -> int:
+    """SIGTERM, then SIGKILL, every descendant of ``root`` (default: this process) — build
+    tools, runner children, simulators. Returns how many were signalled."""
+    root = os.getpid() if root is None else root
+
+    def descendants() -> list[int]:
+        procs = _processes()
+        children: dict[int, list[int]] = {}
+        for pid, state, ppid, _ in procs:
+            if state != "Z":
+                children.setdefault(ppid, []).append(pid)
+        out, todo = [], [root]
+        while todo:
+            for c in children.get(todo.pop(), []):
+                out.append(c)
+                todo.append(c)
+        return out
+
+    pids = descendants()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+                if sig == signal.SIGTERM:
+                    os.kill(pid, signal.SIGCONT)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + grace
+        while sig == signal.SIGTERM and time.monotonic() < deadline:
+            if not set(descendants()) & set(pids):
+                return len(pids)
+            time.sleep(0.05)
+    return len(pids)
+
+
+def signal_name(returncode: int) -> str:
+    """``-11`` → ``"SIGSEGV"``."""
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
 
 
 def _cocotb_version() -> str:
@@ -223,15 +371,14 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
     lock = _locked(bdir.parent / f".{bdir.name}.lock")
     try:
         hp.write(params_path)
-        try:
-            old = json.loads(stamp.read_text()).get("digest")
-        except (OSError, ValueError):
-            old = None
-        if old == digest and artifact.exists():
+        reuse, note = _cached_build(stamp, digest, artifact)
+        if reuse:
             return Build(sim, bdir, waves, False, 0.0, log_path, params_path, hp, dut_toplevel)
         if ccache:
             os.environ.setdefault("OBJCACHE", ccache)
         t0 = time.perf_counter()
+        if stamp.exists():
+            stamp.unlink()  # a build interrupted from here on leaves no valid stamp
         runner = _runner(sim)
         try:
             runner.build(
@@ -242,14 +389,50 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
             tail = _tail(log_path, 6)
             raise BuildError(f"{sim} build of {dut_toplevel} failed ({exc}); see {log_path}"
                              + (f"\n{tail}" if tail else "")) from None
+        if STOP.is_set():  # a killed compiler may leave a partial program: no stamp
+            raise BuildError(f"{sim} build of {dut_toplevel} interrupted "
+                             f"({STOP_REASON[0] if STOP_REASON else 'stop request'})")
         if not artifact.exists():
             raise BuildError(f"{sim} build produced no {artifact.name}; see {log_path}")
         seconds = time.perf_counter() - t0
-        stamp.write_text(json.dumps({"digest": digest, "key": key, "seconds": seconds},
-                                    indent=2, sort_keys=True) + "\n")
-        return Build(sim, bdir, waves, True, seconds, log_path, params_path, hp, dut_toplevel)
+        _write_stamp(stamp, {"digest": digest, "key": key, "seconds": seconds}, artifact)
+        return Build(sim, bdir, waves, True, seconds, log_path, params_path, hp, dut_toplevel,
+                     note=note)
     finally:
         lock.close()
+
+
+def _cached_build(stamp: Path, digest: str, artifact: Path) -> tuple[bool, str]:
+    """Is the build behind ``stamp`` valid for ``digest``? ``(reuse, note)``.
+
+    The stamp holds the SHA-256 and size of the produced program (``sim.vvp`` / the
+    Verilator executable): a truncated or altered program does not match, is reported in
+    ``note`` and rebuilt.
+    """
+    try:
+        data = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return False, ""
+    if not isinstance(data, dict) or data.get("digest") != digest:
+        return False, ""
+    want = data.get("artifact") or {}
+    try:
+        size = artifact.stat().st_size
+    except OSError:
+        return False, f"damaged build cache: {artifact} is missing; rebuilt"
+    if want.get("size") == size and want.get("sha256") == _sha256_file(artifact):
+        return True, ""
+    return False, (f"damaged build cache: {artifact} does not match its stamp "
+                   f"(size {size}, stamp {want.get('size')}); rebuilt")
+
+
+def _write_stamp(stamp: Path, data: dict, artifact: Path) -> None:
+    """The build stamp with the program's hash, written atomically (last, after the build)."""
+    data = dict(data, artifact={"name": artifact.name, "size": artifact.stat().st_size,
+                                "sha256": _sha256_file(artifact)})
+    tmp = stamp.with_name(f".{stamp.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, stamp)
 
 
 def _tail(path: Path, n: int) -> str:
@@ -287,105 +470,178 @@ def parse_results(path: Path) -> list[TestCase]:
 
 def run_test(b: Build, *, module: str, test_dir: Path, seed: int, vectors: int,
              timeout: float, testcase: str | None = None, waves: bool = False,
-             extra_env: dict[str, str] | None = None, log_name: str | None = None) -> TestRun:
+             extra_env: dict[str, str] | None = None, log_name: str | None = None,
+             waves_limit: int | None = None) -> TestRun:
     """Run cocotb test ``module`` (e.g. ``"tb.cocotb_datapath"``) on build ``b`` in a child.
 
-    The child calls ``cocotb_tools.runner`` ``test()``; the simulator output goes to
-    ``<test_dir>/<log_name>.log``. After ``timeout`` seconds the whole process group is
-    killed and the run reported as ``"timeout"``.
+    The child (``python -m sim.runner child``) starts in its own session and calls
+    ``cocotb_tools.runner`` ``test()``; the simulator output goes to
+    ``<test_dir>/<log_name>.log``. The whole process group is terminated, then killed, when
+    ``timeout`` seconds pass (``"timeout"``), when :data:`STOP` is set (``"interrupted"``),
+    or when the waveform grows beyond ``waves_limit`` bytes (default
+    :func:`waves_max_bytes`); and after every run, so no simulator outlives its test.
     """
     test_dir = Path(test_dir).resolve()
-    test_dir.mkdir(parents=True, exist_ok=True)
     name = log_name or module.rsplit(".", 1)[-1]
-    log_path = test_dir / f"{name}.log"
-    results_xml = test_dir / f"{name}.results.xml"
-    result_jsonl = test_dir / f"{name}.records.jsonl"
-    for p in (results_xml, result_jsonl):
+    paths = _TestPaths(test_dir, name, waves_suffix(b.sim) if waves else None)
+    if STOP.is_set():
+        return TestRun(module, b.sim, "interrupted", None, 0.0, paths.log, paths.results,
+                       test_dir, [], [], None, "not started: the run was interrupted")
+    test_dir.mkdir(parents=True, exist_ok=True)
+    for p in (paths.results, paths.records, paths.status):
         if p.exists():
             p.unlink()
-    waves_path = None
-    if waves:
-        waves_path = test_dir / f"{name}{waves_suffix(b.sim)}"
+    spec_path, child_env = _child_spec(b, module, paths, seed, vectors, testcase, waves,
+                                       extra_env)
+    t0 = time.perf_counter()
+    with open(paths.runner_log, "w") as rl:
+        proc = subprocess.Popen([sys.executable, "-m", "sim.runner", "child", str(spec_path)],
+                                cwd=str(ROOT), env=child_env, stdout=rl, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        with _ACTIVE_LOCK:
+            _ACTIVE[proc.pid] = proc
+        try:
+            rc, stopped = _supervise(proc, timeout, paths.waves,
+                                     waves_max_bytes() if waves_limit is None else waves_limit)
+        finally:
+            _kill_group(proc)
+            with _ACTIVE_LOCK:
+                _ACTIVE.pop(proc.pid, None)
+    wall = time.perf_counter() - t0
+    _append_runner_log(paths)
+    from tb.env import result_records
+    records = result_records(paths.records)
+    cases = parse_results(paths.results)
+    status, msg = _classify(rc, stopped, cases, paths, timeout, waves_limit)
+    waves_path = paths.waves if paths.waves is not None and paths.waves.exists() else None
+    return TestRun(module, b.sim, status, rc, wall, paths.log, paths.results, test_dir, cases,
+                   records, waves_path, msg)
+
+
+@dataclasses.dataclass(frozen=True)
+class _TestPaths:
+    """The files of one test run in ``test_dir``."""
+
+    test_dir: Path
+    name: str
+    waves_ext: str | None
+
+    def _f(self, suffix: str) -> Path:
+        return self.test_dir / f"{self.name}{suffix}"
+
+    log = property(lambda self: self._f(".log"))
+    results = property(lambda self: self._f(".results.xml"))
+    records = property(lambda self: self._f(".records.jsonl"))
+    status = property(lambda self: self._f(".child.json"))
+    runner_log = property(lambda self: self._f(".runner.log"))
+    waves = property(lambda self: self._f(self.waves_ext) if self.waves_ext else None)
+
+
+def _child_spec(b: Build, module, paths: _TestPaths, seed, vectors, testcase, waves, extra_env):
+    """Write the child's spec file; returns ``(spec path, child environment)``."""
     env_vars = {
         PARAMS_ENV: str(b.params_path),
         "QMAC_SEED": str(seed),
         "QMAC_VECTORS": str(vectors),
-        "QMAC_RESULT": str(result_jsonl),
-        "QMAC_CMD_FILE": str(test_dir / f"{name}.cmd.bin"),
-        "QMAC_OUT_FILE": str(test_dir / f"{name}.out.hex"),
+        "QMAC_RESULT": str(paths.records),
+        "QMAC_CMD_FILE": str(paths._f(".cmd.bin")),
+        "QMAC_OUT_FILE": str(paths._f(".out.hex")),
         "COCOTB_ANSI_OUTPUT": "0",
     }
     env_vars.update(extra_env or {})
     spec = {
-        "sim": b.sim, "module": module, "build_dir": str(b.build_dir), "test_dir": str(test_dir),
-        "testcase": testcase, "seed": seed, "waves": bool(waves and b.waves),
-        "log_file": str(log_path), "results_xml": str(results_xml), "env": env_vars,
-        "waves_path": str(waves_path) if waves_path else None,
+        "sim": b.sim, "module": module, "build_dir": str(b.build_dir),
+        "test_dir": str(paths.test_dir), "testcase": testcase, "seed": seed,
+        "waves": bool(waves and b.waves), "log_file": str(paths.log),
+        "results_xml": str(paths.results), "env": env_vars,
+        "waves_path": str(paths.waves) if paths.waves else None,
+        "status_file": str(paths.status),
     }
-    spec_path = test_dir / f"{name}.spec.json"
+    spec_path = paths._f(".spec.json")
     spec_path.write_text(json.dumps(spec, indent=2))
     child_env = dict(os.environ)
     child_env.pop("PYTEST_CURRENT_TEST", None)
     child_env.update(env_vars)
     child_env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + [p for p in child_env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    runner_log = test_dir / f"{name}.runner.log"
-    t0 = time.perf_counter()
-    timed_out = False
-    with open(runner_log, "w") as rl:
-        proc = subprocess.Popen([sys.executable, "-m", "sim.runner", "child", str(spec_path)],
-                                cwd=str(ROOT), env=child_env, stdout=rl, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    return spec_path, child_env
+
+
+def _supervise(proc: subprocess.Popen, timeout: float, waves: Path | None,
+               waves_limit: int) -> tuple[int | None, str]:
+    """Wait for ``proc``; ``(returncode, why it was stopped: "" / "timeout" / "interrupted"
+    / "waves")``. Polls every 0.1 s so a stop request or an oversized waveform acts fast."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            rc = proc.wait(timeout=timeout)
+            rc = proc.wait(timeout=0.1)
+            # killed by the stop request's sweep before this loop saw it: interrupted
+            return rc, "interrupted" if STOP.is_set() and rc != 0 else ""
         except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            rc = proc.returncode
-    wall = time.perf_counter() - t0
-    # append the runner's own output to the test log (commands, exit codes)
+            pass
+        if STOP.is_set():
+            return None, "interrupted"
+        if time.monotonic() > deadline:
+            return None, "timeout"
+        if waves is not None and waves_limit and _size(waves) > waves_limit:
+            return None, "waves"
+
+
+def _size(path: Path) -> int:
     try:
-        extra = runner_log.read_text(errors="replace")
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _append_runner_log(paths: _TestPaths) -> None:
+    """Append the runner's own output (commands, exit codes) to the test log."""
+    try:
+        extra = paths.runner_log.read_text(errors="replace")
         if extra.strip():
-            with open(log_path, "a") as f:
+            with open(paths.log, "a") as f:
                 f.write("\n---- qmac runner ----\n" + extra)
-        runner_log.unlink()
+        paths.runner_log.unlink()
     except OSError:
         pass
-    from tb.env import result_records
-    records = result_records(result_jsonl)
-    cases = parse_results(results_xml)
-    if waves_path is not None and not waves_path.exists():
-        waves_path = None
-    if timed_out:
-        status, msg = "timeout", f"killed after {timeout:.0f} s (simulator hang?); see {log_path}"
-    elif not cases:
-        status, msg = "error", (f"simulator exited with code {rc} and wrote no results "
-                                f"(crash?); see {log_path}")
-    elif any(not c.passed for c in cases):
+
+
+def _simulator_returncode(paths: _TestPaths) -> int | None:
+    try:
+        return json.loads(paths.status.read_text()).get("simulator_returncode")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _classify(rc, stopped: str, cases: list[TestCase], paths: _TestPaths, timeout: float,
+              waves_limit: int | None) -> tuple[str, str]:
+    """``(status, message)`` of a finished, stopped or crashed test run."""
+    log = paths.log
+    if stopped == "interrupted":
+        why = STOP_REASON[0] if STOP_REASON else "stop request"
+        return "interrupted", f"interrupted ({why}); partial log {log}"
+    if stopped == "timeout":
+        return "timeout", f"killed after {timeout:.0f} s (simulator hang?); see {log}"
+    if stopped == "waves":
+        limit = waves_max_bytes() if waves_limit is None else waves_limit
+        return "error", (f"stopped: waveform {paths.waves} grew beyond {limit >> 20} MB "
+                         f"(QMAC_MAX_WAVES_MB); see {log}")
+    sim_rc = _simulator_returncode(paths)
+    if sim_rc is not None and sim_rc < 0:
+        return "error", f"simulator killed by {signal_name(sim_rc)}; see {log}"
+    if rc is not None and rc < 0:
+        return "error", f"test runner killed by {signal_name(rc)}; see {log}"
+    if not cases:
+        code = sim_rc if sim_rc is not None else rc
+        return "error", (f"simulator exited with code {code} and wrote no results "
+                         f"(crash?); see {log}")
+    if any(not c.passed for c in cases):
         bad = [c for c in cases if not c.passed]
-        status = "fail"
-        msg = f"{len(bad)} of {len(cases)} test(s) failed: " + "; ".join(
+        return "fail", f"{len(bad)} of {len(cases)} test(s) failed: " + "; ".join(
             f"{c.name}: {c.message.splitlines()[0] if c.message else 'failed'}" for c in bad[:3])
-    elif rc not in (0, None):
-        status, msg = "error", f"simulator exited with code {rc}; see {log_path}"
-    else:
-        status, msg = "pass", ""
-    return TestRun(module, b.sim, status, rc, wall, log_path, results_xml, test_dir, cases,
-                   records, waves_path, msg)
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    if rc not in (0, None) or sim_rc not in (0, None):
+        return "error", f"simulator exited with code {sim_rc if sim_rc else rc}; see {log}"
+    return "pass", ""
 
 
 # ---------------------------------------------------------------------------- child
@@ -405,6 +661,7 @@ def _child(spec_path: str) -> int:
             plusargs.append(f"+dumpfile_path={spec['waves_path']}")
         else:
             test_args += ["--trace-file", spec["waves_path"]]
+    rc = 0
     try:
         runner.test(
             test_module=spec["module"], hdl_toplevel=HARNESS_TOP, hdl_toplevel_lang="verilog",
@@ -413,8 +670,14 @@ def _child(spec_path: str) -> int:
             waves=spec["waves"], log_file=spec["log_file"], results_xml=spec["results_xml"],
             timescale=TIMESCALE)
     except SystemExit as exc:
-        return int(exc.code or 0) if isinstance(exc.code, int) else 1
-    return 0
+        rc = int(exc.code or 0) if isinstance(exc.code, int) else 1
+    except RuntimeError as exc:  # cocotb: "Command failed with return code: -11"
+        m = re.search(r"return code: (-?\d+)", str(exc))
+        rc = int(m.group(1)) if m else 1
+        print(f"qmac runner: {exc}", file=sys.stderr)
+    if spec.get("status_file"):
+        Path(spec["status_file"]).write_text(json.dumps({"simulator_returncode": rc}) + "\n")
+    return 1 if rc else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -465,11 +728,8 @@ def build_native(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: st
     log_path = bdir.parent / f"{bdir.name}.build.log"
     lock = _locked(bdir.parent / f".{bdir.name}.lock")
     try:
-        try:
-            if json.loads(stamp.read_text()).get("digest") == digest and program.exists():
-                return program
-        except (OSError, ValueError):
-            pass
+        if _cached_build(stamp, digest, program)[0]:
+            return program
         if bdir.exists():
             import shutil
             shutil.rmtree(bdir)
@@ -497,7 +757,7 @@ def build_native(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: st
             res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         if res.returncode != 0 or not program.exists():
             raise BuildError(f"{sim} native build failed; see {log_path}\n{_tail(log_path, 6)}")
-        stamp.write_text(json.dumps({"digest": digest, "key": key}, indent=2) + "\n")
+        _write_stamp(stamp, {"digest": digest, "key": key}, program)
         return program
     finally:
         lock.close()

@@ -24,8 +24,8 @@ from pathlib import Path
 from .errors import ToolError
 
 __all__ = ["SIMULATORS", "Simulator", "find_verilator", "find_icarus", "find_simulator",
-           "require_simulators", "find_ccache", "verilator_fst_supported", "VERILATOR_MIN",
-           "ICARUS_MIN"]
+           "require_simulators", "in_ci", "CI_TRUE", "find_ccache", "verilator_fst_supported",
+           "VERILATOR_MIN", "ICARUS_MIN"]
 
 SIMULATORS = ("icarus", "verilator")
 VERILATOR_MIN = (5, 36)
@@ -187,6 +187,15 @@ def _patch_wheel_make_flags() -> None:
     os.environ["MAKEFLAGS"] = " ".join(flags)
 
 
+#: values of ``CI`` that mean "running in CI" (GitHub/GitLab set ``true``, others ``1``/``yes``)
+CI_TRUE = ("1", "true", "yes", "on")
+
+
+def in_ci() -> bool:
+    """True when ``CI`` is set to one of :data:`CI_TRUE` (case-insensitive)."""
+    return os.environ.get("CI", "").strip().lower() in CI_TRUE
+
+
 def require_simulators(names, *, ci: bool | None = None) -> tuple[dict[str, Simulator], dict[str, str]]:
     """Find every simulator in ``names``.
 
@@ -197,7 +206,7 @@ def require_simulators(names, *, ci: bool | None = None) -> tuple[dict[str, Simu
     is left it raises :class:`ToolError` as well.
     """
     if ci is None:
-        ci = os.environ.get("CI", "").lower() == "true"
+        ci = in_ci()
     found: dict[str, Simulator] = {}
     missing: dict[str, str] = {}
     for name in names:
@@ -207,7 +216,8 @@ def require_simulators(names, *, ci: bool | None = None) -> tuple[dict[str, Simu
             missing[name] = str(exc)
     if missing and (ci or not found):
         first = next(iter(missing.values()))
-        suffix = " (CI=true: a missing simulator is a failure)" if ci else ""
+        shown = os.environ.get("CI", "").strip() if in_ci() else "true"
+        suffix = f" (CI={shown}: a missing simulator is a failure)" if ci else ""
         raise ToolError(first + suffix)
     return found, missing
 

@@ -37,9 +37,7 @@ layer (lossy ADC, noise), where that difference is reported and expected.
 
 from __future__ import annotations
 
-import os
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,6 +45,8 @@ import numpy as np
 
 from .config import DatapathConfig
 from .errors import VectorError
+from .inputs import abbrev, check_output_path, read_npz, show_path
+from .report import atomic_write
 
 __all__ = ["run_verify", "load_vectors", "ResolvedLayer", "ALLOWED_KEYS"]
 
@@ -72,7 +72,7 @@ class ResolvedLayer:
 
 
 def _fail(path: Path, msg: str) -> VectorError:
-    return VectorError(f"{path}: {msg}")
+    return VectorError(f"{show_path(path)}: {msg}")
 
 
 def _int_array(path, d, key, *, ndim: tuple[int, ...]):
@@ -85,7 +85,8 @@ def _int_array(path, d, key, *, ndim: tuple[int, ...]):
         raise _fail(path, f"{key}: shape {list(a.shape)} is not allowed; allowed: "
                           + " or ".join(shapes.get(n, f"{n}-D") for n in ndim))
     if a.dtype == np.uint64 and a.size and int(a.max()) > 2**63 - 1:
-        raise _fail(path, f"{key}: value {int(a.max())} is out of range")
+        raise _fail(path, f"{key}: value {int(a.max())} is out of range; allowed: at most "
+                          f"{2**63 - 1} (int64)")
     return a.astype(np.int64)
 
 
@@ -117,28 +118,49 @@ def _range(path, key, a, lo, hi, what):
 def _scalar_str(path, d, key) -> str:
     a = d[key]
     if a.ndim != 0 or a.dtype.kind not in "US":
-        raise _fail(path, f"{key}: {a!r} is not allowed; allowed: a string")
-    return str(a.item() if a.dtype.kind == "U" else a.item().decode())
+        raise _fail(path, f"{key}: {abbrev(a)} is not allowed; allowed: a string")
+    try:
+        text = str(a.item() if a.dtype.kind == "U" else a.item().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _fail(path, f"{key}: {abbrev(a.item())} is not allowed; allowed: a UTF-8 "
+                          f"string") from None
+    if len(text) > 200 or not text.isprintable():
+        raise _fail(path, f"{key}: {abbrev(text)} is not allowed; allowed: a printable string "
+                          f"of at most 200 characters")
+    return text
 
 
 def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
-    """Read and validate ``IN.npz`` against ``cfg``; raises :class:`VectorError`."""
-    from golden.layer import activation_range, layer_multipliers
+    """Read and validate ``IN.npz`` against ``cfg``; raises :class:`VectorError`.
+
+    The file goes through :func:`sim.inputs.read_npz` first (zip headers, sizes, object
+    arrays, corrupt streams), then every key is checked against the configuration.
+    """
     from tb.layers import FcLayer, LayerError
 
     path = Path(path)
-    if not path.is_file():
-        raise _fail(path, "no such file; allowed: an .npz file written by numpy.savez")
+    d = read_npz(path, allowed_keys=ALLOWED_KEYS + REFERENCE_KEYS)
+    x, w, x_zp, y_zp, w_zp = _operands(path, d, cfg, hp)
+    c = w.shape[0]
+    bias = _bias(path, d, c)
+    m0, shift = _multipliers(path, d, c)
+    act_min, act_max = _activation(path, d, cfg, hp, int(y_zp))
+    layer = FcLayer(x=x, w=w, bias=bias, x_zp=int(x_zp), w_zp=int(w_zp), m0=m0, shift=shift,
+                    y_zp=int(y_zp), act_min=act_min, act_max=act_max, name=path.name)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            d = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise _fail(path, f"cannot read it as .npz ({str(exc).splitlines()[0][:80]}); "
-                          f"allowed: a file written by numpy.savez") from None
-    unknown = [k for k in d if k not in ALLOWED_KEYS + REFERENCE_KEYS]
-    if unknown:
-        raise _fail(path, f"unknown key {unknown[0]!r}; allowed: "
-                          f"{', '.join(ALLOWED_KEYS + REFERENCE_KEYS)}")
+        folded = layer.fold(hp)
+    except (LayerError, ValueError) as exc:
+        msg = str(exc)
+        if msg.startswith(path.name + ": "):
+            msg = msg[len(path.name) + 2:]
+        raise _fail(path, msg) from None
+    y_ref, kernel = _reference(path, d, x.shape[0], c)
+    return ResolvedLayer(layer, folded, np.asarray(m0, np.int64), np.asarray(shift, np.int64),
+                         str(path), y_ref, kernel)
+
+
+def _operands(path: Path, d: dict, cfg: DatapathConfig, hp):
+    """``x``, ``w`` and the zero points, checked against the configured widths."""
     for key in ("x", "w", "x_zp", "y_zp"):
         if key not in d:
             raise _fail(path, f"missing key {key!r}; required: x, w, x_zp, y_zp and either "
@@ -151,8 +173,6 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
     if x.shape[1] != w.shape[1]:
         raise _fail(path, f"w: shape {list(w.shape)} does not match x: shape {list(x.shape)}; "
                           f"allowed: x [B, K] and w [C, K] with the same K")
-    b, k = x.shape
-    c = w.shape[0]
     xlo, xhi = hp.x_range
     _range(path, "x", x, xlo, xhi, f"{hp.bits}-bit {'signed' if hp.input_signed else 'unsigned'}"
                                    f" inputs of {cfg.name} (--bits {hp.bits})")
@@ -164,14 +184,23 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
     w_zp = _int_array(path, d, "w_zp", ndim=(0,)) if "w_zp" in d else np.int64(0)
     _range(path, "w", w, -(2**15), 2**16 - 1, "16-bit weights; w - w_zp is checked "
                                                  "against the configured width")
-    if "bias" in d:
-        bias = _int_array(path, d, "bias", ndim=(1,))
-        if bias.shape != (c,):
-            raise _fail(path, f"bias: shape {list(bias.shape)} is not allowed; allowed: [{c}] "
-                              f"(one per output channel)")
-        _range(path, "bias", bias, -(2**31), 2**31 - 1, "int32")
-    else:
-        bias = np.zeros(c, np.int64)
+    return x, w, x_zp, y_zp, w_zp
+
+
+def _bias(path: Path, d: dict, c: int):
+    if "bias" not in d:
+        return np.zeros(c, np.int64)
+    bias = _int_array(path, d, "bias", ndim=(1,))
+    if bias.shape != (c,):
+        raise _fail(path, f"bias: shape {list(bias.shape)} is not allowed; allowed: [{c}] "
+                          f"(one per output channel)")
+    _range(path, "bias", bias, -(2**31), 2**31 - 1, "int32")
+    return bias
+
+
+def _multipliers(path: Path, d: dict, c: int):
+    """``(m0, shift)``: given as such, or from the float scales."""
+    from golden.layer import layer_multipliers
     have_m = ("m0" in d, "shift" in d)
     have_s = tuple(k in d for k in ("x_scale", "w_scale", "y_scale"))
     if any(have_m) and any(have_s[:2]):
@@ -185,7 +214,8 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
                                   f"scalar or [{c}]")
         _range(path, "m0", m0, 0, 2**31 - 1, "QuantizeMultiplier's m0")
         _range(path, "shift", shift, -31, 30, "TFLite's shift, negative = right")
-    elif all(have_s):
+        return m0, shift
+    if all(have_s):
         xs = _float_array(path, d, "x_scale", ndim=(0,))
         ws = _float_array(path, d, "w_scale", ndim=(0, 1))
         ys = _float_array(path, d, "y_scale", ndim=(0,))
@@ -193,26 +223,33 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
             raise _fail(path, f"w_scale: shape {list(ws.shape)} is not allowed; allowed: a "
                               f"scalar or [{c}]")
         try:
-            m0, shift = layer_multipliers(float(xs), ws if ws.ndim else float(ws), float(ys))
+            return layer_multipliers(float(xs), ws if ws.ndim else float(ws), float(ys))
         except ValueError as exc:
             raise _fail(path, str(exc)) from None
-    else:
-        missing = [k for k, h in zip(("m0", "shift"), have_m) if not h] if any(have_m) else \
-            [k for k, h in zip(("x_scale", "w_scale", "y_scale"), have_s) if not h]
-        raise _fail(path, f"missing key {missing[0]!r}; required: m0 and shift, or x_scale, "
-                          f"w_scale and y_scale")
+    missing = [k for k, h in zip(("m0", "shift"), have_m) if not h] if any(have_m) else \
+        [k for k, h in zip(("x_scale", "w_scale", "y_scale"), have_s) if not h]
+    raise _fail(path, f"missing key {missing[0]!r}; required: m0 and shift, or x_scale, "
+                      f"w_scale and y_scale")
+
+
+def _activation(path: Path, d: dict, cfg: DatapathConfig, hp, y_zp: int) -> tuple[int, int]:
+    """``(act_min, act_max)`` from ``activation`` or the explicit bounds; checks ``rounding``."""
+    from golden.layer import activation_range
     if "rounding" in d:
         r = _scalar_str(path, d, "rounding")
         if r != cfg.rounding:
-            raise _fail(path, f"rounding={r!r} but {cfg.name} rounds {cfg.rounding!r}; allowed: "
-                              f"{cfg.rounding!r} (use a configuration with requant.rounding: {r})")
+            raise _fail(path, f"rounding={abbrev(r, 20)} but {cfg.name} rounds {cfg.rounding!r};"
+                              f" allowed: {cfg.rounding!r} (use a configuration with "
+                              f"requant.rounding: {abbrev(r, 20)})")
+    olo, ohi = hp.out_range
     act_min, act_max = olo, ohi
     if "activation" in d:
         act = _scalar_str(path, d, "activation")
         if "y_scale" not in d:
             raise _fail(path, "activation needs y_scale; or give act_min and act_max")
+        ys = _float_array(path, d, "y_scale", ndim=(0,))
         try:
-            act_min, act_max = activation_range(act, float(d["y_scale"]), int(y_zp),
+            act_min, act_max = activation_range(act, float(ys), y_zp,
                                                 out_bits=hp.out_bits, out_signed=hp.out_signed)
         except ValueError as exc:
             raise _fail(path, f"activation: {exc}") from None
@@ -226,15 +263,11 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
                 act_max = int(v)
     if act_min > act_max:
         raise _fail(path, f"act_min={act_min} > act_max={act_max}; allowed: act_min <= act_max")
-    layer = FcLayer(x=x, w=w, bias=bias, x_zp=int(x_zp), w_zp=int(w_zp), m0=m0, shift=shift,
-                    y_zp=int(y_zp), act_min=act_min, act_max=act_max, name=path.name)
-    try:
-        folded = layer.fold(hp)
-    except (LayerError, ValueError) as exc:
-        msg = str(exc)
-        if msg.startswith(path.name + ": "):
-            msg = msg[len(path.name) + 2:]
-        raise _fail(path, msg) from None
+    return act_min, act_max
+
+
+def _reference(path: Path, d: dict, b: int, c: int):
+    """``(y_tflite or None, kernel text)``: an external reference, if the file has one."""
     y_ref, kernel = None, ""
     if "y_tflite" in d:
         y_ref = _int_array(path, d, "y_tflite", ndim=(2,))
@@ -243,8 +276,7 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
                               f"[{b}, {c}] (B x C)")
     if "kernel" in d:
         kernel = _scalar_str(path, d, "kernel")
-    return ResolvedLayer(layer, folded, np.asarray(m0, np.int64), np.asarray(shift, np.int64),
-                         str(path), y_ref, kernel)
+    return y_ref, kernel
 
 
 def _golden(cfg: DatapathConfig, hp, res: ResolvedLayer):
@@ -282,9 +314,14 @@ def _golden(cfg: DatapathConfig, hp, res: ResolvedLayer):
 
 def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir="out/verify",
                build_root=None, stream: TextIO | None = None, timeout: float | None = None) -> int:
-    """Run ``vectors_path`` through hardware (each of ``sims``) and golden; 0 iff equal."""
+    """Run ``vectors_path`` through hardware (each of ``sims``) and golden; 0 iff equal.
+
+    Steps: validate the file and the output paths (exit 2 before any tool work), find the
+    simulators, generate, compute golden, run each simulator (:func:`_run_hw`), compare
+    (:func:`_compare`), write ``OUT.npz`` atomically (:func:`_write_result`).
+    """
     from .regress import default_build_root, prepare
-    from .runner import BuildError, build, run_test
+    from .runner import hw_params_for
     from .tools import require_simulators
 
     out = stream or sys.stdout
@@ -292,21 +329,45 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
     sims = list(dict.fromkeys(sims or ["verilator"]))
-    # validate the file before any (slow) tool work: bad input is exit 2 at once
-    from .runner import hw_params_for
-    hp0 = hw_params_for(cfg.to_dict(), None, "")
-    res = load_vectors(vectors_path, cfg, hp0)
+    # validate the file and where results go before any (slow) tool work: exit 2 at once
+    res = load_vectors(vectors_path, cfg, hw_params_for(cfg.to_dict(), None, ""))
+    out_path = Path(out_path) if out_path is not None else \
+        outdir / f"{vectors_path.stem}.out.npz"
+    check_output_path(out_path, what="verify output (-o)")
+    check_output_path(outdir, what="verify work directory (--workdir)", directory=True)
     found, missing = require_simulators(sims)
     for name, reason in missing.items():
         sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
     prep = prepare(cfg, build_root)
-    hp = prep.hp
     b, k, c = res.folded.shape
-    out.write(f"qmac verify: {vectors_path} on {cfg.name} ({cfg.source}): B={b} K={k} C={c}, "
-              f"{'per-tensor' if res.folded.per_tensor else 'per-channel'}, "
+    out.write(f"qmac verify: {show_path(vectors_path)} on {cfg.name} ({cfg.source}): B={b} "
+              f"K={k} C={c}, {'per-tensor' if res.folded.per_tensor else 'per-channel'}, "
               f"y_zp={res.folded.y_zp} act=[{res.folded.act_min}, {res.folded.act_max}], "
               f"rounding {cfg.rounding}\n")
-    y_golden, ovf_golden, y_tflite, crossbar = _golden(cfg, hp, res)
+    gold = _golden(cfg, prep.hp, res)
+    _golden_notes(cfg, gold, out)
+    work = outdir / prep.tag
+    work.mkdir(parents=True, exist_ok=True)
+    layer_path = _write_layer(work / "layer.npz", res.folded)
+    results: dict[str, np.ndarray] = {}
+    status = 0
+    for sim in [s for s in sims if s in found]:
+        y_hw, ok = _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out)
+        if y_hw is not None:
+            results[sim] = y_hw
+            ok = _compare_reference(sim, y_hw, res, vectors_path, gold, out) and ok
+        status = status or (0 if ok else 1)
+    if not results:
+        status = 1
+    _write_result(out_path, res, gold, results, out)
+    out.write(f"qmac verify: {'PASS' if status == 0 else 'FAIL'}\n")
+    return status
+
+
+def _golden_notes(cfg: DatapathConfig, gold, out: TextIO) -> None:
+    """Where the configured datapath's golden differs from the crossbar's or TFLite's."""
+    y_golden, _, y_tflite, crossbar = gold
+    y_ref_note = ""
     if crossbar is not None:
         n = int((crossbar["y_mac"] != y_golden).sum())
         out.write(f"  crossbar: y_golden is golden/crossbar.py's model of the tile; "
@@ -314,94 +375,104 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
                   f"  crossbar error vs exact: dot products {crossbar['dot'].format()}; "
                   f"outputs {crossbar['out'].format()}\n")
         y_ref_note = "the crossbar's ADC/noise or "
-        lossy = n
-    else:
-        y_ref_note, lossy = "", 0
     if y_tflite is not None and not np.array_equal(y_tflite, y_golden):
         n = int((y_tflite != y_golden).sum())
         out.write(f"  note: {n} outputs of the configured datapath (acc_bits={cfg.acc_bits}, "
                   f"{cfg.overflow}) differ from TFLite's int32 reference ({y_ref_note}"
                   f"accumulator overflow or int32-undefined left shifts); y_golden models the "
                   f"hardware\n")
-    work = outdir / prep.tag
-    work.mkdir(parents=True, exist_ok=True)
-    layer_path = work / "layer.npz"
+
+
+def _write_layer(path: Path, F) -> Path:
+    """The folded layer for tb/cocotb_verify.py (written atomically)."""
+    atomic_write(path, lambda f: np.savez(f, x=F.x, w=F.w, bias=F.bias, m0=F.m0,
+                                          shift=F.shift, y_zp=F.y_zp, act_min=F.act_min,
+                                          act_max=F.act_max, per_tensor=F.per_tensor,
+                                          name=F.name))
+    return path
+
+
+def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out):
+    """Build and run ``sim`` on the layer; ``(y_hw or None, matched golden)``."""
+    from .runner import BuildError, build, run_test
+    hp = prep.hp
+    y_golden = gold[0]
+    try:
+        bld = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=hp,
+                    sim=sim, build_root=build_root, tag=prep.tag)
+    except BuildError as exc:
+        out.write(f"qmac verify: {sim}: {exc}\n")
+        return None, False
+    hw_out = work / f"{sim}.hw.npz"
+    if hw_out.exists():
+        hw_out.unlink()
+    beats = b * -(-c // hp.cols) * -(-k // hp.rows)
+    limit = timeout or (600.0 + beats * (0.001 if sim == "verilator" else 0.2))
+    run = run_test(bld, module="tb.cocotb_verify", test_dir=work / sim, seed=1, vectors=b,
+                   timeout=limit, log_name="verify",
+                   extra_env={"QMAC_VERIFY_LAYER": str(layer_path),
+                              "QMAC_VERIFY_OUT": str(hw_out)})
+    if not hw_out.exists():
+        out.write(f"qmac verify: {sim}: no hardware output ({run.status}: {run.message})\n")
+        return None, False
+    with np.load(hw_out) as f:
+        hw = {key: f[key] for key in f.files}
+    y_hw = hw["y_hw"]
+    diff = np.argwhere(y_hw != y_golden)
+    missing_beats = int(hw["expected_beats"]) - int(hw["beats"])
+    if diff.size or missing_beats or int(hw["unknown"]):
+        out.write(f"qmac verify: {sim}: MISMATCH: {len(diff)} of {y_hw.size} outputs differ"
+                  + (f", {missing_beats} output beats missing" if missing_beats else "")
+                  + (f", {int(hw['unknown'])} beats with X/Z" if int(hw["unknown"]) else "")
+                  + f"; log {run.log_path}\n")
+        for bi, ci in diff[:8]:
+            out.write(f"    y[{bi}, {ci}]: golden {int(y_golden[bi, ci])}, hardware "
+                      f"{int(y_hw[bi, ci])}\n")
+        return y_hw, False
+    out.write(f"qmac verify: {sim}: {y_hw.size} outputs ({b}x{c}) match golden "
+              f"bit-exactly ({int(hw['cycles'])} cycles, {run.wall:.1f} s)\n")
+    return y_hw, True
+
+
+def _compare_reference(sim, y_hw, res: ResolvedLayer, vectors_path: Path, gold, out) -> bool:
+    """Compare with the file's ``y_tflite`` (if any); False on an unexcused difference.
+
+    Where the crossbar's golden differs from the exact datapath (its ADC / noise), a
+    difference from TFLite is expected; anywhere else it is a failure.
+    """
+    if res.y_ref is None:
+        return True
+    y_golden, crossbar = gold[0], gold[3]
+    lossy = int((crossbar["y_mac"] != y_golden).sum()) if crossbar is not None else 0
+    nref = int((y_hw != res.y_ref).sum())
+    excused = (y_golden != crossbar["y_mac"]) if crossbar is not None else None
+    unexcused = int(((y_hw != res.y_ref) & ~excused).sum()) if lossy else nref
+    name = show_path(vectors_path.name)
+    kernel = f" ({res.kernel})" if res.kernel else ""
+    if nref and not unexcused:
+        out.write(f"qmac verify: {sim}: {nref} outputs differ from y_tflite in {name}, all "
+                  f"where this crossbar's golden differs from the exact datapath ({lossy} "
+                  f"outputs): expected\n")
+        return True
+    if nref:
+        out.write(f"qmac verify: {sim}: {unexcused} outputs differ from y_tflite in {name}"
+                  + kernel + (" where the crossbar's golden equals the exact datapath"
+                              if lossy else "") + "\n")
+        return False
+    out.write(f"qmac verify: {sim}: matches y_tflite in {name} bit-exactly{kernel}\n")
+    return True
+
+
+def _write_result(out_path: Path, res: ResolvedLayer, gold, results: dict, out) -> None:
+    """``OUT.npz``, written atomically (no partial file on a full disk)."""
+    y_golden, ovf_golden, y_tflite, crossbar = gold
     F = res.folded
-    np.savez(layer_path, x=F.x, w=F.w, bias=F.bias, m0=F.m0, shift=F.shift, y_zp=F.y_zp,
-             act_min=F.act_min, act_max=F.act_max, per_tensor=F.per_tensor, name=F.name)
-    results: dict[str, np.ndarray] = {}
-    status = 0
-    for sim in [s for s in sims if s in found]:
-        try:
-            bld = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=hp,
-                        sim=sim, build_root=build_root, tag=prep.tag)
-        except BuildError as exc:
-            out.write(f"qmac verify: {sim}: {exc}\n")
-            status = 1
-            continue
-        hw_out = work / f"{sim}.hw.npz"
-        if hw_out.exists():
-            hw_out.unlink()
-        beats = b * -(-c // hp.cols) * -(-k // hp.rows)
-        limit = timeout or (600.0 + beats * (0.001 if sim == "verilator" else 0.2))
-        run = run_test(bld, module="tb.cocotb_verify", test_dir=work / sim, seed=1, vectors=b,
-                       timeout=limit, log_name="verify",
-                       extra_env={"QMAC_VERIFY_LAYER": str(layer_path),
-                                  "QMAC_VERIFY_OUT": str(hw_out)})
-        if not hw_out.exists():
-            out.write(f"qmac verify: {sim}: no hardware output ({run.status}: {run.message})\n")
-            status = 1
-            continue
-        with np.load(hw_out) as f:
-            hw = {k: f[k] for k in f.files}
-        y_hw = hw["y_hw"]
-        results[sim] = y_hw
-        diff = np.argwhere(y_hw != y_golden)
-        missing_beats = int(hw["expected_beats"]) - int(hw["beats"])
-        if diff.size or missing_beats or int(hw["unknown"]):
-            status = 1
-            out.write(f"qmac verify: {sim}: MISMATCH: {len(diff)} of {y_hw.size} outputs differ"
-                      + (f", {missing_beats} output beats missing" if missing_beats else "")
-                      + (f", {int(hw['unknown'])} beats with X/Z" if int(hw["unknown"]) else "")
-                      + f"; log {run.log_path}\n")
-            for bi, ci in diff[:8]:
-                out.write(f"    y[{bi}, {ci}]: golden {int(y_golden[bi, ci])}, hardware "
-                          f"{int(y_hw[bi, ci])}\n")
-        else:
-            out.write(f"qmac verify: {sim}: {y_hw.size} outputs ({b}x{c}) match golden "
-                      f"bit-exactly ({int(hw['cycles'])} cycles, {run.wall:.1f} s)\n")
-        if res.y_ref is not None:
-            nref = int((y_hw != res.y_ref).sum())
-            # where the crossbar's golden differs from the exact datapath (its ADC / noise),
-            # a difference from TFLite is expected; anywhere else it is a failure
-            excused = (y_golden != crossbar["y_mac"]) if crossbar is not None else None
-            unexcused = int(((y_hw != res.y_ref) & ~excused).sum()) if lossy else nref
-            if nref and not unexcused:
-                out.write(f"qmac verify: {sim}: {nref} outputs differ from y_tflite in "
-                          f"{vectors_path.name}, all where this crossbar's golden differs "
-                          f"from the exact datapath ({lossy} outputs): expected\n")
-            elif nref:
-                status = 1
-                out.write(f"qmac verify: {sim}: {unexcused} outputs differ from y_tflite in "
-                          f"{vectors_path.name}" + (f" ({res.kernel})" if res.kernel else "")
-                          + (" where the crossbar's golden equals the exact datapath"
-                             if lossy else "") + "\n")
-            else:
-                out.write(f"qmac verify: {sim}: matches y_tflite in {vectors_path.name} "
-                          f"bit-exactly" + (f" ({res.kernel})" if res.kernel else "") + "\n")
-    if not results:
-        status = 1
-    if out_path is None:
-        out_path = outdir / f"{vectors_path.stem}.out.npz"
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     payload: dict[str, Any] = {
         "y_golden": y_golden, "m0": res.m0, "shift": res.shift, "ovf_golden": ovf_golden,
         "act_min": np.int64(F.act_min), "act_max": np.int64(F.act_max),
     }
     if results:
-        first = next(iter(results))
-        payload["y_hw"] = results[first]
+        payload["y_hw"] = next(iter(results.values()))
         if len(results) > 1:
             for s, y in results.items():
                 payload[f"y_hw_{s}"] = y
@@ -409,9 +480,5 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
         payload["y_tflite"] = y_tflite
     if crossbar is not None:
         payload["y_mac"] = crossbar["y_mac"]
-    tmp = out_path.with_name(out_path.name + ".tmp.npz")
-    np.savez(tmp, **payload)
-    os.replace(tmp, out_path)
-    out.write(f"qmac verify: wrote {out_path} ({', '.join(sorted(payload))})\n")
-    out.write(f"qmac verify: {'PASS' if status == 0 else 'FAIL'}\n")
-    return status
+    atomic_write(out_path, lambda f: np.savez(f, **payload))
+    out.write(f"qmac verify: wrote {show_path(out_path)} ({', '.join(sorted(payload))})\n")

@@ -17,8 +17,9 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def in_ci() -> bool:
-    """True under CI=true: a missing simulator must fail, never skip."""
-    return os.environ.get("CI", "").lower() == "true"
+    """True under CI=true (or 1/yes/on, as sim.tools.in_ci): a missing simulator must fail,
+    never skip."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @pytest.fixture(scope="session")

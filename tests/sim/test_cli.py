@@ -51,7 +51,11 @@ def test_bad_config_exits_2_with_one_line_and_no_output(tmp_path, case, command,
     (["generate", "--bits", "0x8"], "--bits='0x8' is not allowed; allowed: an integer in 2..16"),
     (["generate", "--bits", "1"], "--bits=1 is not allowed; allowed: an integer in 2..16"),
     (["regress", "--sim", "modelsim"], "--sim='modelsim' is not a simulator; allowed: icarus, verilator, all"),
-    (["regress", "--vectors", "0"], "--vectors=0 is out of range; allowed: >= 1"),
+    (["regress", "--vectors", "0"], "--vectors=0 is out of range; allowed: 1..1000000"),
+    (["regress", "--vectors", "1000001"], "--vectors=1000001 is out of range; allowed: 1..1000000"),
+    (["regress", "--sim", ""], "--sim='' names no simulator"),
+    (["regress", "--sim", ","], "--sim=',' names no simulator"),
+    (["regress", "--tests", ","], "--tests=',' names no testbench"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, args, expected, repo_root):
@@ -67,7 +71,7 @@ def test_bad_output_path_is_one_line(tmp_path, make_bad, repo_root):
     if make_bad == "file":
         target = tmp_path / "afile"
         target.write_text("x")
-        expected = "is not a directory"
+        expected = "a regular file, not a directory"
     else:
         target = Path("/proc/qmac-out")
         expected = "/proc"

@@ -196,7 +196,7 @@ def test_hostile_config_values_are_one_short_line(tmp_path, text, field, allowed
 def test_list_used_as_key_is_one_line(tmp_path):
     path = tmp_path / "key.yaml"
     path.write_text("operands:\n  ? [1, 2]\n  : 8\n")
-    with pytest.raises(ConfigError, match=r"key.yaml: YAML syntax error at line 2.*a list "
+    with pytest.raises(ConfigError, match=r"key.yaml: .*line 2.*a list (or mapping )?"
                                           r"used as a key"):
         load_config(path)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,116 @@ def test_hang_and_crash_are_failures_with_log(kind, icarus_build, tmp_path, monk
         assert run.wall < 60
     else:
         assert "crash" in run.message
+
+
+SEGV = '''
+import os
+import signal
+import cocotb
+from cocotb.triggers import ClockCycles
+
+@cocotb.test()
+async def segv(dut):
+    await ClockCycles(dut.clk, 3)
+    os.kill(os.getpid(), signal.SIGSEGV)   # the simulator process dies by a signal
+'''
+
+STOPPED = '''
+import os
+import signal
+import cocotb
+from cocotb.triggers import ClockCycles
+
+@cocotb.test()
+async def stopped(dut):
+    await ClockCycles(dut.clk, 3)
+    os.kill(os.getpid(), signal.SIGSTOP)   # a stopped simulator: SIGTERM stays pending
+'''
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmd and state != "Z":
+            found.append(f"{pid} {state} {cmd[:100]}")
+    return found
+
+
+def test_signal_death_is_named(icarus_build, tmp_path, monkeypatch):
+    _, _, b = icarus_build
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    (mod / "qmac_segv_tb.py").write_text(SEGV)
+    monkeypatch.setenv("PYTHONPATH", str(mod))
+    run = run_test(b, module="qmac_segv_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
+                   timeout=120, log_name="segv")
+    assert run.status == "error" and "killed by SIGSEGV" in run.message, run.message
+
+
+def test_stopped_simulator_is_killed_on_timeout(icarus_build, tmp_path, monkeypatch):
+    _, _, b = icarus_build
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    (mod / "qmac_stopped_tb.py").write_text(STOPPED)
+    monkeypatch.setenv("PYTHONPATH", str(mod))
+    run = run_test(b, module="qmac_stopped_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
+                   timeout=8, log_name="stopped")
+    assert run.status == "timeout", run.message
+    assert not _processes_mentioning(str(tmp_path)), "a process of the test survived"
+
+
+def test_damaged_build_cache_is_detected_and_rebuilt(icarus_build, tmp_path):
+    prep, _, _ = icarus_build
+    args = dict(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp,
+                sim="icarus", build_root=tmp_path / "b", tag="t")
+    first = build(**args)
+    vvp = first.build_dir / "sim.vvp"
+    data = vvp.read_bytes()
+    vvp.write_bytes(data[: len(data) // 2])          # truncated program, stamp unchanged
+    again = build(**args)
+    assert again.rebuilt and "damaged build cache" in again.note and str(vvp) in again.note
+    assert vvp.stat().st_size > len(data) // 2   # a whole program again
+    assert not build(**args).rebuilt
+
+
+def test_oversized_waveform_stops_the_run(tmp_path):
+    """The waveform cap (QMAC_MAX_WAVES_MB) is watched while the test runs."""
+    import subprocess
+    import sys
+    from sim.runner import _kill_group, _supervise
+    waves = tmp_path / "t.fst"
+    writer = ("import sys, time\n"
+              "with open(sys.argv[1], 'wb') as f:\n"
+              "    while True:\n"
+              "        f.write(bytes(1 << 16)); f.flush(); time.sleep(0.01)\n")
+    proc = subprocess.Popen([sys.executable, "-c", writer, str(waves)], start_new_session=True)
+    try:
+        rc, why = _supervise(proc, timeout=60, waves=waves, waves_limit=1 << 20)
+    finally:
+        _kill_group(proc)
+    assert (rc, why) == (None, "waves") and waves.stat().st_size > 1 << 20
+    assert proc.poll() is not None
+
+
+def test_kill_descendants_reaches_grandchildren(tmp_path):
+    import subprocess
+    import sys
+    from sim.runner import kill_descendants
+    marker = str(tmp_path / "marker")
+    inner = f"import time; time.sleep(120)  # {marker}"
+    outer = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {inner!r}],"
+             f" start_new_session=True); time.sleep(120)")
+    proc = subprocess.Popen([sys.executable, "-c", outer])
+    deadline = time.time() + 30
+    while time.time() < deadline and len(_processes_mentioning(marker)) < 1:
+        time.sleep(0.1)
+    assert _processes_mentioning(marker)
+    kill_descendants()
+    proc.wait(timeout=10)
+    assert not _processes_mentioning(marker)
