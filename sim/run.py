@@ -1,0 +1,417 @@
+"""``qmac run``: a quantized ``.tflite`` model through golden, the generated hardware and TFLite.
+
+Flow (docs/lowering.md):
+
+1. :func:`golden.tflite_import.load_tflite` + :func:`golden.ops.check_graph` — a bad file or
+   an unsupported op is one line, exit 2, before anything is written.
+2. Inputs: ``--inputs X.npy`` (``[N, ...]`` of the model input's shape and dtype, or a
+   single ``[1, ...]``) or seeded random codes of the input quantization.
+3. Golden: every op of every image (:func:`golden.ops.run_graph`, the configuration's
+   rounding).
+4. Hardware: every FULLY_CONNECTED / CONV_2D / DEPTHWISE_CONV_2D is lowered
+   (:mod:`golden.lowering`) on golden's input of that op, folded for the configuration and
+   run through the generated RTL on the fast path (``tb/test_model.py``), all images of an
+   op in one program; every output lane is checked (hw == golden).
+5. ``--compare tflite``: the interpreter on the path whose rounding the configuration has
+   (:mod:`sim.tflite_ref`); each golden op is also evaluated on TFLite's own inputs and
+   compared with TFLite's output, every difference explained or counted.
+
+Results: a per-layer table, totals, ``report.json`` and ``layers.npz`` under ``-o``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from .errors import UserError
+
+__all__ = ["run_model", "ModelRun"]
+
+
+class ModelError(UserError):
+    """A bad model, inputs or labels file (one line, exit 2)."""
+
+
+@dataclasses.dataclass
+class LayerRow:
+    index: int
+    op: str
+    shapes: str
+    macs: int = 0
+    cycles: int = 0
+    outputs: int = 0
+    hw_diff: int | None = None      # None: not a hardware op
+    tfl_diff: int | None = None     # None: not compared
+    max_delta: float = 0.0
+    note: str = ""
+
+
+@dataclasses.dataclass
+class ModelRun:
+    rows: list[LayerRow]
+    status: int
+    report: dict[str, Any]
+
+
+def _load_graph(path):
+    from golden.graph import GraphError
+    from golden.ops import check_graph
+    from golden.tflite_import import load_tflite
+    try:
+        g = load_tflite(path)
+        check_graph(g)
+    except GraphError as exc:
+        raise ModelError(str(exc)) from None
+    if len(g.inputs) != 1:
+        raise ModelError(f"{path}: {len(g.inputs)} inputs; allowed: models with one input")
+    return g
+
+
+def _npy(path, what):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ModelError(f"{path}: cannot read it as .npy ({str(exc).splitlines()[0][:60]}); "
+                         f"allowed: a {what} written by numpy.save") from None
+
+
+def make_inputs(g, *, inputs_path, count, seed) -> np.ndarray:
+    """``[N, *shape[1:]]`` in the input tensor's dtype (validated or seeded random)."""
+    t = g.input_tensors()[0]
+    shape = tuple(t.shape)
+    dtype = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}.get(t.dtype)
+    if dtype is None:
+        raise ModelError(f"{g.source}: input tensor is {t.dtype}; allowed: int8, uint8, float32")
+    if inputs_path is not None:
+        x = _npy(inputs_path, f"{np.dtype(dtype).name} array")
+        if x.dtype != dtype or x.shape[1:] != shape[1:] or x.ndim != len(shape) or not x.shape[0]:
+            raise ModelError(f"{inputs_path}: {x.dtype} {list(x.shape)} does not fit the model "
+                             f"input; allowed: {np.dtype(dtype).name} [N, "
+                             f"{', '.join(map(str, shape[1:]))}] with N >= 1")
+        return x[:count] if count else x
+    rng = np.random.default_rng(seed)
+    n = count or 1
+    if dtype is np.float32:  # codes of the QUANTIZE that reads the input, dequantized
+        q = next((g.tensor(op.outputs[0]).quant for op in g.ops
+                  if op.name == "QUANTIZE" and op.inputs[0] == t.index), None)
+        codes = rng.integers(-128, 128, size=(n,) + shape[1:])
+        if q is None:
+            return rng.standard_normal((n,) + shape[1:]).astype(np.float32)
+        return ((codes - q.zp) * np.float32(q.s)).astype(np.float32)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max + 1, size=(n,) + shape[1:]).astype(dtype)
+
+
+def _labels(path, n):
+    if path is None:
+        return None
+    y = _npy(path, "integer label array")
+    if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1 or y.shape[0] < n:
+        raise ModelError(f"{path}: {y.dtype} {list(y.shape)}; allowed: integer labels [N] "
+                         f"with N >= {n} (one per image)")
+    return y[:n]
+
+
+def _golden_all(g, xs, rounding, bar):
+    from golden.ops import run_graph
+    vals = []
+    for i, x in enumerate(xs):
+        vals.append(run_graph(g, [x[None]], rounding=rounding))
+        bar(f"golden image {i + 1}/{len(xs)}")
+    return vals
+
+
+def _lower_all(g, vals, hp, rows_by_op):
+    """Per hardware op: the folded products (images stacked) and their golden outputs."""
+    from golden.ops.conv import lower_op, run_lowered
+    from tb.layers import LayerError
+    from tb.model_layers import fold_matmul
+    groups, golden, lowered = [], [], []
+    for op in g.ops:
+        if op.name not in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
+            continue
+        x = np.concatenate([v[op.inputs[0]] for v in vals], axis=0)
+        low = lower_op(g, op, x, group=hp.cols)
+        row = rows_by_op[op.index]
+        row.macs = low.useful_macs
+        try:
+            folded = [fold_matmul(hp, L) for L in low.layers]
+        except LayerError as exc:
+            row.note = f"not run on hardware: {exc}"
+            continue
+        groups.append((f"op{op.index}", folded))
+        golden.append([fl for fl in _golden_products(low, hp)])
+        lowered.append((op, low))
+    return groups, golden, lowered
+
+
+def _golden_products(low, hp):
+    from golden.datapath import fully_connected
+    for L in low.layers:
+        yield fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
+                              shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
+                              act_max=L.act_max, rounding=hp.rounding, acc_bits=32)
+
+
+def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
+    from tb.model_layers import save_groups
+    from .runner import BuildError, build, run_test
+    layers_path = workdir / "layers.in.npz"
+    out_path = workdir / f"{sim}.hw.npz"
+    save_groups(layers_path, groups)
+    if out_path.exists():
+        out_path.unlink()
+    try:
+        bld = build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp,
+                    sim=sim, build_root=build_root, tag=prep.tag)
+    except BuildError as exc:
+        return None, f"{sim}: build failed: {exc}", 0.0
+    beats = sum(L.shape[0] * -(-L.shape[2] // prep.hp.cols) * -(-L.shape[1] // prep.hp.rows)
+                for _, ls in groups for L in ls)
+    t0 = time.perf_counter()
+    run = run_test(bld, module="tb.test_model", test_dir=workdir / sim, seed=seed, vectors=1,
+                   timeout=600.0 + beats * (0.002 if sim == "verilator" else 0.5),
+                   log_name="model", extra_env={"QMAC_MODEL_LAYERS": str(layers_path),
+                                                "QMAC_MODEL_OUT": str(out_path)})
+    wall = time.perf_counter() - t0
+    if not out_path.exists():
+        return None, f"{sim}: no hardware output ({run.status}: {run.message})", wall
+    with np.load(out_path) as f:
+        hw = {k: f[k] for k in f.files}
+    hw["_sim_wall"] = sum(r.get("wall", 0.0) for r in run.records)
+    hw["_status"] = run.status
+    return hw, "", wall
+
+
+def _compare_tflite(g, model_path, xs, vals, rounding, rows_by_op, bar):
+    """Per op: golden kernel on TFLite's inputs vs TFLite's output; and the end-to-end
+    difference of the graph outputs. Returns (path, unexplained, compared, notes, finals)."""
+    from golden.ops import KERNELS, initial_values
+    from .tflite_ref import Reference, explain
+    ref = Reference(model_path, rounding)
+    consts = initial_values(g)
+    unexplained = compared = 0
+    explained: dict[int, list[str]] = {}
+    finals = []
+    for n, x in enumerate(xs):
+        ref.run([x[None]])
+        for op in g.ops:
+            v = dict(consts)
+            for i in op.inputs:
+                if i >= 0 and i not in v:
+                    v[i] = ref.tensor(i)
+            got = KERNELS[op.name](g, op, v, rounding)
+            row = rows_by_op[op.index]
+            for o, gv in zip(op.outputs, got):
+                tr = ref.tensor(o)
+                gv = np.asarray(gv).astype(tr.dtype).reshape(tr.shape)
+                bad, text = explain(g, op, v, tr, gv, ref.path)
+                nd = int((gv != tr).sum())
+                row.tfl_diff = (row.tfl_diff or 0) + nd
+                compared += gv.size
+                unexplained += bad
+                if nd:
+                    row.max_delta = max(row.max_delta, float(np.max(np.abs(
+                        gv.astype(np.float64) - tr.astype(np.float64)))))
+                    explained.setdefault(op.index, []).append(text)
+        finals.append([int((vals[n][o].reshape(-1) != ref.tensor(o).reshape(-1)).sum())
+                       for o in g.outputs])
+        bar(f"tflite image {n + 1}/{len(xs)}")
+    for idx, texts in explained.items():
+        rows_by_op[idx].note = (rows_by_op[idx].note + " " if rows_by_op[idx].note else "") + \
+            "; ".join(sorted(set(t.split(": ", 1)[-1] if "explained" in t else t for t in texts)))
+    return ref.path, unexplained, compared, finals
+
+
+def _fmt_int(v):
+    if v is None:
+        return "-"
+    for unit, d in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= d:
+            return f"{v / d:.1f}{unit}"
+    return str(v)
+
+
+def format_table(rows: list[LayerRow]) -> str:
+    head = ["#", "op", "shapes", "MACs", "hw cycles", "outputs", "hw!=golden",
+            "golden!=TFLite", "max|d|", "note"]
+    body = [[str(r.index), r.op, r.shapes, _fmt_int(r.macs) if r.macs else "-",
+             _fmt_int(r.cycles) if r.hw_diff is not None else "-", _fmt_int(r.outputs),
+             "-" if r.hw_diff is None else str(r.hw_diff),
+             "-" if r.tfl_diff is None else str(r.tfl_diff),
+             f"{r.max_delta:g}" if r.tfl_diff else "-", r.note] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
+    right = {0, 3, 4, 5, 6, 7, 8}
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    return "\n".join([line(head), line(["-" * w for w in widths])] + [line(b) for b in body])
+
+
+def _rows(g, xs):
+    rows = []
+    for op in g.ops:
+        ins = [g.tensor(i).describe() for i in op.inputs[:1] if i >= 0]
+        out = g.tensor(op.outputs[0]).describe() if op.outputs else ""
+        rows.append(LayerRow(op.index, op.name, f"{','.join(ins)}->{out}",
+                             outputs=len(xs) * int(np.prod(g.tensor(op.outputs[0]).shape))))
+    return rows
+
+
+def _top1(vals, g, labels):
+    if labels is None:
+        return None
+    out = g.outputs[0]
+    pred = np.array([int(np.argmax(v[out].reshape(-1))) for v in vals])
+    return float(np.mean(pred == labels)), pred
+
+
+def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None,
+              sims=("verilator",), seed=None, compare="golden", outdir="out/run",
+              build_root=None, stream: TextIO | None = None, progress=True) -> ModelRun:
+    """Python API of ``qmac run`` (see the module docstring); returns the rows, the exit
+    status (0 pass, 1 any hw≠golden or unexplained TFLite difference) and the report."""
+    from .regress import default_build_root, prepare
+    from .report import ProgressBar
+    from .tools import require_simulators
+    out = stream or sys.stdout
+    t_start = time.perf_counter()
+    seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+    g = _load_graph(model_path)
+    xs = make_inputs(g, inputs_path=inputs_path, count=count, seed=seed)
+    labels = _labels(labels_path, len(xs))
+    if compare == "tflite":
+        from .tflite_ref import path_for
+        path_for(cfg.rounding)
+    if cfg.crossbar if hasattr(cfg, "crossbar") else False:
+        raise ModelError(f"{cfg.name}: crossbar configurations are not supported by qmac run "
+                         f"yet; allowed: a MAC-array configuration")
+    outdir = Path(outdir).resolve()
+    build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
+    sims = list(dict.fromkeys(sims or ["verilator"]))
+    found, missing = require_simulators(sims)
+    for name, reason in missing.items():
+        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
+    rows = _rows(g, xs)
+    by_op = {r.index: r for r in rows}
+    out.write(f"qmac run: {model_path} on {cfg.name} ({cfg.source}): {len(g.ops)} ops, "
+              f"{len(xs)} image(s), seed {seed}, rounding {cfg.rounding}\n")
+    bar_obj = ProgressBar(2 * len(xs) + len(found) + (len(xs) if compare == "tflite" else 0),
+                          enabled=progress)
+
+    def bar(label):
+        bar_obj.finish(label, "done")
+
+    t0 = time.perf_counter()
+    vals = _golden_all(g, xs, cfg.rounding, bar)
+    t_golden = time.perf_counter() - t0
+    prep = prepare(cfg, build_root)
+    hp = prep.hp
+    groups, golden, lowered = _lower_all(g, vals, hp, by_op)
+    for (op, low), gys in zip(lowered, golden):  # lowering == golden op (every image)
+        full = np.concatenate([v[op.outputs[0]] for v in vals], axis=0)
+        if not np.array_equal(low.assemble(gys).reshape(full.shape), full):
+            raise AssertionError(f"op {op.index}: lowered golden differs from the golden op")
+    bar("lowering")
+    work = outdir / prep.tag
+    work.mkdir(parents=True, exist_ok=True)
+    status, hw_runs, hw_macs, sim_walls = 0, {}, 0, {}
+    for sim in [s for s in sims if s in found]:
+        hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed)
+        bar(f"hardware ({sim})")
+        if hw is None:
+            out.write(f"qmac run: {err}\n")
+            status = 1
+            continue
+        hw_runs[sim] = hw
+        sim_walls[sim] = (wall, float(hw["_sim_wall"]))
+        for gi, ((op, low), gys) in enumerate(zip(lowered, golden)):
+            row = by_op[op.index]
+            nd = sum(int((hw[f"g{gi}.{i}.y"] != y).sum()) for i, y in enumerate(gys))
+            nd += int(hw[f"g{gi}.expected_beats"]) - int(hw[f"g{gi}.beats"])
+            row.hw_diff = (row.hw_diff or 0) + nd
+            row.cycles = int(hw[f"g{gi}.cycles"])
+            status = 1 if nd else status
+    hw_macs = sum(low.useful_macs for _, low in lowered)
+    finals, tpath, unexplained, compared = None, None, 0, 0
+    if compare == "tflite":
+        tpath, unexplained, compared, finals = _compare_tflite(g, model_path, xs, vals,
+                                                               cfg.rounding, by_op, bar)
+        status = 1 if unexplained else status
+    out.write(format_table(rows) + "\n")
+    wall = time.perf_counter() - t_start
+    report = _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
+                     unexplained, compared, finals, labels, vals, wall, t_golden, status)
+    for line in report["summary"]:
+        out.write(line + "\n")
+    _write(outdir, report, g, vals, hw_runs, lowered)
+    out.write(f"qmac run: wrote {outdir / 'report.json'} and {outdir / 'layers.npz'}\n")
+    out.write(f"qmac run: {'PASS' if status == 0 else 'FAIL'}\n")
+    return ModelRun(rows, status, report)
+
+
+def _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
+            unexplained, compared, finals, labels, vals, wall, t_golden, status):
+    hw_out = sum(r.outputs for r in rows if r.hw_diff is not None)
+    summary = []
+    for sim, (w, sw) in sim_walls.items():
+        nd = sum(r.hw_diff or 0 for r in rows)
+        rate = hw_macs / sw if sw > 0 else 0.0
+        summary.append(f"  {sim}: {_fmt_int(hw_macs)} checked MACs, {_fmt_int(hw_out)} outputs, "
+                       f"{nd} hw!=golden; fast-path simulation {sw:.2f} s = "
+                       f"{_fmt_int(int(rate))} checked MAC/s (whole hardware step {w:.1f} s = "
+                       f"{_fmt_int(int(hw_macs / w)) if w else 0} MAC/s incl. build check, "
+                       f"start-up, golden model)")
+    if tpath:
+        summary.append(f"  TFLite ({_runtime()}, {tpath}): golden kernels on TFLite's inputs, "
+                       f"{compared} elements compared, {unexplained} unexplained differences; "
+                       f"end-to-end graph outputs differing: "
+                       f"{sum(sum(f) for f in finals)} elements")
+    top = _top1(vals, g, labels)
+    if top is not None:
+        summary.append(f"  top-1 accuracy (golden == hardware outputs): {top[0]:.3f} on "
+                       f"{len(labels)} image(s)")
+    summary.append(f"  wall {wall:.1f} s (golden {t_golden:.1f} s); seed {seed}; "
+                   f"replay: qmac run {model_path} {cfg.source} --seed {seed} --count {len(xs)}")
+    return {
+        "model": str(model_path), "config": cfg.name, "config_source": str(cfg.source),
+        "rounding": cfg.rounding, "images": len(xs), "seed": seed, "status": status,
+        "layers": [dataclasses.asdict(r) for r in rows], "checked_macs": hw_macs,
+        "hw_outputs": hw_out, "sim": {s: {"wall": w, "sim_wall": sw}
+                                      for s, (w, sw) in sim_walls.items()},
+        "tflite": {"path": tpath, "runtime": _runtime() if tpath else None,
+                   "compared": compared, "unexplained": unexplained,
+                   "end_to_end_diff": finals},
+        "top1": None if top is None else top[0], "wall": wall, "summary": summary,
+    }
+
+
+def _runtime():
+    from .tflite_ref import runtime_version
+    return runtime_version()
+
+
+def _write(outdir: Path, report, g, vals, hw_runs, lowered):
+    outdir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {}
+    for op in g.ops:
+        for o in op.outputs:
+            arrays[f"op{op.index}.golden.t{o}"] = np.concatenate(
+                [np.asarray(v[o])[None] for v in vals], axis=0)
+    for sim, hw in hw_runs.items():
+        for gi, (op, low) in enumerate(lowered):
+            ys = [hw[f"g{gi}.{i}.y"] for i in range(len(low.layers))]
+            arrays[f"op{op.index}.hw.{sim}"] = low.assemble(ys)
+    tmp = outdir / "layers.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, outdir / "layers.npz")
+    (outdir / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
