@@ -160,6 +160,7 @@ def test_one_op_model_matches_interpreter(case, rounding):
                     "test_real_model_every_op_matches_interpreter's explanation)")
     it = _interp(buf, PATHS[rounding])
     spread = 0
+    explained = []
     for _ in range(4):
         x = rng.integers(-128, 128, size=g.input_tensors()[0].shape).astype(np.int8)
         x.reshape(-1)[: min(8, x.size)] = np.array([-128, 127] * 4)[: min(8, x.size)]
@@ -168,7 +169,13 @@ def test_one_op_model_matches_interpreter(case, rounding):
         o = g.outputs[0]
         vals = run_graph(g, [x], rounding=rounding)
         ref = it.get_tensor(o)
-        np.testing.assert_array_equal(vals[o], ref)
+        if not np.array_equal(vals[o], ref):
+            from sim.tflite_ref import explain
+            op = g.ops[0]
+            bad, text = explain(g, op, vals, ref, vals[o], PATHS[rounding])
+            print(f"{_case_id(case)} {rounding}: {text}")
+            assert bad == 0, text
+            explained.append(text)
         spread = max(spread, np.unique(ref).size)
     assert spread > 1 or act != "NONE", "outputs all clamp: the test would be too weak"
 
