@@ -1,0 +1,178 @@
+"""``qmac run``: real and generated int8 models through golden, the RTL and TFLite.
+
+* The four vendored real models (tests/data/models) on the default configuration under
+  Verilator with ``--compare tflite``: every output of every hardware layer hw == golden,
+  every op of golden == the reference interpreter on TFLite's inputs (differences only where
+  sim/tflite_ref.explain attributes them to the reference FC's float requantization).
+* Generated one-op CONV_2D / DEPTHWISE_CONV_2D (depth multiplier 2) / FULLY_CONNECTED models
+  on both simulators.
+* Bad model / inputs / labels files: one ``qmac: error:`` line, exit 2, nothing written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.errors import ToolError
+from sim.tools import require_simulators
+
+REPO = Path(__file__).resolve().parents[2]
+MODELS = REPO / "tests" / "data" / "models"
+sys.path.insert(0, str(REPO / "tests" / "golden"))
+from tflite_builder import ModelBuilder, conv_model  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def build_root() -> Path:
+    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def need(sim, in_ci):
+    try:
+        require_simulators([sim], ci=in_ci)
+    except ToolError as exc:
+        if in_ci:
+            raise
+        pytest.skip(str(exc))
+
+
+@pytest.fixture
+def qrun(tmp_path, build_root, monkeypatch, capsys):
+    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
+
+    def run(model, *extra):
+        out = tmp_path / "out"
+        rc = main(["run", str(model), "-o", str(out), *map(str, extra)])
+        cap = capsys.readouterr()
+        rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
+            else None
+        return rc, cap.out, cap.err, rep, out
+    return run
+
+
+def _seed():
+    s = int(os.environ.get("QMAC_SEED") or 7)
+    print(f"QMAC_SEED={s}")
+    return s
+
+
+@pytest.mark.parametrize("name", ["anomaly_detection", "image_classification",
+                                  "image_example1", "tflite_micro_speech"])
+def test_real_model_verilator(name, qrun, in_ci):
+    need("verilator", in_ci)
+    rc, out, err, rep, outdir = qrun(MODELS / f"{name}.tflite", "--seed", _seed(),
+                                     "--compare", "tflite", "--sim", "verilator")
+    print(out)
+    assert rc == 0, out + err
+    hw_layers = [r for r in rep["layers"] if r["hw_diff"] is not None]
+    assert hw_layers and all(r["hw_diff"] == 0 for r in hw_layers)
+    assert all(r["cycles"] > 0 for r in hw_layers)
+    assert rep["checked_macs"] > 0 and rep["tflite"]["unexplained"] == 0
+    assert rep["tflite"]["path"] == "BUILTIN_REF" and rep["tflite"]["compared"] > 0
+    with np.load(outdir / "layers.npz") as f:
+        for r in hw_layers:
+            idx = r["index"]
+            hw = f[f"op{idx}.hw.verilator"]
+            gold = [f[k] for k in f.files if k.startswith(f"op{idx}.golden.")][0]
+            np.testing.assert_array_equal(hw.reshape(gold.shape), gold)
+
+
+@pytest.mark.parametrize("sim", ["verilator", "icarus"])
+def test_one_op_models_both_simulators(sim, qrun, tmp_path, in_ci):
+    need(sim, in_ci)
+    rng = np.random.default_rng(_seed())
+    cases = [
+        dict(kind="DEPTHWISE_CONV_2D", in_shape=(1, 6, 5, 3), kernel=(3, 3), cout_or_dm=2,
+             stride=(1, 2), dilation=(2, 1), padding="SAME", act="RELU6", per_channel=True,
+             x_zp=-128, y_zp=-128),
+        dict(kind="CONV_2D", in_shape=(1, 5, 6, 3), kernel=(5, 1), cout_or_dm=18,
+             stride=(2, 1), dilation=(1, 1), padding="VALID", act="NONE", per_channel=False,
+             x_zp=127, y_zp=127),
+        dict(kind="FULLY_CONNECTED", in_shape=(1, 1, 1, 40), kernel=(1, 1), cout_or_dm=7,
+             stride=(1, 1), dilation=(1, 1), padding="SAME", act="RELU", per_channel=False,
+             x_zp=0, y_zp=-128),
+    ]
+    for i, case in enumerate(cases):
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(conv_model(rng, **case))
+        rc, out, err, rep, _ = qrun(path, "--sim", sim, "--seed", _seed(), "--count", 2)
+        assert rc == 0, out + err
+        hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
+        assert len(hw) == 1 and hw[0]["hw_diff"] == 0 and hw[0]["outputs"] > 0
+
+
+def _truncated(tmp_path):
+    p = tmp_path / "cut.tflite"
+    b = (MODELS / "image_example1.tflite").read_bytes()
+    p.write_bytes(b[: len(b) // 3])
+    return p, "truncated or corrupt"
+
+
+def _junk(tmp_path):
+    p = tmp_path / "junk.tflite"
+    p.write_bytes(b"this is not a model at all")
+    return p, "not a TFLite flatbuffer"
+
+
+def _tanh(tmp_path):
+    m = ModelBuilder()
+    x = m.tensor((1, 4), scale=0.1, zp=0)
+    y = m.tensor((1, 4), scale=1 / 128, zp=0)
+    m.op("TANH", [x], [y])
+    m.inputs, m.outputs = [x], [y]
+    p = tmp_path / "tanh.tflite"
+    p.write_bytes(m.build())
+    return p, "operator 0 is TANH, which is not supported; supported: ADD, AVERAGE_POOL_2D"
+
+
+def _float(tmp_path):
+    m = ModelBuilder()
+    x = m.tensor((1, 4), "float32")
+    w = m.tensor((3, 4), "float32", data=np.ones((3, 4), np.float32))
+    y = m.tensor((1, 3), "float32")
+    m.op("FULLY_CONNECTED", [x, w, -1], [y])
+    m.inputs, m.outputs = [x], [y]
+    p = tmp_path / "float.tflite"
+    p.write_bytes(m.build())
+    return p, "operator 0 FULLY_CONNECTED has a float32 tensor"
+
+
+@pytest.mark.parametrize("make", [_truncated, _junk, _tanh, _float])
+def test_bad_model_files(make, qrun, tmp_path):
+    path, msg = make(tmp_path)
+    rc, out, err, rep, outdir = qrun(path)
+    assert rc == 2
+    assert err.startswith("qmac: error: ") and err.count("\n") == 1, err
+    assert msg in err
+    assert not outdir.exists()
+
+
+@pytest.mark.parametrize("arr, msg", [
+    (np.zeros((2, 96, 96, 1), np.float32), "float32 [2, 96, 96, 1] does not fit"),
+    (np.zeros((2, 95, 96, 1), np.int8), "int8 [2, 95, 96, 1] does not fit"),
+    (np.zeros((96, 96), np.int8), "allowed: int8 [N, 96, 96, 1]"),
+])
+def test_bad_inputs(arr, msg, qrun, tmp_path):
+    p = tmp_path / "x.npy"
+    np.save(p, arr)
+    rc, out, err, rep, outdir = qrun(MODELS / "image_example1.tflite", "--inputs", p)
+    assert rc == 2 and err.count("\n") == 1 and msg in err, err
+    assert not outdir.exists()
+
+
+def test_bad_labels(qrun, tmp_path):
+    p = tmp_path / "y.npy"
+    np.save(p, np.zeros(3, np.float32))
+    rc, out, err, rep, outdir = qrun(MODELS / "image_example1.tflite", "--labels", p,
+                                     "--count", 2)
+    assert rc == 2 and err.count("\n") == 1 and "integer labels [N]" in err, err
+    assert not outdir.exists()
