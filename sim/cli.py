@@ -110,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=_positive_int("--seed", 0), default=None, help="seed of the random inputs")
     m.add_argument("--compare", choices=("golden", "tflite"), default="golden",
                    help="also compare with the TFLite interpreter (needs the [tflite] extra)")
+    m.add_argument("--native", action="store_true",
+                   help="also replay the streams on the Python-free harness: fast/native speed ratio")
     m.add_argument("-o", "--out", default="out/run", metavar="DIR", help="report.json and layers.npz")
 
     b = sub.add_parser("bench", help="measure regression speed: naive, default, fast and native")
@@ -158,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             from .run import run_model
             return run_model(cfg, args.model, inputs_path=args.inputs, labels_path=args.labels,
                              count=args.count, sims=args.sim, seed=args.seed,
-                             compare=args.compare, outdir=Path(args.out)).status
+                             compare=args.compare, outdir=Path(args.out),
+                             native=args.native).status
         if args.command == "bench":
             from .bench import run_bench
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),

@@ -277,7 +277,8 @@ def _top1(vals, g, labels):
 
 def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None,
               sims=("verilator",), seed=None, compare="golden", outdir="out/run",
-              build_root=None, stream: TextIO | None = None, progress=True) -> ModelRun:
+              build_root=None, stream: TextIO | None = None, progress=True,
+              native: bool = False) -> ModelRun:
     """Python API of ``qmac run`` (see the module docstring); returns the rows, the exit
     status (0 pass, 1 any hw≠golden or unexplained TFLite difference) and the report."""
     from .regress import default_build_root, prepare
@@ -305,8 +306,8 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     by_op = {r.index: r for r in rows}
     out.write(f"qmac run: {model_path} on {cfg.name} ({cfg.source}): {len(g.ops)} ops, "
               f"{len(xs)} image(s), seed {seed}, rounding {cfg.rounding}\n")
-    bar_obj = ProgressBar(2 * len(xs) + len(found) + (len(xs) if compare == "tflite" else 0),
-                          enabled=progress)
+    bar_obj = ProgressBar(len(xs) + 1 + len(found) + (len(xs) if compare == "tflite" else 0)
+                          + int(bool(native and "verilator" in found)), enabled=progress)
 
     def bar(label):
         bar_obj.finish(label, "done")
@@ -342,6 +343,15 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
             row.cycles = int(hw[f"g{gi}.cycles"])
             status = 1 if nd else status
     hw_macs = sum(low.useful_macs for _, low in lowered)
+    speed = None
+    if native and "verilator" in hw_runs:
+        ncyc, nsec, pieces = native_rate(prep, groups, build_root, work / "native")
+        fcyc = sum(int(v) for k, v in hw_runs["verilator"].items() if k.endswith(".cycles"))
+        fsec = sim_walls["verilator"][1]
+        speed = {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
+                 "native_seconds": nsec, "native_pieces": pieces,
+                 "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
+        bar("native replay")
     finals, tpath, unexplained, compared = None, None, 0, 0
     if compare == "tflite":
         tpath, unexplained, compared, finals = _compare_tflite(g, model_path, xs, vals,
@@ -351,6 +361,14 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     wall = time.perf_counter() - t_start
     report = _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
                      unexplained, compared, finals, labels, vals, wall, t_golden, status)
+    if speed is not None:
+        report["native"] = speed
+        report["summary"].insert(1, (
+            f"  speed (verilator): fast path {_fmt_int(int(speed['fast_cycles'] / max(speed['fast_seconds'], 1e-9)))} "
+            f"cycles/s = {_fmt_int(int(hw_macs / max(speed['fast_seconds'], 1e-9)))} checked MAC/s; "
+            f"native replay of the same streams {_fmt_int(int(speed['native_cycles'] / max(speed['native_seconds'], 1e-9)))} "
+            f"cycles/s ({speed['native_pieces']} runs, start-up subtracted); fast/native "
+            f"{100 * speed['ratio']:.0f}%"))
     for line in report["summary"]:
         out.write(line + "\n")
     _write(outdir, report, g, vals, hw_runs, lowered)
@@ -415,3 +433,34 @@ def _write(outdir: Path, report, g, vals, hw_runs, lowered):
     np.savez(tmp, **arrays)
     os.replace(tmp, outdir / "layers.npz")
     (outdir / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def native_rate(prep, groups, build_root: Path, workdir: Path, sim: str = "verilator"):
+    """Cycles/s of the Python-free harness (tb/qmac_native.sv) replaying the same command
+    streams as the fast path (every op's program, cut into pieces that fit the harness's
+    command memory; each piece is a fresh process, so the rate — not the outputs — is what
+    this measures). Returns ``(cycles, net seconds, pieces)``; process start-up (an empty
+    stream, best of 3) is subtracted from every piece."""
+    from tb.schedule import CommandStream, schedule
+    from .runner import build_native, run_native
+    hp = prep.hp
+    program = build_native(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=hp,
+                           sim=sim, build_root=build_root, tag=prep.tag)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd, outp = workdir / "native.cmd.bin", workdir / "native.out.hex"
+
+    def once(stream):
+        cmd.write_bytes(stream.with_end().to_bin())
+        return run_native(program, sim, cmd, outp, timeout=1800.0)
+
+    startup = min(once(CommandStream.concat(hp, [])).seconds for _ in range(3))
+    chunk = (1 << hp.harness_depth_bits()) - 1
+    cycles, net, pieces = 0, 0.0, 0
+    for _, layers in groups:
+        stream = schedule(hp, layers).stream
+        for s in range(0, len(stream), chunk):
+            r = once(stream.slice(s, s + chunk))
+            cycles += r.cycles
+            net += max(r.seconds - startup, 0.1 * r.seconds)
+            pieces += 1
+    return cycles, net, pieces
