@@ -398,8 +398,13 @@ def _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpa
     if top is not None:
         summary.append(f"  top-1 accuracy (golden == hardware outputs): {top[0]:.3f} on "
                        f"{len(labels)} image(s)")
+    src = str(cfg.source)
+    try:
+        src = os.path.relpath(src) if not os.path.relpath(src).startswith("..") else src
+    except ValueError:
+        pass
     summary.append(f"  wall {wall:.1f} s (golden {t_golden:.1f} s); seed {seed}; "
-                   f"replay: qmac run {model_path} {cfg.source} --seed {seed} --count {len(xs)}")
+                   f"replay: qmac run {model_path} {src} --seed {seed} --count {len(xs)}")
     return {
         "model": str(model_path), "config": cfg.name, "config_source": str(cfg.source),
         "rounding": cfg.rounding, "images": len(xs), "seed": seed, "status": status,
