@@ -52,6 +52,8 @@ class LayerRow:
     tfl_diff: int | None = None     # None: not compared
     max_delta: float = 0.0
     note: str = ""
+    sqnr_db: float | None = None    # crossbar: tile vs exact datapath (None = exact)
+    xb_diff: int | None = None      # crossbar: outputs differing from the exact datapath
 
 
 @dataclasses.dataclass
@@ -120,13 +122,50 @@ def _labels(path, n):
     return y[:n]
 
 
-def _golden_all(g, xs, rounding, bar):
+def _golden_all(g, xs, rounding, bar, hp=None):
+    """Every image through golden. On a crossbar ``hp`` the hardware ops are the model of
+    the configured tile (``golden.crossbar`` via ``tb.model``): the chain the hardware must
+    reproduce; elsewhere TFLite's exact integer arithmetic."""
     from golden.ops import run_graph
+    kernels = None
+    if hp is not None and hp.is_crossbar:
+        kernels = {name: _crossbar_kernel(hp) for name in
+                   ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")}
     vals = []
     for i, x in enumerate(xs):
-        vals.append(run_graph(g, [x[None]], rounding=rounding))
+        vals.append(run_graph(g, [x[None]], rounding=rounding, kernels=kernels))
         bar(f"golden image {i + 1}/{len(xs)}")
     return vals
+
+
+def _crossbar_kernel(hp):
+    def kernel(g, op, values, rounding):
+        from golden.ops.conv import lower_op
+        low = lower_op(g, op, values[op.inputs[0]], group=hp.cols)
+        out = low.assemble(list(_hw_products(low, hp)))
+        return [out.reshape(g.tensor(op.outputs[0]).shape)]
+    return kernel
+
+
+def _hw_products(low, hp):
+    """What the configured hardware must output for each product of ``low``: TFLite's
+    int32 arithmetic on a MAC array, ``golden.crossbar``'s tile model on a crossbar (a
+    product that does not fit the configuration: the exact arithmetic)."""
+    from golden.datapath import fully_connected
+    from tb.layers import LayerError
+    from tb.model import Model
+    from tb.model_layers import fold_matmul
+    model = Model(hp) if hp.is_crossbar else None
+    for L in low.layers:
+        if model is not None:
+            try:
+                yield model.crossbar_layer(fold_matmul(hp, L))["y"][:, :L.shape[2]]
+                continue
+            except LayerError:
+                pass
+        yield fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
+                              shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
+                              act_max=L.act_max, rounding=hp.rounding, acc_bits=32)
 
 
 def _lower_all(g, vals, hp, rows_by_op):
@@ -148,17 +187,17 @@ def _lower_all(g, vals, hp, rows_by_op):
             row.note = f"not run on hardware: {exc}"
             continue
         groups.append((f"op{op.index}", folded))
-        golden.append([fl for fl in _golden_products(low, hp)])
+        golden.append(list(_hw_products(low, hp)))
         lowered.append((op, low))
+        if hp.is_crossbar:   # error of the tile against the exact datapath, same inputs
+            from golden.ops.conv import run_lowered
+            from tb.model import ErrorStats
+            exact = run_lowered(low, hp.rounding)
+            zp = low.layers[0].y_zp
+            st = ErrorStats.of(exact - zp, low.assemble(golden[-1]) - zp)
+            row.sqnr_db = st.sqnr_db
+            row.xb_diff = int((exact != low.assemble(golden[-1])).sum())
     return groups, golden, lowered
-
-
-def _golden_products(low, hp):
-    from golden.datapath import fully_connected
-    for L in low.layers:
-        yield fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
-                              shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
-                              act_max=L.act_max, rounding=hp.rounding, acc_bits=32)
 
 
 def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
@@ -240,7 +279,7 @@ def _fmt_int(v):
     return str(v)
 
 
-def format_table(rows: list[LayerRow]) -> str:
+def format_table(rows: list[LayerRow], crossbar: bool = False) -> str:
     head = ["#", "op", "shapes", "MACs", "hw cycles", "outputs", "hw!=golden",
             "golden!=TFLite", "max|d|", "note"]
     body = [[str(r.index), r.op, r.shapes, _fmt_int(r.macs) if r.macs else "-",
@@ -248,8 +287,14 @@ def format_table(rows: list[LayerRow]) -> str:
              "-" if r.hw_diff is None else str(r.hw_diff),
              "-" if r.tfl_diff is None else str(r.tfl_diff),
              f"{r.max_delta:g}" if r.tfl_diff else "-", r.note] for r in rows]
+    if crossbar:   # golden = golden.crossbar's tile model; its error vs the exact datapath
+        head[6:6] = ["xbar!=exact", "SQNR dB"]
+        for r, b in zip(rows, body):
+            b[6:6] = ["-" if r.xb_diff is None else str(r.xb_diff),
+                      "-" if r.xb_diff is None else
+                      ("inf" if r.sqnr_db is None else f"{r.sqnr_db:.1f}")]
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(head)]
-    right = {0, 3, 4, 5, 6, 7, 8}
+    right = set(range(len(head) - 1)) - {1, 2}
 
     def line(cells):
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -293,9 +338,6 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     if compare == "tflite":
         from .tflite_ref import path_for
         path_for(cfg.rounding)
-    if cfg.crossbar if hasattr(cfg, "crossbar") else False:
-        raise ModelError(f"{cfg.name}: crossbar configurations are not supported by qmac run "
-                         f"yet; allowed: a MAC-array configuration")
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
     sims = list(dict.fromkeys(sims or ["verilator"]))
@@ -312,11 +354,12 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     def bar(label):
         bar_obj.finish(label, "done")
 
-    t0 = time.perf_counter()
-    vals = _golden_all(g, xs, cfg.rounding, bar)
-    t_golden = time.perf_counter() - t0
     prep = prepare(cfg, build_root)
     hp = prep.hp
+    t0 = time.perf_counter()
+    vals = _golden_all(g, xs, cfg.rounding, bar, hp)
+    exact_vals = _golden_all(g, xs, cfg.rounding, lambda _: None) if hp.is_crossbar else None
+    t_golden = time.perf_counter() - t0
     groups, golden, lowered = _lower_all(g, vals, hp, by_op)
     for (op, low), gys in zip(lowered, golden):  # lowering == golden op (every image)
         full = np.concatenate([v[op.outputs[0]] for v in vals], axis=0)
@@ -357,10 +400,12 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
         tpath, unexplained, compared, finals = _compare_tflite(g, model_path, xs, vals,
                                                                cfg.rounding, by_op, bar)
         status = 1 if unexplained else status
-    out.write(format_table(rows) + "\n")
+    out.write(format_table(rows, crossbar=hp.is_crossbar) + "\n")
     wall = time.perf_counter() - t_start
     report = _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
                      unexplained, compared, finals, labels, vals, wall, t_golden, status)
+    if exact_vals is not None:
+        _crossbar_summary(report, g, vals, exact_vals, labels, rows)
     if speed is not None:
         report["native"] = speed
         report["summary"].insert(1, (
@@ -416,6 +461,26 @@ def _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpa
                    "end_to_end_diff": finals},
         "top1": None if top is None else top[0], "wall": wall, "summary": summary,
     }
+
+
+def _crossbar_summary(report, g, vals, exact_vals, labels, rows):
+    """Accuracy change of the crossbar chain against the exact integer chain."""
+    out = g.outputs[0]
+    px = np.array([int(np.argmax(v[out].reshape(-1))) for v in vals])
+    pe = np.array([int(np.argmax(v[out].reshape(-1))) for v in exact_vals])
+    diff = sum(int((a[out] != b[out]).sum()) for a, b in zip(vals, exact_vals))
+    line = (f"  crossbar: golden = golden.crossbar's model of the tile (hw == it bit for bit); "
+            f"model outputs differing from the exact datapath: {diff}; top-1 agreement with "
+            f"the exact datapath {np.mean(px == pe):.3f}")
+    xb = {"top1_agreement": float(np.mean(px == pe)), "output_diff": diff,
+          "layers": {r.index: {"sqnr_db": r.sqnr_db, "xb_diff": r.xb_diff}
+                     for r in rows if r.xb_diff is not None}}
+    if labels is not None:
+        xb["top1_exact"] = float(np.mean(pe == labels))
+        xb["top1_crossbar"] = float(np.mean(px == labels))
+        line += f"; top-1 accuracy exact {xb['top1_exact']:.3f} -> crossbar {xb['top1_crossbar']:.3f}"
+    report["crossbar"] = xb
+    report["summary"].insert(len(report["summary"]) - 1, line)
 
 
 def _runtime():

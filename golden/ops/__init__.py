@@ -68,17 +68,19 @@ def _cast(t, v):
 
 
 def run_graph(g: Graph, inputs: list[np.ndarray], *, rounding: str = "double",
-              on_op=None) -> dict:
+              on_op=None, kernels: dict | None = None) -> dict:
     """Run the whole graph; returns ``{tensor index: value}`` for every tensor.
 
     ``inputs`` are in the order of ``g.inputs`` with the tensors' shapes and dtypes.
-    ``on_op(op, values)`` (optional) is called after each op.
+    ``on_op(op, values)`` (optional) is called after each op. ``kernels`` overrides
+    :data:`KERNELS` by op name (e.g. a model of lossy hardware for the hardware ops).
     """
+    table = dict(KERNELS, **(kernels or {}))
     values = initial_values(g)
     for i, x in zip(g.inputs, inputs):
         values[i] = np.asarray(x)
     for op in g.ops:
-        outs = KERNELS[op.name](g, op, values, rounding)
+        outs = table[op.name](g, op, values, rounding)
         for i, v in zip(op.outputs, outs):
             values[i] = _cast(g.tensor(i), v)
         if on_op is not None:
