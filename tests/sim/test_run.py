@@ -176,3 +176,19 @@ def test_bad_labels(qrun, tmp_path):
                                      "--count", 2)
     assert rc == 2 and err.count("\n") == 1 and "integer labels [N]" in err, err
     assert not outdir.exists()
+
+
+def test_crossbar_sidra_y1_real_model(qrun, in_ci):
+    """sidra_y1 (lossy 8-bit ADC): every hardware output equals golden.crossbar's tile model
+    (the chain the hardware must reproduce); per-layer SQNR against the exact datapath."""
+    need("verilator", in_ci)
+    rc, out, err, rep, _ = qrun(MODELS / "anomaly_detection.tflite",
+                                REPO / "constraints" / "sidra_y1.yaml", "--seed", _seed())
+    print(out)
+    assert rc == 0, out + err
+    hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
+    assert len(hw) == 10 and all(r["hw_diff"] == 0 for r in hw)
+    xb = rep["crossbar"]
+    assert any(r["xb_diff"] for r in hw), "a lossy ADC must differ from the exact datapath"
+    assert all(v["sqnr_db"] is None or 5 < v["sqnr_db"] < 80 for v in xb["layers"].values())
+    assert "SQNR dB" in out and "top-1 agreement" in out
