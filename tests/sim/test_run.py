@@ -51,7 +51,7 @@ def qrun(tmp_path, build_root, monkeypatch, capsys):
 
     def run(model, *extra):
         out = tmp_path / "out"
-        rc = main(["run", str(model), "-o", str(out), *map(str, extra)])
+        rc = main(["run", str(model), *map(str, extra), "-o", str(out)])
         cap = capsys.readouterr()
         rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
             else None
