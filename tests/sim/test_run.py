@@ -192,3 +192,13 @@ def test_crossbar_sidra_y1_real_model(qrun, in_ci):
     assert any(r["xb_diff"] for r in hw), "a lossy ADC must differ from the exact datapath"
     assert all(v["sqnr_db"] is None or 5 < v["sqnr_db"] < 80 for v in xb["layers"].values())
     assert "SQNR dB" in out and "top-1 agreement" in out
+
+
+def test_model_that_does_not_fit_is_refused(qrun):
+    """int8 activations on the 4-bit configuration: one line naming the operator, exit 2."""
+    rc, out, err, rep, outdir = qrun(MODELS / "image_example1.tflite",
+                                     REPO / "constraints" / "int4.yaml")
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "no hardware layer fits int4: operator op0: x[0, " in err
+    assert "allowed: [-8, 7] (4-bit signed inputs)" in err
+    assert not outdir.exists()
