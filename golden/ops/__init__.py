@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.graph import Graph, GraphError
-from golden.ops import conv, elementwise, pool, shape, softmax
+from golden.ops import conv, elementwise, pool, reduce, shape, softmax
 
 __all__ = ["KERNELS", "SUPPORTED", "HW_OPS", "check_graph", "run_graph", "supported_list"]
 
@@ -24,7 +24,8 @@ KERNELS = {
     "RESHAPE": shape.reshape, "SQUEEZE": shape.reshape, "SHAPE": shape.shape,
     "PACK": shape.pack, "STRIDED_SLICE": shape.strided_slice, "PAD": shape.pad,
     "PADV2": shape.pad, "CONCATENATION": shape.concatenation, "SPLIT": shape.split,
-    "SPLIT_V": shape.split_v, "SOFTMAX": softmax.softmax,
+    "SPLIT_V": shape.split_v, "SOFTMAX": softmax.softmax, "LOGISTIC": softmax.logistic,
+    "MEAN": reduce.mean,
 }
 SUPPORTED = tuple(KERNELS)
 HW_OPS = conv.HW_OPS

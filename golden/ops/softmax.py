@@ -19,7 +19,7 @@ from golden.fixedpoint import rounding_divide_by_pot
 from golden.graph import Graph, Op
 from golden.multiplier import quantize_multiplier
 
-__all__ = ["softmax", "exp_on_negative_values", "one_over_one_plus_x_for_x_in_0_1"]
+__all__ = ["softmax", "logistic", "exp_on_negative_values", "one_over_one_plus_x_for_x_in_0_1"]
 
 _MIN, _MAX = -(2**31), 2**31 - 1
 SCALED_DIFF_INTEGER_BITS = 5
@@ -59,17 +59,18 @@ def _exp_quarter(a):
     return _w(const_term + _srdhm(const_term, _w(x + poly)))
 
 
-def exp_on_negative_values(a):
-    """gemmlowp ``exp_on_negative_values`` for a Q5.26 raw ``a <= 0`` → Q0.31 raw."""
+def exp_on_negative_values(a, integer_bits: int = SCALED_DIFF_INTEGER_BITS):
+    """gemmlowp ``exp_on_negative_values`` for a Q(I).(31−I) raw ``a <= 0`` → Q0.31 raw
+    (``I = integer_bits``, 1..5; softmax uses 5, logistic 4)."""
     a = np.asarray(a, np.int64)
-    frac_bits = 31 - SCALED_DIFF_INTEGER_BITS
+    frac_bits = 31 - integer_bits
     quarter = 1 << (frac_bits - 2)
     a_mod = _w((a & (quarter - 1)) - quarter)
-    result = _exp_quarter(_sat_shl(a_mod, SCALED_DIFF_INTEGER_BITS))
+    result = _exp_quarter(_sat_shl(a_mod, integer_bits))
     remainder = _w(a_mod - a)
     for exponent, mult in ((-2, 1672461947), (-1, 1302514674), (0, 790015084),
                            (1, 290630308), (2, 39332535), (3, 720401), (4, 242)):
-        if SCALED_DIFF_INTEGER_BITS > exponent:
+        if integer_bits > exponent:
             sh = frac_bits + exponent
             if 0 <= sh < 31:
                 result = np.where(remainder & (1 << sh), _srdhm(result, mult), result)
@@ -125,3 +126,32 @@ def softmax(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
     t = g.tensor(op.inputs[0])
     return [softmax_int8(values[op.inputs[0]], beta=float(op.options.get("beta", 1.0)),
                          input_scale=float(np.float64(np.float32(t.quant.s))))]
+
+
+LOGISTIC_INPUT_INTEGER_BITS = 4
+
+
+def logistic_int8(x, *, input_scale: float, input_zp: int):
+    """``reference_integer_ops::Logistic``: ``x − zp`` beyond ``±radius`` saturates to
+    −128 / 127; otherwise rescaled to Q4.27 (``MultiplyByQuantizedMultiplier`` by
+    ``S_x·2^27``, a left shift), gemmlowp ``logistic`` (``1/(1 + exp(−|a|))`` and
+    ``1 − that`` for negatives, ``0.5`` at zero), ``RoundingDivideByPOT(·, 23) − 128``.
+    Output scale 1/256, zero point −128."""
+    from golden.fixedpoint import multiply_by_quantized_multiplier
+    ib = LOGISTIC_INPUT_INTEGER_BITS
+    m0, shift = quantize_multiplier(float(input_scale) * float(1 << (31 - ib)))
+    radius = math.floor(((1 << ib) - 1) * 2.0**(31 - ib) / 2.0**shift)
+    d = np.asarray(x, np.int64) - int(input_zp)
+    inside = (d > -radius) & (d < radius)
+    q = multiply_by_quantized_multiplier(np.where(inside, d, 0), m0, shift, "double")
+    pos = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-np.abs(q), ib))
+    val = np.where(q > 0, pos, np.where(q == 0, 1 << 30, _w(_MAX - pos)))
+    out = np.clip(_rdbpot(val, 31 - 8) - 128, -128, 127)
+    return np.where(inside, out, np.where(d <= -radius, -128, 127))
+
+
+def logistic(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+    t = g.tensor(op.inputs[0])
+    return [logistic_int8(values[op.inputs[0]],
+                          input_scale=float(np.float64(np.float32(t.quant.s))),
+                          input_zp=t.quant.zp)]
