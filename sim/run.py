@@ -170,8 +170,7 @@ def _hw_products(low, hp):
 
 def _lower_all(g, vals, hp, rows_by_op):
     """Per hardware op: the folded products (images stacked) and their golden outputs."""
-    from golden.ops.conv import lower_op, run_lowered
-    from tb.layers import LayerError
+    from golden.ops.conv import lower_op
     from tb.model_layers import fold_matmul
     groups, golden, lowered = [], [], []
     for op in g.ops:
@@ -183,7 +182,7 @@ def _lower_all(g, vals, hp, rows_by_op):
         row.macs = low.useful_macs
         try:
             folded = [fold_matmul(hp, L) for L in low.layers]
-        except LayerError as exc:
+        except ValueError as exc:   # LayerError (does not fit) or a range check
             row.note = f"not run on hardware: {exc}"
             continue
         groups.append((f"op{op.index}", folded))
@@ -358,8 +357,12 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     prep = prepare(cfg, build_root)
     hp = prep.hp
     t0 = time.perf_counter()
-    vals = _golden_all(g, xs, cfg.rounding, bar, hp)
-    exact_vals = _golden_all(g, xs, cfg.rounding, lambda _: None) if hp.is_crossbar else None
+    from golden.graph import GraphError
+    try:
+        vals = _golden_all(g, xs, cfg.rounding, bar, hp)
+        exact_vals = _golden_all(g, xs, cfg.rounding, lambda _: None) if hp.is_crossbar else None
+    except GraphError as exc:
+        raise ModelError(str(exc)) from None
     t_golden = time.perf_counter() - t0
     groups, golden, lowered = _lower_all(g, vals, hp, by_op)
     refused = [r for r in rows if r.note.startswith("not run on hardware")]

@@ -81,7 +81,14 @@ def run_graph(g: Graph, inputs: list[np.ndarray], *, rounding: str = "double",
     for i, x in zip(g.inputs, inputs):
         values[i] = np.asarray(x)
     for op in g.ops:
-        outs = table[op.name](g, op, values, rounding)
+        try:
+            outs = table[op.name](g, op, values, rounding)
+        except GraphError:
+            raise
+        except (ValueError, IndexError, KeyError, TypeError) as exc:  # a form not handled
+            msg = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+            raise GraphError(f"{g.source}: operator {op.index} {op.name}: cannot run this form "
+                             f"of the op in golden ({msg})") from None
         for i, v in zip(op.outputs, outs):
             values[i] = _cast(g.tensor(i), v)
         if on_op is not None:

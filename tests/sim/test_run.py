@@ -202,3 +202,57 @@ def test_model_that_does_not_fit_is_refused(qrun):
     assert "no hardware layer fits int4: operator op0: x[0, " in err
     assert "allowed: [-8, 7] (4-bit signed inputs)" in err
     assert not outdir.exists()
+
+
+def test_op_form_golden_cannot_run(qrun, tmp_path):
+    """A supported op in a form golden does not handle: one line naming the operator."""
+    m = ModelBuilder()
+    x = m.tensor((1, 4, 4, 2), scale=0.1, zp=0)
+    b = m.tensor((4,), "int32", data=np.zeros(4, np.int32))
+    e = m.tensor((4,), "int32", data=np.array([1, 2, 2, 2], np.int32))
+    s = m.tensor((4,), "int32", data=np.ones(4, np.int32))
+    y = m.tensor((1, 2, 2, 2), scale=0.1, zp=0)
+    m.op("STRIDED_SLICE", [x, b, e, s], [y], "StridedSliceOptions", EllipsisMask=1)
+    m.inputs, m.outputs = [x], [y]
+    p = tmp_path / "ellipsis.tflite"
+    p.write_bytes(m.build())
+    rc, out, err, rep, outdir = qrun(p)
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "operator 0 STRIDED_SLICE uses ellipsis/new-axis masks" in err
+    assert not outdir.exists()
+
+
+def test_compare_tflite_needs_a_matching_kernel_path(qrun, tmp_path):
+    raw = (REPO / "constraints" / "int4.yaml").read_text()
+    assert "rounding: single" in raw
+    rc, out, err, rep, outdir = qrun(MODELS / "image_example1.tflite",
+                                     REPO / "constraints" / "int4.yaml", "--compare", "tflite")
+    assert rc == 2 and err.count("\n") == 1
+    assert "no TFLite kernel path rounds 'single'" in err
+
+
+def test_labels_top1_and_python_api(tmp_path, build_root, monkeypatch, in_ci):
+    """Several images through the Python API; top-1 accuracy from --labels."""
+    need("verilator", in_ci)
+    import io
+    from sim.config import load_config
+    from sim.run import make_inputs, run_model
+    from golden.tflite_import import load_tflite
+    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
+    model = MODELS / "tflite_micro_speech.tflite"
+    xs = make_inputs(load_tflite(model), inputs_path=None, count=3, seed=_seed())
+    np.save(tmp_path / "x.npy", xs)
+    labels = np.array([1, 0, 2])
+    np.save(tmp_path / "y.npy", labels)
+    buf = io.StringIO()
+    res = run_model(load_config(None), model, inputs_path=tmp_path / "x.npy",
+                    labels_path=tmp_path / "y.npy", outdir=tmp_path / "o", stream=buf,
+                    progress=False)
+    assert res.status == 0, buf.getvalue()
+    with np.load(tmp_path / "o" / "layers.npz") as f:
+        out = f["op3.golden.t" + str(load_tflite(model).outputs[0])]
+    want = float(np.mean(out.reshape(3, -1).argmax(axis=1) == labels))
+    assert res.report["top1"] == want and res.report["images"] == 3
+    assert f"top-1 accuracy (golden == hardware outputs): {want:.3f} on 3 image(s)" in buf.getvalue()
+    fc = [r for r in res.rows if r.op == "FULLY_CONNECTED"][0]
+    assert fc.hw_diff == 0 and fc.outputs == 3 * 4
