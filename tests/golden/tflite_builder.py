@@ -179,3 +179,59 @@ def conv_model(rng, *, kind, in_shape, kernel, cout_or_dm, stride, dilation, pad
                  DepthMultiplier=cout_or_dm, **common)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def mobilenet_like(rng, *, size=12, cin=3, mid=20, out=24, classes=5):
+    """A small int8 MobileNet-style chain written here: CONV 3×3/2 RELU6 → DEPTHWISE 3×3
+    (``mid`` channels: two depthwise groups on a 16-column array) RELU6 → CONV 1×1 → ADD
+    (residual-free: the 1×1 output with itself) → AVERAGE_POOL → RESHAPE → FC → SOFTMAX."""
+    m = ModelBuilder()
+
+    def q(shape, s, z=None):
+        return m.tensor(shape, scale=s, zp=int(rng.integers(-20, 20)) if z is None else z)
+
+    def weights(shape, axis, cout):
+        ws = rng.uniform(0.004, 0.012, size=cout)
+        w = m.tensor(shape, scale=ws, zp=np.zeros(cout, np.int64), axis=axis,
+                     data=rng.integers(-127, 128, size=shape).astype(np.int8))
+        return w, ws
+
+    def bias(cout, xs, ws):
+        return m.tensor((cout,), "int32", scale=np.float32(xs) * ws.astype(np.float32),
+                        zp=np.zeros(cout, np.int64),
+                        data=rng.integers(-2000, 2000, size=cout).astype(np.int32))
+
+    half = (size + 1) // 2
+    x = q((1, size, size, cin), 0.02, -128)
+    w0, ws0 = weights((mid, 3, 3, cin), 0, mid)
+    a0 = q((1, half, half, mid), 0.05, -128)
+    m.op("CONV_2D", [x, w0, bias(mid, 0.02, ws0)], [a0], "Conv2DOptions", Padding=0,
+         StrideH=2, StrideW=2, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=3)
+    w1, ws1 = weights((1, 3, 3, mid), 3, mid)
+    a1 = q((1, half, half, mid), 0.05, -128)
+    m.op("DEPTHWISE_CONV_2D", [a0, w1, bias(mid, 0.05, ws1)], [a1], "DepthwiseConv2DOptions",
+         Padding=0, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1,
+         DepthMultiplier=1, FusedActivationFunction=3)
+    w2, ws2 = weights((out, 1, 1, mid), 0, out)
+    a2 = q((1, half, half, out), 0.2)
+    m.op("CONV_2D", [a1, w2, bias(out, 0.05, ws2)], [a2], "Conv2DOptions", Padding=1,
+         StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=0)
+    a3 = q((1, half, half, out), 0.3)
+    m.op("ADD", [a2, a2], [a3], "AddOptions", FusedActivationFunction=0)
+    a4 = m.tensor((1, 1, 1, out), scale=0.3, zp=m.tensors[a3]["zp"])
+    m.op("AVERAGE_POOL_2D", [a3], [a4], "Pool2DOptions", Padding=1, StrideH=half,
+         StrideW=half, FilterHeight=half, FilterWidth=half, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, out], np.int32))
+    a5 = m.tensor((1, out), scale=0.3, zp=m.tensors[a3]["zp"])
+    m.op("RESHAPE", [a4, shp], [a5])
+    wf = m.tensor((classes, out), scale=0.01, zp=0,
+                  data=rng.integers(-127, 128, size=(classes, out)).astype(np.int8))
+    bf = m.tensor((classes,), "int32", scale=0.003, zp=0,
+                  data=rng.integers(-500, 500, size=classes).astype(np.int32))
+    a6 = q((1, classes), 0.1)
+    m.op("FULLY_CONNECTED", [a5, wf, bf], [a6], "FullyConnectedOptions",
+         FusedActivationFunction=0)
+    y = m.tensor((1, classes), scale=1 / 256, zp=-128)
+    m.op("SOFTMAX", [a6], [y], "SoftmaxOptions", Beta=1.0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()

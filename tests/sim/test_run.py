@@ -256,3 +256,20 @@ def test_labels_top1_and_python_api(tmp_path, build_root, monkeypatch, in_ci):
     assert f"top-1 accuracy (golden == hardware outputs): {want:.3f} on 3 image(s)" in buf.getvalue()
     fc = [r for r in res.rows if r.op == "FULLY_CONNECTED"][0]
     assert fc.hw_diff == 0 and fc.outputs == 3 * 4
+
+
+def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):
+    """CONV → DEPTHWISE (two channel groups) → CONV 1×1 → ADD → pool → FC → SOFTMAX, 2 images:
+    every hardware output == golden, every op == the reference interpreter (FC differences
+    only where explained)."""
+    need("verilator", in_ci)
+    from tflite_builder import mobilenet_like
+    p = tmp_path / "mobilenet_like.tflite"
+    p.write_bytes(mobilenet_like(np.random.default_rng(_seed())))
+    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
+    print(out)
+    assert rc == 0, out + err
+    hw = {r["op"]: r for r in rep["layers"] if r["hw_diff"] is not None}
+    assert set(hw) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
+    assert all(r["hw_diff"] == 0 and r["outputs"] > 0 for r in hw.values())
+    assert rep["tflite"]["unexplained"] == 0 and rep["tflite"]["compared"] > 1000
