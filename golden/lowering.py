@@ -14,9 +14,10 @@ hardware; docs/lowering.md explains the mapping and its utilization.
   exactly TFLite's reference kernel, which skips them.
 * DEPTHWISE_CONV_2D: output channel ``oc`` reads input channel ``oc // depth_multiplier``.
   Output channels are grouped ``group`` at a time (the array's column count); a group is
-  one matrix product whose K vector concatenates the receptive fields of its channels'
-  input channels (``KH·KW`` each) and whose weight matrix is block-diagonal, so column
-  ``j`` only sees its own input channel: per-channel dot products on a shared input beat.
+  one matrix product whose K vector concatenates the receptive fields of the group's
+  distinct input channels (``KH·KW`` each; with ``depth_multiplier`` m, m columns share one
+  block) and whose weight matrix is block-diagonal, so column ``j`` only sees its own input
+  channel: per-channel dot products on a shared input beat.
 """
 
 from __future__ import annotations
@@ -168,11 +169,13 @@ def lower_depthwise_conv_2d(x, w, *, bias, quant: dict, options: dict, group: in
     for g0 in range(0, cout, group):
         ocs = np.arange(g0, min(cout, g0 + group))
         g = ocs.size
-        xg = patches[:, :, ocs // dm].transpose(0, 2, 1).reshape(patches.shape[0], g * taps)
-        # off the diagonal w = w_zp, so w − w_zp = 0 there
-        wg = np.full((g, g * taps), int(quant["w_zp"]), np.int64)
+        ics = np.unique(ocs // dm)       # input channels of the group, each read once
+        xg = patches[:, :, ics].transpose(0, 2, 1).reshape(patches.shape[0], ics.size * taps)
+        # outside its input channel's block w = w_zp, so w − w_zp = 0 there
+        wg = np.full((g, ics.size * taps), int(quant["w_zp"]), np.int64)
         for j, oc in enumerate(ocs):
-            wg[j, j * taps:(j + 1) * taps] = wt[:, oc]
+            b = int(np.searchsorted(ics, oc // dm))
+            wg[j, b * taps:(b + 1) * taps] = wt[:, oc]
         q = dict(quant, m0=np.asarray(quant["m0"])[ocs], shift=np.asarray(quant["shift"])[ocs])
         layers.append(MatmulLayer(x=xg, w=wg, bias=bias[ocs], name=f"{name}[{g0}:{g0 + g}]",
                                   **q))
