@@ -238,7 +238,7 @@ def _compare_tflite(g, model_path, xs, vals, rounding, rows_by_op, bar):
     consts = initial_values(g)
     unexplained = compared = 0
     explained: dict[int, list[str]] = {}
-    finals = []
+    finals, preds = [], []
     for n, x in enumerate(xs):
         ref.run([x[None]])
         for op in g.ops:
@@ -262,11 +262,12 @@ def _compare_tflite(g, model_path, xs, vals, rounding, rows_by_op, bar):
                     explained.setdefault(op.index, []).append(text)
         finals.append([int((vals[n][o].reshape(-1) != ref.tensor(o).reshape(-1)).sum())
                        for o in g.outputs])
+        preds.append(int(np.argmax(ref.tensor(g.outputs[0]).reshape(-1))))
         bar(f"tflite image {n + 1}/{len(xs)}")
     for idx, texts in explained.items():
         rows_by_op[idx].note = (rows_by_op[idx].note + " " if rows_by_op[idx].note else "") + \
             "; ".join(sorted(set(t.split(": ", 1)[-1] if "explained" in t else t for t in texts)))
-    return ref.path, unexplained, compared, finals
+    return ref.path, unexplained, compared, finals, np.array(preds)
 
 
 def _fmt_int(v):
@@ -403,10 +404,10 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
                  "native_seconds": nsec, "native_pieces": pieces,
                  "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
         bar("native replay")
-    finals, tpath, unexplained, compared = None, None, 0, 0
+    finals, tpath, unexplained, compared, tpreds = None, None, 0, 0, None
     if compare == "tflite":
-        tpath, unexplained, compared, finals = _compare_tflite(g, model_path, xs, vals,
-                                                               cfg.rounding, by_op, bar)
+        tpath, unexplained, compared, finals, tpreds = _compare_tflite(
+            g, model_path, xs, vals, cfg.rounding, by_op, bar)
         status = 1 if unexplained else status
     out.write(format_table(rows, crossbar=hp.is_crossbar) + "\n")
     wall = time.perf_counter() - t_start
@@ -414,6 +415,11 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
                      unexplained, compared, finals, labels, vals, wall, t_golden, status)
     if exact_vals is not None:
         _crossbar_summary(report, g, vals, exact_vals, labels, rows)
+    if tpreds is not None and labels is not None:
+        report["top1_tflite"] = float(np.mean(tpreds == labels))
+        report["summary"].insert(len(report["summary"]) - 1,
+                                 f"  top-1 accuracy of the TFLite interpreter ({tpath}): "
+                                 f"{report['top1_tflite']:.3f}")
     if speed is not None:
         report["native"] = speed
         report["summary"].insert(1, (
