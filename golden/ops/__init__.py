@@ -17,11 +17,13 @@ __all__ = ["KERNELS", "SUPPORTED", "HW_OPS", "check_graph", "run_graph", "suppor
 
 KERNELS = {
     "FULLY_CONNECTED": conv.hw_op, "CONV_2D": conv.hw_op, "DEPTHWISE_CONV_2D": conv.hw_op,
-    "ADD": elementwise.add, "MUL": elementwise.mul,
+    "ADD": elementwise.add, "SUB": elementwise.sub, "MUL": elementwise.mul,
+    "MAXIMUM": elementwise.maximum, "MINIMUM": elementwise.minimum,
     "QUANTIZE": elementwise.quantize, "DEQUANTIZE": elementwise.dequantize,
     "RELU": elementwise.relu, "RELU6": elementwise.relu6,
     "AVERAGE_POOL_2D": pool.average_pool_2d, "MAX_POOL_2D": pool.max_pool_2d,
-    "RESHAPE": shape.reshape, "SQUEEZE": shape.reshape, "SHAPE": shape.shape,
+    "RESHAPE": shape.reshape, "SQUEEZE": shape.reshape, "EXPAND_DIMS": shape.reshape,
+    "TRANSPOSE": shape.transpose, "SHAPE": shape.shape,
     "PACK": shape.pack, "STRIDED_SLICE": shape.strided_slice, "PAD": shape.pad,
     "PADV2": shape.pad, "CONCATENATION": shape.concatenation, "SPLIT": shape.split,
     "SPLIT_V": shape.split_v, "SOFTMAX": softmax.softmax, "LOGISTIC": softmax.logistic,

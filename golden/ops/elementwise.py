@@ -14,7 +14,8 @@ from golden.graph import Graph, Op
 from golden.layer import activation_range
 from golden.multiplier import quantize_multiplier
 
-__all__ = ["add", "mul", "quantize", "dequantize", "relu", "relu6", "ADD_LEFT_SHIFT"]
+__all__ = ["add", "sub", "mul", "maximum", "minimum", "quantize", "dequantize", "relu",
+           "relu6", "ADD_LEFT_SHIFT"]
 
 #: ``left_shift`` of TFLite's 8-bit ADD: inputs are scaled up by 2^20 before rescaling
 ADD_LEFT_SHIFT = 20
@@ -37,11 +38,12 @@ def _mbqm(x, m0, shift):
     return multiply_by_quantized_multiplier(x, m0, shift, "double")
 
 
-def add(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+def add(g: Graph, op: Op, values: dict, rounding: str, sign: int = 1) -> list[np.ndarray]:
     """``reference_integer_ops::Add`` (8-bit): both inputs shifted left by 20, each scaled
     by ``S_i / (2·max(S_1, S_2))``, summed, scaled by ``2·max / (2^20·S_y)``; every
     scaling is ``MultiplyByQuantizedMultiplierSmallerThanOneExp`` (SRDHM then
-    RoundingDivideByPOT), then ``+ y_zp`` and the activation clamp. Broadcasting as NumPy."""
+    RoundingDivideByPOT), then ``+ y_zp`` and the activation clamp. Broadcasting as NumPy.
+    ``sign = −1``: SUB (the same with the scaled second input subtracted)."""
     (s1, z1), (s2, z2), (sy, zy) = _q(g, op.inputs[0]), _q(g, op.inputs[1]), _q(g, op.outputs[0])
     twice_max = 2.0 * max(s1, s2)
     m1, e1 = quantize_multiplier(s1 / twice_max)
@@ -50,9 +52,34 @@ def add(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
     a = (values[op.inputs[0]].astype(np.int64) - z1) << ADD_LEFT_SHIFT
     b = (values[op.inputs[1]].astype(np.int64) - z2) << ADD_LEFT_SHIFT
     a, b = np.broadcast_arrays(a, b)
-    total = _mbqm(a, m1, e1) + _mbqm(b, m2, e2)
+    total = _mbqm(a, m1, e1) + sign * _mbqm(b, m2, e2)
     lo, hi = _bounds(g, op)
     return [np.clip(_mbqm(total, mo, eo) + zy, lo, hi)]
+
+
+def sub(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+    """``reference_integer_ops`` SUB: :func:`add` with the second input subtracted."""
+    return add(g, op, values, rounding, sign=-1)
+
+
+def _same_quant_pair(g: Graph, op: Op):
+    qs = [g.tensor(i).quant for i in (op.inputs[0], op.inputs[1], op.outputs[0])]
+    if any(q is None for q in qs) or len({(q.s, q.zp) for q in qs}) != 1:
+        from golden.graph import GraphError
+        raise GraphError(f"{g.source}: operator {op.index} {op.name}: inputs and output "
+                         f"quantized differently; allowed: equal scale and zero point")
+
+
+def maximum(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+    """MAXIMUM on raw codes (inputs and output share one quantization)."""
+    _same_quant_pair(g, op)
+    return [np.maximum(values[op.inputs[0]], values[op.inputs[1]])]
+
+
+def minimum(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+    """MINIMUM on raw codes (inputs and output share one quantization)."""
+    _same_quant_pair(g, op)
+    return [np.minimum(values[op.inputs[0]], values[op.inputs[1]])]
 
 
 def mul(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 from golden.graph import Graph, GraphError, Op
 
 __all__ = ["reshape", "shape", "pack", "strided_slice", "pad", "concatenation", "split",
-           "split_v"]
+           "split_v", "transpose"]
 
 
 def reshape(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
@@ -93,3 +93,8 @@ def split_v(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
     if (sizes < 0).any():
         sizes = np.where(sizes < 0, x.shape[axis] - sizes[sizes >= 0].sum(), sizes)
     return list(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def transpose(g: Graph, op: Op, values: dict, rounding: str) -> list[np.ndarray]:
+    perm = [int(v) for v in values[op.inputs[1]].reshape(-1)]
+    return [np.transpose(values[op.inputs[0]], perm)]

@@ -68,7 +68,7 @@ def _q(rng):
 
 
 @pytest.mark.parametrize("act", ["NONE", "RELU", "RELU6"])
-@pytest.mark.parametrize("op", ["ADD", "MUL"])
+@pytest.mark.parametrize("op", ["ADD", "SUB", "MUL"])
 def test_add_mul(op, act):
     rng = np.random.default_rng(_seed())
     for shape_b in [(1, 16, 16, 8), (1, 1, 1, 8)]:       # elementwise and broadcast
@@ -192,3 +192,25 @@ def test_mean(hw, axes, keep):
     # arithmetic we have not identified (docs/lowering.md): reference path only there
     special = keep and axes == (1, 2)
     assert _check(m, rng, repeats=4, paths=PATHS[:1] if special else PATHS) > 0
+
+
+def test_maximum_minimum_transpose_expand_dims_squeeze():
+    rng = np.random.default_rng(_seed())
+    s, z = _q(rng)
+    m = ModelBuilder()
+    a = m.tensor((1, 3, 4, 5), scale=s, zp=z)
+    b = m.tensor((1, 3, 4, 5), scale=s, zp=z)
+    mx = m.tensor((1, 3, 4, 5), scale=s, zp=z)
+    mn = m.tensor((1, 3, 4, 5), scale=s, zp=z)
+    m.op("MAXIMUM", [a, b], [mx])
+    m.op("MINIMUM", [a, b], [mn])
+    perm = m.tensor((4,), "int32", data=np.array([0, 3, 1, 2], np.int32))
+    t = m.tensor((1, 5, 3, 4), scale=s, zp=z)
+    m.op("TRANSPOSE", [mx, perm], [t])
+    ax = m.tensor((), "int32", data=np.array(0, np.int32))
+    e = m.tensor((1, 1, 5, 3, 4), scale=s, zp=z)
+    m.op("EXPAND_DIMS", [t, ax], [e])
+    sq = m.tensor((5, 3, 4), scale=s, zp=z)
+    m.op("SQUEEZE", [e], [sq], "SqueezeOptions")
+    m.inputs, m.outputs = [a, b], [mn, sq]
+    assert _check(m, rng) > 0
