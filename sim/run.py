@@ -159,7 +159,8 @@ def _hw_products(low, hp):
     for L in low.layers:
         if model is not None:
             try:
-                yield model.crossbar_layer(fold_matmul(hp, L))["y"][:, :L.shape[2]]
+                folded, off = fold_matmul(hp, L)
+                yield model.crossbar_layer(folded)["y"][:, :L.shape[2]] + off
                 continue
             except LayerError:
                 pass
@@ -172,7 +173,7 @@ def _lower_all(g, vals, hp, rows_by_op):
     """Per hardware op: the folded products (images stacked) and their golden outputs."""
     from golden.ops.conv import lower_op
     from tb.model_layers import fold_matmul
-    groups, golden, lowered = [], [], []
+    groups, golden, lowered, offsets = [], [], [], []
     for op in g.ops:
         if op.name not in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
@@ -181,11 +182,12 @@ def _lower_all(g, vals, hp, rows_by_op):
         row = rows_by_op[op.index]
         row.macs = low.useful_macs
         try:
-            folded = [fold_matmul(hp, L) for L in low.layers]
+            pairs = [fold_matmul(hp, L) for L in low.layers]
         except ValueError as exc:   # LayerError (does not fit) or a range check
             row.note = f"not run on hardware: {exc}"
             continue
-        groups.append((f"op{op.index}", folded))
+        groups.append((f"op{op.index}", [f for f, _ in pairs]))
+        offsets.append([o for _, o in pairs])
         golden.append(list(_hw_products(low, hp)))
         lowered.append((op, low))
         if hp.is_crossbar:   # error of the tile against the exact datapath, same inputs
@@ -196,7 +198,7 @@ def _lower_all(g, vals, hp, rows_by_op):
             st = ErrorStats.of(exact - zp, low.assemble(golden[-1]) - zp)
             row.sqnr_db = st.sqnr_db
             row.xb_diff = int((exact != low.assemble(golden[-1])).sum())
-    return groups, golden, lowered
+    return groups, golden, lowered, offsets
 
 
 def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
@@ -365,7 +367,7 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     except GraphError as exc:
         raise ModelError(str(exc)) from None
     t_golden = time.perf_counter() - t0
-    groups, golden, lowered = _lower_all(g, vals, hp, by_op)
+    groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
     refused = [r for r in rows if r.note.startswith("not run on hardware")]
     if refused and not lowered:
         raise ModelError(f"{model_path}: no hardware layer fits {cfg.name}: operator "
@@ -385,6 +387,9 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
             out.write(f"qmac run: {err}\n")
             status = 1
             continue
+        for gi, offs in enumerate(offsets):   # signed_view: back to the model's codes
+            for i, o in enumerate(offs):
+                hw[f"g{gi}.{i}.y"] = hw[f"g{gi}.{i}.y"] + o
         hw_runs[sim] = hw
         sim_walls[sim] = (wall, float(hw["_sim_wall"]))
         for gi, ((op, low), gys) in enumerate(zip(lowered, golden)):

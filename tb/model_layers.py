@@ -18,16 +18,45 @@ from .checker import decode_outputs
 from .hwparams import HwParams
 from .layers import FcLayer, FoldedLayer
 
-__all__ = ["fold_matmul", "save_groups", "load_groups", "reassemble_layers"]
+__all__ = ["fold_matmul", "signed_view", "save_groups", "load_groups", "reassemble_layers"]
 
 _KEYS = ("x", "w", "bias", "m0", "shift")
 
 
-def fold_matmul(hp: HwParams, L: MatmulLayer) -> FoldedLayer:
-    """Fold one lowered product for ``hp``; raises ``tb.layers.LayerError`` (one line)."""
-    return FcLayer(x=L.x, w=L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
-                   shift=L.shift, y_zp=L.y_zp, act_min=L.act_min, act_max=L.act_max,
-                   name=L.name).fold(hp)
+def _needs_shift(values, signed: bool, lo: int, hi: int, bits: int) -> bool:
+    """Unsigned codes (``[0, 2^N − 1]``) on a signed port: shift them by ``2^(N−1)``."""
+    v = np.asarray(values)
+    return bool(signed and v.size and v.max() > hi and v.min() >= 0 and v.max() < 2**bits)
+
+
+def signed_view(hp: HwParams, L: MatmulLayer) -> tuple[MatmulLayer, int]:
+    """The same product on signed ports: uint8 models (``x``, ``w``, ``y`` in ``[0, 255]``)
+    on a signed N-bit datapath. ``x − 2^(N−1)`` with ``x_zp − 2^(N−1)`` (and the same for
+    ``w``) leaves every ``x − x_zp`` / ``w − w_zp`` unchanged; the output stage runs with
+    ``y_zp``, ``act_min``, ``act_max`` shifted by ``−2^(N−1)`` (the clamp commutes with the
+    shift) and the hardware's outputs are shifted back by the returned ``out_offset``."""
+    half = 1 << (hp.bits - 1)
+    x, x_zp, w, w_zp = L.x, L.x_zp, L.w, L.w_zp
+    if _needs_shift(np.append(L.x.ravel(), L.x_zp), hp.input_signed, *hp.x_range, hp.bits):
+        x, x_zp = L.x - half, L.x_zp - half
+    if _needs_shift(np.append(L.w.ravel(), L.w_zp), hp.weight_signed, *hp.w_range, hp.bits):
+        w, w_zp = L.w - half, L.w_zp - half
+    y_zp, amin, amax, off = L.y_zp, L.act_min, L.act_max, 0
+    olo, ohi = hp.out_range
+    if hp.out_signed and amax > ohi and amin >= 0 and amax < 2 * half and hp.out_bits == hp.bits:
+        y_zp, amin, amax, off = y_zp - half, amin - half, amax - half, half
+    return MatmulLayer(x=x, w=w, bias=L.bias, x_zp=x_zp, w_zp=w_zp, m0=L.m0, shift=L.shift,
+                       y_zp=y_zp, act_min=amin, act_max=amax, name=L.name), off
+
+
+def fold_matmul(hp: HwParams, L: MatmulLayer) -> tuple[FoldedLayer, int]:
+    """Fold one lowered product for ``hp`` (through :func:`signed_view`); returns the folded
+    layer and the offset to add to the hardware's outputs. Raises ``tb.layers.LayerError``
+    (one line) when it does not fit."""
+    S, off = signed_view(hp, L)
+    return FcLayer(x=S.x, w=S.w, bias=S.bias, x_zp=S.x_zp, w_zp=S.w_zp, m0=S.m0,
+                   shift=S.shift, y_zp=S.y_zp, act_min=S.act_min, act_max=S.act_max,
+                   name=S.name).fold(hp), off
 
 
 def save_groups(path, groups: list[tuple[str, list[FoldedLayer]]]) -> None:

@@ -235,3 +235,35 @@ def mobilenet_like(rng, *, size=12, cin=3, mid=20, out=24, classes=5):
     m.op("SOFTMAX", [a6], [y], "SoftmaxOptions", Beta=1.0)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def uint8_model(rng):
+    """A TOCO-style uint8 chain: CONV 3×3 (per-tensor, weight zero point) → DEPTHWISE
+    (depth multiplier 2) → FC, uint8 activations with non-zero zero points. Weights are
+    drawn within ±127 of their zero point so ``w − w_zp`` fits a signed 8-bit datapath."""
+    m = ModelBuilder()
+
+    def w(shape, zp, s):
+        return m.tensor(shape, "uint8", scale=s, zp=zp,
+                        data=np.clip(zp + rng.integers(-100, 101, size=shape), 0, 255))
+
+    def b(n, s):
+        return m.tensor((n,), "int32", scale=s, zp=0, data=rng.integers(-800, 800, size=n))
+
+    x = m.tensor((1, 7, 7, 3), "uint8", scale=0.02, zp=120)
+    a0 = m.tensor((1, 7, 7, 4), "uint8", scale=0.08, zp=10)
+    m.op("CONV_2D", [x, w((4, 3, 3, 3), 131, 0.01), b(4, 0.0002)], [a0], "Conv2DOptions",
+         Padding=0, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1,
+         FusedActivationFunction=3)
+    a1 = m.tensor((1, 4, 4, 8), "uint8", scale=0.05, zp=128)
+    m.op("DEPTHWISE_CONV_2D", [a0, w((1, 3, 3, 8), 125, 0.01), b(8, 0.0008)], [a1],
+         "DepthwiseConv2DOptions", Padding=0, StrideH=2, StrideW=2, DilationHFactor=1,
+         DilationWFactor=1, DepthMultiplier=2, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, 128], np.int32))
+    a2 = m.tensor((1, 128), "uint8", scale=0.05, zp=128)
+    m.op("RESHAPE", [a1, shp], [a2])
+    y = m.tensor((1, 5), "uint8", scale=0.3, zp=90)
+    m.op("FULLY_CONNECTED", [a2, w((5, 128), 128, 0.005), b(5, 0.00025)], [y],
+         "FullyConnectedOptions", FusedActivationFunction=0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()

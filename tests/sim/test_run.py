@@ -273,3 +273,18 @@ def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):
     assert set(hw) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
     assert all(r["hw_diff"] == 0 and r["outputs"] > 0 for r in hw.values())
     assert rep["tflite"]["unexplained"] == 0 and rep["tflite"]["compared"] > 1000
+
+
+def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
+    """A uint8 (TOCO-style) chain runs on the signed int8 array through
+    tb.model_layers.signed_view; golden == the reference interpreter, hw == golden."""
+    need("verilator", in_ci)
+    from tflite_builder import uint8_model
+    p = tmp_path / "uint8.tflite"
+    p.write_bytes(uint8_model(np.random.default_rng(_seed())))
+    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
+    print(out)
+    assert rc == 0, out + err
+    hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
+    assert len(hw) == 3 and all(r["hw_diff"] == 0 for r in hw)
+    assert rep["tflite"]["unexplained"] == 0
