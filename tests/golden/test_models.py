@@ -156,9 +156,6 @@ def test_one_op_model_matches_interpreter(case, rounding):
                      x_zp=xz, y_zp=yz)
     g = parse_tflite(buf, "one-op")
     check_graph(g)
-    if kind == "FULLY_CONNECTED" and rounding == "double":
-        pytest.skip("LiteRT's reference FULLY_CONNECTED requantizes in float (covered by "
-                    "test_real_model_every_op_matches_interpreter's explanation)")
     it = _interp(buf, PATHS[rounding])
     spread = 0
     explained = []
