@@ -360,14 +360,55 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     prep = prepare(cfg, build_root)
     hp = prep.hp
     t0 = time.perf_counter()
-    from golden.graph import GraphError
-    try:
-        vals = _golden_all(g, xs, cfg.rounding, bar, hp)
-        exact_vals = _golden_all(g, xs, cfg.rounding, lambda _: None) if hp.is_crossbar else None
-    except GraphError as exc:
-        raise ModelError(str(exc)) from None
+    vals, exact_vals = _golden_chain(g, xs, cfg.rounding, bar, hp)
     t_golden = time.perf_counter() - t0
     groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
+    refused = _check_lowered(cfg, model_path, rows, vals, lowered, golden)
+    bar("lowering")
+    work = outdir / prep.tag
+    work.mkdir(parents=True, exist_ok=True)
+    status, hw_runs, sim_walls = _hw_all(cfg, prep, [s for s in sims if s in found], groups,
+                                         golden, lowered, offsets, by_op, work, build_root,
+                                         seed, out, bar)
+    hw_macs = sum(low.useful_macs for _, low in lowered)
+    speed = None
+    if native and "verilator" in hw_runs:
+        speed = _speed(prep, groups, build_root, work, hw_runs, sim_walls)
+        bar("native replay")
+    finals, tpath, unexplained, compared, tpreds = None, None, 0, 0, None
+    if compare == "tflite":
+        tpath, unexplained, compared, finals, tpreds = _compare_tflite(
+            g, model_path, xs, vals, cfg.rounding, by_op, bar)
+        status = 1 if unexplained else status
+    out.write(format_table(rows, crossbar=hp.is_crossbar) + "\n")
+    wall = time.perf_counter() - t_start
+    report = _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
+                     unexplained, compared, finals, labels, vals, wall, t_golden, status)
+    if exact_vals is not None:
+        _crossbar_summary(report, g, vals, exact_vals, labels, rows)
+    _extra_summary(report, labels, tpreds, tpath, speed, hw_macs)
+    for line in report["summary"]:
+        out.write(line + "\n")
+    _write(outdir, report, g, vals, hw_runs, lowered)
+    out.write(f"qmac run: wrote {outdir / 'report.json'} and {outdir / 'layers.npz'}\n")
+    note = f" ({len(refused)} hardware layer(s) refused, golden only)" if refused else ""
+    out.write(f"qmac run: {'PASS' if status == 0 else 'FAIL'}{note}\n")
+    return ModelRun(rows, status, report)
+
+
+def _golden_chain(g, xs, rounding, bar, hp):
+    """``(values of the configured hardware's chain, exact chain or None)`` per image."""
+    from golden.graph import GraphError
+    try:
+        vals = _golden_all(g, xs, rounding, bar, hp)
+        exact = _golden_all(g, xs, rounding, lambda _: None) if hp.is_crossbar else None
+    except GraphError as exc:
+        raise ModelError(str(exc)) from None
+    return vals, exact
+
+
+def _check_lowered(cfg, model_path, rows, vals, lowered, golden):
+    """Refuse a model none of whose hardware layers fits; check lowering == golden op."""
     refused = [r for r in rows if r.note.startswith("not run on hardware")]
     if refused and not lowered:
         raise ModelError(f"{model_path}: no hardware layer fits {cfg.name}: operator "
@@ -376,11 +417,14 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
         full = np.concatenate([v[op.outputs[0]] for v in vals], axis=0)
         if not np.array_equal(low.assemble(gys).reshape(full.shape), full):
             raise AssertionError(f"op {op.index}: lowered golden differs from the golden op")
-    bar("lowering")
-    work = outdir / prep.tag
-    work.mkdir(parents=True, exist_ok=True)
-    status, hw_runs, hw_macs, sim_walls = 0, {}, 0, {}
-    for sim in [s for s in sims if s in found]:
+    return refused
+
+
+def _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op, work, build_root, seed,
+            out, bar):
+    """Every simulator: run the groups, shift back (signed_view), count hw≠golden per op."""
+    status, hw_runs, sim_walls = 0, {}, {}
+    for sim in sims:
         hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed)
         bar(f"hardware ({sim})")
         if hw is None:
@@ -399,27 +443,20 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
             row.hw_diff = (row.hw_diff or 0) + nd
             row.cycles = int(hw[f"g{gi}.cycles"])
             status = 1 if nd else status
-    hw_macs = sum(low.useful_macs for _, low in lowered)
-    speed = None
-    if native and "verilator" in hw_runs:
-        ncyc, nsec, pieces = native_rate(prep, groups, build_root, work / "native")
-        fcyc = sum(int(v) for k, v in hw_runs["verilator"].items() if k.endswith(".cycles"))
-        fsec = sim_walls["verilator"][1]
-        speed = {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
-                 "native_seconds": nsec, "native_pieces": pieces,
-                 "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
-        bar("native replay")
-    finals, tpath, unexplained, compared, tpreds = None, None, 0, 0, None
-    if compare == "tflite":
-        tpath, unexplained, compared, finals, tpreds = _compare_tflite(
-            g, model_path, xs, vals, cfg.rounding, by_op, bar)
-        status = 1 if unexplained else status
-    out.write(format_table(rows, crossbar=hp.is_crossbar) + "\n")
-    wall = time.perf_counter() - t_start
-    report = _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
-                     unexplained, compared, finals, labels, vals, wall, t_golden, status)
-    if exact_vals is not None:
-        _crossbar_summary(report, g, vals, exact_vals, labels, rows)
+    return status, hw_runs, sim_walls
+
+
+def _speed(prep, groups, build_root, work, hw_runs, sim_walls) -> dict:
+    """Fast path vs the native replay of the same streams (Verilator)."""
+    ncyc, nsec, pieces = native_rate(prep, groups, build_root, work / "native")
+    fcyc = sum(int(v) for k, v in hw_runs["verilator"].items() if k.endswith(".cycles"))
+    fsec = sim_walls["verilator"][1]
+    return {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
+            "native_seconds": nsec, "native_pieces": pieces,
+            "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
+
+
+def _extra_summary(report, labels, tpreds, tpath, speed, hw_macs) -> None:
     if tpreds is not None and labels is not None:
         report["top1_tflite"] = float(np.mean(tpreds == labels))
         report["summary"].insert(len(report["summary"]) - 1,
@@ -427,19 +464,14 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
                                  f"{report['top1_tflite']:.3f}")
     if speed is not None:
         report["native"] = speed
+        fast = speed["fast_cycles"] / max(speed["fast_seconds"], 1e-9)
+        nat = speed["native_cycles"] / max(speed["native_seconds"], 1e-9)
         report["summary"].insert(1, (
-            f"  speed (verilator): fast path {_fmt_int(int(speed['fast_cycles'] / max(speed['fast_seconds'], 1e-9)))} "
-            f"cycles/s = {_fmt_int(int(hw_macs / max(speed['fast_seconds'], 1e-9)))} checked MAC/s; "
-            f"native replay of the same streams {_fmt_int(int(speed['native_cycles'] / max(speed['native_seconds'], 1e-9)))} "
-            f"cycles/s ({speed['native_pieces']} runs, start-up subtracted); fast/native "
+            f"  speed (verilator): fast path {_fmt_int(int(fast))} cycles/s = "
+            f"{_fmt_int(int(hw_macs / max(speed['fast_seconds'], 1e-9)))} checked MAC/s; "
+            f"native replay of the same streams {_fmt_int(int(nat))} cycles/s "
+            f"({speed['native_pieces']} runs, start-up subtracted); fast/native "
             f"{100 * speed['ratio']:.0f}%"))
-    for line in report["summary"]:
-        out.write(line + "\n")
-    _write(outdir, report, g, vals, hw_runs, lowered)
-    out.write(f"qmac run: wrote {outdir / 'report.json'} and {outdir / 'layers.npz'}\n")
-    note = f" ({len(refused)} hardware layer(s) refused, golden only)" if refused else ""
-    out.write(f"qmac run: {'PASS' if status == 0 else 'FAIL'}{note}\n")
-    return ModelRun(rows, status, report)
 
 
 def _report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
