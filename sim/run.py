@@ -414,6 +414,7 @@ def _speed(prep, groups, build_root, work, hw_runs, sim_walls) -> dict:
     fsec = sim_walls["verilator"][1]
     return {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
             "native_seconds": nsec, "native_pieces": pieces,
+            "step_seconds": sim_walls["verilator"][0],
             "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
 
 

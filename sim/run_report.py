@@ -69,7 +69,9 @@ def extra_summary(report, labels, tpreds, tpath, speed, hw_macs) -> None:
             f"{fmt_int(int(hw_macs / max(speed['fast_seconds'], 1e-9)))} checked MAC/s; "
             f"native replay of the same streams {fmt_int(int(nat))} cycles/s "
             f"({speed['native_pieces']} runs, start-up subtracted); fast/native "
-            f"{100 * speed['ratio']:.0f}%"))
+            f"{100 * speed['ratio']:.0f}%; whole hardware step (simulator start, scheduling, "
+            f"checking) {speed['step_seconds']:.1f} s vs native {speed['native_seconds']:.1f} s "
+            f"= {100 * speed['native_seconds'] / max(speed['step_seconds'], 1e-9):.0f}%"))
 
 
 def build_report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs, tpath,
