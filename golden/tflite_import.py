@@ -91,8 +91,10 @@ def _quant(t) -> Quant | None:
     return Quant(scale=scale, zero_point=zp, axis=int(q.QuantizedDimension()))
 
 
-def _tensor(model, g, i: int, buf: bytes) -> Tensor:
+def _tensor(model, g, i: int, buf: bytes, source: str) -> Tensor:
     t = g.Tensors(i)
+    if t.Sparsity() is not None:
+        raise GraphError(f"{source}: tensor {i} is stored sparse; allowed: dense tensors")
     dtype = _DTYPES.get(t.Type(), f"type{t.Type()}")
     shape = tuple(int(s) for s in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     data = None
@@ -123,7 +125,7 @@ def parse_tflite(buf: bytes, source: str = "<bytes>") -> Graph:
             raise GraphError(f"{source}: {model.SubgraphsLength()} subgraphs; allowed: "
                              f"exactly 1 (no control flow)")
         g = model.Subgraphs(0)
-        tensors = [_tensor(model, g, i, buf) for i in range(g.TensorsLength())]
+        tensors = [_tensor(model, g, i, buf, source) for i in range(g.TensorsLength())]
         ops = []
         for i in range(g.OperatorsLength()):
             op = g.Operators(i)

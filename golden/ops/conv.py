@@ -42,6 +42,9 @@ def layer_quant(g: Graph, op: Op) -> dict:
             raise GraphError(f"{_where(g, op)}: {role} tensor {t.index} is {t.dtype}"
                              f"{'' if t.quant else ' without quantization'}; allowed: int8/uint8 "
                              f"quantized (float-only or hybrid models are not supported)")
+    if op.options.get("weights_format", 0):
+        raise GraphError(f"{_where(g, op)}: shuffled weights (weights_format "
+                         f"{op.options['weights_format']}); allowed: the default format")
     cout = w.shape[0] if op.name != "DEPTHWISE_CONV_2D" else w.shape[-1]
     ws = w.quant.scale
     if w.quant.per_axis:
