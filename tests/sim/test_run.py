@@ -288,3 +288,25 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
     hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
     assert len(hw) == 3 and all(r["hw_diff"] == 0 for r in hw)
     assert rep["tflite"]["unexplained"] == 0
+
+
+@pytest.mark.long
+@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+def test_every_one_op_case_through_hardware(qrun, tmp_path, in_ci):
+    """Every CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED option case of
+    tests/golden/test_models.py through the RTL (Verilator) and the reference interpreter."""
+    need("verilator", in_ci)
+    from test_models import CONV_CASES, _case_id
+    rng = np.random.default_rng(_seed())
+    for case in CONV_CASES:
+        kind, shape, kernel, c, stride, dil, pad, act, pc, xz, yz = case
+        if kind == "FULLY_CONNECTED":
+            shape, kernel, stride, dil = (1, 1, 1, shape[1]), (1, 1), (1, 1), (1, 1)
+        p = tmp_path / f"{_case_id(case)}.tflite"
+        p.write_bytes(conv_model(rng, kind=kind, in_shape=shape, kernel=kernel, cout_or_dm=c,
+                                 stride=stride, dilation=dil, padding=pad, act=act,
+                                 per_channel=pc, x_zp=xz, y_zp=yz))
+        rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
+        assert rc == 0, f"{_case_id(case)}\n{out}{err}"
+        hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
+        assert len(hw) == 1 and hw[0]["hw_diff"] == 0, _case_id(case)
