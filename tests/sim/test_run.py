@@ -146,7 +146,18 @@ def _float(tmp_path):
     return p, "operator 0 FULLY_CONNECTED has a float32 tensor"
 
 
-@pytest.mark.parametrize("make", [_truncated, _junk, _tanh, _float])
+def _custom(tmp_path):
+    m = ModelBuilder()
+    x = m.tensor((1, 4), scale=0.1, zp=0)
+    y = m.tensor((1, 4), scale=0.1, zp=0)
+    m.op("CUSTOM", [x], [y])
+    m.inputs, m.outputs = [x], [y]
+    p = tmp_path / "custom.tflite"
+    p.write_bytes(m.build())
+    return p, "operator 0 is CUSTOM(?), which is not supported; supported: ADD,"
+
+
+@pytest.mark.parametrize("make", [_truncated, _junk, _tanh, _float, _custom])
 def test_bad_model_files(make, qrun, tmp_path):
     path, msg = make(tmp_path)
     rc, out, err, rep, outdir = qrun(path)
