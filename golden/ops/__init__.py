@@ -38,27 +38,45 @@ def supported_list() -> str:
     return ", ".join(sorted(SUPPORTED))
 
 
+_BAD = (ValueError, IndexError, KeyError, TypeError, ZeroDivisionError, OverflowError)
+
+
 def check_graph(g: Graph) -> None:
     """Raise :class:`GraphError` (one line) for the first operator golden cannot run."""
+    for i in list(g.inputs) + list(g.outputs):
+        if not 0 <= i < len(g.tensors):
+            raise GraphError(f"{g.source}: graph input/output tensor {i} does not exist; "
+                             f"corrupt model")
     for op in g.ops:
-        if op.name not in KERNELS:
-            raise GraphError(f"{g.source}: operator {op.index} is {op.name}, which is not "
-                             f"supported; supported: {supported_list()}")
-        ins = [g.tensor(i) for i in op.inputs if i >= 0]
-        outs = [g.tensor(i) for i in op.outputs]
-        floats = [t for t in ins + outs if t.dtype not in _DATA_TYPES]
-        if op.name == "QUANTIZE":
-            floats = [t for t in outs if t.dtype not in _DATA_TYPES]
-        elif op.name == "DEQUANTIZE":
-            floats = [t for t in ins if t.dtype not in _DATA_TYPES]
-        if floats:
-            t = floats[0]
-            raise GraphError(f"{g.source}: operator {op.index} {op.name} has a {t.dtype} tensor "
-                             f"{t.index} '{t.name}'; allowed: int8/uint8 quantized tensors "
-                             f"(float models are not supported; float only at QUANTIZE inputs "
-                             f"and DEQUANTIZE outputs)")
-        if op.name in HW_OPS:
-            conv.layer_quant(g, op)
+        try:
+            _check_op(g, op)
+        except GraphError:
+            raise
+        except _BAD as exc:
+            msg = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+            raise GraphError(f"{g.source}: operator {op.index} {op.name}: invalid tensors or "
+                             f"quantization ({msg})") from None
+
+
+def _check_op(g: Graph, op) -> None:
+    if op.name not in KERNELS:
+        raise GraphError(f"{g.source}: operator {op.index} is {op.name}, which is not "
+                         f"supported; supported: {supported_list()}")
+    ins = [g.tensor(i) for i in op.inputs if i >= 0]
+    outs = [g.tensor(i) for i in op.outputs]
+    floats = [t for t in ins + outs if t.dtype not in _DATA_TYPES]
+    if op.name == "QUANTIZE":
+        floats = [t for t in outs if t.dtype not in _DATA_TYPES]
+    elif op.name == "DEQUANTIZE":
+        floats = [t for t in ins if t.dtype not in _DATA_TYPES]
+    if floats:
+        t = floats[0]
+        raise GraphError(f"{g.source}: operator {op.index} {op.name} has a {t.dtype} tensor "
+                         f"{t.index} '{t.name}'; allowed: int8/uint8 quantized tensors "
+                         f"(float models are not supported; float only at QUANTIZE inputs "
+                         f"and DEQUANTIZE outputs)")
+    if op.name in HW_OPS:
+        conv.layer_quant(g, op)
 
 
 def initial_values(g: Graph) -> dict:
@@ -87,7 +105,7 @@ def run_graph(g: Graph, inputs: list[np.ndarray], *, rounding: str = "double",
             outs = table[op.name](g, op, values, rounding)
         except GraphError:
             raise
-        except (ValueError, IndexError, KeyError, TypeError) as exc:  # a form not handled
+        except _BAD as exc:  # a form not handled (or a corrupt model)
             msg = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
             raise GraphError(f"{g.source}: operator {op.index} {op.name}: cannot run this form "
                              f"of the op in golden ({msg})") from None
