@@ -27,7 +27,7 @@ import dataclasses
 import numpy as np
 
 __all__ = ["MatmulLayer", "LoweredOp", "conv_geometry", "im2col", "lower_fully_connected",
-           "lower_conv_2d", "lower_depthwise_conv_2d"]
+           "lower_conv_2d", "lower_depthwise_conv_2d", "depthwise_group"]
 
 
 @dataclasses.dataclass
@@ -150,6 +150,17 @@ def lower_conv_2d(x, w, *, bias, quant: dict, options: dict, name="conv") -> Low
     layer = MatmulLayer(x=patches.reshape(patches.shape[0], -1), w=w.reshape(cout, -1),
                         bias=_bias(bias, cout), name=name, **quant)
     return LoweredOp([layer], [np.arange(cout)], (n, oh, ow, cout), layer.macs)
+
+
+def depthwise_group(cols: int, taps: int, depth_multiplier: int, k_limit: int | None) -> int:
+    """Output channels per depthwise product: at most ``cols`` (one per column) and, when
+    ``k_limit`` (the rows the array holds without reloading, R·T) is given, few enough that
+    the group's K = (G/m)·taps fits it — a multiple of m, so groups never split an input
+    channel's m outputs. At least 1."""
+    if not k_limit:
+        return max(1, cols)
+    fit = (k_limit // taps) * depth_multiplier
+    return max(1, min(cols, fit)) if fit else 1
 
 
 def lower_depthwise_conv_2d(x, w, *, bias, quant: dict, options: dict, group: int,

@@ -141,7 +141,8 @@ def _golden_all(g, xs, rounding, bar, hp=None):
 def _crossbar_kernel(hp):
     def kernel(g, op, values, rounding):
         from golden.ops.conv import lower_op
-        low = lower_op(g, op, values[op.inputs[0]], group=hp.cols)
+        low = lower_op(g, op, values[op.inputs[0]], group=hp.cols,
+                       k_limit=hp.rows * hp.weight_tiles)
         out = low.assemble(list(_hw_products(low, hp)))
         return [out.reshape(g.tensor(op.outputs[0]).shape)]
     return kernel
@@ -178,7 +179,7 @@ def _lower_all(g, vals, hp, rows_by_op):
         if op.name not in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
             continue
         x = np.concatenate([v[op.inputs[0]] for v in vals], axis=0)
-        low = lower_op(g, op, x, group=hp.cols)
+        low = lower_op(g, op, x, group=hp.cols, k_limit=hp.rows * hp.weight_tiles)
         row = rows_by_op[op.index]
         row.macs = low.useful_macs
         try:

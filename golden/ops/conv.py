@@ -19,8 +19,8 @@ import numpy as np
 from golden.datapath import fully_connected
 from golden.graph import Graph, GraphError, Op
 from golden.layer import activation_range, layer_multipliers
-from golden.lowering import (LoweredOp, lower_conv_2d, lower_depthwise_conv_2d,
-                             lower_fully_connected)
+from golden.lowering import (LoweredOp, depthwise_group, lower_conv_2d,
+                             lower_depthwise_conv_2d, lower_fully_connected)
 
 __all__ = ["HW_OPS", "layer_quant", "lower_op", "run_lowered", "DEFAULT_GROUP"]
 
@@ -74,8 +74,10 @@ def layer_quant(g: Graph, op: Op) -> dict:
                 y_zp=y.quant.zp, act_min=int(amin), act_max=int(amax))
 
 
-def lower_op(g: Graph, op: Op, x: np.ndarray, *, group: int = DEFAULT_GROUP) -> LoweredOp:
-    """Lower one hardware op applied to the input tensor value ``x``."""
+def lower_op(g: Graph, op: Op, x: np.ndarray, *, group: int = DEFAULT_GROUP,
+             k_limit: int | None = None) -> LoweredOp:
+    """Lower one hardware op applied to the input tensor value ``x``; depthwise products
+    take ``golden.lowering.depthwise_group(group, taps, m, k_limit)`` channels."""
     w = g.tensor(op.inputs[1])
     if w.data is None:
         raise GraphError(f"{_where(g, op)}: weights are not a constant tensor; allowed: "
@@ -94,8 +96,11 @@ def lower_op(g: Graph, op: Op, x: np.ndarray, *, group: int = DEFAULT_GROUP) -> 
         return lower_fully_connected(x, w.data, bias=bias, quant=q, name=name)
     if op.name == "CONV_2D":
         return lower_conv_2d(x, w.data, bias=bias, quant=q, options=op.options, name=name)
+    _, kh, kw, _ = w.shape
+    dm = int(op.options.get("depth_multiplier", 1)) or 1
     return lower_depthwise_conv_2d(x, w.data, bias=bias, quant=q, options=op.options,
-                                   group=group, name=name)
+                                   group=depthwise_group(group, kh * kw, dm, k_limit),
+                                   name=name)
 
 
 def run_lowered(low: LoweredOp, rounding: str = "double") -> np.ndarray:

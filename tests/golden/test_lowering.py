@@ -10,7 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from golden.lowering import conv_geometry, lower_conv_2d, lower_depthwise_conv_2d
+from golden.lowering import (conv_geometry, depthwise_group, lower_conv_2d,
+                             lower_depthwise_conv_2d)
 
 
 def _seed():
@@ -93,3 +94,18 @@ def test_conv_and_depthwise_lowering_equal_direct_convolution(trial):
 ])
 def test_conv_geometry(n, k, s, d, pad, out, before):
     assert conv_geometry(n, k, s, d, pad) == (out, before)
+
+
+@pytest.mark.parametrize("cols, taps, m, limit, want", [
+    (16, 9, 1, 256, 16),      # 3×3: 16 channels, K = 144
+    (16, 25, 1, 256, 10),     # 5×5: K = 250 <= 256 (16 channels would need 400: reloads)
+    (16, 49, 1, 256, 5),      # 7×7
+    (16, 49, 2, 256, 10),     # m = 2: 5 input channels feed 10 columns
+    (16, 300, 1, 256, 1),     # one channel is already too long: 1
+    (16, 9, 1, None, 16),
+])
+def test_depthwise_group(cols, taps, m, limit, want):
+    g = depthwise_group(cols, taps, m, limit)
+    assert g == want
+    if limit and taps <= limit:
+        assert -(-g // m) * taps <= limit and g % m == 0
