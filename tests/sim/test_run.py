@@ -321,3 +321,18 @@ def test_every_one_op_case_through_hardware(qrun, tmp_path, in_ci):
         assert rc == 0, f"{_case_id(case)}\n{out}{err}"
         hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
         assert len(hw) == 1 and hw[0]["hw_diff"] == 0, _case_id(case)
+
+
+@pytest.mark.long
+@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+def test_crossbar_sidra_y1_conv_model(qrun, in_ci):
+    """A conv model on sidra_y1 (~6 min: the behavioural crossbar macro is per-cycle Python):
+    hw == golden.crossbar on every output, per-layer SQNR reported."""
+    need("verilator", in_ci)
+    rc, out, err, rep, _ = qrun(MODELS / "image_example1.tflite",
+                                REPO / "constraints" / "sidra_y1.yaml", "--seed", _seed(),
+                                "--count", 2)
+    assert rc == 0, out + err
+    hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
+    assert len(hw) == 4 and all(r["hw_diff"] == 0 for r in hw)
+    assert rep["crossbar"]["top1_agreement"] >= 0.5
