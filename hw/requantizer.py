@@ -143,15 +143,25 @@ class Requantizer(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        cols, acc_bits, out_bits = self.cols, self.acc_bits, self.out_bits
-        p_bits = acc_bits + 31
-        w2 = max(acc_bits, out_bits + 2)
-        ties_away = self.rounding == "double"
-        fault = self.inject_fault == "rounding_off_by_one"
+        act_lo, act_hi = self._clamp_limits(m)
+        if not self.per_channel:
+            shared = self._decode_shift(m, self.shift, "")
+        load = self._stage_loads(m)
+        for c in range(self.cols):
+            if self.per_channel:
+                a1, s2, rnd1 = self._decode_shift(m, self.shift[c], f"_{c}")
+                m0 = self.m0[c]
+            else:
+                a1, s2, rnd1 = shared
+                m0 = self.m0
+            t_q, rnd2 = self._scale_lane(m, c, m0, a1, s2, rnd1, load)
+            self._output_lane(m, c, t_q, rnd2, act_lo, act_hi, load)
+        return m
 
-        # Effective clamp limits: the activation range intersected with the output range.
-        out_lo, out_hi = int_range(out_bits, self.out_signed)
-        lim_bits = out_bits + 2
+    def _clamp_limits(self, m):
+        """Effective clamp limits: the activation range intersected with the output range."""
+        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
+        lim_bits = self.out_bits + 2
         act_lo = Signal(signed(lim_bits), name="act_lo")
         act_hi = Signal(signed(lim_bits), name="act_hi")
         c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
@@ -159,64 +169,66 @@ class Requantizer(wiring.Component):
             act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
             act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
         ]
+        return act_lo, act_hi
 
-        if not self.per_channel:
-            shared = self._decode_shift(m, self.shift, "")
-
-        # stage enables: a stage loads only when a valid value enters it (operand isolation)
+    def _stage_loads(self, m):
+        """Stage enables: a stage loads only when a valid value enters it (operand
+        isolation); ``load[k]`` enables stage ``k + 1``."""
         valids = [self.valid]
         for stage in range(1, self.LATENCY):
             v_q = Signal(name=f"valid_q_{stage}")
             with m.If(self.en):
                 m.d.sync += v_q.eq(valids[-1])
             valids.append(v_q)
-        load = [wire(m, self.en & v, f"load_{stage + 1}") for stage, v in enumerate(valids)]
+        return [wire(m, self.en & v, f"load_{stage + 1}") for stage, v in enumerate(valids)]
 
-        for c in range(cols):
-            if self.per_channel:
-                a1, s2, rnd1 = self._decode_shift(m, self.shift[c], f"_{c}")
-                m0 = self.m0[c]
-            else:
-                a1, s2, rnd1 = shared
-                m0 = self.m0
+    def _scale_lane(self, m, c, m0, a1, s2, rnd1, load):
+        """Stages 1–3 of lane ``c``: the exact product, the first shift and rounding (``h``),
+        the second shift; returns its register ``t_q`` and the second rounding bit."""
+        acc_bits, out_bits = self.acc_bits, self.out_bits
+        p_bits = acc_bits + 31
+        w2 = max(acc_bits, out_bits + 2)
+        # stage 1: exact product P = acc · m0 (acc_bits + 31 bits).
+        p_q = Signal(signed(p_bits), name=f"p_q_{c}", reset_less=True)
+        with m.If(load[0]):
+            m.d.sync += p_q.eq(self.acc[c] * m0[:31])
 
-            # stage 1: exact product P = acc · m0 (acc_bits + 31 bits).
-            p_q = Signal(signed(p_bits), name=f"p_q_{c}", reset_less=True)
-            with m.If(load[0]):
-                m.d.sync += p_q.eq(self.acc[c] * m0[:31])
+        # stage 2: first shift without its rounding bit, saturated to w2 + 1 bits.
+        v_q = Signal(signed(w2 + 1), name=f"v_q_{c}", reset_less=True)
+        with m.If(load[1]):
+            m.d.sync += v_q.eq(saturate(m, shift_right(m, p_q, a1, 30, name=f"shr1_{c}"),
+                                        w2 + 1, name=f"sat1_{c}"))
 
-            # stage 2: first shift without its rounding bit, saturated to w2 + 1 bits.
-            v_q = Signal(signed(w2 + 1), name=f"v_q_{c}", reset_less=True)
-            with m.If(load[1]):
-                m.d.sync += v_q.eq(saturate(m, shift_right(m, p_q, a1, 30, name=f"shr1_{c}"),
-                                            w2 + 1, name=f"sat1_{c}"))
-
-            # stage 3: first rounding (ties up) gives h; second shift without its rounding bit.
-            h = wire(m, add(m, v_q, rnd1, w2 + 2, name=f"round1_{c}")[1:].as_signed(), f"h_{c}")
-            if ties_away:      # ties away from zero = ties up applied to h - 1 when h < 0
-                h = sub(m, h, h[-1] & s2.any(), w2 + 1, name=f"h_away_{c}")
-            t_in = Cat(Const(0, 1), h).as_signed()
-            t_q = Signal(signed(w2 + 2), name=f"t_q_{c}", reset_less=True)
-            t = shift_right(m, t_in, s2, 31, name=f"shr2_{c}")
+        # stage 3: first rounding (ties up) gives h; second shift without its rounding bit.
+        h = wire(m, add(m, v_q, rnd1, w2 + 2, name=f"round1_{c}")[1:].as_signed(), f"h_{c}")
+        # "double": ties away from zero = ties up applied to h - 1 when h < 0
+        if self.rounding == "double":
+            h = sub(m, h, h[-1] & s2.any(), w2 + 1, name=f"h_away_{c}")
+        t_in = Cat(Const(0, 1), h).as_signed()
+        t_q = Signal(signed(w2 + 2), name=f"t_q_{c}", reset_less=True)
+        t = shift_right(m, t_in, s2, 31, name=f"shr2_{c}")
+        with m.If(load[2]):
+            m.d.sync += t_q.eq(t)
+        rnd2 = s2.any()
+        if self.inject_fault == "rounding_off_by_one":
+            below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
+                        for i in range(min(31, w2 + 1)))
+            tie = s2.any() & t[0] & ~(h[:len(below)] & below).any()
+            tie_q = Signal(name=f"tie_q_{c}", reset_less=True)
             with m.If(load[2]):
-                m.d.sync += t_q.eq(t)
-            rnd2 = s2.any()
-            if fault:
-                below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
-                            for i in range(min(31, w2 + 1)))
-                tie = s2.any() & t[0] & ~(h[:len(below)] & below).any()
-                tie_q = Signal(name=f"tie_q_{c}", reset_less=True)
-                with m.If(load[2]):
-                    m.d.sync += tie_q.eq(tie)
-                rnd2 = rnd2 & ~tie_q
+                m.d.sync += tie_q.eq(tie)
+            rnd2 = rnd2 & ~tie_q
+        return t_q, rnd2
 
-            # stage 4: second rounding, saturation, zero point, activation clamp.
-            r = add(m, t_q, rnd2, w2 + 3, name=f"round2_{c}")[1:].as_signed()
-            r_sat = saturate(m, r, out_bits + 2, name=f"sat2_{c}")
-            y_sum = add(m, r_sat, self.y_zp, out_bits + 3, name=f"zp_{c}")
-            y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
-            y_q = Signal(self.out_shape, name=f"y_q_{c}", reset_less=True)
-            with m.If(load[3]):
-                m.d.sync += y_q.eq(y[:out_bits])
-            m.d.comb += self.y[c].eq(y_q)
-        return m
+    def _output_lane(self, m, c, t_q, rnd2, act_lo, act_hi, load):
+        """Stage 4 of lane ``c``: second rounding, saturation, zero point, activation clamp."""
+        out_bits = self.out_bits
+        w2 = max(self.acc_bits, out_bits + 2)
+        r = add(m, t_q, rnd2, w2 + 3, name=f"round2_{c}")[1:].as_signed()
+        r_sat = saturate(m, r, out_bits + 2, name=f"sat2_{c}")
+        y_sum = add(m, r_sat, self.y_zp, out_bits + 3, name=f"zp_{c}")
+        y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
+        y_q = Signal(self.out_shape, name=f"y_q_{c}", reset_less=True)
+        with m.If(load[3]):
+            m.d.sync += y_q.eq(y[:out_bits])
+        m.d.comb += self.y[c].eq(y_q)
