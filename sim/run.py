@@ -10,7 +10,7 @@ Flow (docs/lowering.md):
    rounding).
 4. Hardware: every FULLY_CONNECTED / CONV_2D / DEPTHWISE_CONV_2D is lowered
    (:mod:`golden.lowering`) on golden's input of that op, folded for the configuration and
-   run through the generated RTL on the fast path (``tb/test_model.py``), all images of an
+   run through the generated RTL on the fast path (``tb/cocotb_model.py``), all images of an
    op in one program; every output lane is checked (hw == golden).
 5. ``--compare tflite``: the interpreter on the path whose rounding the configuration has
    (:mod:`sim.tflite_ref`); each golden op is also evaluated on TFLite's own inputs and
@@ -218,7 +218,7 @@ def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
     beats = sum(L.shape[0] * -(-L.shape[2] // prep.hp.cols) * -(-L.shape[1] // prep.hp.rows)
                 for _, ls in groups for L in ls)
     t0 = time.perf_counter()
-    run = run_test(bld, module="tb.test_model", test_dir=workdir / sim, seed=seed, vectors=1,
+    run = run_test(bld, module="tb.cocotb_model", test_dir=workdir / sim, seed=seed, vectors=1,
                    timeout=600.0 + beats * (0.002 if sim == "verilator" else 0.5),
                    log_name="model", extra_env={"QMAC_MODEL_LAYERS": str(layers_path),
                                                 "QMAC_MODEL_OUT": str(out_path)})

@@ -4,7 +4,7 @@
 :class:`golden.lowering.MatmulLayer` products, folds each with :func:`fold_matmul` (zero
 points into ``w'``/``bias'``, widths checked against the configuration) and writes them with
 :func:`save_groups` — one group per model op (all images of a run stacked as batch rows).
-``tb/test_model.py`` loads them (:func:`load_groups`), runs each group as one fast-path
+``tb/cocotb_model.py`` loads them (:func:`load_groups`), runs each group as one fast-path
 program and reassembles the output beats per layer (:func:`reassemble_layers`).
 """
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +24,7 @@ from sim.tools import require_simulators
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "tests" / "data" / "models"
-sys.path.insert(0, str(REPO / "tests" / "golden"))
-from tflite_builder import ModelBuilder, conv_model  # noqa: E402
+from tests.helpers.tflite_builder import ModelBuilder, conv_model
 
 
 @pytest.fixture(scope="session")
@@ -274,7 +272,7 @@ def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):
     every hardware output == golden, every op == the reference interpreter (FC differences
     only where explained)."""
     need("verilator", in_ci)
-    from tflite_builder import mobilenet_like
+    from tests.helpers.tflite_builder import mobilenet_like
     p = tmp_path / "mobilenet_like.tflite"
     p.write_bytes(mobilenet_like(np.random.default_rng(_seed())))
     rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
@@ -290,7 +288,7 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
     """A uint8 (TOCO-style) chain runs on the signed int8 array through
     tb.model_layers.signed_view; golden == the reference interpreter, hw == golden."""
     need("verilator", in_ci)
-    from tflite_builder import uint8_model
+    from tests.helpers.tflite_builder import uint8_model
     p = tmp_path / "uint8.tflite"
     p.write_bytes(uint8_model(np.random.default_rng(_seed())))
     rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
@@ -305,9 +303,9 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
 @pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 def test_every_one_op_case_through_hardware(qrun, tmp_path, in_ci):
     """Every CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED option case of
-    tests/golden/test_models.py through the RTL (Verilator) and the reference interpreter."""
+    tests/golden/test_tflite_import_models.py through the RTL (Verilator) and the reference interpreter."""
     need("verilator", in_ci)
-    from test_models import CONV_CASES, _case_id
+    from tests.golden.test_tflite_import_models import CONV_CASES, _case_id
     rng = np.random.default_rng(_seed())
     for case in CONV_CASES:
         kind, shape, kernel, c, stride, dil, pad, act, pc, xz, yz = case

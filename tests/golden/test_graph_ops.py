@@ -9,8 +9,6 @@ include −128 and 127, and requires golden == interpreter on every output eleme
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,8 +16,7 @@ import pytest
 from golden.ops import check_graph, run_graph
 from golden.tflite_import import parse_tflite
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tflite_builder import ACT, PAD, ModelBuilder  # noqa: E402
+from tests.helpers.tflite_builder import ACT, PAD, ModelBuilder
 
 # the [tflite] extra: a skip outside CI, a failure under CI=true (scripts/dev.sh installs it)
 litert = pytest.importorskip("ai_edge_litert.interpreter") if os.environ.get("CI") != "true" \

@@ -7,7 +7,7 @@
   path (reference FULLY_CONNECTED: float requantization; optimized DEQUANTIZE: S·q − S·zp).
   The whole golden graph also equals the interpreter end to end on the reference path for the
   conv models.
-* One-op models written here (tests/golden/tflite_builder.py): CONV_2D, DEPTHWISE_CONV_2D and
+* One-op models written here (tests/helpers/tflite_builder.py): CONV_2D, DEPTHWISE_CONV_2D and
   FULLY_CONNECTED over strides 1–3, dilation 1–2, SAME/VALID, kernels 1×1/3×3/5×1/1×7, depth
   multipliers 1/2, per-tensor/per-channel, NONE/RELU/RELU6, zero points at their limits:
   golden == interpreter on every output (reference path, double rounding; optimized path, ruy).
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +27,7 @@ from golden.graph import GraphError
 from golden.ops import KERNELS, check_graph, initial_values, run_graph
 from golden.tflite_import import load_tflite, parse_tflite
 
-sys.path.insert(0, str(Path(__file__).parent))
-from tflite_builder import ModelBuilder, conv_model  # noqa: E402
+from tests.helpers.tflite_builder import ModelBuilder, conv_model
 
 # the [tflite] extra: a skip outside CI, a failure under CI=true (scripts/dev.sh installs it)
 litert = pytest.importorskip("ai_edge_litert.interpreter") if os.environ.get("CI") != "true" \
