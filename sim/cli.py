@@ -6,6 +6,7 @@ Sub-commands::
     qmac regress  [CONFIG] [--bits N] [--sim icarus|verilator|all] [--seed S] [--vectors COUNT]
                   [--waves] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
+    qmac run      MODEL.tflite [CONFIG] [--inputs X.npy] [--compare golden|tflite] [-o DIR]
     qmac bench    [CONFIG] [--sim ...]
     qmac sweep    MODEL.npz [CONFIG] --data DATA.npz [--bits 2..8] [--adc-bits ...] ...
     qmac prove    [--widths A[,A]] [-j JOBS] [--only TEXT] [-o DIR]
@@ -131,6 +132,20 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("-o", "--out", default=None, metavar="OUT.npz", help="where to write y_hw, y_golden, m0, shift")
     v.add_argument("--workdir", default="out/verify", metavar="DIR", help="build and log directory")
 
+    m = sub.add_parser("run", help="run a quantized .tflite model through golden, hardware and TFLite")
+    m.add_argument("model", metavar="MODEL.tflite", help="int8 TFLite model")
+    _add_config_args(m)
+    m.add_argument("--inputs", default=None, metavar="X.npy", help="inputs [N, ...] (default: random)")
+    m.add_argument("--labels", default=None, metavar="Y.npy", help="integer labels [N] for top-1 accuracy")
+    m.add_argument("--count", type=_positive_int("--count"), default=None, metavar="N", help="images to run")
+    m.add_argument("--sim", type=_sims, default=["verilator"], help="icarus, verilator or all (default: verilator)")
+    m.add_argument("--seed", type=_positive_int("--seed", 0), default=None, help="seed of the random inputs")
+    m.add_argument("--compare", choices=("golden", "tflite"), default="golden",
+                   help="also compare with the TFLite interpreter (needs the [tflite] extra)")
+    m.add_argument("--native", action="store_true",
+                   help="also replay the streams on the Python-free harness: fast/native speed ratio")
+    m.add_argument("-o", "--out", default="out/run", metavar="DIR", help="report.json and layers.npz")
+
     b = sub.add_parser("bench", help="measure regression speed: naive, default, fast and native")
     _add_config_args(b)
     b.add_argument("--sim", type=_sims, default=list(SIMULATORS), help="icarus, verilator or all (default)")
@@ -215,6 +230,12 @@ def _dispatch(args) -> int:
             return run_verify(cfg, vectors_path=Path(args.vectors), sims=args.sim,
                               out_path=Path(args.out) if args.out else None,
                               outdir=Path(args.workdir))
+        if args.command == "run":
+            from .run import run_model
+            return run_model(cfg, args.model, inputs_path=args.inputs, labels_path=args.labels,
+                             count=args.count, sims=args.sim, seed=args.seed,
+                             compare=args.compare, outdir=Path(args.out),
+                             native=args.native).status
         if args.command == "bench":
             from .bench import run_bench
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),

@@ -1,0 +1,103 @@
+"""Lowered model layers on the hardware: fold, store, load, reassemble.
+
+``sim/run.py`` lowers every hardware op of a model (``golden.lowering``) into
+:class:`golden.lowering.MatmulLayer` products, folds each with :func:`fold_matmul` (zero
+points into ``w'``/``bias'``, widths checked against the configuration) and writes them with
+:func:`save_groups` — one group per model op (all images of a run stacked as batch rows).
+``tb/cocotb_model.py`` loads them (:func:`load_groups`), runs each group as one fast-path
+program and reassembles the output beats per layer (:func:`reassemble_layers`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.lowering import MatmulLayer
+
+from .checker import decode_outputs
+from .hwparams import HwParams
+from .layers import FcLayer, FoldedLayer
+
+__all__ = ["fold_matmul", "signed_view", "save_groups", "load_groups", "reassemble_layers"]
+
+_KEYS = ("x", "w", "bias", "m0", "shift")
+
+
+def _needs_shift(values, signed: bool, lo: int, hi: int, bits: int) -> bool:
+    """Unsigned codes (``[0, 2^N − 1]``) on a signed port: shift them by ``2^(N−1)``."""
+    v = np.asarray(values)
+    return bool(signed and v.size and v.max() > hi and v.min() >= 0 and v.max() < 2**bits)
+
+
+def signed_view(hp: HwParams, L: MatmulLayer) -> tuple[MatmulLayer, int]:
+    """The same product on signed ports: uint8 models (``x``, ``w``, ``y`` in ``[0, 255]``)
+    on a signed N-bit datapath. ``x − 2^(N−1)`` with ``x_zp − 2^(N−1)`` (and the same for
+    ``w``) leaves every ``x − x_zp`` / ``w − w_zp`` unchanged; the output stage runs with
+    ``y_zp``, ``act_min``, ``act_max`` shifted by ``−2^(N−1)`` (the clamp commutes with the
+    shift) and the hardware's outputs are shifted back by the returned ``out_offset``."""
+    half = 1 << (hp.bits - 1)
+    x, x_zp, w, w_zp = L.x, L.x_zp, L.w, L.w_zp
+    if _needs_shift(np.append(L.x.ravel(), L.x_zp), hp.input_signed, *hp.x_range, hp.bits):
+        x, x_zp = L.x - half, L.x_zp - half
+    if _needs_shift(np.append(L.w.ravel(), L.w_zp), hp.weight_signed, *hp.w_range, hp.bits):
+        w, w_zp = L.w - half, L.w_zp - half
+    y_zp, amin, amax, off = L.y_zp, L.act_min, L.act_max, 0
+    olo, ohi = hp.out_range
+    if hp.out_signed and amax > ohi and amin >= 0 and amax < 2 * half and hp.out_bits == hp.bits:
+        y_zp, amin, amax, off = y_zp - half, amin - half, amax - half, half
+    return MatmulLayer(x=x, w=w, bias=L.bias, x_zp=x_zp, w_zp=w_zp, m0=L.m0, shift=L.shift,
+                       y_zp=y_zp, act_min=amin, act_max=amax, name=L.name), off
+
+
+def fold_matmul(hp: HwParams, L: MatmulLayer) -> tuple[FoldedLayer, int]:
+    """Fold one lowered product for ``hp`` (through :func:`signed_view`); returns the folded
+    layer and the offset to add to the hardware's outputs. Raises ``tb.layers.LayerError``
+    (one line) when it does not fit."""
+    S, off = signed_view(hp, L)
+    return FcLayer(x=S.x, w=S.w, bias=S.bias, x_zp=S.x_zp, w_zp=S.w_zp, m0=S.m0,
+                   shift=S.shift, y_zp=S.y_zp, act_min=S.act_min, act_max=S.act_max,
+                   name=S.name).fold(hp), off
+
+
+def save_groups(path, groups: list[tuple[str, list[FoldedLayer]]]) -> None:
+    """``groups`` = ``[(label, [folded layers]), ...]`` → one ``.npz``."""
+    d: dict[str, np.ndarray] = {"n_groups": np.int64(len(groups))}
+    for g, (label, layers) in enumerate(groups):
+        d[f"g{g}.label"] = np.array(label)
+        d[f"g{g}.n"] = np.int64(len(layers))
+        for i, L in enumerate(layers):
+            p = f"g{g}.{i}."
+            for k in _KEYS:
+                d[p + k] = np.asarray(getattr(L, k), np.int64)
+            d[p + "scalars"] = np.array([L.y_zp, L.act_min, L.act_max, int(L.per_tensor)],
+                                        np.int64)
+            d[p + "name"] = np.array(L.name)
+    np.savez(path, **d)
+
+
+def load_groups(path) -> list[tuple[str, list[FoldedLayer]]]:
+    with np.load(path) as f:
+        d = {k: f[k] for k in f.files}
+    groups = []
+    for g in range(int(d["n_groups"])):
+        layers = []
+        for i in range(int(d[f"g{g}.n"])):
+            p = f"g{g}.{i}."
+            y_zp, amin, amax, pt = (int(v) for v in d[p + "scalars"])
+            layers.append(FoldedLayer(**{k: d[p + k] for k in _KEYS}, y_zp=y_zp, act_min=amin,
+                                      act_max=amax, per_tensor=bool(pt), name=str(d[p + "name"])))
+        groups.append((str(d[f"g{g}.label"]), layers))
+    return groups
+
+
+def reassemble_layers(hp: HwParams, prog, bits: np.ndarray) -> list[np.ndarray]:
+    """Output beats of ``prog`` → ``y [B, C]`` of every layer (missing beats stay 0)."""
+    ys = []
+    for L in prog.layers:
+        b, _, c = L.shape
+        ys.append(np.zeros((b, -(-c // hp.cols) * hp.cols), np.int64))
+    gy, _ = decode_outputs(hp, bits)
+    for i in range(min(gy.shape[0], prog.n_outputs)):
+        li, row, t = (int(v) for v in prog.beats[i])
+        ys[li][row, t * hp.cols:(t + 1) * hp.cols] = gy[i]
+    return [y[:, :L.shape[2]] for y, L in zip(ys, prog.layers)]

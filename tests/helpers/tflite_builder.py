@@ -1,0 +1,269 @@
+"""A tiny writer of ``.tflite`` flatbuffers for tests, on the ``tflite`` package's builder
+functions (``flatbuffers``). Builds one-subgraph models: tensors (shape, dtype, per-tensor
+or per-axis quantization, optional constant data) and builtin operators with options.
+"""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+import tflite
+
+_TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
+_NP = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "int8": np.int8,
+       "int16": np.int16, "int64": np.int64}
+
+
+class ModelBuilder:
+    def __init__(self):
+        self.tensors: list[dict] = []
+        self.ops: list[tuple] = []
+        self.inputs: list[int] = []
+        self.outputs: list[int] = []
+
+    def tensor(self, shape, dtype="int8", scale=None, zp=None, axis=0, data=None, name=None):
+        self.tensors.append(dict(shape=list(shape), dtype=dtype, scale=scale, zp=zp, axis=axis,
+                                 data=data, name=name or f"t{len(self.tensors)}"))
+        return len(self.tensors) - 1
+
+    def op(self, name, inputs, outputs, options_type=None, **options):
+        self.ops.append((name, list(inputs), list(outputs), options_type, options))
+
+    def build(self) -> bytes:
+        b = flatbuffers.Builder(1024)
+        vec = b.CreateNumpyVector
+        # buffers: 0 empty, then one per constant tensor
+        buf_offsets, buf_index = [], {}
+        tflite.BufferStart(b)
+        buf_offsets.append(tflite.BufferEnd(b))
+        for i, t in enumerate(self.tensors):
+            if t["data"] is not None:
+                raw = np.ascontiguousarray(np.asarray(t["data"], _NP[t["dtype"]])).view(np.uint8)
+                d = vec(raw.reshape(-1))
+                tflite.BufferStart(b)
+                tflite.BufferAddData(b, d)
+                buf_index[i] = len(buf_offsets)
+                buf_offsets.append(tflite.BufferEnd(b))
+        t_offsets = []
+        for i, t in enumerate(self.tensors):
+            name = b.CreateString(t["name"])
+            shape = vec(np.asarray(t["shape"], np.int32))
+            q = None
+            if t["scale"] is not None:
+                sc = vec(np.atleast_1d(np.asarray(t["scale"], np.float32)))
+                zp = vec(np.atleast_1d(np.asarray(t["zp"] if t["zp"] is not None else 0,
+                                                  np.int64)))
+                tflite.QuantizationParametersStart(b)
+                tflite.QuantizationParametersAddScale(b, sc)
+                tflite.QuantizationParametersAddZeroPoint(b, zp)
+                tflite.QuantizationParametersAddQuantizedDimension(b, t["axis"])
+                q = tflite.QuantizationParametersEnd(b)
+            tflite.TensorStart(b)
+            tflite.TensorAddShape(b, shape)
+            tflite.TensorAddType(b, _TYPES[t["dtype"]])
+            tflite.TensorAddBuffer(b, buf_index.get(i, 0))
+            tflite.TensorAddName(b, name)
+            if q is not None:
+                tflite.TensorAddQuantization(b, q)
+            t_offsets.append(tflite.TensorEnd(b))
+        codes = sorted({o[0] for o in self.ops})
+        code_offsets = []
+        for c in codes:
+            v = getattr(tflite.BuiltinOperator, c)
+            tflite.OperatorCodeStart(b)
+            tflite.OperatorCodeAddBuiltinCode(b, v)
+            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(v, 127))
+            tflite.OperatorCodeAddVersion(b, 1)
+            code_offsets.append(tflite.OperatorCodeEnd(b))
+        op_offsets = []
+        for name, ins, outs, otype, opts in self.ops:
+            opt = None
+            if otype is not None:
+                getattr(tflite, f"{otype}Start")(b)
+                for k, v in opts.items():
+                    getattr(tflite, f"{otype}Add{k}")(b, v)
+                opt = getattr(tflite, f"{otype}End")(b)
+            iv, ov = vec(np.asarray(ins, np.int32)), vec(np.asarray(outs, np.int32))
+            tflite.OperatorStart(b)
+            tflite.OperatorAddOpcodeIndex(b, codes.index(name))
+            tflite.OperatorAddInputs(b, iv)
+            tflite.OperatorAddOutputs(b, ov)
+            if opt is not None:
+                tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, otype))
+                tflite.OperatorAddBuiltinOptions(b, opt)
+            op_offsets.append(tflite.OperatorEnd(b))
+
+        def offsets(start, items):
+            start(b, len(items))
+            for o in reversed(items):
+                b.PrependUOffsetTRelative(o)
+            return b.EndVector()
+
+        tv = offsets(tflite.SubGraphStartTensorsVector, t_offsets)
+        ov = offsets(tflite.SubGraphStartOperatorsVector, op_offsets)
+        gi, go = vec(np.asarray(self.inputs, np.int32)), vec(np.asarray(self.outputs, np.int32))
+        gname = b.CreateString("main")
+        tflite.SubGraphStart(b)
+        tflite.SubGraphAddTensors(b, tv)
+        tflite.SubGraphAddInputs(b, gi)
+        tflite.SubGraphAddOutputs(b, go)
+        tflite.SubGraphAddOperators(b, ov)
+        tflite.SubGraphAddName(b, gname)
+        sg = tflite.SubGraphEnd(b)
+        sgv = offsets(tflite.ModelStartSubgraphsVector, [sg])
+        cv = offsets(tflite.ModelStartOperatorCodesVector, code_offsets)
+        bv = offsets(tflite.ModelStartBuffersVector, buf_offsets)
+        desc = b.CreateString("qmac test model")
+        tflite.ModelStart(b)
+        tflite.ModelAddVersion(b, 3)
+        tflite.ModelAddOperatorCodes(b, cv)
+        tflite.ModelAddSubgraphs(b, sgv)
+        tflite.ModelAddDescription(b, desc)
+        tflite.ModelAddBuffers(b, bv)
+        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+
+ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
+PAD = {"SAME": 0, "VALID": 1}
+
+
+def conv_model(rng, *, kind, in_shape, kernel, cout_or_dm, stride, dilation, padding, act,
+               per_channel, x_zp, y_zp):
+    """A one-op CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED model with random weights."""
+    m = ModelBuilder()
+    n, h, w, cin = in_shape
+    xs = 0.02
+    taps = kernel[0] * kernel[1] * (cin if kind == "CONV_2D" else 1)
+    taps = int(np.prod(in_shape[1:])) if kind == "FULLY_CONNECTED" else taps
+    ys = float(np.sqrt(taps) * 74 * 74 * xs * 0.011 / 40)  # outputs spread over ~±40 codes
+    if kind == "FULLY_CONNECTED":
+        k = int(np.prod(in_shape[1:]))
+        cout = cout_or_dm
+        wshape, axis = (cout, k), 0
+        x = m.tensor((1, k), scale=xs, zp=x_zp)
+        out_shape = (1, cout)
+    elif kind == "CONV_2D":
+        cout = cout_or_dm
+        wshape, axis = (cout, kernel[0], kernel[1], cin), 0
+        x = m.tensor(in_shape, scale=xs, zp=x_zp)
+    else:
+        cout = cin * cout_or_dm
+        wshape, axis = (1, kernel[0], kernel[1], cout), 3
+        x = m.tensor(in_shape, scale=xs, zp=x_zp)
+    wdata = rng.integers(-127, 128, size=wshape).astype(np.int8)
+    wscale = (rng.uniform(0.002, 0.02, size=cout) if per_channel
+              else np.float32(rng.uniform(0.002, 0.02)))
+    wt = m.tensor(wshape, scale=wscale, zp=np.zeros(cout if per_channel else 1, np.int64),
+                  axis=axis, data=wdata)
+    bscale = np.float32(xs) * np.asarray(wscale, np.float32)
+    bt = m.tensor((cout,), "int32", scale=np.broadcast_to(bscale, (cout,)) if per_channel else bscale,
+                  zp=np.zeros(cout if per_channel else 1, np.int64),
+                  data=rng.integers(-3000, 3000, size=cout).astype(np.int32))
+    if kind == "FULLY_CONNECTED":
+        y = m.tensor(out_shape, scale=ys, zp=y_zp)
+        m.op(kind, [x, wt, bt], [y], "FullyConnectedOptions",
+             FusedActivationFunction=ACT[act])
+    else:
+        from golden.lowering import conv_geometry
+        oh, _ = conv_geometry(h, kernel[0], stride[0], dilation[0], padding)
+        ow, _ = conv_geometry(w, kernel[1], stride[1], dilation[1], padding)
+        y = m.tensor((n, oh, ow, cout), scale=ys, zp=y_zp)
+        common = dict(Padding=PAD[padding], StrideH=stride[0], StrideW=stride[1],
+                      DilationHFactor=dilation[0], DilationWFactor=dilation[1],
+                      FusedActivationFunction=ACT[act])
+        if kind == "CONV_2D":
+            m.op(kind, [x, wt, bt], [y], "Conv2DOptions", **common)
+        else:
+            m.op(kind, [x, wt, bt], [y], "DepthwiseConv2DOptions",
+                 DepthMultiplier=cout_or_dm, **common)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
+
+
+def mobilenet_like(rng, *, size=12, cin=3, mid=20, out=24, classes=5):
+    """A small int8 MobileNet-style chain written here: CONV 3×3/2 RELU6 → DEPTHWISE 3×3
+    (``mid`` channels: two depthwise groups on a 16-column array) RELU6 → CONV 1×1 → ADD
+    (residual-free: the 1×1 output with itself) → AVERAGE_POOL → RESHAPE → FC → SOFTMAX."""
+    m = ModelBuilder()
+
+    def q(shape, s, z=None):
+        return m.tensor(shape, scale=s, zp=int(rng.integers(-20, 20)) if z is None else z)
+
+    def weights(shape, axis, cout):
+        ws = rng.uniform(0.004, 0.012, size=cout)
+        w = m.tensor(shape, scale=ws, zp=np.zeros(cout, np.int64), axis=axis,
+                     data=rng.integers(-127, 128, size=shape).astype(np.int8))
+        return w, ws
+
+    def bias(cout, xs, ws):
+        return m.tensor((cout,), "int32", scale=np.float32(xs) * ws.astype(np.float32),
+                        zp=np.zeros(cout, np.int64),
+                        data=rng.integers(-2000, 2000, size=cout).astype(np.int32))
+
+    half = (size + 1) // 2
+    x = q((1, size, size, cin), 0.02, -128)
+    w0, ws0 = weights((mid, 3, 3, cin), 0, mid)
+    a0 = q((1, half, half, mid), 0.05, -128)
+    m.op("CONV_2D", [x, w0, bias(mid, 0.02, ws0)], [a0], "Conv2DOptions", Padding=0,
+         StrideH=2, StrideW=2, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=3)
+    w1, ws1 = weights((1, 3, 3, mid), 3, mid)
+    a1 = q((1, half, half, mid), 0.05, -128)
+    m.op("DEPTHWISE_CONV_2D", [a0, w1, bias(mid, 0.05, ws1)], [a1], "DepthwiseConv2DOptions",
+         Padding=0, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1,
+         DepthMultiplier=1, FusedActivationFunction=3)
+    w2, ws2 = weights((out, 1, 1, mid), 0, out)
+    a2 = q((1, half, half, out), 0.2)
+    m.op("CONV_2D", [a1, w2, bias(out, 0.05, ws2)], [a2], "Conv2DOptions", Padding=1,
+         StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=0)
+    a3 = q((1, half, half, out), 0.3)
+    m.op("ADD", [a2, a2], [a3], "AddOptions", FusedActivationFunction=0)
+    a4 = m.tensor((1, 1, 1, out), scale=0.3, zp=m.tensors[a3]["zp"])
+    m.op("AVERAGE_POOL_2D", [a3], [a4], "Pool2DOptions", Padding=1, StrideH=half,
+         StrideW=half, FilterHeight=half, FilterWidth=half, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, out], np.int32))
+    a5 = m.tensor((1, out), scale=0.3, zp=m.tensors[a3]["zp"])
+    m.op("RESHAPE", [a4, shp], [a5])
+    wf = m.tensor((classes, out), scale=0.01, zp=0,
+                  data=rng.integers(-127, 128, size=(classes, out)).astype(np.int8))
+    bf = m.tensor((classes,), "int32", scale=0.003, zp=0,
+                  data=rng.integers(-500, 500, size=classes).astype(np.int32))
+    a6 = q((1, classes), 0.1)
+    m.op("FULLY_CONNECTED", [a5, wf, bf], [a6], "FullyConnectedOptions",
+         FusedActivationFunction=0)
+    y = m.tensor((1, classes), scale=1 / 256, zp=-128)
+    m.op("SOFTMAX", [a6], [y], "SoftmaxOptions", Beta=1.0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
+
+
+def uint8_model(rng):
+    """A TOCO-style uint8 chain: CONV 3×3 (per-tensor, weight zero point) → DEPTHWISE
+    (depth multiplier 2) → FC, uint8 activations with non-zero zero points. Weights are
+    drawn within ±127 of their zero point so ``w − w_zp`` fits a signed 8-bit datapath."""
+    m = ModelBuilder()
+
+    def w(shape, zp, s):
+        return m.tensor(shape, "uint8", scale=s, zp=zp,
+                        data=np.clip(zp + rng.integers(-100, 101, size=shape), 0, 255))
+
+    def b(n, s):
+        return m.tensor((n,), "int32", scale=s, zp=0, data=rng.integers(-800, 800, size=n))
+
+    x = m.tensor((1, 7, 7, 3), "uint8", scale=0.02, zp=120)
+    a0 = m.tensor((1, 7, 7, 4), "uint8", scale=0.08, zp=10)
+    m.op("CONV_2D", [x, w((4, 3, 3, 3), 131, 0.01), b(4, 0.0002)], [a0], "Conv2DOptions",
+         Padding=0, StrideH=1, StrideW=1, DilationHFactor=1, DilationWFactor=1,
+         FusedActivationFunction=3)
+    a1 = m.tensor((1, 4, 4, 8), "uint8", scale=0.05, zp=128)
+    m.op("DEPTHWISE_CONV_2D", [a0, w((1, 3, 3, 8), 125, 0.01), b(8, 0.0008)], [a1],
+         "DepthwiseConv2DOptions", Padding=0, StrideH=2, StrideW=2, DilationHFactor=1,
+         DilationWFactor=1, DepthMultiplier=2, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, 128], np.int32))
+    a2 = m.tensor((1, 128), "uint8", scale=0.05, zp=128)
+    m.op("RESHAPE", [a1, shp], [a2])
+    y = m.tensor((1, 5), "uint8", scale=0.3, zp=90)
+    m.op("FULLY_CONNECTED", [a2, w((5, 128), 128, 0.005), b(5, 0.00025)], [y],
+         "FullyConnectedOptions", FusedActivationFunction=0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
