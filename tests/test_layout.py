@@ -28,12 +28,14 @@ def _module_of(test_name: str, modules: set[str]) -> str | None:
 
 def test_every_test_file_names_its_module():
     bad = []
-    for path in sorted(ROOT.glob("tests/*/test_*.py")):
-        package = path.parent.name
+    for path in sorted(ROOT.glob("tests/*/**/test_*.py")):
+        package, *sub = path.parent.relative_to(ROOT / "tests").parts
         if package not in TESTED:
             bad.append(f"{path.relative_to(ROOT)}: tests/{package}/ is not a package's tests")
-        elif _module_of(path.stem, _modules(TESTED[package])) is None:
-            bad.append(f"{path.relative_to(ROOT)}: no module {TESTED[package]}/"
+            continue
+        tested = "/".join([TESTED[package], *sub])       # tests/sim/formal → sim/formal
+        if _module_of(path.stem, _modules(tested)) is None:
+            bad.append(f"{path.relative_to(ROOT)}: no module {tested}/"
                        f"{path.stem.removeprefix('test_')}[.py|.sv] (or a prefix of it)")
     assert not bad, bad
 
