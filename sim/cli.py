@@ -7,6 +7,8 @@ Sub-commands::
                   [--waves] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac bench    [CONFIG] [--sim ...]
+    qmac synth    [CONFIG] [--bits N] [--target ecp5|ice40|xc7|generic[,...]|all] [--seeds K]
+                  [--no-pnr] [-o DIR]
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
@@ -64,6 +66,31 @@ def _bits(text: str) -> int:
     return value
 
 
+def _targets(text: str) -> list[str]:
+    from .synth_targets import TARGETS
+    if text == "all":
+        return list(TARGETS)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names or any(t not in TARGETS for t in names):
+        bad = next((t for t in names if t not in TARGETS), text)
+        raise argparse.ArgumentTypeError(
+            f"--target={bad!r} is not a target; allowed: {', '.join(TARGETS)}, all "
+            f"(comma-separated)")
+    return list(dict.fromkeys(names))
+
+
+def _seeds(text: str) -> int:
+    from .synth import MAX_SEEDS
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"--seeds={text!r} is not allowed; allowed: an integer in 1..{MAX_SEEDS}")
+    return value
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", default=None, metavar="CONFIG",
                    help="datapath YAML (default: constraints/int8.yaml)")
@@ -106,6 +133,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--regress-timing", action="store_true",
                    help="also time a cold and a warm 'qmac regress' of the configuration")
     b.add_argument("-o", "--out", default="out/bench", metavar="DIR", help="work directory")
+
+    s = sub.add_parser("synth", help="synthesis cell counts and place-and-route Fmax (pinned YoWASP tools)")
+    _add_config_args(s)
+    s.add_argument("--target", type=_targets, default=["ecp5"], metavar="TARGETS",
+                   help="ecp5 (default), ice40, xc7, generic, comma-separated, or all")
+    s.add_argument("--seeds", type=_seeds, default=3, metavar="K",
+                   help="place-and-route seeds for ecp5 (default 3; Fmax is their median)")
+    s.add_argument("--no-pnr", action="store_true", help="synthesis counts only, no place and route")
+    s.add_argument("-o", "--out", default="out/synth", metavar="DIR", help="output directory (default: out/synth)")
     return parser
 
 
@@ -141,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             return run_verify(cfg, vectors_path=Path(args.vectors), sims=args.sim,
                               out_path=Path(args.out) if args.out else None,
                               outdir=Path(args.workdir))
+        if args.command == "synth":
+            from .synth import run_synth
+            return run_synth(cfg, targets=args.target, seeds=args.seeds, pnr=not args.no_pnr,
+                             outdir=Path(args.out))
         if args.command == "bench":
             from .bench import run_bench
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),
