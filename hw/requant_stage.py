@@ -47,7 +47,7 @@ class RequantStage(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 5: cycles from the
+        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 12: cycles from the
         enabled edge that samples a ``last`` beat on ``valid``/``last`` to the cycle its
         result is valid on ``o_data`` (the last requantizer stage is the output register).
     P_DATA_BITS : int
@@ -67,8 +67,10 @@ class RequantStage(wiring.Component):
     psum : ``In(data.ArrayLayout(signed(psum_bits), C))``
         The beat's partial sums.
     p_we : ``In(1)``
-        A load beat is accepted this cycle (its write takes effect at the next edge,
-        independent of ``en``). The caller only accepts loads while ``busy`` is low.
+        A load beat is accepted this cycle. It is registered at the next edge and written
+        at the edge after that (independent of ``en``), so a data beat accepted after the
+        load beat sees it: the engine takes at least 2 cycles to deliver it. The caller only
+        accepts loads while ``busy`` is low.
     p_region : ``In(REGION_BITS)``, p_index : ``In(index_bits)``, p_data : ``In(P_DATA_BITS)``
         Address region, index and data of the load beat; regions ``BIAS``, ``M0``,
         ``SHIFT`` and ``SCALARS`` (:data:`REGIONS`, :data:`SCALAR_INDEX`) are decoded here,
@@ -136,10 +138,22 @@ class RequantStage(wiring.Component):
         m.d.comb += en.eq(~(o_valid_q & ~self.o_data.ready))
 
         # --- parameter registers (loads) --------------------------------------------------
-        index, ldata = self.p_index, self.p_data
+        # The load beat is registered first: the write then takes effect one edge later,
+        # from a flip-flop instead of from the ready/valid logic, which cuts the path
+        # busy -> i_load.ready -> every parameter register's enable. Safe because every
+        # parameter is read at least MacArray/engine latency (>= 2) cycles after a data
+        # beat is accepted, and data beats are accepted only after the load beat.
+        we_q = Signal(name="p_we_q")
+        region_q = Signal(REGION_BITS, name="p_region_q", reset_less=True)
+        index = Signal(self.index_bits, name="p_index_q", reset_less=True)
+        ldata = Signal(self.P_DATA_BITS, name="p_data_q", reset_less=True)
+        m.d.sync += we_q.eq(self.p_we)
+        with m.If(self.p_we):
+            m.d.sync += [region_q.eq(self.p_region), index.eq(self.p_index),
+                         ldata.eq(self.p_data)]
 
         def to(region_name):
-            return self.p_we & eq_const(self.p_region, REGIONS[region_name])
+            return we_q & eq_const(region_q, REGIONS[region_name])
 
         def at(i):
             return eq_const(index, i) if i < 1 << self.index_bits else Const(0, 1)

@@ -15,6 +15,9 @@ FAULTS = ("rounding_off_by_one",)
 SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = -31, 30
 M0_BITS = 32
+#: width of the multiplier operand chunks: a CHUNK-bit unsigned (or a signed top) chunk fits
+#: an 18x18 signed DSP multiplier (ECP5 MULT18X18D, Xilinx DSP48 pre-adder-free mode)
+CHUNK = 17
 
 
 class Requantizer(wiring.Component):
@@ -57,9 +60,20 @@ class Requantizer(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, 4. Stage 1 registers ``P``; stage 2 the first shift (saturated to
-        ``max(acc_bits, out_bits + 2) + 1`` bits); stage 3 the first rounding and the
-        second shift; stage 4 the second rounding, the zero point and the clamp.
+        Class constant, 11 (every stage registered, so that no stage holds more than one
+        carry chain or about four LUT levels; ``qmac synth`` measures the result):
+
+        1. ``CHUNK``-bit partial products of ``acc · m0[:31]`` (one 18x18 DSP each);
+        2. the products of each accumulator chunk summed; 3. ``P``;
+        4. first shift by the multiple of 4 in ``31 - left - 1``; 5. by the rest;
+        6. saturation to ``max(acc_bits, out_bits + 2) + 1`` bits;
+        7. first rounding (and, for ``"double"``, the ties-away correction);
+        8. second shift by the multiple of 4 in ``right``; 9. by the rest;
+        10. second rounding and saturation to ``out_bits + 2`` bits;
+        11. zero point and activation clamp (the output register).
+
+        The decoded shift and clamp limits are registered too (they load every cycle from
+        the quasi-static ``shift``, ``act_min``, ``act_max``; see below).
 
     Members
     -------
@@ -88,10 +102,13 @@ class Requantizer(wiring.Component):
 
     ``m0``, ``shift``, ``y_zp``, ``act_min`` and ``act_max`` are quasi-static: they must not
     change while a value is in flight (the datapath only loads them when it is empty).
+    ``m0`` is read when a value enters stage 1; ``shift``, ``act_min`` and ``act_max`` are
+    decoded into registers that load at every clock edge, so a change takes effect for
+    values entering stage 1 at that edge or later, like ``m0``.
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
     """
 
-    LATENCY = 4
+    LATENCY = 11
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
                  inject_fault=None):
@@ -124,7 +141,12 @@ class Requantizer(wiring.Component):
         })
 
     def _decode_shift(self, m, shift, suffix):
-        """Shift amounts and rounding controls of one (m0, shift) pair (combinational)."""
+        """Registered shift amounts and rounding controls of one (m0, shift) pair.
+
+        The registers load every cycle (not gated by ``en``): ``shift`` is quasi-static, and
+        stage 1 never reads them, so a value entering stage 2 always sees the decoded form
+        of the ``shift`` that was present when it entered stage 1. Registering them takes
+        the decoding (a clamp and two subtractions) off every datapath stage."""
         sh = Signal(signed(SHIFT_BITS), name=f"shift_c{suffix}")
         m.d.comb += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
                                 Const(SHIFT_MAX, signed(SHIFT_BITS)), SHIFT_BITS + 1,
@@ -132,34 +154,76 @@ class Requantizer(wiring.Component):
         neg = sh[-1]
         pos = ~neg & sh.any()
         left = Mux(pos, sh[:5], Const(0, 5))
-        a1 = Signal(5, name=f"a1{suffix}")           # first shift minus its rounding bit
-        s2 = Signal(5, name=f"s2{suffix}")           # second shift (= right)
-        m.d.comb += [
+        a1 = Signal(5, name=f"a1_q{suffix}", reset_less=True)      # first shift - rounding bit
+        s2 = Signal(5, name=f"s2_q{suffix}", reset_less=True)      # second shift (= right)
+        s2_any = Signal(name=f"s2_any_q{suffix}", reset_less=True)
+        rnd1 = Signal(name=f"rnd1_q{suffix}", reset_less=True)
+        s2_d = Mux(neg, sub(m, Const(0, 1), sh, 7, name=f"s2_d{suffix}")[:5], Const(0, 5))
+        m.d.sync += [
             a1.eq(sub(m, Const(30, 6), left, 7, name=f"a1_d{suffix}")[:5]),
-            s2.eq(Mux(neg, sub(m, Const(0, 1), sh, 7, name=f"s2_d{suffix}")[:5], Const(0, 5))),
+            s2.eq(s2_d),
+            s2_any.eq(neg),
+            rnd1.eq(~neg if self.rounding == "single" else Const(1, 1)),
         ]
-        rnd1 = ~neg if self.rounding == "single" else Const(1, 1)
-        return a1, s2, rnd1
+        return a1, s2, s2_any, rnd1
+
+    def _limits(self, m):
+        """Registered clamp limits: the activation range intersected with the output range
+        (quasi-static like ``shift``; read only by the last stage)."""
+        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
+        lim_bits = self.out_bits + 2
+        c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
+        act_lo = Signal(signed(lim_bits), name="act_lo_q", reset_less=True)
+        act_hi = Signal(signed(lim_bits), name="act_hi_q", reset_less=True)
+        m.d.sync += [
+            act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
+            act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
+        ]
+        return act_lo, act_hi
+
+    def _stage(self, m, load, value, name, shape=None):
+        """A pipeline register for ``value`` that loads on ``load`` (operand isolation)."""
+        q = Signal(shape if shape is not None else value.shape(), name=name, reset_less=True)
+        with m.If(load):
+            m.d.sync += q.eq(value)
+        return q
+
+    def _multiply(self, m, load, acc, m0, c):
+        """Stages 1-3: ``P = acc · m0[:31]`` from registered ``CHUNK``-bit partial products
+        (each fits one 18x18 DSP multiplier), summed in two registered steps."""
+        acc_bits = self.acc_bits
+        a_chunks = [(lo, min(lo + CHUNK, acc_bits)) for lo in range(0, acc_bits, CHUNK)]
+        m_chunks = [(0, CHUNK), (CHUNK, M0_BITS - 1)]
+        rows = []
+        for i, (lo, hi) in enumerate(a_chunks):
+            top = hi == acc_bits
+            a_i = acc[lo:hi].as_signed() if top else acc[lo:hi]
+            pps = [self._stage(m, load[0], a_i * m0[ml:mh], f"pp_q_{c}_{i}_{j}")
+                   for j, (ml, mh) in enumerate(m_chunks)]
+            # stage 2: row i = a_i · m0[:31], the low CHUNK bits of pp_i0 pass through
+            lo_pp, hi_pp = pps
+            width = len(a_i) + (M0_BITS - 1) + (0 if top else 1) - CHUNK
+            upper = add(m, hi_pp, lo_pp[CHUNK:].as_signed() if top else lo_pp[CHUNK:],
+                        width, name=f"row_{c}_{i}")
+            row = Cat(lo_pp[:CHUNK], upper)
+            rows.append(self._stage(m, load[1], row.as_signed() if top else row[:-1],
+                                    f"row_q_{c}_{i}"))
+        # stage 3: P = sum of rows << CHUNK·i, the low bits of each partial sum pass through
+        p_bits = acc_bits + M0_BITS - 1
+        total = rows[0]
+        for i in range(1, len(rows)):
+            k = CHUNK * i
+            upper = add(m, total[k:], rows[i], p_bits - k, name=f"psum_{c}_{i}")
+            total = Cat(total[:k], upper).as_signed()
+        return self._stage(m, load[2], total.as_signed(), f"p_q_{c}", signed(p_bits))
 
     def elaborate(self, platform):
         m = Module()
         cols, acc_bits, out_bits = self.cols, self.acc_bits, self.out_bits
-        p_bits = acc_bits + 31
         w2 = max(acc_bits, out_bits + 2)
         ties_away = self.rounding == "double"
         fault = self.inject_fault == "rounding_off_by_one"
-
-        # Effective clamp limits: the activation range intersected with the output range.
-        out_lo, out_hi = int_range(out_bits, self.out_signed)
-        lim_bits = out_bits + 2
-        act_lo = Signal(signed(lim_bits), name="act_lo")
-        act_hi = Signal(signed(lim_bits), name="act_hi")
-        c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
-        m.d.comb += [
-            act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
-            act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
-        ]
-
+        act_lo, act_hi = self._limits(m)
         if not self.per_channel:
             shared = self._decode_shift(m, self.shift, "")
 
@@ -174,49 +238,64 @@ class Requantizer(wiring.Component):
 
         for c in range(cols):
             if self.per_channel:
-                a1, s2, rnd1 = self._decode_shift(m, self.shift[c], f"_{c}")
+                dec = self._decode_shift(m, self.shift[c], f"_{c}")
                 m0 = self.m0[c]
             else:
-                a1, s2, rnd1 = shared
-                m0 = self.m0
-
-            # stage 1: exact product P = acc · m0 (acc_bits + 31 bits).
-            p_q = Signal(signed(p_bits), name=f"p_q_{c}", reset_less=True)
-            with m.If(load[0]):
-                m.d.sync += p_q.eq(self.acc[c] * m0[:31])
-
-            # stage 2: first shift without its rounding bit, saturated to w2 + 1 bits.
-            v_q = Signal(signed(w2 + 1), name=f"v_q_{c}", reset_less=True)
-            with m.If(load[1]):
-                m.d.sync += v_q.eq(saturate(m, shift_right(m, p_q, a1, 30, name=f"shr1_{c}"),
-                                            w2 + 1, name=f"sat1_{c}"))
-
-            # stage 3: first rounding (ties up) gives h; second shift without its rounding bit.
-            h = wire(m, add(m, v_q, rnd1, w2 + 2, name=f"round1_{c}")[1:].as_signed(), f"h_{c}")
-            if ties_away:      # ties away from zero = ties up applied to h - 1 when h < 0
-                h = sub(m, h, h[-1] & s2.any(), w2 + 1, name=f"h_away_{c}")
-            t_in = Cat(Const(0, 1), h).as_signed()
-            t_q = Signal(signed(w2 + 2), name=f"t_q_{c}", reset_less=True)
-            t = shift_right(m, t_in, s2, 31, name=f"shr2_{c}")
-            with m.If(load[2]):
-                m.d.sync += t_q.eq(t)
-            rnd2 = s2.any()
-            if fault:
-                below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
-                            for i in range(min(31, w2 + 1)))
-                tie = s2.any() & t[0] & ~(h[:len(below)] & below).any()
-                tie_q = Signal(name=f"tie_q_{c}", reset_less=True)
-                with m.If(load[2]):
-                    m.d.sync += tie_q.eq(tie)
-                rnd2 = rnd2 & ~tie_q
-
-            # stage 4: second rounding, saturation, zero point, activation clamp.
-            r = add(m, t_q, rnd2, w2 + 3, name=f"round2_{c}")[1:].as_signed()
-            r_sat = saturate(m, r, out_bits + 2, name=f"sat2_{c}")
-            y_sum = add(m, r_sat, self.y_zp, out_bits + 3, name=f"zp_{c}")
+                dec, m0 = shared, self.m0
+            p_q = self._multiply(m, load, self.acc[c], m0, c)
+            h_q = self._first_rounding(m, load, p_q, dec, w2, ties_away, c)
+            t_q, tie_q = self._second_shift(m, load, h_q, dec, w2, fault, c)
+            r_q = self._second_rounding(m, load, t_q, dec, tie_q, c)
+            # stage 11: zero point and activation clamp (the output register)
+            y_sum = add(m, r_q, self.y_zp, out_bits + 3, name=f"zp_{c}")
             y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
-            y_q = Signal(self.out_shape, name=f"y_q_{c}", reset_less=True)
-            with m.If(load[3]):
-                m.d.sync += y_q.eq(y[:out_bits])
+            y_q = self._stage(m, load[10], y[:out_bits], f"y_q_{c}", self.out_shape)
             m.d.comb += self.y[c].eq(y_q)
         return m
+
+    def _first_rounding(self, m, load, p_q, dec, w2, ties_away, c):
+        """Stages 4-7: ``v = sat(P >> a1)`` (coarse shift by multiples of 4, fine shift,
+        saturation to ``w2 + 1`` bits), then ``h = (v + 1) >> 1`` — for ``"double"`` already
+        corrected to ``h - 1`` when ``h < 0`` and the second shift is not 0 (ties away from
+        zero = ties up applied to ``h - 1``); ``h < 0`` exactly when ``v < -1``."""
+        a1, _, s2_any, rnd1 = dec
+        coarse = shift_right(m, p_q, Cat(Const(0, 2), a1[2:]), 28, name=f"shr1c_{c}")
+        c_q = self._stage(m, load[3], coarse, f"c1_q_{c}")
+        fine = shift_right(m, c_q, a1[:2], 3, name=f"shr1f_{c}")
+        f_q = self._stage(m, load[4], fine, f"f1_q_{c}")
+        v_q = self._stage(m, load[5], saturate(m, f_q, w2 + 1, name=f"sat1_{c}"), f"v_q_{c}")
+        if ties_away:
+            below_m1 = f_q[-1] & ~f_q.all()
+            neg_q = self._stage(m, load[5], below_m1 & s2_any, f"neg_q_{c}")
+            step = Mux(neg_q, Const(-1, signed(2)), Const(1, signed(2)))
+        else:
+            step = Cat(rnd1, Const(0, 1)).as_signed()
+        h = add(m, v_q, step, w2 + 2, name=f"round1_{c}")[1:].as_signed()
+        return self._stage(m, load[6], h, f"h_q_{c}", signed(w2 + 1))
+
+    def _second_shift(self, m, load, h_q, dec, w2, fault, c):
+        """Stages 8-9: ``t = (h << 1) >> right`` (coarse, then fine): ``t[0]`` is the
+        rounding bit of the second step."""
+        _, s2, _, _ = dec
+        t_in = Cat(Const(0, 1), h_q).as_signed()
+        coarse = shift_right(m, t_in, Cat(Const(0, 2), s2[2:]), 31, name=f"shr2c_{c}")
+        c_q = self._stage(m, load[7], coarse, f"c2_q_{c}")
+        t_q = self._stage(m, load[8], shift_right(m, c_q, s2[:2], 3, name=f"shr2f_{c}"),
+                          f"t_q_{c}")
+        if not fault:
+            return t_q, None
+        # test only: an exact tie of the second step (bit right-1 of h set, all below clear)
+        below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
+                    for i in range(min(31, w2 + 1)))
+        bit = shift_right(m, t_in, s2, 31, name=f"tiebit_{c}")[0]
+        tie = s2.any() & bit & ~(h_q[:len(below)] & below).any()
+        tie_q = self._stage(m, load[7], tie, f"tie_q_{c}")
+        return t_q, self._stage(m, load[8], tie_q, f"tie_q2_{c}")
+
+    def _second_rounding(self, m, load, t_q, dec, tie_q, c):
+        """Stage 10: ``r = (t + [right > 0]) >> 1``, saturated to ``out_bits + 2`` bits."""
+        _, _, s2_any, _ = dec
+        rnd2 = s2_any if tie_q is None else s2_any & ~tie_q
+        r = add(m, t_q, rnd2, len(t_q) + 1, name=f"round2_{c}")[1:].as_signed()
+        r_sat = saturate(m, r, self.out_bits + 2, name=f"sat2_{c}")
+        return self._stage(m, load[9], r_sat, f"r_q_{c}", signed(self.out_bits + 2))

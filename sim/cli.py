@@ -8,7 +8,7 @@ Sub-commands::
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac bench    [CONFIG] [--sim ...]
     qmac synth    [CONFIG] [--bits N] [--target ecp5|ice40|xc7|generic[,...]|all] [--seeds K]
-                  [--no-pnr] [-o DIR]
+                  [--no-pnr] [-j JOBS] [-o DIR]
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
@@ -141,6 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=_seeds, default=3, metavar="K",
                    help="place-and-route seeds for ecp5 (default 3; Fmax is their median)")
     s.add_argument("--no-pnr", action="store_true", help="synthesis counts only, no place and route")
+    s.add_argument("-j", "--jobs", type=_positive_int("--jobs"), default=1,
+                   help="place-and-route seeds run in parallel (default 1)")
     s.add_argument("-o", "--out", default="out/synth", metavar="DIR", help="output directory (default: out/synth)")
     return parser
 
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "synth":
             from .synth import run_synth
             return run_synth(cfg, targets=args.target, seeds=args.seeds, pnr=not args.no_pnr,
-                             outdir=Path(args.out))
+                             outdir=Path(args.out), jobs=args.jobs)
         if args.command == "bench":
             from .bench import run_bench
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),

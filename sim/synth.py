@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -109,29 +110,35 @@ def synthesize(target: Target, top: str, outdir: Path) -> dict[str, Any]:
     result = {"cells": dict(sorted(cells.items())), "counts": classify(target, cells),
               "num_cells": int(design.get("num_cells", sum(cells.values())))}
     if target.name == "generic":
-        tr = int(design.get("estimated_num_transistors", 0))
+        text = str(design.get("estimated_num_transistors", "0"))
+        if not text.isdigit():          # "1234+": some cell has no CMOS cost
+            raise UserError(f"yosys (generic): transistor estimate {text!r} is incomplete; "
+                            f"see {outdir / 'synth_generic.log'}")
+        tr = int(text)
         result["area_proxy"] = {"transistors": tr, "nand2_equivalents": round(tr / 4),
                                 "note": target.note}
     return result
 
 
-def _place_and_route(top: str, outdir: Path, cfg: DatapathConfig, seeds: int,
+def _place_and_route(top: str, outdir: Path, cfg: DatapathConfig, seeds: int, jobs: int,
                      bar: ProgressBar) -> dict[str, Any]:
-    runs = []
-    for seed in range(1, seeds + 1):
+    tool = _tool("nextpnr-ecp5")
+
+    def one(seed: int) -> dict[str, Any]:
         label = f"nextpnr-ecp5 seed {seed}"
         bar.start(label)
         t0 = time.perf_counter()
-        rc, log = _run([_tool("nextpnr-ecp5"), *pnr_args(top, cfg.clock_mhz, seed)],
-                       outdir, f"pnr_seed{seed}.log")
+        rc, log = _run([tool, *pnr_args(top, cfg.clock_mhz, seed)], outdir,
+                       f"pnr_seed{seed}.log")
         wall = time.perf_counter() - t0
         run = read_pnr_report(outdir / f"pnr_seed{seed}.json", log, rc)
         run.update(seed=seed, wall_s=round(wall, 1))
-        runs.append(run)
         detail = (f"{run['fmax_mhz']:.1f} MHz" if run.get("fmax_mhz") else run.get("error", ""))
         bar.finish(label, "ok" if rc == 0 else "FAIL", f"{detail}, {format_seconds(wall)}")
-        if rc != 0:
-            break
+        return run
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:     # one nextpnr thread each
+        runs = list(pool.map(one, range(1, seeds + 1)))
     fmax = [r["fmax_mhz"] for r in runs if r.get("fmax_mhz")]
     out: dict[str, Any] = {"device": TARGETS["ecp5"].device, "out_of_context": True,
                            "target_mhz": cfg.clock_mhz, "seeds": runs}
@@ -157,7 +164,7 @@ def _explain_first_run(bar: ProgressBar, pnr: bool) -> None:
 
 
 def _synth_target(target: Target, top: str, outdir: Path, cfg: DatapathConfig, seeds: int,
-                  pnr: bool, bar: ProgressBar) -> dict[str, Any]:
+                  jobs: int, pnr: bool, bar: ProgressBar) -> dict[str, Any]:
     label = f"yosys synth {target.name}"
     bar.start(label)
     t0 = time.perf_counter()
@@ -173,7 +180,7 @@ def _synth_target(target: Target, top: str, outdir: Path, cfg: DatapathConfig, s
             bar.message(f"qmac synth: {top} does not fit {target.device}: {', '.join(over)}"
                         + ("; place and route skipped" if target.pnr and pnr else ""))
     if target.pnr and pnr and res.get("fits", True):
-        res["pnr"] = _place_and_route(top, outdir, cfg, seeds, bar)
+        res["pnr"] = _place_and_route(top, outdir, cfg, seeds, jobs, bar)
     return res
 
 
@@ -197,7 +204,7 @@ def _update_manifest(path: Path, summary: dict[str, Any], cfg: DatapathConfig) -
 
 
 def run_synth(cfg: DatapathConfig, *, targets: list[str], seeds: int, pnr: bool,
-              outdir: Path) -> int:
+              outdir: Path, jobs: int = 1) -> int:
     """Generate ``cfg``, synthesize it for ``targets``, place and route ECP5 with ``seeds``
     seeds; write ``synth.json``, extend ``manifest.json``, print the summary table."""
     from .generate import generate
@@ -209,7 +216,7 @@ def run_synth(cfg: DatapathConfig, *, targets: list[str], seeds: int, pnr: bool,
     runs_pnr = pnr and "ecp5" in targets
     bar = ProgressBar(len(targets) + (seeds if runs_pnr else 0))
     _explain_first_run(bar, runs_pnr)
-    results = {t: _synth_target(TARGETS[t], top, outdir, cfg, seeds, pnr, bar) for t in targets}
+    results = {t: _synth_target(TARGETS[t], top, outdir, cfg, seeds, jobs, pnr, bar) for t in targets}
     summary = {"toplevel": top, "config": cfg.name, "config_id": cfg.config_id,
                "macs_per_cycle": _macs(cfg), "target_clock_mhz": cfg.clock_mhz,
                "tools": tool_versions(), "targets": results}

@@ -16,12 +16,13 @@ from sim.synth_targets import TARGETS, classify
 
 QMAC = [sys.executable, "-m", "sim.cli"]
 
-# the smallest useful datapath: 2x2 array of 4-bit operands (a few hundred cells)
+# the smallest useful datapath (2-bit operands, 2x1 array, 5-bit accumulator): about 300
+# LUT4 and 4 MULT18X18D, ~45 s per run for both targets on a busy 2-core machine
 TINY = """name: tiny
-operands: {bits: 4, input_signed: true, weight_signed: true}
-array: {rows: 2, cols: 2, weight_tiles: 2}
-accumulator: {guard_bits: 4, overflow: wrap}
-requant: {out_signed: true, rounding: double, per_channel: false}
+operands: {bits: 2, input_signed: true, weight_signed: true}
+array: {rows: 2, cols: 1, weight_tiles: 2}
+accumulator: {guard_bits: 1, overflow: wrap}
+requant: {out_bits: 2, out_signed: true, rounding: double, per_channel: false}
 timing: {clock_mhz: 100}
 """
 
