@@ -1,7 +1,7 @@
 """Back end shared by every compute engine: accumulator bank → requantizer → output stream,
 with their load-mapped parameter registers and the sticky overflow flags."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -224,8 +224,15 @@ class RequantStage(wiring.Component):
                 m.d.comb += self.o_ovf_sticky.eq(sticky_q)
             valid, ovf = valid_q, ovf_q
 
+        # busy from a register (it gates i_load.ready and so every load enable): the OR of
+        # the flags' next values — with en, what enters each stage (a last beat into the
+        # bank, each stage's flag into the next; the output register's leaves); without
+        # en, everything holds. So busy_q equals the OR of the flags in every cycle.
+        busy_q = Signal(name="busy_q")
+        entering = Cat(self.valid & self.last, *in_flight[:-1]).any()
+        m.d.sync += busy_q.eq(Mux(en, entering, busy_q))
         m.d.comb += [
-            self.busy.eq(Cat(*in_flight).any()),
+            self.busy.eq(busy_q),
             self.o_data.valid.eq(o_valid_q),
             self.o_data.payload.y.eq(rq.y.as_value()),
             self.o_data.payload.ovf.eq(ovf),

@@ -4,8 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, int_range,
-                    lt, saturate, shift_right, sub, wire)
+from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
+                    int_range, lt, saturate, shift_right, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
 
@@ -168,18 +168,38 @@ class Requantizer(wiring.Component):
         return a1, s2, s2_any, rnd1
 
     def _limits(self, m):
-        """Registered clamp limits: the activation range intersected with the output range
-        (quasi-static like ``shift``; read only by the last stage)."""
+        """Registered clamp limits (quasi-static like ``shift``; read only by the last
+        stage): with ``lo``, ``hi`` the activation range intersected with the output range,
+        ``min(lo, hi)``, ``hi``, and both minus ``y_zp`` — so the last stage compares the
+        rounded value ``r`` with them in parallel with ``r + y_zp``:
+        ``min(max(r + y_zp, lo), hi)`` is ``min(lo, hi)`` if ``r < lo - y_zp``, else ``hi``
+        if ``hi - y_zp < r``, else ``r + y_zp``."""
         out_lo, out_hi = int_range(self.out_bits, self.out_signed)
         lim_bits = self.out_bits + 2
         c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
-        act_lo = Signal(signed(lim_bits), name="act_lo_q", reset_less=True)
-        act_hi = Signal(signed(lim_bits), name="act_hi_q", reset_less=True)
-        m.d.sync += [
-            act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
-            act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
-        ]
-        return act_lo, act_hi
+        act_lo = clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
+        act_hi = clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
+        lo_eff = Mux(lt(m, act_hi, act_lo, name="act_empty"), act_hi, act_lo)
+        regs = {"lo_eff": (lo_eff, lim_bits), "hi": (act_hi, lim_bits),
+                "lo_r": (sub(m, act_lo, self.y_zp, lim_bits + 1, name="lo_r_d"), lim_bits + 1),
+                "hi_r": (sub(m, act_hi, self.y_zp, lim_bits + 1, name="hi_r_d"), lim_bits + 1)}
+        out = {}
+        for name, (value, bits) in regs.items():
+            out[name] = Signal(signed(bits), name=f"act_{name}_q", reset_less=True)
+            m.d.sync += out[name].eq(value)
+        return out
+
+    def _output(self, m, load, r_q, lim, c):
+        """Stage 11 (the output register): zero point and activation clamp, the two
+        comparisons beside the addition (see :meth:`_limits`)."""
+        w = self.out_bits + 3
+        y_sum = add(m, r_q, self.y_zp, w, name=f"zp_{c}")
+        below = lt(m, r_q, lim["lo_r"], name=f"below_{c}")
+        above = lt(m, lim["hi_r"], r_q, name=f"above_{c}")
+        y = Mux(below, extend(lim["lo_eff"], w), Mux(above, extend(lim["hi"], w),
+                                                     extend(y_sum, w)))
+        return self._stage(m, load[10], wire(m, y, f"y_{c}")[:self.out_bits], f"y_q_{c}",
+                           self.out_shape)
 
     def _stage(self, m, load, value, name, shape=None):
         """A pipeline register for ``value`` that loads on ``load`` (operand isolation)."""
@@ -223,7 +243,7 @@ class Requantizer(wiring.Component):
         w2 = max(acc_bits, out_bits + 2)
         ties_away = self.rounding == "double"
         fault = self.inject_fault == "rounding_off_by_one"
-        act_lo, act_hi = self._limits(m)
+        lim = self._limits(m)
         if not self.per_channel:
             shared = self._decode_shift(m, self.shift, "")
 
@@ -246,11 +266,7 @@ class Requantizer(wiring.Component):
             h_q = self._first_rounding(m, load, p_q, dec, w2, ties_away, c)
             t_q, tie_q = self._second_shift(m, load, h_q, dec, w2, fault, c)
             r_q = self._second_rounding(m, load, t_q, dec, tie_q, c)
-            # stage 11: zero point and activation clamp (the output register)
-            y_sum = add(m, r_q, self.y_zp, out_bits + 3, name=f"zp_{c}")
-            y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
-            y_q = self._stage(m, load[10], y[:out_bits], f"y_q_{c}", self.out_shape)
-            m.d.comb += self.y[c].eq(y_q)
+            m.d.comb += self.y[c].eq(self._output(m, load, r_q, lim, c))
         return m
 
     def _first_rounding(self, m, load, p_q, dec, w2, ties_away, c):
