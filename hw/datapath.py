@@ -53,7 +53,7 @@ class Datapath(wiring.Component):
     ----------
     LATENCY : int
         Instance attribute: ``MacArray.LATENCY + AccumulatorBank.LATENCY +
-        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 11``, the number of cycles
+        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 12``, the number of cycles
         from the cycle a ``last`` beat is accepted on ``i_data`` to the cycle its result is
         valid on ``o_data`` when ``o_data`` is not stalled. No extra registers.
     THROUGHPUT : int

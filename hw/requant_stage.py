@@ -47,7 +47,7 @@ class RequantStage(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 12: cycles from the
+        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 13: cycles from the
         enabled edge that samples a ``last`` beat on ``valid``/``last`` to the cycle its
         result is valid on ``o_data`` (the last requantizer stage is the output register).
     P_DATA_BITS : int
@@ -69,7 +69,8 @@ class RequantStage(wiring.Component):
     p_we : ``In(1)``
         A load beat is accepted this cycle. It is registered at the next edge and written
         at the edge after that (independent of ``en``), so a data beat accepted after the
-        load beat sees it: the engine takes at least 2 cycles to deliver it. The caller only
+        load beat sees it: the engine takes at least 2 cycles to deliver it. The sticky
+        clear (visible on ``o_ovf_sticky``) takes effect at the next edge. The caller only
         accepts loads while ``busy`` is low.
     p_region : ``In(REGION_BITS)``, p_index : ``In(index_bits)``, p_data : ``In(P_DATA_BITS)``
         Address region, index and data of the load beat; regions ``BIAS``, ``M0``,
@@ -155,8 +156,8 @@ class RequantStage(wiring.Component):
         def to(region_name):
             return we_q & eq_const(region_q, REGIONS[region_name])
 
-        def at(i):
-            return eq_const(index, i) if i < 1 << self.index_bits else Const(0, 1)
+        def at(i, idx=index):
+            return eq_const(idx, i) if i < 1 << self.index_bits else Const(0, 1)
 
         below_cols = (Const(1, 1) if cols >= 1 << self.index_bits else
                       lt(m, index, Const(cols, unsigned(self.index_bits + 1)), name="bias_ok"))
@@ -166,7 +167,10 @@ class RequantStage(wiring.Component):
                              Cat(index, Const(0, bank.COL_BITS - self.index_bits))),
             bank.bias_data.eq(ldata[:self.acc_bits]),
         ]
-        clear = to("SCALARS") & at(SCALAR_INDEX["clear_sticky"])
+        # the sticky clear is visible on o_ovf_sticky: it takes effect at the next edge, from
+        # the load beat itself (it drives only C flip-flops)
+        clear = (self.p_we & eq_const(self.p_region, REGIONS["SCALARS"])
+                 & at(SCALAR_INDEX["clear_sticky"], self.p_index))
 
         for c in range(cols if self.per_channel else 1):
             m0_q = Signal(M0_BITS, name=f"m0_q_{c}", init=RESET_M0)

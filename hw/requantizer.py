@@ -60,17 +60,19 @@ class Requantizer(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, 11 (every stage registered, so that no stage holds more than one
+        Class constant, 12 (every stage registered, so that no stage holds more than one
         carry chain or about four LUT levels; ``qmac synth`` measures the result):
 
+        0. ``acc`` registered (next to the DSP multipliers it feeds);
         1. ``CHUNK``-bit partial products of ``acc · m0[:31]`` (one 18x18 DSP each);
         2. the products of each accumulator chunk summed; 3. ``P``;
         4. first shift by the multiple of 4 in ``31 - left - 1``; 5. by the rest;
         6. saturation to ``max(acc_bits, out_bits + 2) + 1`` bits;
         7. first rounding (and, for ``"double"``, the ties-away correction);
         8. second shift by the multiple of 4 in ``right``; 9. by the rest;
-        10. second rounding and saturation to ``out_bits + 2`` bits;
-        11. zero point and activation clamp (the output register).
+        10. second rounding;
+        11. zero point and activation clamp (the output register): ``r`` compared with the
+            registered limits minus ``y_zp`` beside the low bits of ``r + y_zp``.
 
         The decoded shift and clamp limits are registered too (they load every cycle from
         the quasi-static ``shift``, ``act_min``, ``act_max``; see below).
@@ -108,7 +110,7 @@ class Requantizer(wiring.Component):
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
     """
 
-    LATENCY = 11
+    LATENCY = 12
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
                  inject_fault=None):
@@ -192,14 +194,13 @@ class Requantizer(wiring.Component):
     def _output(self, m, load, r_q, lim, c):
         """Stage 11 (the output register): zero point and activation clamp, the two
         comparisons beside the addition (see :meth:`_limits`)."""
-        w = self.out_bits + 3
-        y_sum = add(m, r_q, self.y_zp, w, name=f"zp_{c}")
+        w = self.out_bits
+        # inside the limits r + y_zp is an output value: its low out_bits bits suffice
+        y_low = add(m, r_q[:w], self.y_zp[:w], w, name=f"zp_{c}")
         below = lt(m, r_q, lim["lo_r"], name=f"below_{c}")
         above = lt(m, lim["hi_r"], r_q, name=f"above_{c}")
-        y = Mux(below, extend(lim["lo_eff"], w), Mux(above, extend(lim["hi"], w),
-                                                     extend(y_sum, w)))
-        return self._stage(m, load[10], wire(m, y, f"y_{c}")[:self.out_bits], f"y_q_{c}",
-                           self.out_shape)
+        y = Mux(below, lim["lo_eff"][:w], Mux(above, lim["hi"][:w], y_low[:w]))
+        return self._stage(m, load[10], wire(m, y, f"y_{c}"), f"y_q_{c}", self.out_shape)
 
     def _stage(self, m, load, value, name, shape=None):
         """A pipeline register for ``value`` that loads on ``load`` (operand isolation)."""
@@ -262,11 +263,14 @@ class Requantizer(wiring.Component):
                 m0 = self.m0[c]
             else:
                 dec, m0 = shared, self.m0
-            p_q = self._multiply(m, load, self.acc[c], m0, c)
-            h_q = self._first_rounding(m, load, p_q, dec, w2, ties_away, c)
-            t_q, tie_q = self._second_shift(m, load, h_q, dec, w2, fault, c)
-            r_q = self._second_rounding(m, load, t_q, dec, tie_q, c)
-            m.d.comb += self.y[c].eq(self._output(m, load, r_q, lim, c))
+            # stage 0: the accumulators, registered beside the DSP multipliers they feed
+            acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
+            load_ = load[1:]
+            p_q = self._multiply(m, load_, acc_q, m0, c)
+            h_q = self._first_rounding(m, load_, p_q, dec, w2, ties_away, c)
+            t_q, tie_q = self._second_shift(m, load_, h_q, dec, w2, fault, c)
+            r_q = self._second_rounding(m, load_, t_q, dec, tie_q, c)
+            m.d.comb += self.y[c].eq(self._output(m, load_, r_q, lim, c))
         return m
 
     def _first_rounding(self, m, load, p_q, dec, w2, ties_away, c):
@@ -309,9 +313,9 @@ class Requantizer(wiring.Component):
         return t_q, self._stage(m, load[8], tie_q, f"tie_q2_{c}")
 
     def _second_rounding(self, m, load, t_q, dec, tie_q, c):
-        """Stage 10: ``r = (t + [right > 0]) >> 1``, saturated to ``out_bits + 2`` bits."""
+        """Stage 10: ``r = (t + [right > 0]) >> 1`` (one carry chain; the last stage
+        compares the full-width ``r`` with the limits, so no saturation here)."""
         _, _, s2_any, _ = dec
         rnd2 = s2_any if tie_q is None else s2_any & ~tie_q
         r = add(m, t_q, rnd2, len(t_q) + 1, name=f"round2_{c}")[1:].as_signed()
-        r_sat = saturate(m, r, self.out_bits + 2, name=f"sat2_{c}")
-        return self._stage(m, load[9], r_sat, f"r_q_{c}", signed(self.out_bits + 2))
+        return self._stage(m, load[9], r, f"r_q_{c}", signed(len(t_q)))
