@@ -87,7 +87,7 @@ def valid_shift(spec_kw, k):
 def column_peaks(cfg, layer):
     """Largest ideal column sum of each physical column over the layer (for calibration)."""
     x, w = layer[0], layer[1]
-    spec = cfg.crossbar.spec()
+    spec = xb.CrossbarSpec.from_record(cfg.crossbar)
     k = x.shape[1]
     chunks = -(-k // spec.rows)
     pad = chunks * spec.rows - k
@@ -107,7 +107,7 @@ LABELS = {"auto": "auto full scale 2^L",
 
 
 def sweep_adc(cfg, layer):
-    base = dataclasses.asdict(cfg.crossbar.spec())
+    base = dataclasses.asdict(xb.CrossbarSpec.from_record(cfg.crossbar))
     lossless = cfg.crossbar.lossless_adc_bits
     fs_cal = None if cfg.crossbar.adc_full_scale_auto else max(cfg.crossbar.adc_full_scale)
     peaks = column_peaks(cfg, layer)
@@ -135,7 +135,7 @@ NOISE_CURVES = ("program", "read", "program, lossless ADC", "read, lossless ADC"
 
 
 def sweep_noise(cfg, layer, seed):
-    spec = cfg.crossbar.spec()
+    spec = xb.CrossbarSpec.from_record(cfg.crossbar)
     ideal_adc = xb.CrossbarSpec(**{**dataclasses.asdict(spec),
                                    "adc_bits": cfg.crossbar.lossless_adc_bits, "adc_shift": 0})
     rows = []

@@ -38,6 +38,9 @@ import dataclasses
 
 import numpy as np
 
+from constraints import derive, int_range
+from constraints import limits as _limits
+from constraints.vocab import INPUT_ENCODINGS, WEIGHT_ENCODINGS
 from golden._validate import (
     as_float_array,
     as_int_array,
@@ -74,17 +77,14 @@ __all__ = [
     "error_report",
 ]
 
-WEIGHT_ENCODINGS = ("differential", "offset")
-INPUT_ENCODINGS = ("twos_complement", "offset")
 #: Fractional bits of the fixed-point analog column value (units of 2^-16 DAC-LSB × level).
 ANALOG_FRAC_BITS = 16
-#: Widest ADC modelled; the widest lossless ADC of any legal tile (R=256, v=b=16) is 40 bits.
-ADC_BITS_MAX = 40
-#: An explicit ADC full scale may exceed the lossless range 2^L by at most this many bits.
-FULL_SCALE_HEADROOM_BITS = 4
-#: Largest noise sigma (fraction of the cell's conductance range; ADC offset in LSB: 64×).
-SIGMA_MAX = 1.0
-ADC_OFFSET_SIGMA_MAX = 64.0
+#: Limits of the contract (``constraints/limits.py``): widest ADC modelled, full-scale
+#: headroom over the lossless range, largest noise sigmas.
+ADC_BITS_MAX = _limits.ADC_BITS_MAX
+FULL_SCALE_HEADROOM_BITS = _limits.FULL_SCALE_HEADROOM_BITS
+SIGMA_MAX = _limits.SIGMA_MAX
+ADC_OFFSET_SIGMA_MAX = _limits.ADC_OFFSET_SIGMA_MAX
 
 
 # ---------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def lossless_adc_bits(rows, dac_bits, cell_bits):
     rows = check_int("rows", rows, 1, None)
     v = check_int("dac_bits", dac_bits, 1, 16)
     b = check_int("cell_bits", cell_bits, 1, 16)
-    return (rows * ((1 << v) - 1) * ((1 << b) - 1)).bit_length()
+    return derive.lossless_adc_bits(rows, v, b)
 
 
 def adc_shift_for_full_scale(full_scale, *, adc_bits, lossless_bits):
@@ -130,17 +130,11 @@ def adc_shift_for_full_scale(full_scale, *, adc_bits, lossless_bits):
     """
     adc_bits = check_int("adc_bits", adc_bits, 1, ADC_BITS_MAX)
     lossless_bits = check_int("lossless_bits", lossless_bits, 1, ADC_BITS_MAX)
-    kmax = max(0, lossless_bits - adc_bits) + FULL_SCALE_HEADROOM_BITS
     if isinstance(full_scale, str):
         check_choice("full_scale", full_scale, ("auto",))
-        return max(0, lossless_bits - adc_bits)
-    fs = check_int("full_scale", full_scale, 1, None)
-    k = fs.bit_length() - 1 - adc_bits
-    if fs & (fs - 1) or not 0 <= k <= kmax:
-        allowed = ", ".join(f"2^{adc_bits + i}" for i in range(kmax + 1))
-        raise ValueError(f"full_scale={fs} is out of range; allowed: 'auto' or one of "
-                         f"{allowed} (a power of two, 2^adc_bits times a power-of-two LSB)")
-    return k
+    else:
+        full_scale = check_int("full_scale", full_scale, 1, None)
+    return derive.adc_shift_for_full_scale(full_scale, adc_bits, lossless_bits)
 
 
 # ---------------------------------------------------------------------------------------
@@ -172,7 +166,7 @@ class CrossbarSpec:
     cols_per_adc : int
         m: physical columns multiplexed onto one ADC; must divide ``C_phys``.
     tiles : int
-        T ``[1, 4096]``: weight tiles held by the macro (only sizes the noise arrays).
+        T ``[1, 1024]`` (``constraints.limits.TILES_MAX``): weight tiles held by the macro (only sizes the noise arrays).
     """
 
     bits: int
@@ -200,13 +194,13 @@ class CrossbarSpec:
         check_int("dac_bits", self.dac_bits, 1, n)
         check_choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
         check_int("adc_bits", self.adc_bits, 1, ADC_BITS_MAX)
-        check_int("tiles", self.tiles, 1, 4096)
+        check_int("tiles", self.tiles, 1, _limits.TILES_MAX)
         cp = self.phys_cols
         m = check_int("cols_per_adc", self.cols_per_adc, 1, cp)
         if cp % m:
             raise ValueError(f"cols_per_adc={m} is out of range; allowed: a divisor of the "
                              f"{cp} physical columns")
-        kmax = max(0, self.lossless_adc_bits - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
+        kmax = derive.max_adc_shift(self.adc_bits, self.lossless_adc_bits)
         shift = self.adc_shift
         if shift is None:
             shift = max(0, self.lossless_adc_bits - self.adc_bits)
@@ -220,11 +214,22 @@ class CrossbarSpec:
             shift = (check_int("adc_shift", shift, 0, kmax),) * cp
         object.__setattr__(self, "adc_shift", shift)
 
+    @classmethod
+    def from_record(cls, record):
+        """The spec of a contract :class:`constraints.CrossbarRecord` (what ``sim`` resolves
+        from a configuration and ``tb`` reads back)."""
+        return cls(bits=record.bits, input_signed=record.input_signed,
+                   weight_signed=record.weight_signed, rows=record.rows, cols=record.cols,
+                   cell_bits=record.cell_bits, weight_encoding=record.weight_encoding,
+                   dac_bits=record.dac_bits, input_encoding=record.input_encoding,
+                   adc_bits=record.adc_bits, adc_shift=tuple(record.adc_shift),
+                   cols_per_adc=record.cols_per_adc, tiles=record.weight_tiles)
+
     # --- weights ------------------------------------------------------------------------
     @property
     def slices(self):
         """S = ceil(N / b) cells per weight magnitude."""
-        return -(-self.bits // self.cell_bits)
+        return derive.slices(self.bits, self.cell_bits)
 
     @property
     def slice_widths(self):
@@ -235,12 +240,12 @@ class CrossbarSpec:
     @property
     def polarities(self):
         """E: 2 columns (w⁺, w⁻) per slice for ``differential``, 1 for ``offset``."""
-        return 2 if self.weight_encoding == "differential" else 1
+        return derive.polarities(self.weight_encoding)
 
     @property
     def phys_cols(self):
         """``C_phys = C·S·E`` physical columns, column ``j = (c·S + s)·E + e``."""
-        return self.cols * self.slices * self.polarities
+        return derive.phys_cols(self.cols, self.bits, self.cell_bits, self.weight_encoding)
 
     @property
     def weight_offset(self):
@@ -258,17 +263,13 @@ class CrossbarSpec:
     @property
     def sign_phase(self):
         """True when the sign bit is a phase of its own (signed, ``twos_complement``)."""
-        return self.input_signed and self.input_encoding == "twos_complement"
+        return derive.sign_phase(self.input_signed, self.input_encoding)
 
     @property
     def phase_bits(self):
         """``(lsb, width)`` of each phase's digit within the N-bit input pattern."""
-        v, n = self.dac_bits, self.bits
-        top = n - 1 if self.sign_phase else n
-        plan = [(lo, min(v, top - lo)) for lo in range(0, top, v)]
-        if self.sign_phase:
-            plan.append((n - 1, 1))
-        return tuple(plan)
+        return tuple((lo, width) for lo, width, _ in derive.phase_plan(
+            self.bits, self.input_signed, self.dac_bits, self.input_encoding))
 
     @property
     def sign_code(self):
@@ -294,7 +295,7 @@ class CrossbarSpec:
     @property
     def cell_max(self):
         """Largest contribution of one cell: ``(2^v − 1)·(2^b − 1)``."""
-        return ((1 << self.dac_bits) - 1) * ((1 << self.cell_bits) - 1)
+        return derive.cell_max(self.dac_bits, self.cell_bits)
 
     @property
     def column_max(self):
@@ -324,17 +325,15 @@ class CrossbarSpec:
     @property
     def trim_range(self):
         """Per-column offset trim, signed B bits: ``[−2^(B−1), 2^(B−1) − 1]``."""
-        return -(1 << (self.adc_bits - 1)), (1 << (self.adc_bits - 1)) - 1
+        return int_range(self.adc_bits, True)
 
     @property
     def input_range(self):
-        n = self.bits
-        return (-(1 << (n - 1)), (1 << (n - 1)) - 1) if self.input_signed else (0, (1 << n) - 1)
+        return int_range(self.bits, self.input_signed)
 
     @property
     def weight_range(self):
-        n = self.bits
-        return (-(1 << (n - 1)), (1 << (n - 1)) - 1) if self.weight_signed else (0, (1 << n) - 1)
+        return int_range(self.bits, self.weight_signed)
 
     @property
     def psum_range(self):
@@ -381,7 +380,13 @@ class CrossbarNoise:
             if not 0.0 <= float(v) <= hi:
                 raise ValueError(f"{name}={v!r} is out of range; allowed: [0, {hi}]")
             object.__setattr__(self, name, float(v))
-        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, 2**63 - 1))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, _limits.SEED_MAX))
+
+    @classmethod
+    def from_record(cls, record):
+        """The non-idealities of a contract :class:`constraints.CrossbarRecord`."""
+        return cls(program_sigma=record.program_sigma, read_sigma=record.read_sigma,
+                   adc_offset_sigma=record.adc_offset_sigma, seed=record.seed)
 
     @property
     def ideal(self):
@@ -540,7 +545,7 @@ def column_sums(d, levels):
 
 def noise_streams(seed):
     """The three independent generators ``(program, read, adc_offset)`` of a seed."""
-    seed = check_int("seed", seed, 0, 2**63 - 1)
+    seed = check_int("seed", seed, 0, _limits.SEED_MAX)
     return tuple(np.random.default_rng([seed, i]) for i in range(3))
 
 

@@ -16,6 +16,8 @@ where it is provably exact (:func:`int_matmul`).
 
 import numpy as np
 
+from constraints import int_range
+from constraints import limits as _limits
 from golden._validate import (
     as_int_array,
     broadcast,
@@ -50,8 +52,9 @@ __all__ = [
 ]
 
 OVERFLOWS = ("wrap", "saturate")
-#: Widest accumulator the golden model (and the wide multiply) supports: ``|acc| <= 2^47``.
-ACC_BITS_MAX = 48
+#: Widest accumulator the golden model (and the wide multiply) supports: ``|acc| <= 2^47``
+#: (the contract's limit, ``constraints/limits.py``).
+ACC_BITS_MAX = _limits.ACC_BITS_MAX
 #: Values of any 16-bit signed or unsigned operand / zero point: ``[-2^15, 2^16 − 1]``.
 OPERAND_MIN, OPERAND_MAX = -(2**15), 2**16 - 1
 #: ``y_zp``, ``act_min``, ``act_max`` are ``out_bits + 1``-bit signed values, out_bits <= 16.
@@ -64,10 +67,8 @@ def operand_range(bits, signed):
 
     ``bits`` in ``[2, 16]``.
     """
-    bits = check_int("bits", bits, 2, 16)
-    if check_bool("signed", signed):
-        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    return 0, 2**bits - 1
+    bits = check_int("bits", bits, _limits.BITS_MIN, _limits.BITS_MAX)
+    return int_range(bits, check_bool("signed", signed))
 
 
 def _acc_range(acc_bits):
@@ -273,7 +274,8 @@ def requantize(acc, *, m0, shift, y_zp, act_min, act_max, rounding="double"):
         Output zero point, ``[-2^16, 2^16 − 1]``.
     act_min, act_max : int
         Clamp bounds, ``-2^16 <= act_min <= act_max <= 2^16 − 1``.
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`golden.fixedpoint.ROUNDINGS` (:data:`~golden.fixedpoint.ROUNDING_MODES`).
 
     Returns
     -------
@@ -363,7 +365,8 @@ def fully_connected(x, w, *, bias, x_zp, w_zp, m0, shift, y_zp, act_min, act_max
         Per-tensor or per-channel multiplier, ``m0 ∈ [0, 2^31 − 1]``, ``shift ∈ [−31, 30]``.
     y_zp, act_min, act_max : int
         As in :func:`requantize`.
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`golden.fixedpoint.ROUNDINGS` (:data:`~golden.fixedpoint.ROUNDING_MODES`).
     acc_bits : int
         ``[2, 48]``; 32 is TFLite.
 

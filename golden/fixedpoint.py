@@ -17,6 +17,7 @@ from golden._validate import as_int_array, broadcast, check_choice, check_range
 
 __all__ = [
     "ROUNDINGS",
+    "ROUNDING_MODES",
     "INT32_MIN",
     "INT32_MAX",
     "WIDE_X_LIMIT",
@@ -27,8 +28,6 @@ __all__ = [
     "multiply_by_quantized_multiplier_wide",
 ]
 
-#: Rounding-mode names used everywhere (YAML, CLI, golden, hw); ``"double"`` is the default.
-ROUNDINGS = ("double", "single", "ruy")
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 M0_MAX = 2**31 - 1
@@ -153,14 +152,8 @@ def rounding_divide_by_pot_ties_up(x, exponent):
 def multiply_by_quantized_multiplier(x, m0, shift, rounding="double"):
     """TFLite ``MultiplyByQuantizedMultiplier`` on int32: ``x·m0·2^(shift − 31)``, rounded.
 
-    With ``left = max(shift, 0)``, ``right = max(−shift, 0)``, ``t = 31 − shift``:
-
-    * ``"double"`` (TFLite reference kernels, TFLite Micro, gemmlowp):
-      ``RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(wrap32(x·2^left), m0), right)``.
-    * ``"ruy"`` (TFLite optimized x86 kernels): the same with
-      :func:`rounding_divide_by_pot_ties_up` as second step.
-    * ``"single"`` (``TFLITE_SINGLE_ROUNDING``, CMSIS-NN):
-      ``wrap32((x·m0 + 2^(t−1)) >> t)``.
+    The rounding steps are those of the mode ``rounding`` (:data:`ROUNDING_MODES`), on
+    int32 operands: ``x·2^left`` wraps to int32 (``wrap32``) as in TFLite.
 
     Parameters
     ----------
@@ -170,7 +163,8 @@ def multiply_by_quantized_multiplier(x, m0, shift, rounding="double"):
         ``[0, 2^31 − 1]`` (per-channel: broadcast against ``x``, channel on the last axis).
     shift : int or array_like of int
         ``[-31, 30]``, negative = right shift (TFLite convention).
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`ROUNDINGS`.
 
     Returns
     -------
@@ -191,12 +185,8 @@ def multiply_by_quantized_multiplier(x, m0, shift, rounding="double"):
     x = _int32("x", x)
     m0, shift = _multiplier(m0, shift)
     x, m0, shift = broadcast(x=x, m0=m0, shift=shift)
-    if rounding == "single":
-        t = 31 - shift  # 1..62; |x·m0| <= 2^62 and 2^(t−1) <= 2^61: no int64 overflow
-        return _out(_wrap32((x * m0 + (np.int64(1) << (t - 1))) >> t))
-    left, right = np.maximum(shift, 0), np.maximum(-shift, 0)
-    high = (_wrap32(x << left) * m0 + 2**30) >> 31  # SRDHM; m0 >= 0 so it cannot saturate
-    return _out(_ties_away(high, right) if rounding == "double" else _ties_up(high, right))
+    result, _ = ROUNDING_MODES[rounding](x, m0, shift, wide=False)
+    return _out(result)
 
 
 def _scale_round(x, m0, t):
@@ -229,6 +219,59 @@ def _scale_round(x, m0, t):
     return np.where(t >= 16, narrow, np.where(saturated, limit, wide)), saturated
 
 
+# --- rounding modes ----------------------------------------------------------------------
+#
+# One function per mode, ``(x, m0, shift, *, wide) -> (result, saturated)`` on broadcast
+# int64 arrays whose ranges the caller checked, with ``left = max(shift, 0)``,
+# ``right = max(−shift, 0)``, ``t = 31 − shift``. ``wide=False`` is TFLite's int32 function
+# (``x·2^left`` wraps to int32, the result is wrapped to int32, ``saturated`` is all false);
+# ``wide=True`` is the exact semantics of docs/design.md for accumulators up to 2^47
+# (``saturated`` marks results beyond ±2^62, replaced by ±2^62 with the exact sign).
+# Each mode is described once, in its function's docstring; :data:`ROUNDING_MODES` is the
+# one table every caller dispatches through, and :data:`ROUNDINGS` its names.
+
+def _doubling_high_mul(x, m0, shift, wide):
+    """First step of the two-step modes: ``h = floor((x·2^left·m0 + 2^30) / 2^31)``
+    (SaturatingRoundingDoublingHighMul of ``wrap32(x·2^left)`` and ``m0``; it cannot
+    saturate since ``m0 >= 0``). Returns ``(h, saturated)``."""
+    left = np.maximum(shift, 0)
+    if wide:
+        # floor((x·m0·2^left + 2^30) / 2^31) = floor((x·m0 + 2^(30−left)) / 2^(31−left))
+        return _scale_round(x, m0, 31 - left)
+    return (_wrap32(x << left) * m0 + 2**30) >> 31, np.zeros(np.shape(x), dtype=bool)
+
+
+def _round_double(x, m0, shift, *, wide):
+    """``"double"`` (TFLite reference kernels, TFLite Micro, gemmlowp; the default):
+    ``RoundingDivideByPOT(h, right)`` — two roundings, the second half away from zero."""
+    high, saturated = _doubling_high_mul(x, m0, shift, wide)
+    return _ties_away(high, np.maximum(-shift, 0)), saturated
+
+
+def _round_ruy(x, m0, shift, *, wide):
+    """``"ruy"`` (TFLite's optimized x86 kernels): ``floor((h + 2^(right−1)) / 2^right)`` —
+    two roundings, the second half toward +inf (:func:`rounding_divide_by_pot_ties_up`)."""
+    high, saturated = _doubling_high_mul(x, m0, shift, wide)
+    return _ties_up(high, np.maximum(-shift, 0)), saturated
+
+
+def _round_single(x, m0, shift, *, wide):
+    """``"single"`` (``TFLITE_SINGLE_ROUNDING``, CMSIS-NN): ``floor((x·m0 + 2^(t−1)) / 2^t)``
+    — one rounding, half toward +inf (``wrap32`` of it on int32)."""
+    t = 31 - shift  # 1..62
+    if wide:
+        return _scale_round(x, m0, t)
+    # |x·m0| <= 2^62 and 2^(t−1) <= 2^61: no int64 overflow
+    result = _wrap32((x * m0 + (np.int64(1) << (t - 1))) >> t)
+    return result, np.zeros(np.shape(x), dtype=bool)
+
+
+#: Rounding mode name → its function (the one dispatch table; see the comment above).
+ROUNDING_MODES = {"double": _round_double, "single": _round_single, "ruy": _round_ruy}
+#: Rounding-mode names used everywhere (YAML, CLI, golden, hw); ``"double"`` is the default.
+ROUNDINGS = tuple(ROUNDING_MODES)
+
+
 def _mbqm_wide(x, m0, shift, rounding):
     """Unchecked wide multiply (see :func:`multiply_by_quantized_multiplier_wide`).
 
@@ -236,28 +279,14 @@ def _mbqm_wide(x, m0, shift, rounding):
     ``±2^62`` (with the exact result's sign) where it is true.
     """
     x, m0, shift = np.broadcast_arrays(x, m0, shift)
-    if rounding == "single":
-        return _scale_round(x, m0, 31 - shift)
-    # shift >= 0: floor((x·m0·2^left + 2^30) / 2^31)
-    #             = floor((x·m0 + 2^(30−left)) / 2^(31−left))   (exact: left <= 30)
-    # shift < 0:  h = floor((x·m0 + 2^30) / 2^31), then the right step on h (|h| <= 2^47).
-    high, saturated = _scale_round(x, m0, 31 - np.maximum(shift, 0))
-    right = np.maximum(-shift, 0)
-    step = _ties_away if rounding == "double" else _ties_up
-    return step(high, right), saturated
+    return ROUNDING_MODES[rounding](x, m0, shift, wide=True)
 
 
 def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):
     """Exact ("wide") ``x·m0·2^(shift−31)`` for accumulators wider than 32 bits.
 
     The contract semantics of ``docs/design.md``: ``x·2^left`` is computed exactly (no
-    int32 wrap). With ``left = max(shift, 0)``, ``right = max(−shift, 0)``,
-    ``t = 31 − shift``:
-
-    * ``"double"``: ``h = floor((x·m0·2^left + 2^30) / 2^31)``, then
-      ``RoundingDivideByPOT(h, right)`` (ties away from zero).
-    * ``"ruy"``: the same ``h``, then ``floor((h + 2^(right−1)) / 2^right)`` (ties up).
-    * ``"single"``: ``floor((x·m0 + 2^(t−1)) / 2^t)``.
+    int32 wrap), then rounded as the mode ``rounding`` says (:data:`ROUNDING_MODES`).
 
     Equal to :func:`multiply_by_quantized_multiplier` wherever ``x·2^left`` fits int32 (the
     domain where TFLite's int32 function is defined): then ``wrap32`` is the identity,
@@ -276,7 +305,8 @@ def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):
         ``[0, 2^31 − 1]``, broadcast against ``x`` (per-channel on the last axis).
     shift : int or array_like of int
         ``[-31, 30]``, negative = right shift.
-    rounding : {"double", "single", "ruy"}
+    rounding : str
+        One of :data:`ROUNDINGS`.
 
     Returns
     -------

@@ -3,19 +3,25 @@ parameter checks, stream layouts and the shared part of their ``describe()``.
 
 One definition, so the MAC-array top and the crossbar top cannot drift apart in the
 parameters they accept, the beats on their streams, or what the manifest says about them.
+The limits are the contract's (``constraints/limits.py``); :func:`from_record` builds a top
+from a ``constraints.DatapathRecord`` and checks the top's own derived widths against it.
 """
 
 from amaranth.hdl import unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from ._util import check_array, check_bool, check_choice, check_int
+from constraints import derive, limits
+from constraints.loadmap import REGION_BITS
+
+from ._util import check_array, check_bool, check_choice, check_int, silent_on_error
 from .accumulator_bank import OVERFLOW_POLICIES
 from .requant_stage import REGIONS
 from .requant_stage import address_map as requant_address_map
 from .requantizer import ROUNDINGS
 
-__all__ = ["COMMON_PARAMETERS", "check_common", "stream_members", "describe_common"]
+__all__ = ["COMMON_PARAMETERS", "check_common", "load_widths", "stream_members",
+           "describe_common", "check_against", "from_record"]
 
 #: The keyword parameters every datapath top takes (besides its own).
 COMMON_PARAMETERS = ("bits", "input_signed", "weight_signed", "rows", "cols", "weight_tiles",
@@ -30,12 +36,41 @@ def check_common(top, *, bits, input_signed, weight_signed, rows, cols, weight_t
     check_array(top, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
                 rows=rows, cols=cols, weight_tiles=weight_tiles)
     owner = type(top).__name__
-    top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, 64)
+    top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, limits.ACC_BITS_MAX)
     top.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
-    top.out_bits = check_int(owner, "out_bits", out_bits, 2, 16)
+    top.out_bits = check_int(owner, "out_bits", out_bits, limits.OUT_BITS_MIN,
+                             limits.OUT_BITS_MAX)
     top.out_signed = check_bool(owner, "out_signed", out_signed)
     top.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
     top.per_channel = check_bool(owner, "per_channel", per_channel)
+
+
+def load_widths(top, phys_cols=0):
+    """Set ``INDEX_BITS``, ``ADDR_BITS``, ``LOAD_DATA_BITS``, ``TILE_BITS`` of ``top`` (the
+    contract's formulas, ``constraints/derive.py``); ``phys_cols`` of a crossbar top."""
+    top.INDEX_BITS = derive.index_bits(top.weight_tiles, top.cols, phys_cols)
+    top.ADDR_BITS = top.INDEX_BITS + REGION_BITS
+    top.LOAD_DATA_BITS = derive.load_data_bits(top.rows, top.bits, top.acc_bits)
+    top.TILE_BITS = derive.tile_bits(top.weight_tiles)
+
+
+def check_against(top, record):
+    """Raise ``ValueError`` when a width ``top`` derived itself differs from the
+    configuration record's (``record.expected_widths()``)."""
+    for name, want in record.expected_widths().items():
+        got = getattr(top, name)
+        if got != want:
+            raise ValueError(f"{type(top).__name__}: {name}={got!r} differs from the "
+                             f"configuration record's {want!r} ({record.name})")
+    return top
+
+
+def from_record(cls, record, **extra):
+    """``cls(**record.top_parameters(), **extra)``, checked with :func:`check_against` (a
+    refused top is not also reported as never used)."""
+    top = cls(**record.top_parameters(), **extra)
+    silent_on_error(check_against)(top, record)
+    return top
 
 
 def stream_members(top):

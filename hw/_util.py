@@ -20,19 +20,22 @@ The helpers below therefore
 
 Multiplications are emitted with their natural widths, which Verilator does not flag.
 The lint-cleanliness of everything built from these helpers is checked by
-``tests/hw/test_hw_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
+``tests/hw/test_generate_lint.py`` (``verilator --lint-only``, default warnings, no waivers).
 """
 
 import functools
 import operator
 
 from amaranth.hdl import Cat, Const, Mux, Signal, Value, signed, unsigned
-from amaranth.hdl import _ast
 from amaranth.utils import ceil_log2
+
+from constraints import int_range, limits, signed_width_for
+
+from ._amaranth_private import silence_unused_warning
 
 __all__ = [
     "check_int", "check_bool", "check_choice", "check_fault", "int_range", "signed_width_for",
-    "wire", "extend", "add", "sub", "eq_const", "lt", "fits", "saturate", "clamp",
+    "wire", "as_signed", "extend", "add", "sub", "eq_const", "lt", "fits", "saturate", "clamp",
     "shift_right", "divmod_const", "ceil_log2",
 ]
 
@@ -85,32 +88,21 @@ def check_fault(owner, value, choices):
 
 
 def check_array(obj, *, bits, input_signed, weight_signed, rows, cols, weight_tiles):
-    """Validate an array's operand and tile parameters (N in [2, 16], R and C in [1, 256],
-    T in [1, 4096]) and store them on ``obj``; errors name ``obj``'s class."""
+    """Validate an array's operand and tile parameters against the contract's limits
+    (``constraints/limits.py``: N in [2, 16], R and C in [1, 256], T in [1, 1024]) and store
+    them on ``obj``; errors name ``obj``'s class."""
     owner = type(obj).__name__
-    obj.bits = check_int(owner, "bits", bits, 2, 16)
+    obj.bits = check_int(owner, "bits", bits, limits.BITS_MIN, limits.BITS_MAX)
     obj.input_signed = check_bool(owner, "input_signed", input_signed)
     obj.weight_signed = check_bool(owner, "weight_signed", weight_signed)
-    obj.rows = check_int(owner, "rows", rows, 1, 256)
-    obj.cols = check_int(owner, "cols", cols, 1, 256)
-    obj.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, 4096)
+    obj.rows = check_int(owner, "rows", rows, 1, limits.DIM_MAX)
+    obj.cols = check_int(owner, "cols", cols, 1, limits.DIM_MAX)
+    obj.weight_tiles = check_int(owner, "weight_tiles", weight_tiles, 1, limits.TILES_MAX)
 
 
 # --- integer ranges ----------------------------------------------------------------------
 
-def int_range(bits, is_signed):
-    """Inclusive range ``(lo, hi)`` of a ``bits``-wide integer."""
-    if is_signed:
-        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return 0, (1 << bits) - 1
-
-
-def signed_width_for(lo, hi):
-    """Smallest ``w`` such that ``signed(w)`` holds every integer in ``[lo, hi]``."""
-    w = 1
-    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
-        w += 1
-    return w
+# ``int_range`` and ``signed_width_for`` are the contract's (constraints/ranges.py).
 
 
 # --- lint-clean arithmetic ---------------------------------------------------------------
@@ -121,30 +113,21 @@ def signed_width_for(lo, hi):
 # netlist, and nested helpers would grow exponentially. Constant operands stay ``Const``.
 
 def _const_value(value):
-    """The integer value of a constant expression (``Const``, its ``as_signed()`` /
-    ``as_unsigned()``, slices and concatenations of constants), else ``None``."""
+    """The integer value of a constant expression (a ``Const``, slices and concatenations of
+    constants: Amaranth's ``Const.cast``), else ``None``. Keep constants ``Const`` through
+    signedness changes with :func:`as_signed` (``Const.cast`` does not evaluate
+    ``.as_signed()``)."""
+    try:
+        return Const.cast(value).value
+    except TypeError:
+        return None
+
+
+def as_signed(value):
+    """``value.as_signed()``; a ``Const`` stays a ``Const`` (of the same bits, signed)."""
     if isinstance(value, Const):
-        return value.value
-    if isinstance(value, _ast.Operator) and value.operator in ("s", "u"):
-        inner = _const_value(value.operands[0])
-        if inner is None:
-            return None
-        return Const(inner, value.shape()).value
-    if isinstance(value, _ast.Slice):
-        inner = _const_value(value.value)
-        if inner is None:
-            return None
-        return (inner >> value.start) & ((1 << (value.stop - value.start)) - 1)
-    if isinstance(value, _ast.Concat):
-        total, offset = 0, 0
-        for part in value.parts:
-            v = _const_value(part)
-            if v is None:
-                return None
-            total |= (v & ((1 << len(part)) - 1)) << offset
-            offset += len(part)
-        return Const(total, value.shape()).value
-    return None
+        return Const(value.value, signed(len(value)))
+    return value.as_signed()
 
 
 def wire(m, value, name):
@@ -290,7 +273,7 @@ def saturate(m, value, width, name="sat"):
     """``value`` clamped into the ``signed(width)`` range, as a ``signed(width)`` signal."""
     value = wire(m, value, name + "_v")
     if len(value) <= width and value.shape().signed:
-        return wire(m, extend(value, width).as_signed(), name)
+        return wire(m, as_signed(extend(value, width)), name)
     lo, hi = int_range(width, True)
     mask = (1 << width) - 1
     neg = value[-1] if value.shape().signed else Const(0, 1)
@@ -301,9 +284,9 @@ def saturate(m, value, width, name="sat"):
 
 def clamp(m, value, lo, hi, width, name="clamp"):
     """``min(max(value, lo), hi)`` as a ``signed(width)`` signal (``width`` holds all three)."""
-    v = wire(m, extend(wire(m, value, name + "_in"), width).as_signed(), name + "_v")
-    lo = wire(m, extend(wire(m, lo, name + "_lo0"), width).as_signed(), name + "_lo")
-    hi = wire(m, extend(wire(m, hi, name + "_hi0"), width).as_signed(), name + "_hi")
+    v = wire(m, as_signed(extend(wire(m, value, name + "_in"), width)), name + "_v")
+    lo = wire(m, as_signed(extend(wire(m, lo, name + "_lo0"), width)), name + "_lo")
+    hi = wire(m, as_signed(extend(wire(m, hi, name + "_hi0"), width)), name + "_hi")
     up = wire(m, Mux(lt(m, v, lo, name + "_below"), lo, v), name + "_up")
     return wire(m, Mux(lt(m, hi, up, name + "_above"), hi, up), name)
 
@@ -356,6 +339,6 @@ def silent_on_error(init):
         try:
             init(self, *args, **kwargs)
         except Exception:
-            self._MustUse__silence = True
+            silence_unused_warning(self)
             raise
     return wrapper

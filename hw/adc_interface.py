@@ -1,5 +1,7 @@
 """ADC interface of the crossbar: start/done handshake, column multiplexing, offset trim."""
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -107,79 +109,87 @@ class AdcInterface(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        B, mux, adcs = self.adc_bits, self.cols_per_adc, self.NUM_ADCS
-
-        scanning_q = Signal(name="scanning_q")
-        start_q = Signal(name="start_q")
-        sel_q = Signal(self.SEL_BITS, name="sel_q")
-        pending_q = Signal(adcs, name="pending_q")
-        out_valid_q = Signal(name="out_valid_q")
-        tag_q = Signal(self.tag_bits, name="tag_q", reset_less=True)
-
+        q = SimpleNamespace(scanning=Signal(name="scanning_q"), start=Signal(name="start_q"),
+                            sel=Signal(self.SEL_BITS, name="sel_q"),
+                            pending=Signal(self.NUM_ADCS, name="pending_q"),
+                            out_valid=Signal(name="out_valid_q"),
+                            tag=Signal(self.tag_bits, name="tag_q", reset_less=True))
         m.d.comb += [
-            self.adc_start.eq(start_q),
-            self.adc_sel.eq(sel_q),
-            self.busy.eq(scanning_q),
-            self.o_codes.valid.eq(out_valid_q),
-            self.o_codes.payload.tag.eq(tag_q),
+            self.adc_start.eq(q.start),
+            self.adc_sel.eq(q.sel),
+            self.busy.eq(q.scanning),
+            self.o_codes.valid.eq(q.out_valid),
+            self.o_codes.payload.tag.eq(q.tag),
         ]
+        pending_d, step_done, last_step = self._step_status(m, q)
+        self._trimmed_codes(m, self._captured_codes(m, q))
+        # output register handshake
+        with m.If(self.o_codes.ready):
+            m.d.sync += q.out_valid.eq(0)
+        self._sequence(m, q, pending_d, step_done, last_step)
+        return m
 
-        # per-ADC capture of the current step
-        pending_d = Signal(adcs, name="pending_d")
-        m.d.comb += pending_d.eq(pending_q & ~self.adc_done)
+    def _step_status(self, m, q):
+        """The current step: the ADCs still pending after this cycle's ``adc_done``, whether
+        the step is done and whether it is the last (``sel = m − 1``)."""
+        pending_d = Signal(self.NUM_ADCS, name="pending_d")
+        m.d.comb += pending_d.eq(q.pending & ~self.adc_done)
         step_done = Signal(name="step_done")
         last_step = Signal(name="last_step")
         m.d.comb += [
-            step_done.eq(scanning_q & ~pending_d.any()),
-            last_step.eq(eq_const(sel_q, mux - 1)),
+            step_done.eq(q.scanning & ~pending_d.any()),
+            last_step.eq(eq_const(q.sel, self.cols_per_adc - 1)),
             self.i_scan.ready.eq(step_done & last_step),
         ]
+        return pending_d, step_done, last_step
 
+    def _captured_codes(self, m, q):
+        """Per physical column, the raw code its ADC returned in the column's step."""
+        B, mux = self.adc_bits, self.cols_per_adc
         raw = []
         for j in range(self.phys_cols):
             a, i = divmod(j, mux)
             raw_q = Signal(B, name=f"raw_q_{j}", reset_less=True)
-            take = scanning_q & self.adc_done[a] & pending_q[a]
+            take = q.scanning & self.adc_done[a] & q.pending[a]
             if mux > 1:
-                take = take & eq_const(sel_q, i)
+                take = take & eq_const(q.sel, i)
             with m.If(take):
                 m.d.sync += raw_q.eq(self.adc_code[a * B:(a + 1) * B])
             raw.append(raw_q)
+        return raw
 
-        # trims and the trimmed codes
+    def _trimmed_codes(self, m, raw):
+        """The trim registers and ``code_j = raw_j − trim_j`` onto ``o_codes``."""
         for j in range(self.phys_cols):
-            trim_q = Signal(signed(B), name=f"trim_q_{j}")
+            trim_q = Signal(signed(self.adc_bits), name=f"trim_q_{j}")
             with m.If(self.trim_we & eq_const(self.trim_addr, j)):
                 m.d.sync += trim_q.eq(self.trim_data)
             trimmed = sub(m, raw[j], trim_q, self.CODE_BITS, name=f"code_{j}")
             m.d.comb += self.o_codes.payload.code[j].eq(trimmed)
 
-        # output register handshake
-        with m.If(self.o_codes.ready):
-            m.d.sync += out_valid_q.eq(0)
-
-        # sequencing: request → steps sel = 0 .. m−1 → codes
-        m.d.sync += start_q.eq(0)
-        sel_inc = add(m, sel_q, Const(1, 1), self.SEL_BITS + 1, name="sel_inc")
-        free = ~out_valid_q | self.o_codes.ready
-        with m.If(~scanning_q):
+    def _sequence(self, m, q, pending_d, step_done, last_step):
+        """Sequencing: request → steps ``sel = 0 .. m−1`` (a start each) → codes."""
+        every_adc = (1 << self.NUM_ADCS) - 1
+        m.d.sync += q.start.eq(0)
+        sel_inc = add(m, q.sel, Const(1, 1), self.SEL_BITS + 1, name="sel_inc")
+        free = ~q.out_valid | self.o_codes.ready
+        with m.If(~q.scanning):
             with m.If(self.i_scan.valid & free):
                 m.d.sync += [
-                    scanning_q.eq(1),
-                    start_q.eq(1),
-                    sel_q.eq(0),
-                    pending_q.eq((1 << adcs) - 1),
-                    tag_q.eq(self.i_scan.payload),
+                    q.scanning.eq(1),
+                    q.start.eq(1),
+                    q.sel.eq(0),
+                    q.pending.eq(every_adc),
+                    q.tag.eq(self.i_scan.payload),
                 ]
         with m.Else():
-            m.d.sync += pending_q.eq(pending_d)
+            m.d.sync += q.pending.eq(pending_d)
             with m.If(step_done):
                 with m.If(last_step):
-                    m.d.sync += [scanning_q.eq(0), out_valid_q.eq(1)]
+                    m.d.sync += [q.scanning.eq(0), q.out_valid.eq(1)]
                 with m.Else():
                     m.d.sync += [
-                        sel_q.eq(sel_inc[:self.SEL_BITS]),
-                        start_q.eq(1),
-                        pending_q.eq((1 << adcs) - 1),
+                        q.sel.eq(sel_inc[:self.SEL_BITS]),
+                        q.start.eq(1),
+                        q.pending.eq(every_adc),
                     ]
-        return m

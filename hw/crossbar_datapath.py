@@ -5,20 +5,22 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._top import check_common, describe_common, stream_members
-from ._util import (ceil_log2, check_choice, check_fault, check_int, divmod_const,
+from constraints import derive, limits
+from constraints.loadmap import CROSSBAR_REGIONS
+
+from ._top import check_common, describe_common, from_record, load_widths, stream_members
+from ._util import (check_choice, check_fault, check_int, divmod_const,
                     eq_const, lt, silent_on_error, sub, wire)
 from .accumulator_bank import AccumulatorBank
 from .crossbar_engine import FAULTS as ENGINE_FAULTS
 from .crossbar_engine import INPUT_ENCODINGS, WEIGHT_ENCODINGS, CrossbarEngine
-from .requant_stage import REGION_BITS, REGIONS, RequantStage
+from .requant_stage import RequantStage
 from .requantizer import FAULTS as REQUANT_FAULTS
 from .requantizer import Requantizer
 
 __all__ = ["CrossbarDatapath", "CROSSBAR_REGIONS", "FAULTS"]
 
-#: ``Datapath``'s load regions plus the ADC trims.
-CROSSBAR_REGIONS = {**REGIONS, "TRIM": 5}
+# CROSSBAR_REGIONS (the contract's load map): ``Datapath``'s load regions plus the ADC trims.
 FAULTS = REQUANT_FAULTS + ENGINE_FAULTS
 
 
@@ -121,9 +123,11 @@ class CrossbarDatapath(wiring.Component):
         self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, self.bits)
         self.input_encoding = check_choice(owner, "input_encoding", input_encoding,
                                            INPUT_ENCODINGS)
-        self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, 40)
-        self.dac_settle_cycles = check_int(owner, "dac_settle_cycles", dac_settle_cycles, 0, 255)
-        self.adc_latency = check_int(owner, "adc_latency", adc_latency, 1, 1024)
+        self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, limits.ADC_BITS_MAX)
+        self.dac_settle_cycles = check_int(owner, "dac_settle_cycles", dac_settle_cycles, 0,
+                                           limits.SETTLE_CYCLES_MAX)
+        self.adc_latency = check_int(owner, "adc_latency", adc_latency, 1,
+                                     limits.ADC_LATENCY_MAX)
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
         self.cols_per_adc = cols_per_adc
         self.adc_shift = tuple(adc_shift) if isinstance(adc_shift, (list, tuple)) else adc_shift
@@ -139,12 +143,9 @@ class CrossbarDatapath(wiring.Component):
         self.adc_shift = eng.adc_shift
         self.cols_per_adc = eng.cols_per_adc
 
-        n, r, c, t = self.bits, self.rows, self.cols, self.weight_tiles
-        self.INDEX_BITS = max(2, ceil_log2(max(t * c, self.PHYS_COLS, 4)))
-        self.ADDR_BITS = self.INDEX_BITS + REGION_BITS
-        self.LOAD_DATA_BITS = max(r * n, self.acc_bits, 32)
-        self.TILE_BITS = max(1, ceil_log2(t))
-        self.COL_BITS = max(1, ceil_log2(c))
+        r = self.rows
+        load_widths(self, self.PHYS_COLS)
+        self.COL_BITS = derive.col_bits(self.cols)
         self.CYCLES_PER_VECTOR = CrossbarEngine.cycles_per_vector_for(
             phases=self.PHASES, cols_per_adc=self.cols_per_adc, adc_latency=self.adc_latency,
             dac_settle_cycles=self.dac_settle_cycles)
@@ -174,6 +175,10 @@ class CrossbarDatapath(wiring.Component):
             "adc_done": In(self.NUM_ADCS),
             "adc_code": In(self.NUM_ADCS * self.adc_bits),
         })
+
+    #: ``CrossbarDatapath.from_record(record, inject_fault=None)``: built from a
+    #: ``constraints.DatapathRecord`` with a crossbar tile and checked against its widths.
+    from_record = classmethod(from_record)
 
     def _engine(self):
         fault = self.inject_fault if self.inject_fault in ENGINE_FAULTS else None
@@ -268,16 +273,7 @@ class CrossbarDatapath(wiring.Component):
         m.submodules.stage = stage = self._requant_stage()
         en = stage.en               # global stall of the back end: o_data holds a beat
 
-        # --- analog ports -----------------------------------------------------------------
-        m.d.comb += [
-            self.dac_codes.eq(eng.dac_codes),
-            self.dac_tile.eq(eng.dac_tile),
-            self.dac_valid.eq(eng.dac_valid),
-            self.adc_start.eq(eng.adc_start),
-            self.adc_sel.eq(eng.adc_sel),
-            eng.adc_done.eq(self.adc_done),
-            eng.adc_code.eq(self.adc_code),
-        ]
+        self._analog_ports(m, eng)
 
         # --- loads: weights and trims here, every other region in the RequantStage ---------
         busy = Signal(name="busy")
@@ -319,7 +315,24 @@ class CrossbarDatapath(wiring.Component):
             stage.p_data.eq(ldata),
         ]
 
-        # programming beat: encode the weight column into cell levels
+        self._programming_beat(m, ldata, w_write, w_tile, w_col, prog_valid_q)
+        self._data_path(m, eng, stage, en, prog_valid_q, busy)
+        return m
+
+    def _analog_ports(self, m, eng):
+        """The analog macro's ports are the engine's."""
+        m.d.comb += [
+            self.dac_codes.eq(eng.dac_codes),
+            self.dac_tile.eq(eng.dac_tile),
+            self.dac_valid.eq(eng.dac_valid),
+            self.adc_start.eq(eng.adc_start),
+            self.adc_sel.eq(eng.adc_sel),
+            eng.adc_done.eq(self.adc_done),
+            eng.adc_code.eq(self.adc_code),
+        ]
+
+    def _programming_beat(self, m, ldata, w_write, w_tile, w_col, prog_valid_q):
+        """A weight write also leaves on ``o_prog``: the column encoded into cell levels."""
         levels = wire(m, self._levels(m, ldata), "prog_levels")
         with m.If(self.o_prog.ready):
             m.d.sync += prog_valid_q.eq(0)
@@ -332,7 +345,9 @@ class CrossbarDatapath(wiring.Component):
             ]
         m.d.comb += self.o_prog.valid.eq(prog_valid_q)
 
-        # --- data path: engine → accumulator bank → requantizer → o_data -------------------
+    def _data_path(self, m, eng, stage, en, prog_valid_q, busy):
+        """Engine → accumulator bank → requantizer → ``o_data``; a load or a pending
+        programming beat holds the input."""
         m.d.comb += [
             eng.i_data.valid.eq(self.i_data.valid & ~self.i_load.valid & ~prog_valid_q),
             eng.i_data.payload.eq(self.i_data.payload),
@@ -347,4 +362,3 @@ class CrossbarDatapath(wiring.Component):
         ]
         wiring.connect(m, stage.o_data, wiring.flipped(self.o_data))
         m.d.comb += self.o_ovf_sticky.eq(stage.o_ovf_sticky)
-        return m

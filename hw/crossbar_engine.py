@@ -5,24 +5,26 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_array, check_choice, check_fault, check_int, clamp,
-                    eq_const, extend, int_range, lt, signed_width_for, silent_on_error, sub, wire)
+from constraints import derive
+from constraints.vocab import WEIGHT_ENCODINGS
+
+from ._util import (add, as_signed, ceil_log2, check_array, check_choice, check_fault, check_int,
+                    clamp, eq_const, extend, int_range, lt, signed_width_for, silent_on_error,
+                    sub, wire)
 from .adc_interface import AdcInterface
 from .dac_driver import INPUT_ENCODINGS, DacDriver, phase_plan
 from .mac_array import MacArray
 
 __all__ = ["CrossbarEngine", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS", "FAULTS", "crossbar_geometry"]
 
-WEIGHT_ENCODINGS = ("differential", "offset")
 FAULTS = ("crossbar_lsb_off_by_one",)
-FULL_SCALE_HEADROOM_BITS = 4
 
 
 def crossbar_geometry(*, bits, cell_bits, weight_encoding, cols):
-    """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns."""
-    slices = -(-bits // cell_bits)
-    pol = 2 if weight_encoding == "differential" else 1
-    return slices, pol, cols * slices * pol
+    """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns (the
+    contract's formulas, ``constraints.derive``)."""
+    return (derive.slices(bits, cell_bits), derive.polarities(weight_encoding),
+            derive.phys_cols(cols, bits, cell_bits, weight_encoding))
 
 
 
@@ -134,19 +136,46 @@ class CrossbarEngine(wiring.Component):
         if self.PHYS_COLS % self.cols_per_adc:
             raise ValueError(f"{owner}: cols_per_adc={cols_per_adc!r} is out of range; allowed: "
                              f"a divisor of the {self.PHYS_COLS} physical columns")
-        lossless = (self.rows * ((1 << self.dac_bits) - 1)
-                    * ((1 << self.cell_bits) - 1)).bit_length()
-        kmax = max(0, lossless - self.adc_bits) + FULL_SCALE_HEADROOM_BITS
+        self.adc_shift = self._check_adc_shift(adc_shift)
+        self._derive()
+        self._layouts()
+        super().__init__({
+            "i_data": In(stream.Signature(self.DataBeat)),
+            "o_psum": Out(stream.Signature(self.PsumBeat)),
+            "w_en": In(1),
+            "w_tile": In(self.TILE_BITS),
+            "w_col": In(self.COL_BITS),
+            "w_data": In(data.ArrayLayout(self.w_shape, self.rows)),
+            "trim_we": In(1),
+            "trim_addr": In(self.TRIM_ADDR_BITS),
+            "trim_data": In(signed(self.adc_bits)),
+            "dac_codes": Out(self.rows * self.dac_bits),
+            "dac_tile": Out(self.TILE_BITS),
+            "dac_valid": Out(1),
+            "adc_start": Out(1),
+            "adc_sel": Out(self.SEL_BITS),
+            "adc_done": In(self.NUM_ADCS),
+            "adc_code": In(self.NUM_ADCS * self.adc_bits),
+            "busy": Out(1),
+        })
+
+    def _check_adc_shift(self, adc_shift):
+        """Per physical column LSB exponents ``k_j`` (one int for all, or ``C_phys`` ints),
+        each in ``[0, max(0, lossless − B) + FULL_SCALE_HEADROOM_BITS]``."""
+        owner = type(self).__name__
+        kmax = derive.max_adc_shift(
+            self.adc_bits, derive.lossless_adc_bits(self.rows, self.dac_bits, self.cell_bits))
         if isinstance(adc_shift, (list, tuple)):
             if len(adc_shift) != self.PHYS_COLS:
                 raise ValueError(f"{owner}: adc_shift={adc_shift!r} is out of range; allowed: "
                                  f"an int or {self.PHYS_COLS} ints (one per physical column)")
-            shifts = tuple(check_int(owner, f"adc_shift[{j}]", k, 0, kmax)
-                           for j, k in enumerate(adc_shift))
-        else:
-            shifts = (check_int(owner, "adc_shift", adc_shift, 0, kmax),) * self.PHYS_COLS
-        self.adc_shift = shifts
+            return tuple(check_int(owner, f"adc_shift[{j}]", k, 0, kmax)
+                         for j, k in enumerate(adc_shift))
+        return (check_int(owner, "adc_shift", adc_shift, 0, kmax),) * self.PHYS_COLS
 
+    def _derive(self):
+        """The phase plan and every derived range and width (``docs/crossbar.md`` §3)."""
+        n = self.bits
         self.plan = phase_plan(bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
                                input_encoding=self.input_encoding)
         self.PHASES = len(self.plan)
@@ -169,6 +198,10 @@ class CrossbarEngine(wiring.Component):
         self.NUM_ADCS = self.PHYS_COLS // self.cols_per_adc
         self.SEL_BITS = max(1, ceil_log2(self.cols_per_adc))
         self.TRIM_ADDR_BITS = max(1, ceil_log2(self.PHYS_COLS))
+
+    def _layouts(self):
+        """The beat layouts and operand shapes."""
+        n = self.bits
         self.MetaLayout = data.StructLayout({
             "first": unsigned(1),
             "last": unsigned(1),
@@ -188,37 +221,20 @@ class CrossbarEngine(wiring.Component):
         })
         self.x_shape = signed(n) if self.input_signed else unsigned(n)
         self.w_shape = signed(n) if self.weight_signed else unsigned(n)
-        super().__init__({
-            "i_data": In(stream.Signature(self.DataBeat)),
-            "o_psum": Out(stream.Signature(self.PsumBeat)),
-            "w_en": In(1),
-            "w_tile": In(self.TILE_BITS),
-            "w_col": In(self.COL_BITS),
-            "w_data": In(data.ArrayLayout(self.w_shape, self.rows)),
-            "trim_we": In(1),
-            "trim_addr": In(self.TRIM_ADDR_BITS),
-            "trim_data": In(signed(self.adc_bits)),
-            "dac_codes": Out(self.rows * self.dac_bits),
-            "dac_tile": Out(self.TILE_BITS),
-            "dac_valid": Out(1),
-            "adc_start": Out(1),
-            "adc_sel": Out(self.SEL_BITS),
-            "adc_done": In(self.NUM_ADCS),
-            "adc_code": In(self.NUM_ADCS * self.adc_bits),
-            "busy": Out(1),
-        })
 
     # --- timing ---------------------------------------------------------------------------
     @staticmethod
     def cycles_per_vector_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
-        """Cycles between accepted beats: ``P·(m·(Lc + 1) + settle + 1) + 1``."""
-        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 1
+        """Cycles between accepted beats: ``P·(m·(Lc + 1) + settle + 1) + 1`` (the
+        contract's formula, ``constraints.derive.cycles_per_vector``)."""
+        return derive.cycles_per_vector(phases, cols_per_adc, adc_latency, dac_settle_cycles)
 
     @staticmethod
     def latency_for(*, phases, cols_per_adc, adc_latency, dac_settle_cycles):
-        """Cycles from an accepted beat to its ``o_psum.valid``:
-        ``P·(m·(Lc + 1) + settle + 1) + 3``."""
-        return phases * (cols_per_adc * (adc_latency + 1) + dac_settle_cycles + 1) + 3
+        """Cycles from an accepted beat to its ``o_psum.valid``: two more than
+        :meth:`cycles_per_vector_for`, ``P·(m·(Lc + 1) + settle + 1) + 3``."""
+        return derive.cycles_per_vector(phases, cols_per_adc, adc_latency,
+                                        dac_settle_cycles) + 2
 
     def cycles_per_vector(self, adc_latency):
         return self.cycles_per_vector_for(phases=self.PHASES, cols_per_adc=self.cols_per_adc,
@@ -237,7 +253,7 @@ class CrossbarEngine(wiring.Component):
         if k:
             value = Cat(Const(0, k), value.as_unsigned()).as_signed()
             value = wire(m, value, name + "_sh")
-        return wire(m, extend(value, width).as_signed(), name)
+        return wire(m, as_signed(extend(value, width)), name)
 
     @staticmethod
     def _tree(m, items, name):
@@ -257,12 +273,43 @@ class CrossbarEngine(wiring.Component):
             level += 1
         return items[0]
 
+    # --- elaboration, in named steps (called in this order: the netlist depends on it) ----
     def elaborate(self, platform):
         m = Module()
-        n, rows, cols = self.bits, self.rows, self.cols
-        S, E, b = self.SLICES, self.POLARITIES, self.cell_bits
-        B = self.adc_bits
+        dac, adc = self._converters(m)
+        self._accept(m, dac)
+        scan, scan_meta, codes = self._scan(m, dac, adc)
+        rd, wsum = self._weight_sums(m) if self.A else (None, None)
 
+        # --- stage 1: one phase's contribution, acc_c += ω_p · Z_c ---------------------------
+        fin_q = Signal(name="fin_q")                     # acc holds a finished vector
+        fin_meta_q = Signal(self.MetaLayout, name="fin_meta_q")
+        take = Signal(name="take")
+        m.d.comb += [take.eq(adc.o_codes.valid & ~fin_q), adc.o_codes.ready.eq(~fin_q)]
+        if self.A:
+            m.d.comb += [rd.addr.eq(scan_meta.tile[:len(rd.addr)]),
+                         rd.en.eq(take & scan.last)]
+        z_terms = self._column_sums(m, codes)
+        acc_lo, acc_hi, term_bits = self._accumulator_range(z_terms)
+        accs = self._phase_accumulators(m, z_terms, scan.phase, take,
+                                        signed_width_for(acc_lo, acc_hi), term_bits)
+        with m.If(take & scan.last):
+            m.d.sync += [fin_q.eq(1), fin_meta_q.eq(scan_meta)]
+
+        # --- stage 2: corrections, clamp → o_psum ------------------------------------------
+        valid_q, first_q, last_q, move = self._output_handshake(m, fin_q, fin_meta_q)
+        self._corrected_psums(m, accs, (acc_lo, acc_hi), fin_meta_q.asum, wsum, move)
+        m.d.comb += [
+            self.o_psum.valid.eq(valid_q),
+            self.o_psum.payload.first.eq(first_q),
+            self.o_psum.payload.last.eq(last_q),
+            self.busy.eq(dac.dac_valid | adc.o_codes.valid | fin_q | valid_q),
+        ]
+        return m
+
+    def _converters(self, m):
+        """The DAC driver and ADC interface submodules, wired to the analog ports and trims."""
+        n, rows = self.bits, self.rows
         meta_bits = self.MetaLayout.size
         m.submodules.dac = dac = DacDriver(
             rows=rows, bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
@@ -270,10 +317,8 @@ class CrossbarEngine(wiring.Component):
             tile_bits=self.TILE_BITS, tag_bits=meta_bits)
         scan_tag_bits = dac.PhaseBeat.size
         m.submodules.adc = adc = AdcInterface(
-            phys_cols=self.PHYS_COLS, cols_per_adc=self.cols_per_adc, adc_bits=B,
+            phys_cols=self.PHYS_COLS, cols_per_adc=self.cols_per_adc, adc_bits=self.adc_bits,
             tag_bits=scan_tag_bits)
-
-        # --- analog ports and trims -------------------------------------------------------
         m.d.comb += [
             self.dac_codes.eq(dac.dac_codes),
             self.dac_tile.eq(dac.dac_tile),
@@ -286,8 +331,12 @@ class CrossbarEngine(wiring.Component):
             adc.trim_addr.eq(self.trim_addr),
             adc.trim_data.eq(self.trim_data),
         ]
+        return dac, adc
 
-        # --- accept a beat: Σ_r (x_r + A) and the sideband that travels with its phases ---
+    def _accept(self, m, dac):
+        """Accept a beat into the DAC driver with its sideband: ``Σ_r (x_r + A)`` (when
+        ``G ≠ 0``), first/last and the effective tile (as ``Datapath``: tile ≥ T → tile 0)."""
+        rows = self.rows
         beat = self.i_data.payload
         xs = data.View(data.ArrayLayout(self.x_shape, rows), beat.x)
         x_lo, x_hi = self.x_range
@@ -300,7 +349,7 @@ class CrossbarEngine(wiring.Component):
             asum = wire(m, asum, "asum")
             m.d.comb += meta.asum.eq(extend(asum, self.ASUM_BITS))
         tile = beat.tile
-        if self.weight_tiles != 1 << self.TILE_BITS:        # as Datapath: tile ≥ T → tile 0
+        if self.weight_tiles != 1 << self.TILE_BITS:
             in_range = lt(m, beat.tile, Const(self.weight_tiles, unsigned(self.TILE_BITS + 1)),
                           "tile_ok")
             tile = wire(m, beat.tile & in_range.replicate(self.TILE_BITS), "tile_eff")
@@ -315,7 +364,8 @@ class CrossbarEngine(wiring.Component):
             self.i_data.ready.eq(dac.i_vec.ready),
         ]
 
-        # --- DAC phases → ADC scans --------------------------------------------------------
+    def _scan(self, m, dac, adc):
+        """DAC phases → ADC scans; returns the scan's phase beat, its sideband and the codes."""
         m.d.comb += [
             adc.i_scan.valid.eq(dac.o_phase.valid),
             adc.i_scan.payload.eq(dac.o_phase.payload.as_value()),
@@ -323,46 +373,43 @@ class CrossbarEngine(wiring.Component):
         ]
         scan = data.View(dac.PhaseBeat, adc.o_codes.payload.tag)
         scan_meta = data.View(self.MetaLayout, scan.tag)
-        codes = adc.o_codes.payload.code
+        return scan, scan_meta, adc.o_codes.payload.code
 
-        # --- Σ_r w' per (tile, column), written with the weights (only when A ≠ 0) --------
-        if self.A:
-            m.submodules.wsum = ws_mem = Memory(shape=unsigned(cols * self.WSUM_BITS),
-                                                depth=max(2, self.weight_tiles), init=[])
-            wr = ws_mem.write_port(granularity=self.WSUM_BITS)
-            rd = ws_mem.read_port(domain="sync")
-            w_lo, w_hi = self.w_range
-            wsum_new, _, _ = self._tree(
-                m, ((self.w_data[r], w_lo, w_hi) for r in range(rows)), "wsum_new")
-            wsum_new = wire(m, wsum_new, "wsum_new")
-            ok = self.w_en
-            if self.weight_tiles != 1 << self.TILE_BITS:
-                ok = ok & lt(m, self.w_tile, Const(self.weight_tiles,
-                                                    unsigned(self.TILE_BITS + 1)), "w_tile_ok")
-            m.d.comb += [
-                wr.addr.eq(self.w_tile[:len(wr.addr)]),
-                wr.data.eq(Cat(extend(wsum_new, self.WSUM_BITS) for _ in range(cols))),
-                wr.en.eq(Cat(ok & (eq_const(self.w_col, c) if cols > 1 else Const(1, 1))
-                             for c in range(cols))),
-            ]
-            wsum = data.View(data.ArrayLayout(signed(self.WSUM_BITS), cols), rd.data)
+    def _weight_sums(self, m):
+        """``Σ_r w'`` per (tile, column), written with the weights (needed when ``A ≠ 0``);
+        returns the memory's read port and its data as one signed view per column."""
+        rows, cols = self.rows, self.cols
+        m.submodules.wsum = ws_mem = Memory(shape=unsigned(cols * self.WSUM_BITS),
+                                            depth=max(2, self.weight_tiles), init=[])
+        wr = ws_mem.write_port(granularity=self.WSUM_BITS)
+        rd = ws_mem.read_port(domain="sync")
+        w_lo, w_hi = self.w_range
+        wsum_new, _, _ = self._tree(
+            m, ((self.w_data[r], w_lo, w_hi) for r in range(rows)), "wsum_new")
+        wsum_new = wire(m, wsum_new, "wsum_new")
+        ok = self.w_en
+        if self.weight_tiles != 1 << self.TILE_BITS:
+            ok = ok & lt(m, self.w_tile, Const(self.weight_tiles,
+                                                unsigned(self.TILE_BITS + 1)), "w_tile_ok")
+        m.d.comb += [
+            wr.addr.eq(self.w_tile[:len(wr.addr)]),
+            wr.data.eq(Cat(extend(wsum_new, self.WSUM_BITS) for _ in range(cols))),
+            wr.en.eq(Cat(ok & (eq_const(self.w_col, c) if cols > 1 else Const(1, 1))
+                         for c in range(cols))),
+        ]
+        return rd, data.View(data.ArrayLayout(signed(self.WSUM_BITS), cols), rd.data)
 
-        # --- stage 1: one phase's contribution, acc_c += ω_p · Z_c ---------------------------
+    def _column_sums(self, m, codes):
+        """Per logical column, ``Z_c = Σ_s Σ_e ±codes[j]·2^(k_j + s·b)``: the ADC codes of its
+        slices and polarities scaled by their LSB exponents; ``(value, lo, hi)`` each."""
+        B, b = self.adc_bits, self.cell_bits
         e_lo, e_hi = -((1 << (B - 1)) - 1), (1 << B) - 1 + (1 << (B - 1))
-        fin_q = Signal(name="fin_q")                     # acc holds a finished vector
-        fin_meta_q = Signal(self.MetaLayout, name="fin_meta_q")
-        take = Signal(name="take")
-        m.d.comb += [take.eq(adc.o_codes.valid & ~fin_q), adc.o_codes.ready.eq(~fin_q)]
-        if self.A:
-            m.d.comb += [rd.addr.eq(scan_meta.tile[:len(rd.addr)]),
-                         rd.en.eq(take & scan.last)]
-
         z_terms = []
-        for c in range(cols):
+        for c in range(self.cols):
             items = []
-            for s in range(S):
-                for e in range(E):
-                    j = (c * S + s) * E + e
+            for s in range(self.SLICES):
+                for e in range(self.POLARITIES):
+                    j = (c * self.SLICES + s) * self.POLARITIES + e
                     k = self.adc_shift[j] + (1 if (self.inject_fault and j == 0) else 0)
                     sh = s * b
                     lo, hi = e_lo << (k + sh), e_hi << (k + sh)
@@ -375,7 +422,11 @@ class CrossbarEngine(wiring.Component):
                         y = self._shl(m, codes[j], k + sh, signed_width_for(lo, hi), f"y_{j}")
                     items.append((y, lo, hi))
             z_terms.append(self._tree(m, items, f"z_{c}"))
+        return z_terms
 
+    def _accumulator_range(self, z_terms):
+        """``(acc_lo, acc_hi, term_bits)``: the range of ``Σ_p ω_p·Z_c`` over every column
+        and the width of one phase's term ``ω_p·Z_c``."""
         acc_lo = acc_hi = 0
         term_lo = term_hi = 0
         for _, zlo, zhi in z_terms:
@@ -385,41 +436,44 @@ class CrossbarEngine(wiring.Component):
             acc_hi = max(acc_hi, sum(max(hi, 0) for _, hi in rng))
             term_lo = min(term_lo, *(lo for lo, _ in rng))
             term_hi = max(term_hi, *(hi for _, hi in rng))
-        acc_bits = signed_width_for(acc_lo, acc_hi)
-        term_bits = signed_width_for(term_lo, term_hi)
+        return acc_lo, acc_hi, signed_width_for(term_lo, term_hi)
 
+    def _phase_term(self, m, c, z, phase, term_bits):
+        """``ω_phase · Z_c`` as ``term_{c}``: every phase's shifted ``Z_c`` and a multiplexer
+        chain on ``phase`` (not ``m.Switch``: see hw/generate.py)."""
+        options = []
+        for p, w in enumerate(self.phase_weights):
+            sh = abs(w).bit_length() - 1
+            if w > 0:
+                v = self._shl(m, z, sh, term_bits, f"t_{c}_{p}")
+            else:       # −2^sh·z: negate at one extra bit, the result fits term_bits
+                v = self._shl(m, z, sh, term_bits + 1, f"tp_{c}_{p}")
+                v = sub(m, Const(0, 1), v, term_bits + 1, name=f"tn_{c}_{p}")
+                v = wire(m, as_signed(v[:term_bits]), f"t_{c}_{p}")
+            options.append(v)
+        term = Signal(signed(term_bits), name=f"term_{c}")
+        term_v = options[-1]                    # the last phase (P−1)
+        for p in reversed(range(len(options) - 1)):
+            term_v = Mux(eq_const(phase, p), options[p], term_v)
+        m.d.comb += term.eq(term_v)
+        return term
+
+    def _phase_accumulators(self, m, z_terms, phase, take, acc_bits, term_bits):
+        """``acc_q_{c}``: ``ω_0·Z_c`` on phase 0, ``+= ω_p·Z_c`` on the later phases."""
         accs = []
-        for c in range(cols):
-            z = z_terms[c][0]
-            options = []
-            for p, w in enumerate(self.phase_weights):
-                sh = abs(w).bit_length() - 1
-                if w > 0:
-                    v = self._shl(m, z, sh, term_bits, f"t_{c}_{p}")
-                else:       # −2^sh·z: negate at one extra bit, the result fits term_bits
-                    v = self._shl(m, z, sh, term_bits + 1, f"tp_{c}_{p}")
-                    v = sub(m, Const(0, 1), v, term_bits + 1, name=f"tn_{c}_{p}")
-                    v = wire(m, v[:term_bits].as_signed(), f"t_{c}_{p}")
-                options.append(v)
-            term = Signal(signed(term_bits), name=f"term_{c}")
-            if len(options) == 1:
-                m.d.comb += term.eq(options[0])
-            else:
-                # (a multiplexer chain, not m.Switch: see hw/generate.py)
-                term_v = options[-1]                    # the last phase (P−1)
-                for p in reversed(range(len(options) - 1)):
-                    term_v = Mux(eq_const(scan.phase, p), options[p], term_v)
-                m.d.comb += term.eq(term_v)
+        for c in range(self.cols):
+            term = self._phase_term(m, c, z_terms[c][0], phase, term_bits)
             acc_q = Signal(signed(acc_bits), name=f"acc_q_{c}")
-            base = wire(m, Mux(scan.phase.any(), acc_q, Const(0, signed(acc_bits))), f"base_{c}")
+            base = wire(m, Mux(phase.any(), acc_q, Const(0, signed(acc_bits))), f"base_{c}")
             acc_d = add(m, base, term, acc_bits, name=f"acc_d_{c}")
             with m.If(take):
                 m.d.sync += acc_q.eq(acc_d)
             accs.append(acc_q)
-        with m.If(take & scan.last):
-            m.d.sync += [fin_q.eq(1), fin_meta_q.eq(scan_meta)]
+        return accs
 
-        # --- stage 2: corrections, clamp → o_psum ------------------------------------------
+    def _output_handshake(self, m, fin_q, fin_meta_q):
+        """The ``o_psum`` register stage's control: a finished vector ``move``s into it when it
+        is empty or drained; returns ``(psum_valid_q, psum_first_q, psum_last_q, move)``."""
         psum_valid_q = Signal(name="psum_valid_q")
         psum_first_q = Signal(name="psum_first_q")
         psum_last_q = Signal(name="psum_last_q")
@@ -430,10 +484,17 @@ class CrossbarEngine(wiring.Component):
         with m.If(move):
             m.d.sync += [fin_q.eq(0), psum_valid_q.eq(1), psum_first_q.eq(fin_meta_q.first),
                          psum_last_q.eq(fin_meta_q.last)]
+        return psum_valid_q, psum_first_q, psum_last_q, move
 
+    def _corrected_psums(self, m, accs, acc_range, asum, wsum, move):
+        """``psum_c = clamp(acc_c − G·Σ_r (x_r + A) − A·Σ_r w'_rc)`` (the offset-encoding
+        corrections, ``G = A = 2^(n−1)`` when used) in the MAC array's psum range, registered
+        onto ``o_psum`` on ``move``."""
+        n, rows = self.bits, self.rows
+        x_lo, x_hi = self.x_range
         a_lo, a_hi = rows * (x_lo + self.A), rows * (x_hi + self.A)
         ws_lo, ws_hi = rows * self.w_range[0], rows * self.w_range[1]
-        pre_lo, pre_hi = acc_lo, acc_hi
+        pre_lo, pre_hi = acc_range
         if self.G:
             pre_lo, pre_hi = pre_lo - self.G * a_hi, pre_hi - self.G * a_lo
         if self.A:
@@ -441,9 +502,9 @@ class CrossbarEngine(wiring.Component):
         p_lo, p_hi = self.psum_range
         pre_bits = signed_width_for(min(pre_lo, p_lo), max(pre_hi, p_hi)) + 1
         if self.G:
-            g_corr = self._shl(m, fin_meta_q.asum, n - 1, pre_bits, "g_corr")
-        for c in range(cols):
-            pre = wire(m, extend(accs[c], pre_bits).as_signed(), f"pre_{c}")
+            g_corr = self._shl(m, asum, n - 1, pre_bits, "g_corr")
+        for c in range(self.cols):
+            pre = wire(m, as_signed(extend(accs[c], pre_bits)), f"pre_{c}")
             if self.G:
                 pre = sub(m, pre, g_corr, pre_bits, name=f"pre_g_{c}")
             if self.A:
@@ -455,11 +516,3 @@ class CrossbarEngine(wiring.Component):
             with m.If(move):
                 m.d.sync += psum_q.eq(clamped[:self.psum_bits])
             m.d.comb += self.o_psum.payload.psum[c].eq(psum_q)
-
-        m.d.comb += [
-            self.o_psum.valid.eq(psum_valid_q),
-            self.o_psum.payload.first.eq(psum_first_q),
-            self.o_psum.payload.last.eq(psum_last_q),
-            self.busy.eq(dac.dac_valid | adc.o_codes.valid | fin_q | psum_valid_q),
-        ]
-        return m

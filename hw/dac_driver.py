@@ -4,12 +4,14 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints import derive
+from constraints.vocab import INPUT_ENCODINGS
+
 from ._util import (add, ceil_log2, check_bool, check_choice, check_int, eq_const, silent_on_error,
                     sub)
 
 __all__ = ["DacDriver", "INPUT_ENCODINGS", "phase_plan"]
 
-INPUT_ENCODINGS = ("twos_complement", "offset")
 
 
 def phase_plan(*, bits, input_signed, dac_bits, input_encoding):
@@ -18,12 +20,7 @@ def phase_plan(*, bits, input_signed, dac_bits, input_encoding):
     The N-bit pattern ``(x + A) mod 2^N`` is cut into ``dac_bits``-wide digits from the LSB;
     for signed inputs in ``twos_complement`` the sign bit is a phase of its own.
     """
-    sign = input_signed and input_encoding == "twos_complement"
-    top = bits - 1 if sign else bits
-    plan = [(lo, min(dac_bits, top - lo), False) for lo in range(0, top, dac_bits)]
-    if sign:
-        plan.append((bits - 1, 1, True))
-    return plan
+    return list(derive.phase_plan(bits, input_signed, dac_bits, input_encoding))
 
 
 
@@ -154,7 +151,6 @@ class DacDriver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n_phases = self.PHASES
-        settle = self.dac_settle_cycles
 
         active_q = Signal(name="active_q")
         phase_q = Signal(self.PHASE_BITS, name="phase_q")
@@ -166,18 +162,7 @@ class DacDriver(wiring.Component):
         m.d.comb += last_phase.eq(eq_const(phase_q, n_phases - 1))
         phase_inc = add(m, phase_q, Const(1, 1), self.PHASE_BITS + 1, name="phase_inc")
 
-        if settle:
-            cnt_bits = max(1, ceil_log2(settle + 1))
-            cnt_q = Signal(cnt_bits, name="cnt_q")
-            settled = ~cnt_q.any()
-            cnt_dec = sub(m, cnt_q, Const(1, 1), cnt_bits + 1, name="cnt_dec")
-            with m.If(active_q & cnt_q.any()):
-                m.d.sync += cnt_q.eq(cnt_dec[:cnt_bits])
-            restart = [cnt_q.eq(settle)]
-        else:
-            settled = Const(1, 1)
-            restart = []
-
+        settled, restart = self._settle_counter(m, active_q)
         m.d.comb += [
             self.i_vec.ready.eq(~active_q),
             self.o_phase.valid.eq(active_q & settled),
@@ -211,10 +196,28 @@ class DacDriver(wiring.Component):
                     phase_q.eq(phase_inc[:self.PHASE_BITS]),
                     *restart,
                 ]
-                # (a multiplexer chain, not m.Switch: see hw/generate.py)
-                codes_next = self._digits(pattern_q, n_phases - 1)  # phase P−2 → the last
-                for p in reversed(range(n_phases - 2)):
-                    codes_next = Mux(eq_const(phase_q, p), self._digits(pattern_q, p + 1),
-                                     codes_next)
-                m.d.sync += codes_q.eq(codes_next)
+                m.d.sync += codes_q.eq(self._next_codes(pattern_q, phase_q))
         return m
+
+    def _settle_counter(self, m, active_q):
+        """The settle counter (none for ``dac_settle_cycles = 0``): returns whether the codes
+        have settled and the statements that restart it when new codes are driven."""
+        settle = self.dac_settle_cycles
+        if not settle:
+            return Const(1, 1), []
+        cnt_bits = max(1, ceil_log2(settle + 1))
+        cnt_q = Signal(cnt_bits, name="cnt_q")
+        settled = ~cnt_q.any()
+        cnt_dec = sub(m, cnt_q, Const(1, 1), cnt_bits + 1, name="cnt_dec")
+        with m.If(active_q & cnt_q.any()):
+            m.d.sync += cnt_q.eq(cnt_dec[:cnt_bits])
+        return settled, [cnt_q.eq(settle)]
+
+    def _next_codes(self, pattern_q, phase_q):
+        """The codes of phase ``phase_q + 1`` (a multiplexer chain, not ``m.Switch``: see
+        hw/generate.py)."""
+        n_phases = self.PHASES
+        codes_next = self._digits(pattern_q, n_phases - 1)  # phase P−2 → the last
+        for p in reversed(range(n_phases - 2)):
+            codes_next = Mux(eq_const(phase_q, p), self._digits(pattern_q, p + 1), codes_next)
+        return codes_next

@@ -3,8 +3,8 @@
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 
-from ._top import check_common, describe_common, stream_members
-from ._util import ceil_log2, check_fault, divmod_const, eq_const, lt, wire
+from ._top import check_common, describe_common, from_record, load_widths, stream_members
+from ._util import check_fault, divmod_const, eq_const, lt, wire
 from .accumulator_bank import AccumulatorBank
 from .mac_array import MacArray
 from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_INDEX,
@@ -12,6 +12,23 @@ from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_
 from .requantizer import FAULTS, Requantizer
 
 __all__ = ["Datapath", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0", "RESET_SHIFT"]
+
+
+def beat_flags(m, en, flags, latency):
+    """Stages 1..``latency`` (the MAC array's): a beat's ``(valid, first, last)`` travel
+    beside it in registers enabled by ``en``; returns every stage's valid bit and the flags
+    at the last stage."""
+    in_flight = []
+    valid, first, last = flags
+    for st in range(1, latency + 1):
+        valid_q = Signal(name=f"mac_valid_q_{st}")
+        first_q = Signal(name=f"mac_first_q_{st}", reset_less=True)
+        last_q = Signal(name=f"mac_last_q_{st}", reset_less=True)
+        with m.If(en):
+            m.d.sync += [valid_q.eq(valid), first_q.eq(first), last_q.eq(last)]
+        in_flight.append(valid_q)
+        valid, first, last = valid_q, first_q, last_q
+    return in_flight, (valid, first, last)
 
 
 class Datapath(wiring.Component):
@@ -132,13 +149,10 @@ class Datapath(wiring.Component):
                      rounding=rounding, per_channel=per_channel)
         self.inject_fault = check_fault(type(self).__name__, inject_fault, FAULTS)
 
-        n, r, c, t = self.bits, self.rows, self.cols, self.weight_tiles
+        n, r = self.bits, self.rows
         self.psum_bits = MacArray.psum_bits_for(bits=n, input_signed=input_signed,
                                                 weight_signed=weight_signed, rows=r)
-        self.INDEX_BITS = max(2, ceil_log2(max(t * c, 4)))
-        self.ADDR_BITS = self.INDEX_BITS + REGION_BITS
-        self.LOAD_DATA_BITS = max(r * n, self.acc_bits, 32)
-        self.TILE_BITS = max(1, ceil_log2(t))
+        load_widths(self)
         self.latency_breakdown = {
             "mac_array": MacArray.latency_for(rows=r),
             "accumulator_bank": AccumulatorBank.LATENCY,
@@ -147,6 +161,10 @@ class Datapath(wiring.Component):
         self.LATENCY = sum(self.latency_breakdown.values())
 
         super().__init__(stream_members(self))
+
+    #: ``Datapath.from_record(record, inject_fault=None)``: built from a
+    #: ``constraints.DatapathRecord`` and checked against its widths.
+    from_record = classmethod(from_record)
 
     def _requant_stage(self):
         return RequantStage(
@@ -206,17 +224,8 @@ class Datapath(wiring.Component):
             mac.tile.eq(beat.tile),
         ]
 
-        # stages 1..MacArray.LATENCY: the MAC array; its beat flags travel alongside.
-        in_flight = []
-        valid, first, last = accept, beat.first, beat.last
-        for st in range(1, mac.LATENCY + 1):
-            valid_q = Signal(name=f"mac_valid_q_{st}")
-            first_q = Signal(name=f"mac_first_q_{st}", reset_less=True)
-            last_q = Signal(name=f"mac_last_q_{st}", reset_less=True)
-            with m.If(en):
-                m.d.sync += [valid_q.eq(valid), first_q.eq(first), last_q.eq(last)]
-            in_flight.append(valid_q)
-            valid, first, last = valid_q, first_q, last_q
+        in_flight, (valid, first, last) = beat_flags(
+            m, en, (accept, beat.first, beat.last), mac.LATENCY)
 
         # busy of the MAC stages from a register (it gates i_load.ready): the OR of their
         # flags' next values (en: the accepted beat and every flag but the last, which

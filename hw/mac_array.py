@@ -5,7 +5,9 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, ceil_log2, check_array, eq_const, extend, int_range, lt,
+from constraints.ranges import dot_product_bits, product_range
+
+from ._util import (add, ceil_log2, check_array, eq_const, extend, lt,
                     signed_width_for)
 
 __all__ = ["MacArray"]
@@ -108,16 +110,13 @@ class MacArray(wiring.Component):
 
     @staticmethod
     def _product_range(bits, input_signed, weight_signed):
-        xlo, xhi = int_range(bits, input_signed)
-        wlo, whi = int_range(bits, weight_signed)
-        corners = [a * b for a in (xlo, xhi) for b in (wlo, whi)]
-        return min(corners), max(corners)
+        return product_range(bits, input_signed, weight_signed)
 
     @classmethod
     def psum_bits_for(cls, *, bits, input_signed, weight_signed, rows):
-        """``psum_bits`` of a ``MacArray`` with these parameters (without building one)."""
-        lo, hi = cls._product_range(bits, input_signed, weight_signed)
-        return signed_width_for(rows * lo, rows * hi)
+        """``psum_bits`` of a ``MacArray`` with these parameters (without building one): the
+        contract's exact dot-product width (``constraints.dot_product_bits``)."""
+        return dot_product_bits(bits, rows, input_signed, weight_signed)
 
     @classmethod
     def latency_for(cls, *, rows):
@@ -130,14 +129,23 @@ class MacArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
-        col_width = rows * n
+        rd_data = self._weight_memories(m)
+        x_q, w_q = self._operand_registers(m, rd_data)
+        columns = self._adder_tree(m, self._products(m, x_q, w_q))
+        for c in range(self.cols):
+            (root, _), = columns[c]
+            m.d.comb += self.psum[c].eq(extend(root, self.psum_bits).as_signed())
+        return m
 
-        # Weight memories: one per column (a word per tile, R·N bits), so each column's read
-        # register feeds only that column's R multipliers. (One C·R·N-bit word per tile is the
-        # same storage, but every simulator then moves the whole word to each of the R·C
-        # multipliers: Icarus spent most of its time there.)
-        # (at least two words: a one-word memory would have a zero-width address)
+    def _weight_memories(self, m):
+        """Weight memories: one per column (a word per tile, R·N bits), so each column's read
+        register feeds only that column's R multipliers; returns their read data.
+
+        (One C·R·N-bit word per tile is the same storage, but every simulator then moves the
+        whole word to each of the R·C multipliers: Icarus spent most of its time there.
+        At least two words: a one-word memory would have a zero-width address.)
+        """
+        tiles, col_width = self.weight_tiles, self.rows * self.bits
         exact_tiles = tiles == 1 << self.TILE_BITS
         t_limit = Const(tiles, unsigned(self.TILE_BITS + 1))
         w_ok = self.w_en
@@ -148,7 +156,7 @@ class MacArray(wiring.Component):
             tile_ok = lt(m, self.tile, t_limit, name="tile_ok")
             rd_tile = self.tile & tile_ok.replicate(self.TILE_BITS)
         rd_data = []
-        for c in range(cols):
+        for c in range(self.cols):
             mem = Memory(shape=unsigned(col_width), depth=max(2, tiles), init=[])
             m.submodules[f"weights_{c}"] = mem
             wr = mem.write_port()
@@ -161,54 +169,69 @@ class MacArray(wiring.Component):
                 rd.en.eq(self.en),
             ]
             rd_data.append(rd.data)
+        return rd_data
 
-        # stage 1: weights of the selected tile (memory read register) and the input vector.
+    def _operand_registers(self, m, rd_data):
+        """Stage 1: the input vector's register ``x_q`` and the selected tile's weights (the
+        memory read registers, as one view per column)."""
         x_q = []
-        for r in range(rows):
+        for r in range(self.rows):
             x_r = Signal(self.x_shape, name=f"x_q_{r}", reset_less=True)
             with m.If(self.en):
                 m.d.sync += x_r.eq(self.x[r])
             x_q.append(x_r)
-        w_q = [data.View(data.ArrayLayout(self.w_shape, rows), rd_data[c]) for c in range(cols)]
+        w_q = [data.View(data.ArrayLayout(self.w_shape, self.rows), rd_data[c])
+               for c in range(self.cols)]
+        return x_q, w_q
 
-        # stage 2: R·C exact products (2N bits; unsigned only when both operands are).
+    def _products(self, m, x_q, w_q):
+        """Stage 2: the R·C exact products (2N bits; unsigned only when both operands are),
+        per column a list of ``(product, 1)`` (value, number of products summed)."""
+        n = self.bits
         both_unsigned = not (self.input_signed or self.weight_signed)
         product_shape = unsigned(2 * n) if both_unsigned else signed(2 * n)
         columns = []
-        for c in range(cols):
+        for c in range(self.cols):
             column = []
-            for r in range(rows):
+            for r in range(self.rows):
                 p_q = Signal(product_shape, name=f"p_q_{c}_{r}", reset_less=True)
                 with m.If(self.en):
                     m.d.sync += p_q.eq(x_q[r] * w_q[c][r])
                 column.append((p_q, 1))
             columns.append(column)
+        return columns
 
-        # stages 3..LATENCY: adder tree, ADD_LEVELS_PER_STAGE levels per register stage.
+    def _adder_tree(self, m, columns):
+        """Stages 3..LATENCY: per column a tree of exact-width adders, ``ADD_LEVELS_PER_STAGE``
+        levels per register stage; returns each column's single ``(root, R)``."""
         for level in range(self.tree_levels):
             stage = 3 + level // self.ADD_LEVELS_PER_STAGE
             register = (level % self.ADD_LEVELS_PER_STAGE == self.ADD_LEVELS_PER_STAGE - 1
                         or level == self.tree_levels - 1)
-            for c in range(cols):
-                nodes = columns[c]
-                summed = []
-                for i in range(0, len(nodes) - 1, 2):
-                    (a, ka), (b, kb) = nodes[i], nodes[i + 1]
-                    width = self._node_width(ka + kb)
-                    summed.append((add(m, a, b, width, name=f"sum_{c}"), ka + kb))
-                if len(nodes) % 2:
-                    summed.append(nodes[-1])
+            for c in range(self.cols):
+                summed = self._add_level(m, c, columns[c])
                 if register:
-                    regs = []
-                    for i, (value, k) in enumerate(summed):
-                        s_q = Signal(value.shape(), name=f"s{stage}_q_{c}_{i}", reset_less=True)
-                        with m.If(self.en):
-                            m.d.sync += s_q.eq(value)
-                        regs.append((s_q, k))
-                    summed = regs
+                    summed = self._register_level(m, c, stage, summed)
                 columns[c] = summed
+        return columns
 
-        for c in range(cols):
-            (root, _), = columns[c]
-            m.d.comb += self.psum[c].eq(extend(root, self.psum_bits).as_signed())
-        return m
+    def _add_level(self, m, c, nodes):
+        """One adder level of column ``c``: pairs summed, an odd node passed on."""
+        summed = []
+        for i in range(0, len(nodes) - 1, 2):
+            (a, ka), (b, kb) = nodes[i], nodes[i + 1]
+            width = self._node_width(ka + kb)
+            summed.append((add(m, a, b, width, name=f"sum_{c}"), ka + kb))
+        if len(nodes) % 2:
+            summed.append(nodes[-1])
+        return summed
+
+    def _register_level(self, m, c, stage, summed):
+        """Register every node of a level (pipeline stage ``stage``)."""
+        regs = []
+        for i, (value, k) in enumerate(summed):
+            s_q = Signal(value.shape(), name=f"s{stage}_q_{c}_{i}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += s_q.eq(value)
+            regs.append((s_q, k))
+        return regs

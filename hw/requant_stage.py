@@ -5,6 +5,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints.loadmap import REGION_BITS, REGIONS, SCALAR_INDEX
+
 from ._util import check_bool, check_choice, check_fault, check_int, eq_const, int_range, lt
 from .accumulator_bank import OVERFLOW_POLICIES, AccumulatorBank
 from .requantizer import FAULTS, M0_BITS, ROUNDINGS, SHIFT_BITS, Requantizer
@@ -12,12 +14,9 @@ from .requantizer import FAULTS, M0_BITS, ROUNDINGS, SHIFT_BITS, Requantizer
 __all__ = ["RequantStage", "address_map", "REGIONS", "REGION_BITS", "SCALAR_INDEX", "RESET_M0",
            "RESET_SHIFT"]
 
-#: Load address regions (``addr = region << INDEX_BITS | index``) of every datapath top.
-#: ``WEIGHTS`` belongs to the engine; ``BIAS`` … ``SCALARS`` are decoded here.
-REGIONS = {"WEIGHTS": 0, "BIAS": 1, "M0": 2, "SHIFT": 3, "SCALARS": 4}
-REGION_BITS = 3
-#: Indices inside the ``SCALARS`` region.
-SCALAR_INDEX = {"y_zp": 0, "act_min": 1, "act_max": 2, "clear_sticky": 3}
+#: Load address regions (``addr = region << INDEX_BITS | index``, the contract's load map,
+#: ``constraints/loadmap.py``) of every datapath top. ``WEIGHTS`` belongs to the engine;
+#: ``BIAS`` … ``SCALARS`` are decoded here; :data:`SCALAR_INDEX` inside ``SCALARS``.
 #: Reset value of every ``M0``/``SHIFT`` register: multiplier 2**30 · 2**1 / 2**31 = 1.0.
 RESET_M0, RESET_SHIFT = 1 << 30, 1
 
@@ -137,8 +136,32 @@ class RequantStage(wiring.Component):
         o_valid_q = Signal(name="o_valid_q")
         en = self.en
         m.d.comb += en.eq(~(o_valid_q & ~self.o_data.ready))
+        clear = self._parameter_registers(m, bank, rq)
 
-        # --- parameter registers (loads) --------------------------------------------------
+        # --- accumulate, requantize ---------------------------------------------------------
+        m.d.comb += [
+            bank.en.eq(en),
+            bank.valid.eq(self.valid),
+            bank.first.eq(self.first),
+            bank.last.eq(self.last),
+            bank.psum.eq(self.psum),
+            rq.en.eq(en),
+            rq.valid.eq(bank.acc_valid),
+            rq.acc.eq(bank.acc),
+        ]
+        in_flight, ovf = self._flag_pipeline(m, bank, rq, o_valid_q, clear)
+        m.d.comb += [
+            self.busy.eq(self._busy(m, in_flight)),
+            self.o_data.valid.eq(o_valid_q),
+            self.o_data.payload.y.eq(rq.y.as_value()),
+            self.o_data.payload.ovf.eq(ovf),
+        ]
+        return m
+
+    def _parameter_registers(self, m, bank, rq):
+        """The loads (``p_we`` / ``p_region`` / ``p_index`` / ``p_data``): bias into the bank,
+        M0 and shift per lane, y_zp and the clamp bounds; returns the clear-sticky strobe."""
+        cols, out_bits = self.cols, self.out_bits
         # The load beat is registered first: the write then takes effect one edge later,
         # from a flip-flop instead of from the ready/valid logic, which cuts the path
         # busy -> i_load.ready -> every parameter register's enable. Safe because every
@@ -190,21 +213,23 @@ class RequantStage(wiring.Component):
             with m.If(to("SCALARS") & at(SCALAR_INDEX[name])):
                 m.d.sync += reg.eq(ldata[:out_bits + 1])
             m.d.comb += getattr(rq, name).eq(reg)
+        return clear
 
-        # --- accumulate, requantize ---------------------------------------------------------
-        m.d.comb += [
-            bank.en.eq(en),
-            bank.valid.eq(self.valid),
-            bank.first.eq(self.first),
-            bank.last.eq(self.last),
-            bank.psum.eq(self.psum),
-            rq.en.eq(en),
-            rq.valid.eq(bank.acc_valid),
-            rq.acc.eq(bank.acc),
-        ]
+    def _busy(self, m, in_flight):
+        """``busy`` from a register (it gates i_load.ready and so every load enable): the OR
+        of the flags' next values — with ``en``, what enters each stage (a last beat into
+        the bank, each stage's flag into the next; the output register's leaves); without
+        ``en``, everything holds. So it equals the OR of the flags in every cycle."""
+        busy_q = Signal(name="busy_q")
+        entering = Cat(self.valid & self.last, *in_flight[:-1]).any()
+        m.d.sync += busy_q.eq(Mux(self.en, entering, busy_q))
+        return busy_q
 
-        # Requantizer.LATENCY stages: valid and the overflow flags travel beside the values;
-        # the last stage is the output register.
+    def _flag_pipeline(self, m, bank, rq, o_valid_q, clear):
+        """``Requantizer.LATENCY`` stages: valid and the overflow flags travel beside the
+        values; the last stage is the output register (``o_valid_q``) with the sticky flags.
+        Returns the valid bit of every stage and the output's overflow flags."""
+        cols, en = self.cols, self.en
         in_flight = [bank.acc_valid]
         valid, ovf = bank.acc_valid, bank.ovf
         for stage in range(1, rq.LATENCY + 1):
@@ -227,21 +252,7 @@ class RequantStage(wiring.Component):
                     m.d.sync += sticky_q.eq(sticky_q | ovf)
                 m.d.comb += self.o_ovf_sticky.eq(sticky_q)
             valid, ovf = valid_q, ovf_q
-
-        # busy from a register (it gates i_load.ready and so every load enable): the OR of
-        # the flags' next values — with en, what enters each stage (a last beat into the
-        # bank, each stage's flag into the next; the output register's leaves); without
-        # en, everything holds. So busy_q equals the OR of the flags in every cycle.
-        busy_q = Signal(name="busy_q")
-        entering = Cat(self.valid & self.last, *in_flight[:-1]).any()
-        m.d.sync += busy_q.eq(Mux(en, entering, busy_q))
-        m.d.comb += [
-            self.busy.eq(busy_q),
-            self.o_data.valid.eq(o_valid_q),
-            self.o_data.payload.y.eq(rq.y.as_value()),
-            self.o_data.payload.ovf.eq(ovf),
-        ]
-        return m
+        return in_flight, ovf
 
 
 def address_map(*, cols, acc_bits, out_bits, out_signed, per_channel):

@@ -3,7 +3,8 @@
 """Print the README's generated tables (latency/throughput of the shipped configs, top ports).
 
     python scripts/readme_tables.py            # print the tables
-    python scripts/readme_tables.py --check    # exit 1 if README.md is out of date
+    python scripts/readme_tables.py --check    # exit 1 if README.md or SCHEMA.md is stale
+    python scripts/readme_tables.py --write    # rewrite both (SCHEMA.md from the field table)
 
 The tables are built from the same component objects `qmac generate` uses, so the README
 cannot drift from the hardware; tests/sim/test_readme.py runs the --check.
@@ -18,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from constraints.schema import SCHEMA_PATH  # noqa: E402
+from constraints.schema import render as schema_render  # noqa: E402
 from sim.config import CONSTRAINTS_DIR, load_config  # noqa: E402
 from sim.generate import build_component, manifest_for  # noqa: E402
 
@@ -86,13 +89,18 @@ def main() -> int:
     path = ROOT / "README.md"
     text = path.read_text()
     new = render(text)
+    schema = schema_render()
     if args.check:
         if new != text:
             print("README.md generated tables are out of date; run: python scripts/readme_tables.py --write")
             return 1
+        if SCHEMA_PATH.read_text() != schema:
+            print("constraints/SCHEMA.md is out of date; run: python scripts/readme_tables.py --write")
+            return 1
         return 0
     if args.write:
         path.write_text(new)
+        SCHEMA_PATH.write_text(schema)      # the field table's generated schema, too
         return 0
     for fn in TABLES.values():
         print(fn(), end="\n\n")

@@ -4,7 +4,7 @@ For the datapath of a configuration, on every requested simulator, in one run an
 generated DUT (one Verilog file, one harness build for the cocotb paths):
 
 (a) ``naive``  — a naive per-cycle cocotb loop (one packed write and one clock edge per
-    cycle; ``tb/test_bench.py::bench_naive``), the baseline;
+    cycle; ``tb/cocotb_bench.py::bench_naive``), the baseline;
 (b) ``cycle``  — the regression's cycle-driven path (Driver + Monitor, ``bench_cycle``);
 (c) ``fast``   — the fast path (NumPy command memory + harness engine, ``bench_fast``);
 (d) ``native`` — the same harness and DUT with no Python at all (``tb/qmac_native.sv``:
@@ -14,7 +14,7 @@ generated DUT (one Verilog file, one harness build for the cocotb paths):
     is replayed as self-contained pieces (the load prefix, then whole accumulations); the
     repeated loads (~0.2% of the cycles) are counted as cycles like any other.
 
-(a)–(c) run in one cocotb simulator process (``tb.test_bench``) and compare every lane of
+(a)–(c) run in one cocotb simulator process (``tb.cocotb_bench``) and compare every lane of
 every output beat with golden (:class:`tb.checker.Checker`); (d) is checked the same way
 here. Each path reports cycles/s, verified MAC/s and verified outputs/s over its
 *simulation* wall time (stimulus generation, golden model and comparison excluded for every
@@ -71,7 +71,7 @@ PATHS = {
 
 #: seconds of simulation aimed at for each of the fast and the native measurement when
 #: ``--cycles`` is not given (the naive and cycle-driven runs use 1/20 of the cycles, at
-#: least 400 data beats: tb/test_bench.py)
+#: least 400 data beats: tb/cocotb_bench.py)
 BUDGET_SECONDS = {"verilator": 5.0, "icarus": 20.0}
 #: bounds of the calibrated cycle count (memory: ~150 bytes of stimulus per cycle)
 CYCLES_RANGE = {"verilator": (20_000, 1_500_000), "icarus": (400, 200_000)}
@@ -230,8 +230,8 @@ def _nice(n: float) -> int:
 
 
 def _bench_program(hp, seed: int, data_beats: int):
-    """The stream ``tb.test_bench.bench_fast`` runs for (seed, cycles) — same function."""
-    from tb.test_bench import bench_program
+    """The stream ``tb.cocotb_bench.bench_fast`` runs for (seed, cycles) — same function."""
+    from tb.cocotb_bench import bench_program
     return bench_program(SimpleNamespace(hp=hp, seed=seed), data_beats)
 
 
@@ -407,7 +407,7 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
     else:
         bar.finish(label, "ok", f"start-up {startup * 1e3:.0f} ms")
     info["cycles"] = cycles
-    slow_beats = max(400, cycles // 20)   # tb/test_bench.py: naive and cycle-driven runs
+    slow_beats = max(400, cycles // 20)   # tb/cocotb_bench.py: naive and cycle-driven runs
     info["slow_data_beats"] = slow_beats
 
     # ------------------------------------------------ (a), (b), (c): one cocotb run
@@ -416,7 +416,7 @@ def _bench_sim(sim: str, prep, *, cycles: int | None, seed: int, build_root: Pat
     timeout = float(os.environ.get("QMAC_BENCH_TIMEOUT") or (600.0 + 6.0 * est))
     label = f"{sim}: cocotb naive + cycle + fast ({cycles} cycles)"
     bar.start(label)
-    run = run_test(b, module="tb.test_bench", test_dir=outdir / sim, seed=seed, vectors=1,
+    run = run_test(b, module="tb.cocotb_bench", test_dir=outdir / sim, seed=seed, vectors=1,
                    timeout=timeout, log_name="bench",
                    extra_env={"QMAC_BENCH_CYCLES": str(cycles)})
     info["log"] = str(run.log_path)

@@ -46,12 +46,13 @@ class Generated:
 
 
 def build_component(cfg: DatapathConfig, *, inject_fault: str | None = None):
-    """The Amaranth top-level component for ``cfg`` (MAC-array or crossbar engine)."""
+    """The Amaranth top-level component for ``cfg`` (MAC-array or crossbar engine), built
+    from the configuration record and checked against its widths."""
     if cfg.crossbar is not None:
         from hw.crossbar_datapath import CrossbarDatapath
-        return CrossbarDatapath(**cfg.crossbar.hw_params(cfg), inject_fault=inject_fault)
+        return CrossbarDatapath.from_record(cfg, inject_fault=inject_fault)
     from hw.datapath import Datapath
-    return Datapath(**cfg.hw_params(), inject_fault=inject_fault)
+    return Datapath.from_record(cfg, inject_fault=inject_fault)
 
 
 def _ports(component) -> list[dict[str, Any]]:

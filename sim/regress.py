@@ -66,29 +66,29 @@ class Testbench:
 
 #: name → cocotb test module (tb/). The order is the order of the summary.
 TESTBENCHES: dict[str, Testbench] = {
-    "mac_array": Testbench("tb.test_mac_array", "MAC array: extreme/one-hot operands, exact"),
-    "accumulator": Testbench("tb.test_accumulator", "accumulator: limits, overflow, flags, sticky"),
-    "requantizer": Testbench("tb.test_requantizer", "requantizer: ties, shifts, zero points, random"),
-    "datapath": Testbench("tb.test_datapath", "random FC layers, tiling, backpressure (fast path)"),
-    "protocol": Testbench("tb.test_protocol", "handshakes, stalls, latency (cycle-driven)"),
+    "mac_array": Testbench("tb.cocotb_mac_array", "MAC array: extreme/one-hot operands, exact"),
+    "accumulator": Testbench("tb.cocotb_accumulator", "accumulator: limits, overflow, flags, sticky"),
+    "requantizer": Testbench("tb.cocotb_requantizer", "requantizer: ties, shifts, zero points, random"),
+    "datapath": Testbench("tb.cocotb_datapath", "random FC layers, tiling, backpressure (fast path)"),
+    "protocol": Testbench("tb.cocotb_protocol", "handshakes, stalls, latency (cycle-driven)"),
 }
 
-#: crossbar configurations (name → cocotb test module, tb/test_crossbar_*.py)
+#: crossbar configurations (name → cocotb test module, tb/cocotb_crossbar_*.py)
 CROSSBAR_TESTBENCHES: dict[str, Testbench] = {
     "crossbar_layers": Testbench(
-        "tb.test_crossbar_layers", "random FC layers through the analog macro (K > R, "
+        "tb.cocotb_crossbar_layers", "random FC layers through the analog macro (K > R, "
         "per-channel, zero points, ReLU), random trims", cost=1.5),
     "crossbar_adc": Testbench(
-        "tb.test_crossbar_adc", "ADC limits: extreme operands (top code / clipping), trims at "
+        "tb.cocotb_crossbar_adc", "ADC limits: extreme operands (top code / clipping), trims at "
         "their limits, requantizer through the crossbar top"),
     "crossbar_latency": Testbench(
-        "tb.test_crossbar_latency", "variable ADC latency and jitter; exact LATENCY and cycles "
+        "tb.cocotb_crossbar_latency", "variable ADC latency and jitter; exact LATENCY and cycles "
         "per vector (cycle-driven)", cost=1.5),
     "crossbar_backpressure": Testbench(
-        "tb.test_crossbar_backpressure", "o_data/input/o_prog backpressure, ADC jitter, "
+        "tb.cocotb_crossbar_backpressure", "o_data/input/o_prog backpressure, ADC jitter, "
         "reprogramming inside an accumulation", cost=2.0),
     "crossbar_vs_mac": Testbench(
-        "tb.test_crossbar_vs_mac", "ideal crossbar + lossless ADC == MAC-array golden "
+        "tb.cocotb_crossbar_vs_mac", "ideal crossbar + lossless ADC == MAC-array golden "
         "(datapath_model), bit-exact", variant="lossless"),
 }
 

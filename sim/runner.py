@@ -288,7 +288,7 @@ def parse_results(path: Path) -> list[TestCase]:
 def run_test(b: Build, *, module: str, test_dir: Path, seed: int, vectors: int,
              timeout: float, testcase: str | None = None, waves: bool = False,
              extra_env: dict[str, str] | None = None, log_name: str | None = None) -> TestRun:
-    """Run cocotb test ``module`` (e.g. ``"tb.test_datapath"``) on build ``b`` in a child.
+    """Run cocotb test ``module`` (e.g. ``"tb.cocotb_datapath"``) on build ``b`` in a child.
 
     The child calls ``cocotb_tools.runner`` ``test()``; the simulator output goes to
     ``<test_dir>/<log_name>.log``. After ``timeout`` seconds the whole process group is

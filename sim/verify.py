@@ -344,7 +344,7 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
             hw_out.unlink()
         beats = b * -(-c // hp.cols) * -(-k // hp.rows)
         limit = timeout or (600.0 + beats * (0.001 if sim == "verilator" else 0.2))
-        run = run_test(bld, module="tb.test_verify", test_dir=work / sim, seed=1, vectors=b,
+        run = run_test(bld, module="tb.cocotb_verify", test_dir=work / sim, seed=1, vectors=b,
                        timeout=limit, log_name="verify",
                        extra_env={"QMAC_VERIFY_LAYER": str(layer_path),
                                   "QMAC_VERIFY_OUT": str(hw_out)})

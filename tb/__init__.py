@@ -16,9 +16,11 @@ Building blocks (no simulator needed to import the NumPy parts):
   trims, extreme operands, budgeted random layers. :mod:`tb.model` switches to
   ``golden.crossbar`` for them.
 
-Testbenches (run by ``sim/regress.py``): ``test_mac_array``, ``test_accumulator``,
-``test_requantizer``, ``test_datapath``, ``test_protocol``; for crossbar configurations
-``test_crossbar_layers``, ``test_crossbar_adc``, ``test_crossbar_latency``,
-``test_crossbar_backpressure``, ``test_crossbar_vs_mac``; ``test_verify`` serves
-``qmac verify`` and ``test_bench`` the speed measurements.
+Testbenches (cocotb test modules, run inside a simulator by ``sim/runner.py``; named
+``cocotb_*`` so that no one mistakes them for pytest files): ``cocotb_mac_array``,
+``cocotb_accumulator``, ``cocotb_requantizer``, ``cocotb_datapath``, ``cocotb_protocol``
+(``sim/regress.py``); for crossbar configurations ``cocotb_crossbar_layers``,
+``cocotb_crossbar_adc``, ``cocotb_crossbar_latency``, ``cocotb_crossbar_backpressure``,
+``cocotb_crossbar_vs_mac``; ``cocotb_verify`` serves ``qmac verify`` and ``cocotb_bench``
+the speed measurements.
 """

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,8 @@ import numpy as np
 import cocotb
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+
+from constraints.seeds import base_seed, seed_key
 
 from .checker import Checker, CheckResult, decode_outputs
 from .fastpath import FastPath
@@ -62,10 +63,9 @@ class TbEnv:
         self.dut = dut
         self.test = test
         self.hp = HwParams.from_env()
-        seed = os.environ.get("QMAC_SEED")
-        self.seed = int(seed) if seed not in (None, "") else int(cocotb.RANDOM_SEED)
+        self.seed = base_seed(default=cocotb.RANDOM_SEED)     # the contract's QMAC_SEED policy
         self.vectors = int(os.environ.get("QMAC_VECTORS") or DEFAULT_VECTORS)
-        self.rng = np.random.default_rng([self.seed, zlib.crc32(test.encode())])
+        self.rng = np.random.default_rng(seed_key(self.seed, test))
         self.log = cocotb.log.getChild(test) if hasattr(cocotb.log, "getChild") else cocotb.log
         self.model = Model(self.hp)
         self.fast = FastPath(dut, self.hp, period_ns=PERIOD_NS, log=self.log)
@@ -134,24 +134,14 @@ class TbEnv:
         t0 = time.perf_counter()
         exp = self.model.expected(prog, mac_path=mac_path)
         t_model = time.perf_counter() - t0
-        extra: list[str] = []
         xb = self.xbar
         if xb is not None:
             xb.begin_run()
             self.fast.adc_latency = xb.max_latency
             self.fast.prog_stall = xb.prog_stall
-        if path == "fast":
-            run = await self.fast.run(prog.stream, backpressure=backpressure,
-                                      bp_seed=int(self.rng.integers(1, 1 << 16)))
-            bits, unknown = run.out_bits, run.unknown
-            cycles, wall = run.cycles, run.wall
-            if run.overrun:
-                extra.append("harness output memory overrun")
-        elif path == "cycle":
-            bits, unknown, cycles, wall, extra = await self._run_cycle(
-                prog, backpressure=backpressure, idle_rate=idle_rate, check_latency=check_latency)
-        else:
-            raise ValueError(f"path={path!r}; allowed: fast, cycle")
+        bits, unknown, cycles, wall, extra = await self._drive(
+            prog, path, backpressure=backpressure, idle_rate=idle_rate,
+            check_latency=check_latency)
         if xb is not None and xb.errors:
             extra += [f"crossbar port protocol: {e}" for e in xb.errors]
         bits = self._plant(bits)
@@ -167,19 +157,8 @@ class TbEnv:
         rate = cycles / wall if wall > 0 else 0.0
         self.log.info("%s: %s path, %s; %d cycles in %.3f s (%.0f cycles/s), model %.3f s",
                       name, path, prog.summary(), cycles, wall, rate, t_model)
-        xrec = None
-        if xb is not None:
-            xrec = {"adc_latency": xb.adc_latency, "jitter": xb.jitter,
-                    "prog_stall": xb.prog_stall, "mac_path": mac_path,
-                    "calibrated": calibrated,
-                    "cycles_per_vector": hp.cycles_per_vector(xb.adc_latency),
-                    "data_beats": prog.stream.count(KIND_DATA),
-                    "lossless": hp.lossless, "ideal": hp.ideal}
-            if exp.error is not None:
-                xrec["error"] = {k: v.to_dict() for k, v in exp.error.items()}
-                self.log.info("%s: crossbar vs exact integer result (%s): dot products %s; "
-                              "outputs vs MAC path %s", name, xb.describe(),
-                              exp.error["dot"].format(), exp.error["out"].format())
+        xrec = None if xb is None else self._crossbar_record(
+            prog, exp, name, mac_path=mac_path, calibrated=calibrated)
         if res.ok:
             self.log.info("%s: %s", name, res.format().splitlines()[0])
         else:
@@ -194,6 +173,37 @@ class TbEnv:
             **({"xbar": xrec} if xrec is not None else {}),
         })
         return res
+
+    async def _drive(self, prog: Program, path: str, *, backpressure: float, idle_rate: float,
+                     check_latency: bool):
+        """Run ``prog`` on the fast or the cycle-driven path; returns ``(bits, unknown,
+        cycles, wall, extra)`` (``extra``: problems beside the outputs)."""
+        if path == "cycle":
+            return await self._run_cycle(prog, backpressure=backpressure, idle_rate=idle_rate,
+                                         check_latency=check_latency)
+        if path != "fast":
+            raise ValueError(f"path={path!r}; allowed: fast, cycle")
+        run = await self.fast.run(prog.stream, backpressure=backpressure,
+                                  bp_seed=int(self.rng.integers(1, 1 << 16)))
+        extra = ["harness output memory overrun"] if run.overrun else []
+        return run.out_bits, run.unknown, run.cycles, run.wall, extra
+
+    def _crossbar_record(self, prog: Program, exp, name: str, *, mac_path: bool,
+                         calibrated: bool) -> dict:
+        """What a crossbar run records beside the mismatches (conditions, error vs exact)."""
+        hp, xb = self.hp, self.xbar
+        xrec = {"adc_latency": xb.adc_latency, "jitter": xb.jitter,
+                "prog_stall": xb.prog_stall, "mac_path": mac_path,
+                "calibrated": calibrated,
+                "cycles_per_vector": hp.cycles_per_vector(xb.adc_latency),
+                "data_beats": prog.stream.count(KIND_DATA),
+                "lossless": hp.lossless, "ideal": hp.ideal}
+        if exp.error is not None:
+            xrec["error"] = {k: v.to_dict() for k, v in exp.error.items()}
+            self.log.info("%s: crossbar vs exact integer result (%s): dot products %s; "
+                          "outputs vs MAC path %s", name, xb.describe(),
+                          exp.error["dot"].format(), exp.error["out"].format())
+        return xrec
 
     async def _run_cycle(self, prog: Program, *, backpressure: float, idle_rate: float,
                          check_latency: bool):

@@ -15,24 +15,24 @@ per vector). ``INDEX_BITS`` then also covers the ``C_phys`` trim registers (regi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HwParams", "PARAMS_ENV"]
+from constraints import CrossbarRecord, PortWidths
+
+__all__ = ["HwParams", "PARAMS_ENV", "crossbar_params"]
 
 PARAMS_ENV = "QMAC_TB_PARAMS"
 
 
-def _clog2(n: int) -> int:
-    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
-
-
 @dataclasses.dataclass(frozen=True)
-class HwParams:
-    """Parameters of ``hw.datapath.Datapath`` and the port layout derived from them."""
+class HwParams(PortWidths):
+    """Parameters of the generated top as the testbench sees them. Every width is the
+    contract's (:class:`constraints.PortWidths`, :class:`constraints.CrossbarRecord`):
+    nothing is re-derived here."""
 
     bits: int
     input_signed: bool
@@ -52,125 +52,56 @@ class HwParams:
     #: crossbar engine parameters (:func:`crossbar_params`), None for the MAC array
     crossbar: dict | None = None
 
-    # ------------------------------------------------------------------ derived widths
-    @property
-    def index_bits(self) -> int:
-        """``INDEX_BITS = max(2, ceil(log2(max(T·C, 4))))``; crossbar tops also cover the
-        ``C_phys`` trim registers: ``max(2, ceil(log2(max(T·C, C_phys, 4))))``."""
-        n = max(self.weight_tiles * self.cols, 4)
-        if self.crossbar:
-            n = max(n, self.phys_cols)
-        return max(2, _clog2(n))
-
-    @property
-    def addr_bits(self) -> int:
-        return self.index_bits + 3
-
-    @property
-    def load_data_bits(self) -> int:
-        """``LOAD_DATA_BITS = max(R·N, acc_bits, 32)``."""
-        return max(self.rows * self.bits, self.acc_bits, 32)
-
-    @property
-    def tile_bits(self) -> int:
-        return max(1, _clog2(self.weight_tiles))
-
-    @property
-    def x_bits(self) -> int:
-        return self.rows * self.bits
-
-    @property
-    def y_bits(self) -> int:
-        return self.cols * self.out_bits
-
-    @property
-    def load_width(self) -> int:
-        return self.addr_bits + self.load_data_bits
-
-    @property
-    def data_width(self) -> int:
-        return self.x_bits + self.tile_bits + 2
-
-    @property
-    def out_width(self) -> int:
-        return self.y_bits + self.cols
-
-    @property
-    def cmd_width(self) -> int:
-        """Width of a harness command word: 2 kind bits + the wider payload."""
-        return 2 + max(self.load_width, self.data_width)
-
-    @property
-    def scalar_bits(self) -> int:
-        """``y_zp``, ``act_min``, ``act_max`` are ``out_bits + 1`` bits signed."""
-        return self.out_bits + 1
-
     # ------------------------------------------------------------------ crossbar
     @property
     def is_crossbar(self) -> bool:
         return bool(self.crossbar)
 
-    def _xb(self, key: str):
+    @functools.cached_property
+    def xb(self) -> CrossbarRecord:
+        """The crossbar tile as the contract's record (AttributeError for the MAC array)."""
         if not self.crossbar:
-            raise AttributeError(f"{key}: not a crossbar configuration")
-        return self.crossbar[key]
+            raise AttributeError("not a crossbar configuration")
+        xb, noise = self.crossbar, self.crossbar["noise"]
+        shift = tuple(int(k) for k in xb["adc_shift"])
+        b = int(xb["adc_bits"])
+        return CrossbarRecord(
+            rows=self.rows, cols=self.cols, cell_bits=int(xb["cell_bits"]),
+            weight_encoding=xb["weight_encoding"], dac_bits=int(xb["dac_bits"]),
+            input_encoding=xb["input_encoding"], adc_bits=b,
+            adc_full_scale=tuple(1 << (b + k) for k in shift), adc_full_scale_auto=False,
+            adc_shift=shift, cols_per_adc=int(xb["cols_per_adc"]),
+            adc_latency=int(xb["adc_latency"]), dac_settle_cycles=int(xb["dac_settle_cycles"]),
+            program_sigma=float(noise["program_sigma"]), read_sigma=float(noise["read_sigma"]),
+            adc_offset_sigma=float(noise["adc_offset_sigma"]), seed=int(noise["seed"]),
+            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
+            weight_tiles=self.weight_tiles, clock_mhz=0.0,
+            latency_cycles=int(xb.get("latency_cycles", 0)))
 
     @property
-    def phys_cols(self) -> int:
-        """``C_phys = C·S·E`` physical columns (crossbar only)."""
-        return int(self._xb("phys_cols"))
+    def phys_cols_or_zero(self) -> int:
+        return self.xb.phys_cols if self.crossbar else 0
 
-    @property
-    def num_adcs(self) -> int:
-        return self.phys_cols // int(self._xb("cols_per_adc"))
-
-    @property
-    def phases(self) -> int:
-        return int(self._xb("phases"))
-
-    @property
-    def adc_bits(self) -> int:
-        return int(self._xb("adc_bits"))
-
-    @property
-    def adc_latency(self) -> int:
-        """Nominal ADC conversion latency (cycles) the manifest's latency assumes."""
-        return int(self._xb("adc_latency"))
-
-    @property
-    def trim_range(self) -> tuple[int, int]:
-        b = self.adc_bits
-        return -(1 << (b - 1)), (1 << (b - 1)) - 1
-
-    @property
-    def col_bits(self) -> int:
-        return max(1, _clog2(self.cols))
-
-    @property
-    def sel_bits(self) -> int:
-        return max(1, _clog2(int(self._xb("cols_per_adc"))))
-
-    @property
-    def dac_width(self) -> int:
-        return self.rows * int(self._xb("dac_bits"))
+    phys_cols = property(lambda self: self.xb.phys_cols, doc="``C_phys = C·S·E``.")
+    num_adcs = property(lambda self: self.xb.num_adcs)
+    phases = property(lambda self: self.xb.phases)
+    adc_bits = property(lambda self: self.xb.adc_bits)
+    adc_latency = property(lambda self: self.xb.adc_latency,
+                           doc="Nominal ADC latency (cycles) the manifest's latency assumes.")
+    trim_range = property(lambda self: self.xb.trim_range)
+    sel_bits = property(lambda self: self.xb.sel_bits)
+    dac_width = property(lambda self: self.xb.dac_width)
+    lossless = property(lambda self: self.xb.lossless, doc="B ≥ L and every LSB 1.")
 
     @property
     def prog_width(self) -> int:
         """``o_prog`` payload: ``{levels: S·E·R·b, col: COL_BITS, tile: TILE_BITS}``."""
-        xb = self.crossbar
-        levels = int(xb["slices"]) * int(xb["polarities"]) * self.rows * int(xb["cell_bits"])
-        return self.tile_bits + self.col_bits + levels
+        return self.xb.prog_width(self.tile_bits, self.col_bits)
 
     def cycles_per_vector(self, adc_latency: int | None = None) -> int:
-        """Cycles between accepted data beats (docs/crossbar.md §3.4): 1 for the MAC array,
-        ``P·(m·(Lc + 1) + settle + 1) + 1`` for a crossbar whose ADC answers after ``Lc``
-        cycles (default: the nominal latency)."""
-        if not self.crossbar:
-            return 1
-        xb = self.crossbar
-        lc = self.adc_latency if adc_latency is None else int(adc_latency)
-        return (int(xb["phases"]) * (int(xb["cols_per_adc"]) * (lc + 1)
-                                     + int(xb["dac_settle_cycles"]) + 1) + 1)
+        """Cycles between accepted data beats: 1 for the MAC array, the contract's
+        formula for a crossbar whose ADC answers after ``adc_latency`` cycles."""
+        return self.xb.cycles_per_vector_at(adc_latency) if self.crossbar else 1
 
     def latency_for(self, adc_latency: int | None = None) -> int:
         """Cycles from an accepted ``last`` beat to ``o_data.valid`` with no stall, when every
@@ -180,59 +111,19 @@ class HwParams:
         return self.latency + self.cycles_per_vector(adc_latency) - self.cycles_per_vector()
 
     @property
-    def lossless(self) -> bool:
-        """Crossbar ADC lossless (B ≥ L and every LSB 1)."""
-        return bool(self._xb("lossless"))
-
-    @property
     def ideal(self) -> bool:
         """No analog noise configured (crossbar), always True for the MAC array."""
-        if not self.crossbar:
-            return True
-        n = self.crossbar["noise"]
-        return not (n["program_sigma"] or n["read_sigma"] or n["adc_offset_sigma"])
+        return self.xb.ideal if self.crossbar else True
 
     def xb_spec(self):
         """The tile as a ``golden.crossbar.CrossbarSpec``."""
         from golden.crossbar import CrossbarSpec
-        self._xb("adc_shift")
-        xb = self.crossbar
-        return CrossbarSpec(
-            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
-            rows=self.rows, cols=self.cols, cell_bits=int(xb["cell_bits"]),
-            weight_encoding=xb["weight_encoding"], dac_bits=int(xb["dac_bits"]),
-            input_encoding=xb["input_encoding"], adc_bits=int(xb["adc_bits"]),
-            adc_shift=tuple(int(k) for k in xb["adc_shift"]),
-            cols_per_adc=int(xb["cols_per_adc"]), tiles=self.weight_tiles)
+        return CrossbarSpec.from_record(self.xb)
 
     def xb_noise(self):
         """The analog non-idealities as a ``golden.crossbar.CrossbarNoise``."""
         from golden.crossbar import CrossbarNoise
-        n = self._xb("noise")
-        return CrossbarNoise(program_sigma=float(n["program_sigma"]),
-                             read_sigma=float(n["read_sigma"]),
-                             adc_offset_sigma=float(n["adc_offset_sigma"]), seed=int(n["seed"]))
-
-    # ------------------------------------------------------------------ ranges
-    @staticmethod
-    def _range(bits: int, signed: bool) -> tuple[int, int]:
-        return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-
-    @property
-    def x_range(self) -> tuple[int, int]:
-        return self._range(self.bits, self.input_signed)
-
-    @property
-    def w_range(self) -> tuple[int, int]:
-        return self._range(self.bits, self.weight_signed)
-
-    @property
-    def out_range(self) -> tuple[int, int]:
-        return self._range(self.out_bits, self.out_signed)
-
-    @property
-    def acc_range(self) -> tuple[int, int]:
-        return self._range(self.acc_bits, True)
+        return CrossbarNoise.from_record(self.xb)
 
     # ------------------------------------------------------------------ harness sizing
     def harness_depth_bits(self, budget_bits: int = 1 << 25) -> int:
@@ -317,52 +208,28 @@ class HwParams:
 
 
 def crossbar_params(section: dict | None, cfg: dict[str, Any]) -> dict | None:
-    """The testbench's view of a ``crossbar:`` section.
+    """The testbench's view of a ``crossbar:`` section (JSON-friendly).
 
-    Accepts ``sim.crossbar_config.CrossbarConfig.to_dict()`` (what ``DatapathConfig.to_dict``
-    holds: the resolved section plus ``derived``) or an already converted dict (which has
-    ``adc_shift``). The ADC LSB exponent of physical column j follows docs/crossbar.md §2.4:
-    ``auto`` → ``max(0, L − B)``, a full scale ``2^(B+k)`` → k.
+    Accepts the contract record's ``to_dict()`` (what ``DatapathConfig.to_dict`` holds: the
+    resolved section plus ``derived``) or an already converted dict (which has
+    ``adc_shift``). The record is rebuilt with :meth:`constraints.CrossbarRecord.from_dict`
+    (the one full-scale → LSB mapping), and its numbers copied.
     """
     if not section:
         return None
     if "adc_shift" in section:
         return dict(section)
-    d = section["derived"]
-    b = int(section["adc_bits"])
-    lossless_bits = int(d["lossless_adc_bits"])
-    cphys = int(d["physical_columns"])
-    fs = section["adc_full_scale"]
-    if fs == "auto":
-        shift = [max(0, lossless_bits - b)] * cphys
-    else:
-        fs = list(fs) if isinstance(fs, (list, tuple)) else [fs] * cphys
-        if len(fs) != cphys:
-            raise ValueError(f"crossbar.adc_full_scale has {len(fs)} entries; expected the "
-                             f"{cphys} resolved per-column values")
-        shift = [int(v).bit_length() - 1 - b for v in fs]
-    noise = section.get("noise") or {}
+    xb = CrossbarRecord.from_dict(section, cfg)
     return {
-        "cell_bits": int(section["cell_bits"]),
-        "weight_encoding": section["weight_encoding"],
-        "dac_bits": int(section["dac_bits"]),
-        "input_encoding": section["input_encoding"],
-        "adc_bits": b,
-        "adc_shift": shift,
-        "cols_per_adc": int(section["cols_per_adc"]),
-        "adc_latency": int(section["adc_latency"]),
-        "dac_settle_cycles": int(section["dac_settle_cycles"]),
-        "noise": {"program_sigma": float(noise.get("program_sigma", 0.0)),
-                  "read_sigma": float(noise.get("read_sigma", 0.0)),
-                  "adc_offset_sigma": float(noise.get("adc_offset_sigma", 0.0)),
-                  "seed": int(noise.get("seed", 0))},
-        "slices": int(d["slices"]),
-        "polarities": int(d["polarities"]),
-        "phys_cols": cphys,
-        "phases": int(d["phases"]),
-        "num_adcs": int(d["num_adcs"]),
-        "lossless_adc_bits": lossless_bits,
-        "lossless": bool(d["adc_lossless"]),
-        "cycles_per_vector": int(d["cycles_per_vector"]),
-        "latency_cycles": int(d["latency_cycles"]),
+        "cell_bits": xb.cell_bits, "weight_encoding": xb.weight_encoding,
+        "dac_bits": xb.dac_bits, "input_encoding": xb.input_encoding,
+        "adc_bits": xb.adc_bits, "adc_shift": list(xb.adc_shift),
+        "cols_per_adc": xb.cols_per_adc, "adc_latency": xb.adc_latency,
+        "dac_settle_cycles": xb.dac_settle_cycles,
+        "noise": {"program_sigma": xb.program_sigma, "read_sigma": xb.read_sigma,
+                  "adc_offset_sigma": xb.adc_offset_sigma, "seed": xb.seed},
+        "slices": xb.slices, "polarities": xb.polarities, "phys_cols": xb.phys_cols,
+        "phases": xb.phases, "num_adcs": xb.num_adcs,
+        "lossless_adc_bits": xb.lossless_adc_bits, "lossless": xb.lossless,
+        "cycles_per_vector": xb.cycles_per_vector, "latency_cycles": xb.latency_cycles,
     }

@@ -22,8 +22,9 @@ Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
   macro an all-zero input does not make the stored weights irrelevant (offset input
   encoding drives ``x + 2^(N−1)`` on the rows).
 
-Command word layout (tb/qmac_harness.sv): bits [1:0] kind, payload from bit 2. A LOAD payload
-is the ``i_load`` payload ``{data, addr}``, a DATA payload the ``i_data`` payload
+Command word layout and load address map: ``constraints/loadmap.py`` (the harness's
+SystemVerilog constants are checked against it): bits [1:0] kind, payload from bit 2. A LOAD
+payload is the ``i_load`` payload ``{data, addr}``, a DATA payload the ``i_data`` payload
 ``{last, first, tile, x}``, a GAP payload the number of idle cycles.
 """
 
@@ -33,6 +34,9 @@ import dataclasses
 import math
 
 import numpy as np
+
+from constraints import limits, loadmap
+from constraints.loadmap import CROSSBAR_REGIONS, GAP_BITS, KIND_BITS, KINDS, LANE_BITS, SCALAR_INDEX
 
 from .hwparams import HwParams
 from .layers import FoldedLayer
@@ -46,11 +50,13 @@ __all__ = [
     "field_values",
 ]
 
-KIND_END, KIND_LOAD, KIND_DATA, KIND_GAP = 0, 1, 2, 3
-REGION_WEIGHTS, REGION_BIAS, REGION_M0, REGION_SHIFT, REGION_SCALARS = 0, 1, 2, 3, 4
-REGION_TRIM = 5          # crossbar tops only: per-physical-column ADC offset trim
-SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX, SCALAR_CLEAR_STICKY = 0, 1, 2, 3
-KIND_NAMES = {KIND_END: "END", KIND_LOAD: "LOAD", KIND_DATA: "DATA", KIND_GAP: "GAP"}
+# names of the contract's constants (constraints/loadmap.py), for the testbenches
+KIND_END, KIND_LOAD, KIND_DATA, KIND_GAP = (KINDS[k] for k in ("END", "LOAD", "DATA", "GAP"))
+REGION_WEIGHTS, REGION_BIAS, REGION_M0, REGION_SHIFT, REGION_SCALARS, REGION_TRIM = (
+    CROSSBAR_REGIONS[r] for r in ("WEIGHTS", "BIAS", "M0", "SHIFT", "SCALARS", "TRIM"))
+SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX, SCALAR_CLEAR_STICKY = (
+    SCALAR_INDEX[k] for k in ("y_zp", "act_min", "act_max", "clear_sticky"))
+KIND_NAMES = loadmap.KIND_NAMES
 
 
 # ---------------------------------------------------------------------------- bit helpers
@@ -156,7 +162,7 @@ class CommandStream:
     @property
     def is_last(self) -> np.ndarray:
         """(n,) bool: DATA beats with ``last`` set (each produces one output beat)."""
-        pos = 2 + self.hp.x_bits + self.hp.tile_bits + 1
+        pos = KIND_BITS + self.hp.x_bits + self.hp.tile_bits + 1
         return (self.kind == KIND_DATA) & (self.bits[:, pos] == 1)
 
     @property
@@ -170,11 +176,11 @@ class CommandStream:
         g = self.kind == KIND_GAP
         if not g.any():
             return 0
-        return int(np.maximum(field_values(self.bits[g], 2, 32)[:, 0], 1).sum())
+        return int(np.maximum(field_values(self.bits[g], KIND_BITS, GAP_BITS)[:, 0], 1).sum())
 
     def payload(self, i: int) -> int:
         """The payload of command ``i`` as a Python int (for the cycle-driven driver)."""
-        row = self.bits[i, 2:]
+        row = self.bits[i, KIND_BITS:]
         return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
 
     def payloads(self) -> list[int]:
@@ -182,7 +188,7 @@ class CommandStream:
         n, w = self.bits.shape
         if n == 0:
             return []
-        sub = self.bits[:, 2:]
+        sub = self.bits[:, KIND_BITS:]
         by = np.packbits(sub, axis=1, bitorder="little")
         return [int.from_bytes(r.tobytes(), "little") for r in by]
 
@@ -222,8 +228,7 @@ class StreamBuilder:
         if n == 0:
             return
         bits = np.zeros((n, self.hp.cmd_width), np.uint8)
-        bits[:, 0] = kind & 1
-        bits[:, 1] = (kind >> 1) & 1
+        bits[:, :KIND_BITS] = _field_bits(np.array([kind]), KIND_BITS)
         for offset, width, values in fields:
             fb = _field_bits(values, width)
             bits[:, offset:offset + fb.shape[1]] = fb
@@ -231,7 +236,8 @@ class StreamBuilder:
         self._bits.append(bits)
 
     def load(self, region: int, index, lanes, lane_width: int) -> None:
-        """LOAD beats: ``addr = region << INDEX_BITS | index``, data = ``lanes`` packed LSB first."""
+        """LOAD beats at :func:`constraints.encode_load` addresses, data = ``lanes`` packed LSB
+        first."""
         hp = self.hp
         index = np.atleast_1d(np.asarray(index, dtype=np.int64))
         lanes = np.asarray(lanes, dtype=np.int64)
@@ -246,9 +252,9 @@ class StreamBuilder:
                              f"LOAD_DATA_BITS={hp.load_data_bits}")
         if (index < 0).any() or (index >= (1 << hp.index_bits)).any():
             raise ValueError(f"load index out of range for INDEX_BITS={hp.index_bits}")
-        addr = (np.int64(region) << hp.index_bits) | index
+        addr = loadmap.encode_load(np.int64(region), index, hp.index_bits)
         self._block(KIND_LOAD, index.shape[0],
-                    [(2, hp.addr_bits, addr), (2 + hp.addr_bits, lane_width, lanes)])
+                    [(KIND_BITS, hp.addr_bits, addr), (KIND_BITS + hp.addr_bits, lane_width, lanes)])
 
     def load_weights(self, tile, col, w_lanes) -> None:
         """Weight words: index ``tile·C + col``, ``data[r·N +: N] = w'[row r]``."""
@@ -261,17 +267,17 @@ class StreamBuilder:
         self.load(REGION_BIAS, cols, values, self.hp.acc_bits)
 
     def load_m0(self, cols, values) -> None:
-        self.load(REGION_M0, cols, values, 32)
+        self.load(REGION_M0, cols, values, LANE_BITS["M0"])
 
     def load_shift(self, cols, values) -> None:
-        self.load(REGION_SHIFT, cols, values, 6)
+        self.load(REGION_SHIFT, cols, values, LANE_BITS["SHIFT"])
 
     def load_scalars(self, y_zp: int, act_min: int, act_max: int) -> None:
         self.load(REGION_SCALARS, [SCALAR_Y_ZP, SCALAR_ACT_MIN, SCALAR_ACT_MAX],
                   [y_zp, act_min, act_max], self.hp.scalar_bits)
 
     def clear_sticky(self) -> None:
-        self.load(REGION_SCALARS, [SCALAR_CLEAR_STICKY], [0], 1)
+        self.load(REGION_SCALARS, [SCALAR_CLEAR_STICKY], [0], LANE_BITS["clear_sticky"])
 
     def load_trims(self, trim) -> None:
         """Crossbar: ADC offset trims of all ``C_phys`` physical columns (signed B bits)."""
@@ -292,14 +298,14 @@ class StreamBuilder:
         tile = np.broadcast_to(np.asarray(tile, dtype=np.int64), (n,))
         first = np.broadcast_to(np.asarray(first, dtype=np.int64), (n,))
         last = np.broadcast_to(np.asarray(last, dtype=np.int64), (n,))
-        base = 2 + hp.x_bits
-        self._block(KIND_DATA, n, [(2, hp.bits, x), (base, hp.tile_bits, tile),
+        base = KIND_BITS + hp.x_bits
+        self._block(KIND_DATA, n, [(KIND_BITS, hp.bits, x), (base, hp.tile_bits, tile),
                                    (base + hp.tile_bits, 1, first),
                                    (base + hp.tile_bits + 1, 1, last)])
 
     def gap(self, cycles) -> None:
         cycles = np.atleast_1d(np.asarray(cycles, dtype=np.int64))
-        self._block(KIND_GAP, cycles.shape[0], [(2, 32, cycles)])
+        self._block(KIND_GAP, cycles.shape[0], [(KIND_BITS, GAP_BITS, cycles)])
 
     def __len__(self) -> int:
         return sum(k.shape[0] for k in self._kinds)
@@ -382,7 +388,7 @@ def check_layer(hp: HwParams, L: FoldedLayer) -> None:
         raise ValueError(f"{L.name}: act_min={L.act_min} > act_max={L.act_max}")
     for name, a, lo, hi in (("x", L.x, *hp.x_range), ("w'", L.w, *hp.w_range),
                             ("bias'", L.bias, *hp.acc_range), ("m0", L.m0, 0, 2**31 - 1),
-                            ("shift", L.shift, -31, 30)):
+                            ("shift", L.shift, limits.SHIFT_MIN, limits.SHIFT_MAX)):
         a = np.asarray(a)
         if a.size and (a.min() < lo or a.max() > hi):
             raise ValueError(f"{L.name}: {name} outside [{lo}, {hi}]")

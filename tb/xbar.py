@@ -133,16 +133,41 @@ class CrossbarAgent:
         if self.log is not None:
             self.log.error("crossbar protocol: %s", msg)
 
+    def _serve_programming(self, ready: int) -> int:
+        """One cycle of the programming port: drive ``o_prog.ready`` (``ready``: its value
+        now; random stalls with probability ``prog_stall``), then a beat transfers (at the
+        next rising edge) if valid is high in this cycle. Returns the ready driven."""
+        dut = self.dut
+        if self.prog_stall:
+            new = 0 if self.rng.random() < self.prog_stall else 1
+            if new != ready:
+                dut.o_prog__ready.value = new
+                ready = new
+        elif not ready:
+            dut.o_prog__ready.value = 1
+            ready = 1
+        if not int(dut.o_prog__valid.value):
+            return ready
+        if not ready:
+            self.prog_stall_cycles += 1
+            return ready
+        payload = int(dut.o_prog__payload.value)
+        tile_bits, col_bits = self._tile_bits, self._col_bits
+        try:
+            self.macro.program_beat(payload & ((1 << tile_bits) - 1),
+                                    (payload >> tile_bits) & ((1 << col_bits) - 1),
+                                    payload >> (tile_bits + col_bits))
+        except ProtocolError as exc:
+            self._error(str(exc))
+        self.prog_beats += 1
+        return ready
+
     async def _serve(self) -> None:
-        dut, resp, macro = self.dut, self.responder, self.macro
+        dut, resp = self.dut, self.responder
         fe = FallingEdge(dut.clk)
         h_start, h_sel, h_codes = dut.adc_start, dut.adc_sel, dut.dac_codes
         h_tile, h_valid = dut.dac_tile, dut.dac_valid
         h_done, h_code = dut.adc_done, dut.adc_code
-        h_pvalid, h_ppayload, h_pready = dut.o_prog__valid, dut.o_prog__payload, dut.o_prog__ready
-        tmask = (1 << self._tile_bits) - 1
-        cmask = (1 << self._col_bits) - 1
-        cshift = self._tile_bits + self._col_bits
         codes = None
         driven_done = False
         ready = 1
@@ -154,28 +179,7 @@ class CrossbarAgent:
                 if done:
                     h_code.value = code
                 driven_done = bool(done)
-            # programming port: o_prog.ready for this cycle, then a beat transfers (at the
-            # next rising edge) if valid is high in this cycle
-            if self.prog_stall:
-                new = 0 if self.rng.random() < self.prog_stall else 1
-                if new != ready:
-                    h_pready.value = new
-                    ready = new
-            elif not ready:
-                h_pready.value = 1
-                ready = 1
-            if int(h_pvalid.value):
-                if ready:
-                    payload = int(h_ppayload.value)
-                    try:
-                        macro.program_beat(payload & tmask,
-                                           (payload >> self._tile_bits) & cmask,
-                                           payload >> cshift)
-                    except ProtocolError as exc:
-                        self._error(str(exc))
-                    self.prog_beats += 1
-                else:
-                    self.prog_stall_cycles += 1
+            ready = self._serve_programming(ready)
             # the DUT's DAC/ADC outputs of this cycle
             if self._codes_dirty:
                 codes = int(h_codes.value)

@@ -1,10 +1,10 @@
-"""Stimulus for the crossbar testbenches (``tb/test_crossbar_*.py``): trims, layers, extremes.
+"""Stimulus for the crossbar testbenches (``tb/cocotb_crossbar_*.py``): trims, layers, extremes.
 
 * trims (region 5, one per physical column, signed ``adc_bits``): :func:`calibrated_trim`
   (what a calibration would load: ``rint`` of the macro's ADC offsets, zeros without offset
   noise — the runs whose error against the exact result ``qmac regress`` reports),
   :func:`random_trim` (small random offsets) and :func:`limit_trim` (the ends of the range);
-* :func:`xb_random_layers` — random fully-connected layers of ``tb.test_datapath`` (K > R
+* :func:`xb_random_layers` — random fully-connected layers of ``tb.cocotb_datapath`` (K > R
   k-tiles, C > cols column tiles, batch > 1, per-tensor/per-channel, zero points random / at
   the limits / zero, no activation / ReLU / ReLU6), sized for the crossbar's cycle cost;
 * :func:`extreme_layers` — one layer whose columns are weight patterns (all max, all min,
@@ -66,7 +66,7 @@ def xb_random_layers(env, target_beats: int, *, allow_reload: bool = False,
     (column tiles), batch ≥ 1 limited by the remaining beats; with ``allow_reload`` one
     layer in ten has K > R·T (reprogramming inside an open accumulation, batch 1).
     Per-tensor / per-channel, zero points (``zp_modes``) and activations (``acts``) cycle,
-    like ``tb.test_datapath.random_layers``; the first layer always has K > R, ReLU and
+    like ``tb.cocotb_datapath.random_layers``; the first layer always has K > R, ReLU and
     (when the configuration is per-channel) per-channel multipliers.
     """
     hp, rng = env.hp, env.rng

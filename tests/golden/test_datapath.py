@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import pytest
-import reference as ref
 
 from golden.datapath import (
     accumulate,
@@ -21,6 +20,7 @@ from golden.datapath import (
 )
 from golden.fixedpoint import ROUNDINGS
 from golden.multiplier import quantize_multiplier
+from tests.helpers import fixedpoint_reference as ref
 
 INT8 = dict(y_zp=-3, act_min=-128, act_max=127)
 

@@ -1,11 +1,12 @@
-"""golden.fixedpoint against the independent references of reference.py, zero tolerance."""
+"""golden.fixedpoint against the independent references of
+tests/helpers/fixedpoint_reference.py, zero tolerance."""
 
 import re
 
 import numpy as np
 import pytest
-import reference as ref
 
+import golden.fixedpoint as fp
 from golden.fixedpoint import (
     INT32_MAX,
     INT32_MIN,
@@ -16,6 +17,7 @@ from golden.fixedpoint import (
     rounding_divide_by_pot_ties_up,
     saturating_rounding_doubling_high_mul,
 )
+from tests.helpers import fixedpoint_reference as ref
 
 N_RANDOM = 100_000
 E32 = ref.edge_values(INT32_MIN, INT32_MAX)
@@ -246,3 +248,19 @@ def test_wide_result_limit():
 def test_bad_arguments(call, msg):
     with pytest.raises(ValueError, match=re.escape(msg)):
         call()
+
+
+def test_rounding_modes_are_one_table():
+    """Every rounding name dispatches through golden.fixedpoint.ROUNDING_MODES: one
+    documented function per mode, the same for the int32 and the wide multiply."""
+    assert fp.ROUNDINGS == tuple(fp.ROUNDING_MODES) == ("double", "single", "ruy")
+    for name, mode in fp.ROUNDING_MODES.items():
+        assert mode.__doc__ and f'"{name}"' in mode.__doc__, name
+        x = np.array([-(2**31), -5, -3, 3, 5, 2**31 - 1], dtype=np.int64)
+        m0 = np.full(x.shape, 2**30, dtype=np.int64)
+        shift = np.full(x.shape, -1, dtype=np.int64)
+        narrow, _ = mode(x, m0, shift, wide=False)
+        assert narrow.tolist() == fp.multiply_by_quantized_multiplier(x, 2**30, -1, name).tolist()
+        wide, saturated = mode(x, m0, shift, wide=True)
+        assert not saturated.any()
+        assert wide.tolist() == narrow.tolist()

@@ -5,9 +5,9 @@ import re
 
 import numpy as np
 import pytest
-import reference as ref
 
 from golden.multiplier import REAL_MULTIPLIER_LIMIT, quantize_multiplier
+from tests.helpers import fixedpoint_reference as ref
 
 N_RANDOM = 100_000
 

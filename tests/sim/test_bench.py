@@ -22,10 +22,10 @@ import pytest
 
 from sim.bench import PATHS, TARGETS, _targets, run_bench
 from sim.config import load_config
-from simulators import need
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
-#: fast/native cycles of the smoke runs (naive and cycle-driven: 400 data beats, tb/test_bench.py)
+#: fast/native cycles of the smoke runs (naive and cycle-driven: 400 data beats, tb/cocotb_bench.py)
 CYCLES = {"verilator": 3000, "icarus": 120}
 
 

@@ -69,7 +69,7 @@ BAD = [
     ("out wider than acc", "accumulator: {guard_bits: 0}\narray: {rows: 1}\nrequant: {out_bits: 17}",
      "requant.out_bits: 17", "not wider than the 16-bit accumulator"),
     ("rounding banana", "requant: {rounding: banana}", "requant.rounding: 'banana'",
-     "double, single, ruy"),
+     "double, single or ruy"),
     ("overflow", "accumulator: {overflow: clip}", "accumulator.overflow: 'clip'", "wrap or saturate"),
     ("guard and depth", "accumulator: {guard_bits: 4, max_depth: 16}", "accumulator.guard_bits: 4",
      "not both"),
@@ -78,7 +78,7 @@ BAD = [
     ("guard too small for rows", "accumulator: {guard_bits: 2}", "accumulator.guard_bits: 2",
      "at least 4"),
     ("bool for int", "array: {rows: true}", "array.rows: True", "an integer"),
-    ("clock", "timing: {clock_mhz: -5}", "timing.clock_mhz: -5", "(0, 5000]"),
+    ("clock", "timing: {clock_mhz: -5}", "timing.clock_mhz: -5", "[0.001, 5000.0]"),
     ("section not mapping", "operands: 8", "operands: 8", "a mapping"),
     ("section empty list", "operands: []", "operands: []", "a mapping"),
     ("section false", "operands: false", "operands: False", "a mapping"),
@@ -140,3 +140,96 @@ def test_yaml_syntax_error_names_line(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="no such configuration file; allowed: a YAML file"):
         load_config(tmp_path / "nope.yaml")
+
+
+# --- hostile inputs (issue 13, the schema layer): one line naming file, field, value and
+# what is allowed; exit 2 from the CLI; nothing generated --------------------------------
+HOSTILE = [
+    ("null bits", "operands: {bits: null}", "operands.bits: None", "an integer in 2..16"),
+    ("null rows", "array: {rows: null}", "array.rows: None", "an integer in 1..256"),
+    ("null clock", "timing: {clock_mhz: null}", "timing.clock_mhz: None", "a number in"),
+    ("null rounding", "requant: {rounding: null}", "requant.rounding: None", "double, single"),
+    ("null signed", "operands: {input_signed: null}", "operands.input_signed: None",
+     "true or false"),
+    ("bool tiles", "array: {weight_tiles: false}", "array.weight_tiles: False", "an integer"),
+    ("bool clock", "timing: {clock_mhz: true}", "timing.clock_mhz: True", "a number in"),
+    ("int for bool", "requant: {per_channel: 1}", "requant.per_channel: 1", "true or false"),
+    ("400-digit clock", "timing: {clock_mhz: " + "9" * 400 + "}", "timing.clock_mhz: 999",
+     "a number in [0.001, 5000.0]"),
+    ("400-digit bits", "operands: {bits: " + "9" * 400 + "}", "operands.bits: 999",
+     "an integer in 2..16"),
+    ("400-digit depth", "accumulator: {max_depth: " + "9" * 400 + "}",
+     "accumulator.max_depth: 999", "an integer in 1..4294967296"),
+    ("tiny clock", "timing: {clock_mhz: 5.0e-324}", "timing.clock_mhz: 5e-324", "[0.001,"),
+    ("tiny clock string", "timing: {clock_mhz: 5e-324}", "timing.clock_mhz: '5e-324'",
+     "a number in"),
+    ("inf clock", "timing: {clock_mhz: .inf}", "timing.clock_mhz: inf", "a number in"),
+    ("nan clock", "timing: {clock_mhz: .nan}", "timing.clock_mhz: nan", "a number in"),
+    ("zero clock", "timing: {clock_mhz: 0}", "timing.clock_mhz: 0", "a number in"),
+    ("negative rows", "array: {rows: -4}", "array.rows: -4", "an integer in 1..256"),
+    ("zero tiles", "array: {weight_tiles: 0}", "array.weight_tiles: 0", "1..1024"),
+    ("tiles over limit", "array: {weight_tiles: 4096}", "array.weight_tiles: 4096", "1..1024"),
+    ("negative guard", "accumulator: {guard_bits: -1}", "accumulator.guard_bits: -1", "0..32"),
+    ("list for int", "array: {cols: [16]}", "array.cols: [16]", "an integer"),
+    ("mapping for str", "requant: {rounding: {a: 1}}", "requant.rounding: {'a': 1}", "double"),
+    ("float for int", "operands: {bits: 8.0}", "operands.bits: 8.0", "an integer"),
+    ("unknown nested", "timing: {clock_ghz: 1}", "timing.clock_ghz: 'unknown key'",
+     "one of clock_mhz"),
+    ("int key", "operands: {8: bits}", "operands.8: 'unknown key'", "one of bits"),
+    ("long string value", "requant: {rounding: " + "x" * 5000 + "}", "requant.rounding: 'xxx",
+     "double, single or ruy"),
+    ("description not str", "description: [1, 2]", "description: [1, 2]", "a string"),
+]
+
+
+@pytest.mark.parametrize("text,field,allowed", [h[1:] for h in HOSTILE], ids=[h[0] for h in HOSTILE])
+def test_hostile_config_values_are_one_short_line(tmp_path, text, field, allowed):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: {field}") and allowed in msg
+    assert len(msg) < len(str(path)) + 260          # the value is abbreviated
+
+
+def test_list_used_as_key_is_one_line(tmp_path):
+    path = tmp_path / "key.yaml"
+    path.write_text("operands:\n  ? [1, 2]\n  : 8\n")
+    with pytest.raises(ConfigError, match=r"key.yaml: YAML syntax error at line 2.*a list "
+                                          r"used as a key"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("text", [
+    "operands: {bits: 16}\narray: {rows: 256, cols: 256, weight_tiles: 1024}\n"
+    "accumulator: {guard_bits: 16}",
+    "operands: {bits: 16}\narray: {rows: 256, cols: 256, weight_tiles: 1}",
+    "operands: {bits: 8}\narray: {rows: 256, cols: 256, weight_tiles: 1024}",
+])
+def test_huge_but_valid_configs_are_refused_with_their_cost(tmp_path, text):
+    path = tmp_path / "huge.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: array: N=")
+    assert "generation budget of 4194304 cost units" in msg and "M cost units" in msg
+
+
+def test_largest_config_within_budget_resolves():
+    cfg = resolve_config({"operands": {"bits": 16}, "array": {"rows": 64, "cols": 64,
+                                                              "weight_tiles": 16}})
+    assert (cfg.bits, cfg.rows, cfg.cols) == (16, 64, 64)
+
+
+def test_cli_refuses_bad_config_with_exit_2_and_writes_nothing(tmp_path, capsys):
+    from sim.cli import main
+    path = tmp_path / "bad.yaml"
+    path.write_text("operands: {bits: null}\n")
+    out = tmp_path / "out"
+    assert main(["generate", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"qmac: error: {path}: operands.bits: None is not allowed; allowed: an "
+                   f"integer in 2..16"]
+    assert not out.exists()

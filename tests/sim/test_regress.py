@@ -25,7 +25,7 @@ import pytest
 from sim.cli import main
 from sim.config import load_config
 from sim.regress import TESTBENCHES, run_regress
-from simulators import need
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = {"icarus": 6, "verilator": 300}

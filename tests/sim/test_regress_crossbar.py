@@ -33,7 +33,7 @@ import yaml
 from sim.config import load_config
 from sim.errors import UserError
 from sim.regress import CROSSBAR_TESTBENCHES, default_vectors, lossless_variant, run_regress
-from simulators import need
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 SIDRA = REPO / "constraints" / "sidra_y1.yaml"
@@ -105,6 +105,8 @@ def test_tb_side_of_crossbar_configs():
     """HwParams, the TRIM loads of the schedule and the model's two goldens (NumPy only)."""
     import numpy as np
 
+    from golden.crossbar import CrossbarNoise, CrossbarSpec
+
     from tb.hwparams import HwParams
     from tb.model import Model
     from tb.schedule import KIND_LOAD, REGION_TRIM, field_values, schedule
@@ -118,7 +120,8 @@ def test_tb_side_of_crossbar_configs():
         assert hp.is_crossbar and hp.phys_cols == xb.phys_cols
         assert hp.index_bits == max(2, (max(cfg.weight_tiles * cfg.cols, xb.phys_cols, 4)
                                         - 1).bit_length())
-        assert hp.xb_spec() == xb.spec() and hp.xb_noise() == xb.noise()
+        assert hp.xb_spec() == CrossbarSpec.from_record(xb)
+        assert hp.xb_noise() == CrossbarNoise.from_record(xb)
         assert hp.cycles_per_vector() == xb.cycles_per_vector
         assert hp.latency_for(xb.adc_latency + 2) == xb.latency_cycles + 2 * (
             xb.phases * xb.cols_per_adc)

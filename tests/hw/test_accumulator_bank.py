@@ -3,10 +3,10 @@
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, simulate
 
 from golden.datapath import accumulate
 from hw.accumulator_bank import AccumulatorBank
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 
 def run_bank(dut, cycles):

@@ -5,10 +5,10 @@ import itertools
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, simulate
 
 from golden.datapath import mac
 from hw.mac_array import MacArray
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 SIGNEDNESS = [(True, True), (True, False), (False, True), (False, False)]
 
@@ -225,7 +225,7 @@ BASE = dict(bits=8, input_signed=True, weight_signed=True, rows=4, cols=4, weigh
     (dict(bits=True), "MacArray: bits=True is not an integer; allowed: [2, 16]"),
     (dict(rows=0), "MacArray: rows=0 is out of range; allowed: [1, 256]"),
     (dict(cols=257), "MacArray: cols=257 is out of range; allowed: [1, 256]"),
-    (dict(weight_tiles=0), "MacArray: weight_tiles=0 is out of range; allowed: [1, 4096]"),
+    (dict(weight_tiles=0), "MacArray: weight_tiles=0 is out of range; allowed: [1, 1024]"),
     (dict(input_signed=1), "MacArray: input_signed=1 is not a bool; allowed: True, False"),
     (dict(weight_signed="yes"),
      "MacArray: weight_signed='yes' is not a bool; allowed: True, False"),

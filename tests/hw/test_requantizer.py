@@ -3,10 +3,10 @@
 
 import numpy as np
 import pytest
-from hwsim import int_range, make_rng, simulate
 
 from golden.datapath import requantize
 from hw.requantizer import Requantizer
+from tests.helpers.hwsim import int_range, make_rng, simulate
 
 ROUNDINGS = ["double", "single", "ruy"]
 M0_EDGES = [0, 1 << 30, (1 << 31) - 1, 1374389535]

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Amaranth-simulator harness for ``CrossbarDatapath``: a load/data driver, the behavioural
 crossbar + ADC of ``tb/crossbar_model.py``, an output collector with optional backpressure,
 and a golden-model layer builder."""
@@ -9,10 +10,10 @@ import dataclasses
 import numpy as np
 from amaranth.sim import Simulator
 
+from constraints import LANE_BITS, SCALAR_INDEX, derive, encode_load, int_range, pack_lanes
 from golden.crossbar import CrossbarNoise, CrossbarSpec, crossbar_datapath_model
 from golden.datapath import datapath_model, fold_zero_points
-from hw.crossbar_datapath import CROSSBAR_REGIONS, CrossbarDatapath
-from hw.datapath import SCALAR_INDEX
+from hw.crossbar_datapath import CrossbarDatapath
 from tb.crossbar_model import AdcResponder, CrossbarMacro
 
 __all__ = ["Layer", "make_top", "spec_of", "random_layer", "commands_for", "run", "expected"]
@@ -40,7 +41,7 @@ BASE = dict(bits=8, input_signed=True, weight_signed=True, rows=4, cols=2, weigh
 
 def make_top(**kw):
     p = {**BASE, **kw}
-    lossless = (p["rows"] * ((1 << p["dac_bits"]) - 1) * ((1 << p["cell_bits"]) - 1)).bit_length()
+    lossless = derive.lossless_adc_bits(p["rows"], p["dac_bits"], p["cell_bits"])
     if p["adc_bits"] is None:
         p["adc_bits"] = lossless
     if p["adc_shift"] is None:
@@ -59,8 +60,8 @@ def spec_of(top):
 
 def random_layer(top, rng, *, batch, k, relu=True, trim_span=0):
     n = top.bits
-    xlo, xhi = (-(1 << (n - 1)), (1 << (n - 1)) - 1) if top.input_signed else (0, (1 << n) - 1)
-    wlo, whi = (-(1 << (n - 1)), (1 << (n - 1)) - 1) if top.weight_signed else (0, (1 << n) - 1)
+    xlo, xhi = int_range(n, top.input_signed)
+    wlo, whi = int_range(n, top.weight_signed)
     x = rng.integers(xlo, xhi + 1, (batch, k))
     x[0, :] = xlo
     if batch > 1:
@@ -74,8 +75,7 @@ def random_layer(top, rng, *, batch, k, relu=True, trim_span=0):
     shift = rng.integers(-12, -6, top.cols)
     if not top.per_channel:
         m0, shift = m0[0], shift[0]
-    lo, hi = (-(1 << (top.out_bits - 1)), (1 << (top.out_bits - 1)) - 1) if top.out_signed \
-        else (0, (1 << top.out_bits) - 1)
+    lo, hi = int_range(top.out_bits, top.out_signed)
     y_zp = int(rng.integers(lo // 2, hi // 2 + 1))
     act_min = max(lo, y_zp) if relu else lo
     trim = rng.integers(-trim_span, trim_span + 1, top.PHYS_COLS) if trim_span else \
@@ -94,13 +94,9 @@ def commands_for(top, L):
     xp = np.pad(L.x, ((0, 0), (0, pad)))
     wp = np.pad(L.w, ((0, 0), (0, pad)))
     def addr(region, index):
-        return (CROSSBAR_REGIONS[region] << top.INDEX_BITS) | index
+        return encode_load(region, index, top.INDEX_BITS)
 
-    def word(vals, width):
-        out = 0
-        for i, v in enumerate(vals):
-            out |= (int(v) & ((1 << width) - 1)) << (i * width)
-        return out
+    word = pack_lanes
 
     cmds = []
     for t in range(chunks):
@@ -108,17 +104,17 @@ def commands_for(top, L):
             cmds.append(("load", addr("WEIGHTS", t * cols + c),
                          word(wp[c, t * rows:(t + 1) * rows], n)))
     for c in range(cols):
-        cmds.append(("load", addr("BIAS", c), int(L.bias[c]) & ((1 << top.acc_bits) - 1)))
+        cmds.append(("load", addr("BIAS", c), word([L.bias[c]], top.acc_bits)))
     m0 = np.atleast_1d(L.m0)
     shift = np.atleast_1d(L.shift)
     for c in range(len(m0)):
         cmds.append(("load", addr("M0", c), int(m0[c])))
-        cmds.append(("load", addr("SHIFT", c), int(shift[c]) & 0x3F))
+        cmds.append(("load", addr("SHIFT", c), word([shift[c]], LANE_BITS["SHIFT"])))
     ob = top.out_bits + 1
     for name, v in (("y_zp", L.y_zp), ("act_min", L.act_min), ("act_max", L.act_max)):
-        cmds.append(("load", addr("SCALARS", SCALAR_INDEX[name]), int(v) & ((1 << ob) - 1)))
+        cmds.append(("load", addr("SCALARS", SCALAR_INDEX[name]), word([v], ob)))
     for j in range(top.PHYS_COLS):
-        cmds.append(("load", addr("TRIM", j), int(L.trim[j]) & ((1 << top.adc_bits) - 1)))
+        cmds.append(("load", addr("TRIM", j), word([L.trim[j]], top.adc_bits)))
     for b in range(L.x.shape[0]):
         for t in range(chunks):
             cmds.append(("data", word(xp[b, t * rows:(t + 1) * rows], n), t, int(t == 0),
@@ -164,7 +160,7 @@ def run(top, cmds, *, n_out, noise=None, adc_latency=None, jitter=0, stall=0.0, 
     state = {"cycles": 0}
     ob, cols = top.out_bits, top.cols
 
-    clear_addr = (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS) | SCALAR_INDEX["clear_sticky"]
+    clear_addr = encode_load("SCALARS", SCALAR_INDEX["clear_sticky"], top.INDEX_BITS)
 
     async def bench(ctx):
         queue = list(cmds)

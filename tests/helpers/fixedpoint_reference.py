@@ -7,24 +7,13 @@ unlike ``golden/`` (no NumPy arithmetic, no bit tricks, no splitting). :func:`ve
 them over arrays. Also: the seeded RNG and the edge-value sets every test uses.
 """
 
-import os
 from fractions import Fraction
 
 import numpy as np
 
-DEFAULT_SEED = 20240601
+from constraints.seeds import DEFAULT_SEED, make_rng  # noqa: F401  (the one seeding policy)
+
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-
-
-def make_rng():
-    """``np.random.Generator`` seeded from ``QMAC_SEED`` (default :data:`DEFAULT_SEED`).
-
-    The seed is printed (pytest shows it with a failure); rerun with
-    ``QMAC_SEED=<seed>`` to reproduce.
-    """
-    seed = int(os.environ.get("QMAC_SEED", DEFAULT_SEED))
-    print(f"QMAC_SEED={seed}")
-    return np.random.default_rng(seed)
 
 
 def edge_values(lo, hi):

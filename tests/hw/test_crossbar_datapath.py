@@ -1,5 +1,6 @@
-"""Amaranth-simulator tests of the crossbar hardware against golden/crossbar.py, with the
-behavioural crossbar + ADC of tb/crossbar_model.py answering the DUT's ports."""
+"""hw/crossbar_datapath.py (with hw/crossbar_engine.py) under the Amaranth simulator against
+golden/crossbar.py, with the behavioural crossbar + ADC of tb/crossbar_model.py answering the
+DUT's ports. The components alone: tests/hw/test_dac_driver.py, tests/hw/test_adc_interface.py."""
 
 from __future__ import annotations
 
@@ -7,19 +8,14 @@ import itertools
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
-from golden.crossbar import (CrossbarNoise, CrossbarSpec, adc_offsets_lsb, input_phases,
-                             lossless_adc_bits)
-from hw.adc_interface import AdcInterface
-from hw.crossbar_datapath import CROSSBAR_REGIONS, CrossbarDatapath
-from hw.datapath import SCALAR_INDEX
+from constraints import SCALAR_INDEX, encode_load
+from golden.crossbar import CrossbarNoise, adc_offsets_lsb, lossless_adc_bits
+from hw.crossbar_datapath import CrossbarDatapath
 from hw.crossbar_engine import CrossbarEngine
-from hw.dac_driver import DacDriver
-from tb.crossbar_model import ProtocolError, unpack
-
-from .harness import commands_for, expected, make_top, random_layer, run, spec_of
-from .seeding import make_rng
+from tests.helpers.crossbar_harness import (commands_for, expected, make_top, random_layer, run,
+                                            spec_of)
+from tests.helpers.seeding import make_rng
 
 
 def check(top, L, *, noise=None, **kw):
@@ -78,8 +74,7 @@ def test_overflow_flags_and_sticky_follow_o_data(overflow):
     cmds = commands_for(top, L)
     first_data = next(i for i, c in enumerate(cmds) if c[0] == "data")
     chunks = -(-L.x.shape[1] // top.rows)
-    clear = ("load", (CROSSBAR_REGIONS["SCALARS"] << top.INDEX_BITS)
-             | SCALAR_INDEX["clear_sticky"], 0)
+    clear = ("load", encode_load("SCALARS", SCALAR_INDEX["clear_sticky"], top.INDEX_BITS), 0)
     mid = first_data + 3 * chunks                  # after the third vector's beats
     cmds = cmds[:mid] + [clear] + cmds[mid:]
     r = run(top, cmds, n_out=L.x.shape[0])
@@ -178,153 +173,6 @@ def test_injected_fault_is_caught():
     r = run(top, commands_for(top, L), n_out=16)
     y, _ = expected(top, L)
     assert r.y.tolist() != y.tolist()
-
-
-def test_responder_detects_protocol_violations():
-    """The behavioural ADC refuses what the protocol forbids (so passing runs mean the DUT
-    respected it)."""
-    from tb.crossbar_model import AdcResponder, CrossbarMacro
-
-    sp = CrossbarSpec(bits=4, input_signed=True, weight_signed=True, rows=2, cols=1,
-                      cell_bits=2, weight_encoding="differential", dac_bits=2,
-                      input_encoding="twos_complement", adc_bits=4, cols_per_adc=2)
-
-    def responder():
-        return AdcResponder(CrossbarMacro(sp), adc_latency=3, dac_settle_cycles=2)
-
-    idle = dict(adc_start=0, adc_sel=0, dac_codes=5, dac_tile=0, dac_valid=1)
-    r = responder()
-    r.sample(**idle)
-    with pytest.raises(ProtocolError, match=r"adc_start 1 cycles after dac_codes changed; "
-                                            r"allowed: >= 3"):
-        r.sample(**{**idle, "adc_start": 1})
-    r = responder()
-    for _ in range(3):
-        r.outputs()
-        r.sample(**idle)
-    r.outputs()
-    r.sample(**{**idle, "adc_start": 1})
-    r.outputs()
-    with pytest.raises(ProtocolError, match=r"adc_start while 2 conversions are pending"):
-        r.sample(**{**idle, "adc_start": 1})
-    r = responder()
-    for _ in range(3):
-        r.sample(**idle)
-    r.sample(**{**idle, "adc_start": 1})
-    with pytest.raises(ProtocolError, match=r"dac_codes changed while a conversion"):
-        r.sample(**{**idle, "dac_codes": 6})
-    r = responder()
-    for _ in range(3):
-        r.sample(**idle)
-    with pytest.raises(ProtocolError, match=r"adc_sel=1 without a preceding adc_sel=0"):
-        r.sample(**{**idle, "adc_start": 1, "adc_sel": 1})
-    with pytest.raises(ProtocolError, match=r"adc_start with dac_valid low"):
-        responder().sample(**{**idle, "adc_start": 1, "dac_valid": 0})
-
-
-# --------------------------------------------------------------------------- components
-def _simulate(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-
-
-@pytest.mark.parametrize("x_enc", ["twos_complement", "offset"])
-@pytest.mark.parametrize("v", [1, 3, 8])
-def test_dac_driver_phases(x_enc, v):
-    rows, bits, settle = 3, 8, 2
-    dut = DacDriver(rows=rows, bits=bits, input_signed=True, dac_bits=v, input_encoding=x_enc,
-                    dac_settle_cycles=settle, tile_bits=2, tag_bits=4)
-    sp = CrossbarSpec(bits=bits, input_signed=True, weight_signed=True, rows=rows, cols=1,
-                      cell_bits=1, weight_encoding="offset", dac_bits=v, input_encoding=x_enc,
-                      adc_bits=12)
-    assert dut.PHASES == sp.phases
-    xs = np.array([-128, 127, -37])
-    expect = input_phases(xs, sp)
-
-    async def bench(ctx):
-        word = sum((int(x) & 0xFF) << (8 * r) for r, x in enumerate(xs))
-        ctx.set(dut.i_vec.valid, 1)
-        ctx.set(dut.i_vec.payload.x, word)
-        ctx.set(dut.i_vec.payload.tile, 2)
-        ctx.set(dut.i_vec.payload.tag, 9)
-        assert ctx.get(dut.i_vec.ready)
-        await ctx.tick()
-        ctx.set(dut.i_vec.valid, 0)
-        seen = []
-        changed = 0
-        ctx.set(dut.o_phase.ready, 1)
-        for cycle in range(200):
-            if ctx.get(dut.o_phase.valid):
-                assert cycle - changed == settle
-                codes = unpack(ctx.get(dut.dac_codes), v, rows)
-                seen.append(codes.tolist())
-                assert ctx.get(dut.dac_tile) == 2 and ctx.get(dut.o_phase.payload.tag) == 9
-                assert ctx.get(dut.o_phase.payload.phase) == len(seen) - 1
-                last = ctx.get(dut.o_phase.payload.last)
-                assert last == (len(seen) == sp.phases)
-                await ctx.tick()
-                changed = cycle + 1
-                if last:
-                    break
-            else:
-                assert ctx.get(dut.dac_valid)
-                await ctx.tick()
-        assert not ctx.get(dut.dac_valid) and ctx.get(dut.i_vec.ready)
-        assert seen == expect.tolist()
-
-    _simulate(dut, bench)
-
-
-def test_adc_interface_mux_trim_and_variable_latency():
-    cp, m, B = 6, 3, 5
-    dut = AdcInterface(phys_cols=cp, cols_per_adc=m, adc_bits=B, tag_bits=3)
-    raw = np.array([3, 31, 0, 17, 8, 1])
-    trims = np.array([0, -16, 15, 2, -1, 0])
-    latencies = [[1, 4], [3, 2], [2, 2]]            # per step, per ADC
-
-    async def bench(ctx):
-        for j, t in enumerate(trims):
-            ctx.set(dut.trim_we, 1)
-            ctx.set(dut.trim_addr, j)
-            ctx.set(dut.trim_data, int(t))
-            await ctx.tick()
-        ctx.set(dut.trim_we, 0)
-        ctx.set(dut.i_scan.valid, 1)
-        ctx.set(dut.i_scan.payload, 5)
-        ctx.set(dut.o_codes.ready, 0)
-        pending, cycle, starts, accepted = {}, 0, [], None
-        while True:
-            done = code = 0
-            for a, (due, val) in list(pending.items()):
-                if due == cycle:
-                    done |= 1 << a
-                    code |= val << (a * B)
-                    del pending[a]
-            ctx.set(dut.adc_done, done)
-            ctx.set(dut.adc_code, code)
-            if ctx.get(dut.i_scan.ready):
-                accepted = cycle
-            if ctx.get(dut.adc_start):
-                sel = ctx.get(dut.adc_sel)
-                starts.append((cycle, sel))
-                for a in range(cp // m):
-                    pending[a] = (cycle + latencies[sel][a], int(raw[a * m + sel]))
-            await ctx.tick()
-            cycle += 1
-            if accepted is not None:
-                break
-        ctx.set(dut.i_scan.valid, 0)
-        assert [s for _, s in starts] == [0, 1, 2]
-        assert starts[1][0] == starts[0][0] + 4 + 1 and starts[2][0] == starts[1][0] + 3 + 1
-        assert accepted == starts[2][0] + 2
-        assert ctx.get(dut.o_codes.valid) and ctx.get(dut.o_codes.payload.tag) == 5
-        codes = [ctx.get(dut.o_codes.payload.code[j]) for j in range(cp)]
-        assert codes == (raw - trims).tolist()
-        assert not ctx.get(dut.busy)
-
-    _simulate(dut, bench)
 
 
 @pytest.mark.parametrize("kw,msg", [

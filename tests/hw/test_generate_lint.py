@@ -63,7 +63,7 @@ def dp(bits, i_s, w_s, rows, cols, tiles, acc_bits, overflow, out_bits, o_s, rou
 
 # Every N in 2..16; every signedness pair; every rounding; per-channel and per-tensor;
 # wrap and saturate; signed and unsigned outputs; T = 1, powers of two and others;
-# R = 1, odd and powers of two; accumulators from 2N up to 64 bits.
+# R = 1, odd and powers of two; accumulators from 2N up to the contract's 48 bits (the blocks alone take 64).
 DATAPATHS = [
     dp(2, True, True, 1, 1, 1, 4, "wrap", 2, True, "double", True),
     dp(3, False, True, 3, 2, 3, 8, "saturate", 3, False, "single", False),
@@ -81,7 +81,7 @@ DATAPATHS = [
     dp(14, False, True, 4, 2, 1, 40, "saturate", 14, False, "single", False),
     dp(15, True, True, 3, 2, 2, 44, "wrap", 15, True, "ruy", True),
     dp(16, True, True, 4, 2, 2, 48, "saturate", 16, True, "double", True),
-    dp(16, False, False, 2, 2, 1, 64, "wrap", 16, False, "single", False),
+    dp(16, False, False, 2, 2, 1, 48, "wrap", 16, False, "single", False),
     dp(4, True, True, 3, 2, 2, 10, "wrap", 4, True, "double", True, "rounding_off_by_one"),
     # the int8 reference tile: 16 x 16, four weight tiles
     dp(8, True, True, 16, 16, 4, 32, "wrap", 8, True, "double", True),

@@ -1,0 +1,1 @@
+"""Tests of ``hw/`` (see ``tests/__init__.py`` for the layout)."""

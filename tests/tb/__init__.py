@@ -1,0 +1,1 @@
+"""Tests of ``tb/`` (see ``tests/__init__.py`` for the layout)."""
