@@ -1,6 +1,6 @@
 """Top level: MAC array → accumulator bank → requantizer, with load and data streams."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 
 from ._top import check_common, describe_common, from_record, load_widths, stream_members
@@ -70,7 +70,7 @@ class Datapath(wiring.Component):
     ----------
     LATENCY : int
         Instance attribute: ``MacArray.LATENCY + AccumulatorBank.LATENCY +
-        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 4``, the number of cycles
+        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 12``, the number of cycles
         from the cycle a ``last`` beat is accepted on ``i_data`` to the cycle its result is
         valid on ``o_data`` when ``o_data`` is not stalled. No extra registers.
     THROUGHPUT : int
@@ -227,13 +227,20 @@ class Datapath(wiring.Component):
         in_flight, (valid, first, last) = beat_flags(
             m, en, (accept, beat.first, beat.last), mac.LATENCY)
 
+        # busy of the MAC stages from a register (it gates i_load.ready): the OR of their
+        # flags' next values (en: the accepted beat and every flag but the last, which
+        # leaves into the RequantStage's own busy; no en: they hold), equal to the OR of
+        # the flags in every cycle.
+        mac_busy_q = Signal(name="mac_busy_q")
+        m.d.sync += mac_busy_q.eq(Mux(en, Cat(accept, *in_flight[:-1]).any(), mac_busy_q))
+
         # then the accumulator bank, the requantizer and the output register
         m.d.comb += [
             stage.valid.eq(valid),
             stage.first.eq(first),
             stage.last.eq(last),
             stage.psum.eq(mac.psum),
-            busy.eq(Cat(*in_flight, stage.busy).any()),
+            busy.eq(mac_busy_q | stage.busy),
         ]
         wiring.connect(m, stage.o_data, wiring.flipped(self.o_data))
         m.d.comb += self.o_ovf_sticky.eq(stage.o_ovf_sticky)

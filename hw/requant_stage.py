@@ -1,7 +1,7 @@
 """Back end shared by every compute engine: accumulator bank → requantizer → output stream,
 with their load-mapped parameter registers and the sticky overflow flags."""
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,7 +46,7 @@ class RequantStage(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 5: cycles from the
+        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 13: cycles from the
         enabled edge that samples a ``last`` beat on ``valid``/``last`` to the cycle its
         result is valid on ``o_data`` (the last requantizer stage is the output register).
     P_DATA_BITS : int
@@ -66,8 +66,11 @@ class RequantStage(wiring.Component):
     psum : ``In(data.ArrayLayout(signed(psum_bits), C))``
         The beat's partial sums.
     p_we : ``In(1)``
-        A load beat is accepted this cycle (its write takes effect at the next edge,
-        independent of ``en``). The caller only accepts loads while ``busy`` is low.
+        A load beat is accepted this cycle. It is registered at the next edge and written
+        at the edge after that (independent of ``en``), so a data beat accepted after the
+        load beat sees it: the engine takes at least 2 cycles to deliver it. The sticky
+        clear (visible on ``o_ovf_sticky``) takes effect at the next edge. The caller only
+        accepts loads while ``busy`` is low.
     p_region : ``In(REGION_BITS)``, p_index : ``In(index_bits)``, p_data : ``In(P_DATA_BITS)``
         Address region, index and data of the load beat; regions ``BIAS``, ``M0``,
         ``SHIFT`` and ``SCALARS`` (:data:`REGIONS`, :data:`SCALAR_INDEX`) are decoded here,
@@ -148,7 +151,7 @@ class RequantStage(wiring.Component):
         ]
         in_flight, ovf = self._flag_pipeline(m, bank, rq, o_valid_q, clear)
         m.d.comb += [
-            self.busy.eq(Cat(*in_flight).any()),
+            self.busy.eq(self._busy(m, in_flight)),
             self.o_data.valid.eq(o_valid_q),
             self.o_data.payload.y.eq(rq.y.as_value()),
             self.o_data.payload.ovf.eq(ovf),
@@ -159,13 +162,25 @@ class RequantStage(wiring.Component):
         """The loads (``p_we`` / ``p_region`` / ``p_index`` / ``p_data``): bias into the bank,
         M0 and shift per lane, y_zp and the clamp bounds; returns the clear-sticky strobe."""
         cols, out_bits = self.cols, self.out_bits
-        index, ldata = self.p_index, self.p_data
+        # The load beat is registered first: the write then takes effect one edge later,
+        # from a flip-flop instead of from the ready/valid logic, which cuts the path
+        # busy -> i_load.ready -> every parameter register's enable. Safe because every
+        # parameter is read at least MacArray/engine latency (>= 2) cycles after a data
+        # beat is accepted, and data beats are accepted only after the load beat.
+        we_q = Signal(name="p_we_q")
+        region_q = Signal(REGION_BITS, name="p_region_q", reset_less=True)
+        index = Signal(self.index_bits, name="p_index_q", reset_less=True)
+        ldata = Signal(self.P_DATA_BITS, name="p_data_q", reset_less=True)
+        m.d.sync += we_q.eq(self.p_we)
+        with m.If(self.p_we):
+            m.d.sync += [region_q.eq(self.p_region), index.eq(self.p_index),
+                         ldata.eq(self.p_data)]
 
         def to(region_name):
-            return self.p_we & eq_const(self.p_region, REGIONS[region_name])
+            return we_q & eq_const(region_q, REGIONS[region_name])
 
-        def at(i):
-            return eq_const(index, i) if i < 1 << self.index_bits else Const(0, 1)
+        def at(i, idx=index):
+            return eq_const(idx, i) if i < 1 << self.index_bits else Const(0, 1)
 
         below_cols = (Const(1, 1) if cols >= 1 << self.index_bits else
                       lt(m, index, Const(cols, unsigned(self.index_bits + 1)), name="bias_ok"))
@@ -175,7 +190,10 @@ class RequantStage(wiring.Component):
                              Cat(index, Const(0, bank.COL_BITS - self.index_bits))),
             bank.bias_data.eq(ldata[:self.acc_bits]),
         ]
-        clear = to("SCALARS") & at(SCALAR_INDEX["clear_sticky"])
+        # the sticky clear is visible on o_ovf_sticky: it takes effect at the next edge, from
+        # the load beat itself (it drives only C flip-flops)
+        clear = (self.p_we & eq_const(self.p_region, REGIONS["SCALARS"])
+                 & at(SCALAR_INDEX["clear_sticky"], self.p_index))
 
         for c in range(cols if self.per_channel else 1):
             m0_q = Signal(M0_BITS, name=f"m0_q_{c}", init=RESET_M0)
@@ -196,6 +214,16 @@ class RequantStage(wiring.Component):
                 m.d.sync += reg.eq(ldata[:out_bits + 1])
             m.d.comb += getattr(rq, name).eq(reg)
         return clear
+
+    def _busy(self, m, in_flight):
+        """``busy`` from a register (it gates i_load.ready and so every load enable): the OR
+        of the flags' next values — with ``en``, what enters each stage (a last beat into
+        the bank, each stage's flag into the next; the output register's leaves); without
+        ``en``, everything holds. So it equals the OR of the flags in every cycle."""
+        busy_q = Signal(name="busy_q")
+        entering = Cat(self.valid & self.last, *in_flight[:-1]).any()
+        m.d.sync += busy_q.eq(Mux(self.en, entering, busy_q))
+        return busy_q
 
     def _flag_pipeline(self, m, bank, rq, o_valid_q, clear):
         """``Requantizer.LATENCY`` stages: valid and the overflow flags travel beside the

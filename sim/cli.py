@@ -12,6 +12,8 @@ Sub-commands::
     qmac prove    [--widths A[,A]] [-j JOBS] [--only TEXT] [-o DIR]
     qmac equiv    [CONFIG] [--bits N] [-o DIR]
     qmac mutate   [CONFIG] [--count N] [--sim ...] [--seed S] [-o DIR]
+    qmac synth    [CONFIG] [--bits N] [--target ecp5|ice40|xc7|generic[,...]|all] [--seeds K]
+                  [--no-pnr] [-j JOBS] [-o DIR]
 
 Every user error (bad configuration, bad vectors, bad arguments, missing simulator) is one
 line on stderr, ``qmac: error: ...``, and exit status 2. Mismatches between hardware and
@@ -92,6 +94,31 @@ def _bits(text: str) -> int:
     return value
 
 
+def _targets(text: str) -> list[str]:
+    from .synth_targets import TARGETS
+    if text == "all":
+        return list(TARGETS)
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names or any(t not in TARGETS for t in names):
+        bad = next((t for t in names if t not in TARGETS), text)
+        raise argparse.ArgumentTypeError(
+            f"--target={bad!r} is not a target; allowed: {', '.join(TARGETS)}, all "
+            f"(comma-separated)")
+    return list(dict.fromkeys(names))
+
+
+def _seeds(text: str) -> int:
+    from .synth import MAX_SEEDS
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= MAX_SEEDS:
+        raise argparse.ArgumentTypeError(
+            f"--seeds={text!r} is not allowed; allowed: an integer in 1..{MAX_SEEDS}")
+    return value
+
+
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", default=None, metavar="CONFIG",
                    help="datapath YAML (default: constraints/int8.yaml)")
@@ -159,6 +186,17 @@ def _parser() -> argparse.ArgumentParser:
 
     from .formal.cli import add_parsers as add_formal_parsers
     add_formal_parsers(sub, _add_config_args, _positive_int)
+
+    s = sub.add_parser("synth", help="synthesis cell counts and place-and-route Fmax (pinned YoWASP tools)")
+    _add_config_args(s)
+    s.add_argument("--target", type=_targets, default=["ecp5"], metavar="TARGETS",
+                   help="ecp5 (default), ice40, xc7, generic, comma-separated, or all")
+    s.add_argument("--seeds", type=_seeds, default=3, metavar="K",
+                   help="place-and-route seeds for ecp5 (default 3; Fmax is their median)")
+    s.add_argument("--no-pnr", action="store_true", help="synthesis counts only, no place and route")
+    s.add_argument("-j", "--jobs", type=_positive_int("--jobs"), default=1,
+                   help="place-and-route seeds run in parallel (default 1)")
+    s.add_argument("-o", "--out", default="out/synth", metavar="DIR", help="output directory (default: out/synth)")
     return parser
 
 
@@ -236,6 +274,10 @@ def _dispatch(args) -> int:
                              count=args.count, sims=args.sim, seed=args.seed,
                              compare=args.compare, outdir=Path(args.out),
                              native=args.native).status
+        if args.command == "synth":
+            from .synth import run_synth
+            return run_synth(cfg, targets=args.target, seeds=args.seeds, pnr=not args.no_pnr,
+                             outdir=Path(args.out), jobs=args.jobs)
         if args.command == "bench":
             from .bench import run_bench
             return run_bench(cfg, sims=args.sim, cycles=args.cycles, outdir=Path(args.out),

@@ -115,6 +115,8 @@ def manifest_for(cfg: DatapathConfig, component, *, inject_fault: str | None = N
             "macs_per_cycle": macs_per_cycle,
             "macs_per_second_at_clock": macs_per_cycle * cfg.clock_mhz * 1e6,
             "clock_mhz": cfg.clock_mhz,
+            # the YAML's clock is a target: `qmac synth` adds the measured Fmax and its MAC/s
+            "clock_mhz_is": "target (timing.clock_mhz), not a measured clock",
         },
         "ports": _ports(component),
         "hardware": describe,

@@ -371,9 +371,9 @@ def test_describe_and_widths():
                    weight_tiles=4, acc_bits=32, overflow="wrap", out_bits=8, out_signed=True,
                    rounding="double", per_channel=True)
     d = dut.describe()
-    assert d["latency"] == dut.LATENCY == 4 + 1 + 4
+    assert d["latency"] == dut.LATENCY == 4 + 1 + 12
     assert d["latency_breakdown"] == {"mac_array": 4, "accumulator_bank": 1,
-                                      "requantizer": 4}
+                                      "requantizer": 12}
     assert (d["index_bits"], d["addr_bits"], d["load_data_bits"], d["tile_bits"]) == (
         6, 9, 128, 2)
     assert (d["psum_bits"], d["acc_bits"], d["throughput_beats_per_cycle"]) == (20, 32, 1)
@@ -388,7 +388,7 @@ def test_describe_and_widths():
                      out_signed=False, rounding="single", per_channel=False)
     assert (small.INDEX_BITS, small.ADDR_BITS, small.LOAD_DATA_BITS, small.TILE_BITS) == (
         2, 5, 32, 1)
-    assert small.psum_bits == 5 and small.LATENCY == 2 + 1 + 4
+    assert small.psum_bits == 5 and small.LATENCY == 2 + 1 + 12
 
 
 BASE = CONFIGS[0]

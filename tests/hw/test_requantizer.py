@@ -335,3 +335,15 @@ def test_valid_gates_the_stages():
 
     simulate(dut, tb)
     assert seen == [k for k in range(n) if valid[k]]
+
+
+def test_empty_activation_range_gives_act_max():
+    """``act_min > act_max`` (outside the verified contract, which golden refuses): the
+    hardware computes ``min(max(v, act_min), act_max)`` = ``act_max`` for every value, as
+    before the last stage compared both limits in parallel."""
+    dut = Requantizer(cols=2, acc_bits=16, out_bits=8, out_signed=True, rounding="double",
+                      per_channel=False)
+    accs = [[a, -a] for a in (0, 1, 100, 5000, 32767)]
+    batch = dict(m0=2**30, shift=0, y_zp=3, act_min=20, act_max=-7, acc=accs)
+    (got,) = run_rq(dut, [batch])
+    assert got.ravel().tolist() == [-7] * 10

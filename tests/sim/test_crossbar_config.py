@@ -40,7 +40,7 @@ def test_sidra_y1_derived_numbers():
     assert (xb.slices, xb.polarities, xb.phys_cols, xb.phases, xb.num_adcs) == (1, 2, 32, 1, 8)
     assert set(xb.adc_shift) == {11}
     assert xb.cycles_per_vector == 1 * (4 * (8 + 1) + 2 + 1) + 1 == 40
-    assert xb.latency_cycles == 40 + 2 + 1 + 4
+    assert xb.latency_cycles == 40 + 2 + 1 + 12
     d = xb.to_dict()
     assert d["derived"]["adc"] == "lossy" and d["adc_full_scale"] == [2**19] * 32
     m = xb.manifest(cfg)
@@ -54,7 +54,7 @@ def test_isaac_derived_numbers():
     assert xb.lossless_adc_bits == 9 and xb.lossless and xb.adc_bits == 9
     assert (xb.slices, xb.polarities, xb.phys_cols, xb.phases, xb.num_adcs) == (4, 1, 64, 8, 8)
     assert xb.cycles_per_vector == 8 * (8 * (1 + 1) + 4 + 1) + 1 == 169
-    assert xb.latency_cycles == 169 + 2 + 1 + 4
+    assert xb.latency_cycles == 169 + 2 + 1 + 12
     assert CrossbarSpec.from_record(xb).lossless
 
 

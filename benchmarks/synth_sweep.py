@@ -1,0 +1,127 @@
+"""Cost against operand bits (and the shipped configurations) with ``qmac synth``: a table
+on stdout, the results as JSON, and a plot (a script, not a test).
+
+Run::
+
+    .venv/bin/python benchmarks/synth_sweep.py bits [CONFIG] [--bits 2,4,8,12,16] [--seeds K]
+        [-o DIR] [--png docs/synth_vs_bits.png]
+    .venv/bin/python benchmarks/synth_sweep.py configs [CONFIG ...] [--seeds K] [-o DIR]
+
+``bits``: ``qmac synth CONFIG --bits N --target ecp5`` for each N (``--seeds 0`` = counts
+only), LUT4 / CCU2C / FF / MULT18X18D and, where placed and routed, Fmax against N.
+``configs``: ECP5 and generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
+as the README's markdown table. Each point is one ``qmac synth`` process run from the
+repository root; its ``synth.json`` stays in ``DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
+    cmd = [sys.executable, "-m", "sim.cli", "synth", config, "--target", targets,
+           "-o", str(outdir)]
+    cmd += ["--bits", str(bits)] if bits else []
+    cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
+    print("$", " ".join(cmd[2:]), flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return json.loads((outdir / "synth.json").read_text())
+
+
+def _fmax(res: dict) -> float | None:
+    return res.get("pnr", {}).get("fmax_mhz_median")
+
+
+def sweep_bits(args) -> None:
+    points = []
+    for n in [int(b) for b in args.bits.split(",")]:
+        s = synth(args.config[0], Path(args.out) / f"n{n}", bits=n, targets="ecp5",
+                  seeds=args.seeds)
+        e = s["targets"]["ecp5"]
+        points.append({"bits": n, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
+                       "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
+                       "fits": e["fits"], "over": e["over"]})
+    print("| N | LUT4 | CCU2C | FF | MULT18X18D | Fmax MHz (ECP5-85F-6) |")
+    print("|---|---|---|---|---|---|")
+    for p in points:
+        f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
+        print(f"| {p['bits']} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {f} |")
+    (Path(args.out) / "sweep_bits.json").write_text(json.dumps(points, indent=2) + "\n")
+    if args.png:
+        _plot(points, Path(args.png), args.config[0])
+
+
+def _plot(points, png: Path, config: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    bits = [p["bits"] for p in points]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
+        a.plot(bits, [p[key] for p in points], marker="o", label=label)
+    a.set_xlabel("operand bits N")
+    a.set_ylabel("cells")
+    a.set_yscale("log")
+    a.legend(loc="upper left")
+    ax2 = a.twinx()
+    ax2.plot(bits, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D")
+    ax2.set_ylabel("MULT18X18D")
+    ax2.legend(loc="lower right")
+    fm = [(p["bits"], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
+    if fm:
+        b.plot(*zip(*fm), marker="o")
+    b.set_xlabel("operand bits N")
+    b.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
+    b.set_ylim(bottom=0)
+    fig.suptitle(f"qmac synth {Path(config).name} --bits N (Yosys 0.70 synth_ecp5)")
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=90)
+    print(f"wrote {png}")
+
+
+def sweep_configs(args) -> None:
+    print("| config | ECP5 LUT4 | CCU2C | FF | MULT18X18D | fits LFE5U-85F | Fmax MHz | "
+          "MAC/s at Fmax | generic NAND2-eq. (proxy) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for config in args.config:
+        name = Path(config).stem
+        s = synth(config, Path(args.out) / name, bits=None, targets="ecp5,generic",
+                  seeds=args.seeds)
+        e, g = s["targets"]["ecp5"], s["targets"]["generic"]
+        c, f = e["counts"], _fmax(e)
+        fits = "yes" if e["fits"] else "no: " + ", ".join(e["over"])
+        rate = f"{s['macs_per_cycle'] * f / 1e3:.2f} G" if f else "-"
+        print(f"| `{Path(config).name}` | {c['lut']} | {c['carry']} | {c['ff']} | {c['dsp']} "
+              f"| {fits} | {f'{f:.1f}' if f else '-'} | {rate} "
+              f"| {g['area_proxy']['nand2_equivalents']} |", flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("mode", choices=("bits", "configs"))
+    ap.add_argument("config", nargs="*")
+    ap.add_argument("--bits", default="2,4,8,12,16")
+    ap.add_argument("--seeds", type=int, default=0)
+    ap.add_argument("-o", "--out", default="out/synth_sweep")
+    ap.add_argument("--png", default=None)
+    args = ap.parse_args()
+    if args.mode == "bits":
+        args.config = args.config or ["benchmarks/int8_4x4.yaml"]
+        sweep_bits(args)
+    else:
+        args.config = args.config or sorted(str(p.relative_to(ROOT))
+                                            for p in (ROOT / "constraints").glob("*.yaml"))
+        sweep_configs(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
