@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.fuzz_corpus import CONTRACT, MISSING_NPZ, all_cases
+from tests.helpers.fuzz_corpus import MISSING_NPZ, all_cases
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = all_cases()
@@ -73,8 +73,7 @@ def test_corpus_memory_and_cwd(corpus):
 
 def _params():
     for case in CASES:
-        marks = [pytest.mark.xfail(strict=False, reason=CONTRACT)] if case.contract else []
-        yield pytest.param(case, id=f"{case.kind}-{case.name}", marks=marks)
+        yield pytest.param(case, id=f"{case.kind}-{case.name}")
 
 
 @pytest.mark.parametrize("case", list(_params()))
