@@ -37,7 +37,7 @@ MISSING_NPZ = "no-such-vectors.npz"
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    kind: str                          # config / vectors / cli
+    kind: str                          # config / vectors / cli / model
     name: str
     build: Callable[[Path], list[str]]
     expect: str = "error"              # error / accepted
@@ -442,8 +442,51 @@ def cli_cases() -> list[Case]:
     ]
 
 
+# ---------------------------------------------------------------------------- models
+MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
+
+
+def _model(name: str, make: Callable[[bytes], bytes], extra: Callable[[Path], list[str]] = None,
+           names: str | None = None) -> Case:
+    """``qmac run`` on a model file made from a real one (``anomaly_detection.tflite``)."""
+    def build(d: Path) -> list[str]:
+        p = d / f"{name}.tflite"
+        p.write_bytes(make((MODELS / "anomaly_detection.tflite").read_bytes()))
+        return ["run", str(p), *(extra(d) if extra else []), "-o", str(d / "out")]
+    return Case("model", name, build, names=names or f"{name}.tflite")
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    b = bytearray(data)
+    b[at % len(b)] ^= 0xFF
+    return bytes(b)
+
+
+def _inputs_npy(d: Path, name: str, array) -> list[str]:
+    np.save(d / name, array)
+    return ["--inputs", str(d / name)]
+
+
+def model_cases() -> list[Case]:
+    cases = [_model("empty", lambda b: b""), _model("one_byte", lambda b: b[:1]),
+             _model("text", lambda b: b"not a flatbuffer\n" * 20),
+             _model("random", lambda b: np.random.default_rng(7).bytes(4096)),
+             _model("no_identifier", lambda b: b[:4] + b"XXXX" + b[8:]),
+             _model("root_offset_past_end", lambda b: (len(b) + 64).to_bytes(4, "little") + b[4:])]
+    cases += [_model(f"truncated_{pct}", lambda b, p=pct: b[:len(b) * p // 100])
+              for pct in (5, 25, 50, 75, 95, 99)]
+    cases += [_model(f"flip_{at}", lambda b, a=at: _flip(b, a)) for at in (4, 16)]  # bytes that make it invalid
+    cases += [_model("inputs_wrong_shape", lambda b: b,
+                     lambda d: _inputs_npy(d, "x.npy", np.zeros((2, 3), np.int8)), names="x.npy"),
+              _model("inputs_wrong_dtype", lambda b: b,
+                     lambda d: _inputs_npy(d, "x.npy", np.zeros((1, 640), np.complex64)), names="x.npy"),
+              _model("inputs_object", lambda b: b,
+                     lambda d: _inputs_npy(d, "x.npy", np.array([{}], dtype=object)), names="x.npy")]
+    return cases
+
+
 def all_cases() -> list[Case]:
-    return config_cases() + vector_cases() + cli_cases()
+    return config_cases() + vector_cases() + cli_cases() + model_cases()
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
