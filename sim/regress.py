@@ -308,6 +308,8 @@ def _row_from_run(name: str, run, *, seed: int, vectors: int) -> Row:
     row.sim_ns = sum(c.sim_time_ns for c in run.testcases)
     row.testcases = [dataclasses.asdict(c) for c in run.testcases]
     row.xbar_error = merge_xbar_errors(recs)
+    from .coverage import merge_rows
+    row.coverage = merge_rows(recs)
     for r in recs:
         if r.get("mismatches"):
             label = r.get("test", name) + (f"[{r['label']}]" if r.get("label") else "")
@@ -677,6 +679,10 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
     plan, cfg, xb = ctx.plan, ctx.plan.cfg, ctx.plan.cfg.crossbar
     prep = ctx.preps[""]
     out.write("\n" + format_table(rows) + "\n\n")
+    from .coverage import coverage_summary, format_coverage
+    coverage = coverage_summary(prep.hp, [r for r in rows if r.coverage])
+    if coverage:
+        out.write(format_coverage(coverage) + "\n\n")
     meta = {
         "command": replay_command(cfg, sim="all" if len(plan.sims) > 1 else plan.sims[0],
                                   seed=plan.seed, vectors=plan.vectors or 0, tests=plan.tests,
@@ -687,7 +693,7 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
         "simulators": {s: plan.found[s].describe() for s in plan.run_sims},
         "builds": ctx.build_info, "inject_fault": plan.inject_fault,
         "wall_seconds": round(wall, 2), "jobs": plan.jobs, "tests": plan.names,
-        "interrupted": interrupted,
+        "interrupted": interrupted, "coverage": coverage,
     }
     if xb is not None:
         meta["crossbar"] = _crossbar_summary(cfg, rows, ctx.preps, ctx.variant_of)

@@ -43,6 +43,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from constraints.seeds import base_seed, seed_key
 
 from .checker import Checker, CheckResult, decode_outputs
+from .coverage import lane_bins, stream_bins
 from .fastpath import FastPath
 from .hwparams import HwParams
 from .model import Model
@@ -72,6 +73,7 @@ class TbEnv:
         self.results: list[CheckResult] = []
         self.failures: list[str] = []
         self._result_path = os.environ.get("QMAC_RESULT")
+        self._stream_cov: dict | None = None
         self.xbar: CrossbarAgent | None = None
         if self.hp.is_crossbar:
             self.xbar = CrossbarAgent(dut, self.hp, seed=int(self.rng.integers(1 << 31)),
@@ -139,6 +141,7 @@ class TbEnv:
             xb.begin_run()
             self.fast.adc_latency = xb.max_latency
             self.fast.prog_stall = xb.prog_stall
+        self._stream_cov = None
         bits, unknown, cycles, wall, extra = await self._drive(
             prog, path, backpressure=backpressure, idle_rate=idle_rate,
             check_latency=check_latency)
@@ -149,6 +152,9 @@ class TbEnv:
         got_y, got_ovf = decode_outputs(hp, bits)
         checker = Checker(hp, prog, exp)
         res = checker.check(got_y, got_ovf, got_sticky=sticky_bits(self.dut, hp), unknown=unknown)
+        cov = {"lanes": lane_bins(hp, prog, exp, got_y, got_ovf)}
+        if self._stream_cov is not None:
+            cov["stream"] = self._stream_cov
         if extra:
             res.mismatches += len(extra)
         self.results.append(res)
@@ -170,7 +176,7 @@ class TbEnv:
             "lanes": res.lanes, "mismatches": res.mismatches, "cycles": int(cycles),
             "wall": wall, "sim_ns": float(sim_ns), "macs": prog.macs, "seed": self.seed,
             "backpressure": backpressure, "first": [m.format() for m in res.first] + extra,
-            **({"xbar": xrec} if xrec is not None else {}),
+            **({"xbar": xrec} if xrec is not None else {}), "coverage": cov,
         })
         return res
 
@@ -262,6 +268,11 @@ class TbEnv:
                              f"{cpv} cycle(s) apart (gap {gaps[0]} cycles): throughput "
                              f"< 1/{cpv} per cycle")
         bits = mon.bits()
+        c0 = mon.first_cycle or 0
+        self._stream_cov = stream_bins(
+            hp, mon.trace, [f - c0 for f in mon.first_valid_cycles],
+            [(k, last) for (k, _), last in zip(drv.accept_log, drv.accept_last)],
+            hp.latency_for(adc_lat))
         return bits, np.zeros(bits.shape[0], bool), cycles, wall, extra
 
     def _plant(self, bits: np.ndarray) -> np.ndarray:
