@@ -145,3 +145,26 @@ async def bias_extremes_exact(dut):
                                 np.array(chunk), f"bias values {i}..{i + C - 1}"))
     await env.run(schedule(hp, layers), path="fast")
     env.finish()
+
+
+@cocotb.test()
+async def overflow_every_lane(dut):
+    """Every lane overflows upwards (bias' at the top, a positive product) and downwards
+    (bias' at the bottom, a negative product), one beat each."""
+    env = TbEnv(dut, "overflow_every_lane")
+    await env.start()
+    hp = env.hp
+    alo, ahi = hp.acc_range
+    xlo, xhi = hp.x_range
+    wlo, whi = hp.w_range
+    C, R = hp.cols, hp.rows
+    layers = []
+    for sign, bias in ((1, ahi), (-1, alo)):
+        # x·w of the wanted sign from the operand ranges (x = xhi > 0; w = whi or wlo)
+        xv, wv = (xhi, whi) if sign > 0 else ((xhi, wlo) if wlo < 0 else (xlo, whi))
+        if xv * wv * sign <= 0:
+            continue                       # unsigned operands: no negative product exists
+        layers.append(acc_layer(hp, np.full((1, R), xv), np.full((C, R), wv),
+                                np.full(C, bias), f"overflow {'+' if sign > 0 else '-'}"))
+    await env.run(schedule(hp, layers), path="fast")
+    env.finish()

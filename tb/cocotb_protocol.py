@@ -76,3 +76,17 @@ async def latency_and_throughput(dut):
     # in consecutive cycles (check_latency)
     await env.run(prog, path="cycle", check_latency=True, label="no stalls")
     env.finish()
+
+
+@cocotb.test()
+async def stall_every_stage(dut):
+    """Back-to-back single-tile beats (every beat is ``last``) under 50 % backpressure: the
+    pipeline is full when ``o_data`` stalls, so a beat is held in every stage."""
+    env = TbEnv(dut, "stall_every_stage")
+    await env.start()
+    hp = env.hp
+    L = random_layer(hp, env.rng, batch=4 * hp.latency, k=hp.rows, c=hp.cols,
+                     per_channel=hp.per_channel, name="full pipeline")
+    await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
+                  label="stalls")
+    env.finish()

@@ -144,3 +144,43 @@ async def requant_random(dut):
     layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
     await env.run(schedule(hp, layers), path="fast")
     env.finish()
+
+
+def corner_cases(hp, group) -> list[tuple[int, int, int]]:
+    """For one (y_zp, act_min, act_max) group, cases putting the pre-clamp value
+    ``v = mbqm(acc) + y_zp`` one below, at and one above every limit (output range and
+    clamp bounds) and the ties of both rounding steps; ``m0 = 2^30, shift = 1`` is the
+    identity (``mbqm(acc) = acc``)."""
+    alo, ahi = hp.acc_range
+    olo, ohi = hp.out_range
+    y_zp, amin, amax = group
+    cases = [(a, 1 << 30, 0) for a in (3, -3)]            # first step: acc·2^30 + 2^30, odd acc
+    cases += [(a, 1 << 30, -1) for a in (2, -2, 6, -6)]   # second step: h odd, right = 1
+    for lim in {olo, ohi, amin, amax}:
+        for d in (-2, -1, 0, 1, 2):
+            acc = lim + d - y_zp
+            if alo <= acc <= ahi:
+                cases.append((acc, 1 << 30, 1))
+    far = [(alo, 1 << 30, 30), (ahi, 1 << 30, 30)]        # far beyond both ends
+    return cases + far
+
+
+@cocotb.test()
+async def requant_corners_every_lane(dut):
+    """Every corner in every lane: each case of :func:`corner_cases` is repeated C times so
+    lane ``c`` of some beat carries it — for zero points at both limits, the plain output
+    range (saturation decides) and a window strictly inside it (the clamp decides)."""
+    env = TbEnv(dut, "requant_corners_every_lane")
+    await env.start()
+    hp, rng = env.hp, env.rng
+    olo, ohi = hp.out_range
+    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
+    span = max(1, (ohi - olo) // 4)
+    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
+              (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
+    layers = []
+    for gi, group in enumerate(groups):
+        cases = [c for c in corner_cases(hp, group) for _ in range(hp.cols)]
+        layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    await env.run(schedule(hp, layers), path="fast")
+    env.finish()
