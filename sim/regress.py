@@ -49,7 +49,8 @@ from .report import (ProgressBar, Row, format_seconds, format_table, format_xbar
 
 __all__ = ["run_regress", "TESTBENCHES", "CROSSBAR_TESTBENCHES", "Testbench", "DEFAULT_VECTORS",
            "CROSSBAR_VECTORS", "prepare", "Prepared", "replay_command", "default_build_root",
-           "testbenches_for", "default_vectors", "lossless_variant", "timeout_for"]
+           "testbenches_for", "default_vectors", "lossless_variant", "timeout_for",
+           "default_budget", "DEFAULT_BUDGET_S"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +99,13 @@ CROSSBAR_TESTBENCHES: dict[str, Testbench] = {
 #: array at a few hundred cycles/s, Verilator's fast path at ~200k cycles/s.
 DEFAULT_VECTORS = {"verilator": 5000, "icarus": 24}
 
+#: Icarus's default budget is time, not a count: without ``--vectors`` every random test
+#: runs chunks of :data:`DEFAULT_VECTORS` vectors (one generator, continued) until it has
+#: run this many wall-clock seconds (``QMAC_BUDGET_S``; ``tb.env.TbEnv.chunks``). The
+#: replay command names the chunks each test ran (``QMAC_CHUNKS``), so it replays exactly.
+#: ``QMAC_ICARUS_SECONDS`` overrides it (0: one chunk, the old fixed count).
+DEFAULT_BUDGET_S = {"icarus": 20.0}
+
 #: crossbar configurations: a vector takes ``cycles_per_vector`` cycles (40 for sidra_y1, 169
 #: for isaac) and the analog macro is served from Python every cycle. Verilator runs at
 #: 20k-50k cycles/s (bound by the Python side), Icarus at ~1000 cycles/s for sidra_y1's
@@ -133,6 +141,25 @@ def default_vectors(cfg: DatapathConfig, sim: str) -> int:
     if sim == "icarus":
         scale *= min(1.0, _CROSSBAR_REFERENCE_CELLS / (xb.rows * xb.phys_cols))
     return max(CROSSBAR_VECTORS_MIN[sim], int(round(CROSSBAR_VECTORS[sim] * scale)))
+
+
+def default_budget(sim: str) -> float:
+    """Seconds per random test of a default (no ``--vectors``) run on ``sim`` (0: none)."""
+    env = os.environ.get(f"QMAC_{sim.upper()}_SECONDS")
+    return float(env) if env not in (None, "") else DEFAULT_BUDGET_S.get(sim, 0.0)
+
+
+def budget_env(budget: float) -> dict[str, str]:
+    """The child environment of a time-budgeted test."""
+    return {"QMAC_BUDGET_S": f"{budget:g}"} if budget > 0 else {}
+
+
+def chunks_of(records: list[dict]) -> dict[str, int]:
+    """``{cocotb test: chunks run}`` of a time-budgeted run (tests with more than one)."""
+    out: dict[str, int] = {}
+    for r in records:
+        out[r.get("test", "")] = max(out.get(r.get("test", ""), 0), int(r.get("chunk", 0)) + 1)
+    return {k: v for k, v in out.items() if v > 1}
 
 
 def timeout_for(hp, sim: str, vectors: int, tb: Testbench) -> float:
@@ -338,6 +365,7 @@ class _Plan:
     seed: int
     vectors: int | None
     vec: dict[str, int]
+    budget: dict[str, float]
     jobs: int
     outdir: Path
     build_root: Path
@@ -428,7 +456,8 @@ def _plan(cfg, *, sims, seed, vectors, waves, jobs, outdir, inject_fault, tests,
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
     vec = {s: vectors if vectors is not None else default_vectors(cfg, s) for s in sims}
-    return _Plan(cfg, sims, names, benches, seed, vectors, vec,
+    budget = {s: (default_budget(s) if vectors is None else 0.0) for s in sims}
+    return _Plan(cfg, sims, names, benches, seed, vectors, vec, budget,
                  max(1, jobs or os.cpu_count() or 1), outdir, build_root, waves, rerun_waves,
                  timeout, inject_fault, tests)
 
@@ -520,7 +549,9 @@ def _print_header(plan: _Plan, out: TextIO) -> None:
                   f"cycles/vector\n")
     out.write(f"  simulators: {', '.join(plan.found[s].describe() for s in plan.run_sims)}\n")
     out.write(f"  seed {plan.seed}; vectors per testbench: "
-              + ", ".join(f"{s} {plan.vec[s]}" for s in plan.run_sims) + f"; jobs {plan.jobs}\n")
+              + ", ".join(f"{s} {plan.vec[s]}" + (f" per chunk, chunks for {plan.budget[s]:g} s "
+                                                  f"per random test" if plan.budget[s] else "")
+                          for s in plan.run_sims) + f"; jobs {plan.jobs}\n")
     out.write(f"  results: {plan.outdir}  builds: {plan.build_root}\n")
     out.flush()
 
@@ -586,14 +617,19 @@ class _RunContext:
         plan = self.plan
         tb = plan.benches[name]
         label = f"{sim}:{name}"
+        budget = plan.budget.get(sim, 0.0)
         limit = limit or plan.timeout or float(os.environ.get("QMAC_TEST_TIMEOUT")
-                                               or timeout_for(b.hp, sim, plan.vec[sim], tb))
+                                               or timeout_for(b.hp, sim, plan.vec[sim], tb)
+                                               + 8 * budget)
         self.bar.start(label)
         run = run_test(b, module=tb.module, test_dir=test_dir or (plan.outdir / sim / name),
                        seed=plan.seed, vectors=plan.vec[sim], timeout=limit, waves=with_waves,
-                       log_name=name)
+                       log_name=name, extra_env=budget_env(budget) or None)
         row = _row_from_run(name, run, seed=plan.seed, vectors=plan.vec[sim])
         row.replay = self.replay(sim, [name])
+        chunks = chunks_of(run.records)
+        if chunks:      # a time-budgeted run replays with the chunks each test ran
+            row.replay = f"QMAC_CHUNKS={shlex.quote(json.dumps(chunks))} {row.replay}"
         if self.variant_of.get(name):
             row.variant = self.preps[self.variant_of[name]].cfg.name
         detail = f"{row.vectors} vectors, {row.mismatches} mismatches, {row.wall:.1f} s"

@@ -44,10 +44,13 @@ async def handshake(dut, backpressure, idle_rate):
     env = TbEnv(dut, name)
     await env.start()
     n = max(4, env.vectors // 8)
-    prog = schedule(env.hp, _layers(env, n, reload=False))
-    await env.run(prog, path="cycle", backpressure=backpressure, idle_rate=idle_rate,
-                  label=f"bp={backpressure},idle={idle_rate}",
-                  check_latency=(backpressure == 0 and idle_rate == 0))
+    for chunk in env.chunks():
+        # loads to every unused address before each column tile: they must be ignored
+        prog = schedule(env.hp, _layers(env, n, reload=False), unused_rng=env.rng)
+        await env.run(prog, path="cycle", backpressure=backpressure, idle_rate=idle_rate,
+                      label=f"bp={backpressure},idle={idle_rate}"
+                      + (f" chunk {chunk}" if chunk else ""),
+                      check_latency=(backpressure == 0 and idle_rate == 0))
     env.finish()
 
 

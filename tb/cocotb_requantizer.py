@@ -140,9 +140,10 @@ async def requant_random(dut):
     await env.start()
     hp, rng = env.hp, env.rng
     n = max(hp.cols, env.vectors * hp.cols // 2)
-    cases = random_cases(hp, rng, n)
-    layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
-    await env.run(schedule(hp, layers), path="fast")
+    for chunk in env.chunks():
+        cases = random_cases(hp, rng, n)
+        layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
+        await env.run(schedule(hp, layers), path="fast", label=f"chunk {chunk}" if chunk else "")
     env.finish()
 
 
