@@ -104,7 +104,7 @@ DEFAULT_VECTORS = {"verilator": 5000, "icarus": 24}
 #: run this many wall-clock seconds (``QMAC_BUDGET_S``; ``tb.env.TbEnv.chunks``). The
 #: replay command names the chunks each test ran (``QMAC_CHUNKS``), so it replays exactly.
 #: ``QMAC_ICARUS_SECONDS`` overrides it (0: one chunk, the old fixed count).
-DEFAULT_BUDGET_S = {"icarus": 20.0}
+DEFAULT_BUDGET_S = {"icarus": 10.0}
 
 #: crossbar configurations: a vector takes ``cycles_per_vector`` cycles (40 for sidra_y1, 169
 #: for isaac) and the analog macro is served from Python every cycle. Verilator runs at
@@ -376,6 +376,8 @@ class _Plan:
     tests: list[str] | None
     found: dict[str, Any] = dataclasses.field(default_factory=dict)
     missing: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Verilator builds with line/toggle coverage (``--hw-coverage``, :mod:`sim.hwcov`)
+    hw_coverage: bool = False
 
     @property
     def run_sims(self) -> list[str]:
@@ -387,7 +389,7 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
                 inject_fault: str | None = None, tests: list[str] | None = None,
                 build_root: str | Path | None = None, rerun_waves: bool | None = None,
                 timeout: float | None = None, stream: TextIO | None = None,
-                progress: bool = True) -> int:
+                progress: bool = True, hw_coverage: bool = False) -> int:
     """Run the regression of ``cfg``; returns the exit status (0 only if all matched).
 
     Parameters beyond the CLI's: ``build_root`` (build cache, default
@@ -408,11 +410,15 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
     plan = _plan(cfg, sims=sims, seed=seed, vectors=vectors, waves=waves, jobs=jobs,
                  outdir=outdir, inject_fault=inject_fault, tests=tests, build_root=build_root,
                  rerun_waves=rerun_waves, timeout=timeout)
+    plan.hw_coverage = hw_coverage
     _find_simulators(plan)
     with _OutdirLock(plan.outdir), _StopOnSignals() as stop:
         reset_stop()
         try:
             _print_header(plan, out)
+            if plan.hw_coverage:      # counts of an earlier run in this directory: gone
+                for old in (plan.outdir / "verilator").rglob("coverage.dat"):
+                    old.unlink()
             preps, variant_of = _prepare_all(plan, out)
             bar = ProgressBar(len(plan.run_sims) * (len(preps) + len(plan.names)),
                               enabled=progress)
@@ -601,8 +607,10 @@ class _RunContext:
             (" (waves)" if with_waves else "")
         self.bar.start(label)
         try:
+            cov = self.plan.hw_coverage and sim == "verilator"
             b = build(verilog_path=p.verilog_path, dut_toplevel=p.toplevel, hp=p.hp,
-                      sim=sim, build_root=self.plan.build_root, tag=p.tag, waves=with_waves)
+                      sim=sim, build_root=self.plan.build_root,
+                      tag=p.tag + ("-hwcov" if cov else ""), waves=with_waves, coverage=cov)
         except (BuildError, ToolError) as exc:
             self.bar.finish(label, "FAILED", str(exc).splitlines()[0][:120])
             return sim, key, exc
@@ -719,6 +727,13 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
     coverage = coverage_summary(prep.hp, [r for r in rows if r.coverage])
     if coverage:
         out.write(format_coverage(coverage) + "\n\n")
+    hwcov = None
+    if plan.hw_coverage and "verilator" in plan.run_sims:
+        from .hwcov import format_hw_coverage, hw_coverage
+        dats = sorted((plan.outdir / "verilator").rglob("coverage.dat"))
+        cov = hw_coverage(dats, prep.verilog_path.name)
+        hwcov = cov.to_dict()
+        out.write(format_hw_coverage(cov, prep.verilog_path.name) + "\n\n")
     meta = {
         "command": replay_command(cfg, sim="all" if len(plan.sims) > 1 else plan.sims[0],
                                   seed=plan.seed, vectors=plan.vectors or 0, tests=plan.tests,
@@ -729,7 +744,7 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
         "simulators": {s: plan.found[s].describe() for s in plan.run_sims},
         "builds": ctx.build_info, "inject_fault": plan.inject_fault,
         "wall_seconds": round(wall, 2), "jobs": plan.jobs, "tests": plan.names,
-        "interrupted": interrupted, "coverage": coverage,
+        "interrupted": interrupted, "coverage": coverage, "hw_coverage": hwcov,
     }
     if xb is not None:
         meta["crossbar"] = _crossbar_summary(cfg, rows, ctx.preps, ctx.variant_of)

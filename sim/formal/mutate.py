@@ -125,7 +125,12 @@ class Outcome:
 
 
 def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
-    from sim.regress import default_vectors, testbenches_for, timeout_for
+    """Build and run one mutant on every simulator: ``{sim: first failing testbench}``.
+
+    The regression exactly as ``qmac regress`` runs it by default (same vectors and, for
+    Icarus without ``vectors``, the same time budget per random test)."""
+    from sim.regress import (budget_env, default_budget, default_vectors, testbenches_for,
+                             timeout_for)
     from sim.runner import BuildError, build, run_test
     mdir = outdir / f"m{mutant.index:03d}"
     vpath = mdir / prep.verilog_path.name
@@ -143,8 +148,10 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
             if tb.variant:               # runs on another configuration's Verilog
                 continue
             n = vectors or default_vectors(prep.cfg, sim)
+            budget = 0.0 if vectors else default_budget(sim)
             run = run_test(b, module=tb.module, test_dir=mdir / sim / name, seed=seed,
-                           vectors=n, timeout=timeout_for(prep.hp, sim, n, tb))
+                           vectors=n, timeout=timeout_for(prep.hp, sim, n, tb) + 8 * budget,
+                           extra_env=budget_env(budget) or None)
             if not run.passed:
                 killed[sim] = name
                 break
@@ -162,6 +169,9 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
     prep = prepare(cfg, outdir / "build")
     text = prep.verilog_path.read_text()
     outcomes = []
+    import json
+    import time
+    t0 = time.monotonic()
     for mu in mutants(text, count, seed):
         killed = _run_one(mu, text, prep, sims, seed=seed, vectors=vectors, outdir=outdir)
         if len(killed) == len(sims):
@@ -174,7 +184,12 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
                        "escaped?" if eq.unproven < 0 else "escaped")
         outcomes.append(Outcome(mu, killed, verdict))
         log(f"  mutant {mu.index:3d} {mu.block:12s} {mu.operator:6s} line {mu.line}: {verdict} "
-            f"{killed}")
+            f"{killed}  [{time.monotonic() - t0:.0f} s]")
+        (outdir / "outcomes.json").write_text(json.dumps(
+            [{"index": o.mutant.index, "block": o.mutant.block, "operator": o.mutant.operator,
+              "line": o.mutant.line, "before": o.mutant.before.strip(),
+              "after": o.mutant.after.strip(), "killed_by": o.killed_by, "verdict": o.verdict}
+             for o in outcomes], indent=1))
     return outcomes
 
 
