@@ -124,7 +124,7 @@ class Outcome:
     verdict: str           # "killed", "equivalent", "escaped", "killed-partly"
 
 
-def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
+def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir, tests=None):
     """Build and run one mutant on every simulator: ``{sim: first failing testbench}``.
 
     The regression exactly as ``qmac regress`` runs it by default (same vectors and, for
@@ -145,7 +145,7 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
             killed[sim] = "build"
             continue
         for name, tb in testbenches_for(prep.cfg).items():
-            if tb.variant:               # runs on another configuration's Verilog
+            if tb.variant or (tests and name not in tests):   # variant: another config's
                 continue
             n = vectors or default_vectors(prep.cfg, sim)
             budget = 0.0 if vectors else default_budget(sim)
@@ -159,8 +159,11 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
 
 
 def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=600,
-                 log=print):
-    """Plant, run and classify ``count`` mutants of ``cfg``'s Verilog; returns outcomes."""
+                 log=print, tests=None, select=None):
+    """Plant, run and classify ``count`` mutants of ``cfg``'s Verilog; returns outcomes.
+
+    ``tests``: only these testbenches (default: all); ``select``: a predicate choosing
+    among the seeded mutants (tests use it to pick a few of one block)."""
     from pathlib import Path
 
     from sim.regress import prepare
@@ -172,8 +175,11 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
     import json
     import time
     t0 = time.monotonic()
-    for mu in mutants(text, count, seed):
-        killed = _run_one(mu, text, prep, sims, seed=seed, vectors=vectors, outdir=outdir)
+    chosen = mutants(text, count, seed) if select is None else \
+        [m for m in mutants(text, 400, seed) if select(m)][:count]
+    for mu in chosen:
+        killed = _run_one(mu, text, prep, sims, seed=seed, vectors=vectors, outdir=outdir,
+                          tests=tests)
         if len(killed) == len(sims):
             verdict = "killed"
         else:
