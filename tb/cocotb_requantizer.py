@@ -183,5 +183,13 @@ async def requant_corners_every_lane(dut):
     for gi, group in enumerate(groups):
         cases = [c for c in corner_cases(hp, group) for _ in range(hp.cols)]
         layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    # shift at both ends loaded through the 6-bit aliases (−32 acts as −31, 31 as 30)
+    alo, ahi = hp.acc_range
+    ends = [(a, m0, sh) for sh in (-31, 30) for m0 in (1 << 30, (1 << 31) - 1)
+            for a in (alo, -(1 << 30) - 1, -3, -1, 1, 3, 1 << 30, ahi) if alo <= a <= ahi]
+    for L in case_layers(hp, [c for c in ends for _ in range(hp.cols)], groups[:1], rng,
+                         "shift aliases"):
+        L.shift_alias = True
+        layers.append(L)
     await env.run(schedule(hp, layers), path="fast")
     env.finish()

@@ -435,9 +435,11 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
     KT = xp.shape[1] // R
     CT = wp.shape[0] // CC
     sb.load_scalars(L.y_zp, L.act_min, L.act_max)
+    if L.shift_alias:        # the same shifts through their out-of-range 6-bit aliases
+        shp = np.where(shp == -31, -32, np.where(shp == 30, 31, shp))
     if not hp.per_channel:
         sb.load_m0([0], [L.m0[0]])
-        sb.load_shift([0], [L.shift[0]])
+        sb.load_shift([0], [shp[0]])
     lanes = np.arange(CC)
     xt = xp.reshape(B, KT, R)
     skip_w = bool(L.x_is_zero)
