@@ -90,7 +90,7 @@ async def corners_every_lane(dut):
     places the pre-clamp value one below, at and one above every limit and on the ties of
     both rounding steps (``tb.cocotb_requantizer.corner_cases``); then bias' at each limit
     with extreme operands of both signs: an overflow upwards and downwards in every lane."""
-    from tb.cocotb_requantizer import case_layers, corner_cases
+    from tb.cocotb_requantizer import case_layers, corner_cases, corner_repeats
     env = TbEnv(dut, "corners_every_lane")
     await env.start()
     hp, rng = env.hp, env.rng
@@ -101,7 +101,7 @@ async def corners_every_lane(dut):
               (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
     layers = []
     for gi, group in enumerate(groups):
-        cases = [c for c in corner_cases(hp, group) for _ in range(hp.cols)]
+        cases = [c for c in corner_cases(hp, group) for _ in range(corner_repeats(env))]
         layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
     C, R = hp.cols, hp.rows
     alo, ahi = hp.acc_range

@@ -88,7 +88,8 @@ async def stall_every_stage(dut):
     env = TbEnv(dut, "stall_every_stage")
     await env.start()
     hp = env.hp
-    L = random_layer(hp, env.rng, batch=4 * hp.latency, k=hp.rows, c=hp.cols,
+    n = (4 if env.vectors >= 64 else 2) * hp.latency
+    L = random_layer(hp, env.rng, batch=n, k=hp.rows, c=hp.cols,
                      per_channel=hp.per_channel, name="full pipeline")
     await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
                   label="stalls")
