@@ -4,7 +4,7 @@ Sub-commands::
 
     qmac generate [CONFIG] [--bits N] [-o DIR] [--lint]
     qmac regress  [CONFIG] [--bits N] [--sim icarus|verilator|all] [--seed S] [--vectors COUNT]
-                  [--waves] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
+                  [--waves] [--hw-coverage] [-j JOBS] [--tests NAME[,NAME]] [-o DIR]
     qmac verify   [CONFIG] --vectors IN.npz [--sim ...] [-o OUT.npz]
     qmac run      MODEL.tflite [CONFIG] [--inputs X.npy] [--compare golden|tflite] [-o DIR]
     qmac bench    [CONFIG] [--sim ...]
@@ -145,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
                    default=None, metavar="COUNT",
                    help=f"random vectors per random testbench (at most {MAX_VECTORS})")
     r.add_argument("--waves", action="store_true", help="dump waveforms for every test")
+    r.add_argument("--hw-coverage", action="store_true",
+                   help="Verilator: also line/toggle coverage of the generated module")
     r.add_argument("-j", "--jobs", type=_positive_int("--jobs", 1, 256), default=None,
                    help="parallel jobs (default: cores)")
     r.add_argument("--tests", type=_tests, default=None, metavar="NAMES",
@@ -262,7 +264,8 @@ def _dispatch(args) -> int:
             from .regress import run_regress
             return run_regress(cfg, sims=args.sim, seed=args.seed, vectors=args.vectors,
                                waves=args.waves, jobs=args.jobs, outdir=Path(args.out),
-                               inject_fault=args.inject_fault, tests=args.tests)
+                               inject_fault=args.inject_fault, tests=args.tests,
+                               hw_coverage=args.hw_coverage)
         if args.command == "verify":
             from .verify import run_verify
             return run_verify(cfg, vectors_path=Path(args.vectors), sims=args.sim,

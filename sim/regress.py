@@ -49,7 +49,8 @@ from .report import (ProgressBar, Row, format_seconds, format_table, format_xbar
 
 __all__ = ["run_regress", "TESTBENCHES", "CROSSBAR_TESTBENCHES", "Testbench", "DEFAULT_VECTORS",
            "CROSSBAR_VECTORS", "prepare", "Prepared", "replay_command", "default_build_root",
-           "testbenches_for", "default_vectors", "lossless_variant", "timeout_for"]
+           "testbenches_for", "default_vectors", "lossless_variant", "timeout_for",
+           "default_budget", "DEFAULT_BUDGET_S"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,6 +99,13 @@ CROSSBAR_TESTBENCHES: dict[str, Testbench] = {
 #: array at a few hundred cycles/s, Verilator's fast path at ~200k cycles/s.
 DEFAULT_VECTORS = {"verilator": 5000, "icarus": 24}
 
+#: Icarus's default budget is time, not a count: without ``--vectors`` every random test
+#: runs chunks of :data:`DEFAULT_VECTORS` vectors (one generator, continued) until it has
+#: run this many wall-clock seconds (``QMAC_BUDGET_S``; ``tb.env.TbEnv.chunks``). The
+#: replay command names the chunks each test ran (``QMAC_CHUNKS``), so it replays exactly.
+#: ``QMAC_ICARUS_SECONDS`` overrides it (0: one chunk, the old fixed count).
+DEFAULT_BUDGET_S = {"icarus": 10.0}
+
 #: crossbar configurations: a vector takes ``cycles_per_vector`` cycles (40 for sidra_y1, 169
 #: for isaac) and the analog macro is served from Python every cycle. Verilator runs at
 #: 20k-50k cycles/s (bound by the Python side), Icarus at ~1000 cycles/s for sidra_y1's
@@ -133,6 +141,25 @@ def default_vectors(cfg: DatapathConfig, sim: str) -> int:
     if sim == "icarus":
         scale *= min(1.0, _CROSSBAR_REFERENCE_CELLS / (xb.rows * xb.phys_cols))
     return max(CROSSBAR_VECTORS_MIN[sim], int(round(CROSSBAR_VECTORS[sim] * scale)))
+
+
+def default_budget(sim: str) -> float:
+    """Seconds per random test of a default (no ``--vectors``) run on ``sim`` (0: none)."""
+    env = os.environ.get(f"QMAC_{sim.upper()}_SECONDS")
+    return float(env) if env not in (None, "") else DEFAULT_BUDGET_S.get(sim, 0.0)
+
+
+def budget_env(budget: float) -> dict[str, str]:
+    """The child environment of a time-budgeted test."""
+    return {"QMAC_BUDGET_S": f"{budget:g}"} if budget > 0 else {}
+
+
+def chunks_of(records: list[dict]) -> dict[str, int]:
+    """``{cocotb test: chunks run}`` of a time-budgeted run (tests with more than one)."""
+    out: dict[str, int] = {}
+    for r in records:
+        out[r.get("test", "")] = max(out.get(r.get("test", ""), 0), int(r.get("chunk", 0)) + 1)
+    return {k: v for k, v in out.items() if v > 1}
 
 
 def timeout_for(hp, sim: str, vectors: int, tb: Testbench) -> float:
@@ -308,6 +335,8 @@ def _row_from_run(name: str, run, *, seed: int, vectors: int) -> Row:
     row.sim_ns = sum(c.sim_time_ns for c in run.testcases)
     row.testcases = [dataclasses.asdict(c) for c in run.testcases]
     row.xbar_error = merge_xbar_errors(recs)
+    from .coverage import merge_rows
+    row.coverage = merge_rows(recs)
     for r in recs:
         if r.get("mismatches"):
             label = r.get("test", name) + (f"[{r['label']}]" if r.get("label") else "")
@@ -336,6 +365,7 @@ class _Plan:
     seed: int
     vectors: int | None
     vec: dict[str, int]
+    budget: dict[str, float]
     jobs: int
     outdir: Path
     build_root: Path
@@ -346,6 +376,8 @@ class _Plan:
     tests: list[str] | None
     found: dict[str, Any] = dataclasses.field(default_factory=dict)
     missing: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Verilator builds with line/toggle coverage (``--hw-coverage``, :mod:`sim.hwcov`)
+    hw_coverage: bool = False
 
     @property
     def run_sims(self) -> list[str]:
@@ -357,7 +389,7 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
                 inject_fault: str | None = None, tests: list[str] | None = None,
                 build_root: str | Path | None = None, rerun_waves: bool | None = None,
                 timeout: float | None = None, stream: TextIO | None = None,
-                progress: bool = True) -> int:
+                progress: bool = True, hw_coverage: bool = False) -> int:
     """Run the regression of ``cfg``; returns the exit status (0 only if all matched).
 
     Parameters beyond the CLI's: ``build_root`` (build cache, default
@@ -378,11 +410,15 @@ def run_regress(cfg: DatapathConfig, *, sims, seed: int | None = None, vectors: 
     plan = _plan(cfg, sims=sims, seed=seed, vectors=vectors, waves=waves, jobs=jobs,
                  outdir=outdir, inject_fault=inject_fault, tests=tests, build_root=build_root,
                  rerun_waves=rerun_waves, timeout=timeout)
+    plan.hw_coverage = hw_coverage
     _find_simulators(plan)
     with _OutdirLock(plan.outdir), _StopOnSignals() as stop:
         reset_stop()
         try:
             _print_header(plan, out)
+            if plan.hw_coverage:      # counts of an earlier run in this directory: gone
+                for old in (plan.outdir / "verilator").rglob("coverage.dat"):
+                    old.unlink()
             preps, variant_of = _prepare_all(plan, out)
             bar = ProgressBar(len(plan.run_sims) * (len(preps) + len(plan.names)),
                               enabled=progress)
@@ -426,7 +462,8 @@ def _plan(cfg, *, sims, seed, vectors, waves, jobs, outdir, inject_fault, tests,
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
     vec = {s: vectors if vectors is not None else default_vectors(cfg, s) for s in sims}
-    return _Plan(cfg, sims, names, benches, seed, vectors, vec,
+    budget = {s: (default_budget(s) if vectors is None else 0.0) for s in sims}
+    return _Plan(cfg, sims, names, benches, seed, vectors, vec, budget,
                  max(1, jobs or os.cpu_count() or 1), outdir, build_root, waves, rerun_waves,
                  timeout, inject_fault, tests)
 
@@ -518,7 +555,9 @@ def _print_header(plan: _Plan, out: TextIO) -> None:
                   f"cycles/vector\n")
     out.write(f"  simulators: {', '.join(plan.found[s].describe() for s in plan.run_sims)}\n")
     out.write(f"  seed {plan.seed}; vectors per testbench: "
-              + ", ".join(f"{s} {plan.vec[s]}" for s in plan.run_sims) + f"; jobs {plan.jobs}\n")
+              + ", ".join(f"{s} {plan.vec[s]}" + (f" per chunk, chunks for {plan.budget[s]:g} s "
+                                                  f"per random test" if plan.budget[s] else "")
+                          for s in plan.run_sims) + f"; jobs {plan.jobs}\n")
     out.write(f"  results: {plan.outdir}  builds: {plan.build_root}\n")
     out.flush()
 
@@ -568,8 +607,10 @@ class _RunContext:
             (" (waves)" if with_waves else "")
         self.bar.start(label)
         try:
+            cov = self.plan.hw_coverage and sim == "verilator"
             b = build(verilog_path=p.verilog_path, dut_toplevel=p.toplevel, hp=p.hp,
-                      sim=sim, build_root=self.plan.build_root, tag=p.tag, waves=with_waves)
+                      sim=sim, build_root=self.plan.build_root,
+                      tag=p.tag + ("-hwcov" if cov else ""), waves=with_waves, coverage=cov)
         except (BuildError, ToolError) as exc:
             self.bar.finish(label, "FAILED", str(exc).splitlines()[0][:120])
             return sim, key, exc
@@ -584,14 +625,19 @@ class _RunContext:
         plan = self.plan
         tb = plan.benches[name]
         label = f"{sim}:{name}"
+        budget = plan.budget.get(sim, 0.0)
         limit = limit or plan.timeout or float(os.environ.get("QMAC_TEST_TIMEOUT")
-                                               or timeout_for(b.hp, sim, plan.vec[sim], tb))
+                                               or timeout_for(b.hp, sim, plan.vec[sim], tb)
+                                               + 8 * budget)
         self.bar.start(label)
         run = run_test(b, module=tb.module, test_dir=test_dir or (plan.outdir / sim / name),
                        seed=plan.seed, vectors=plan.vec[sim], timeout=limit, waves=with_waves,
-                       log_name=name)
+                       log_name=name, extra_env=budget_env(budget) or None)
         row = _row_from_run(name, run, seed=plan.seed, vectors=plan.vec[sim])
         row.replay = self.replay(sim, [name])
+        chunks = chunks_of(run.records)
+        if chunks:      # a time-budgeted run replays with the chunks each test ran
+            row.replay = f"QMAC_CHUNKS={shlex.quote(json.dumps(chunks))} {row.replay}"
         if self.variant_of.get(name):
             row.variant = self.preps[self.variant_of[name]].cfg.name
         detail = f"{row.vectors} vectors, {row.mismatches} mismatches, {row.wall:.1f} s"
@@ -677,6 +723,17 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
     plan, cfg, xb = ctx.plan, ctx.plan.cfg, ctx.plan.cfg.crossbar
     prep = ctx.preps[""]
     out.write("\n" + format_table(rows) + "\n\n")
+    from .coverage import coverage_summary, format_coverage
+    coverage = coverage_summary(prep.hp, [r for r in rows if r.coverage])
+    if coverage:
+        out.write(format_coverage(coverage) + "\n\n")
+    hwcov = None
+    if plan.hw_coverage and "verilator" in plan.run_sims:
+        from .hwcov import format_hw_coverage, hw_coverage
+        dats = sorted((plan.outdir / "verilator").rglob("coverage.dat"))
+        cov = hw_coverage(dats, prep.verilog_path.name)
+        hwcov = cov.to_dict()
+        out.write(format_hw_coverage(cov, prep.verilog_path.name) + "\n\n")
     meta = {
         "command": replay_command(cfg, sim="all" if len(plan.sims) > 1 else plan.sims[0],
                                   seed=plan.seed, vectors=plan.vectors or 0, tests=plan.tests,
@@ -687,7 +744,7 @@ def _report(ctx: _RunContext, rows: list[Row], wall: float, out: TextIO, *,
         "simulators": {s: plan.found[s].describe() for s in plan.run_sims},
         "builds": ctx.build_info, "inject_fault": plan.inject_fault,
         "wall_seconds": round(wall, 2), "jobs": plan.jobs, "tests": plan.names,
-        "interrupted": interrupted,
+        "interrupted": interrupted, "coverage": coverage, "hw_coverage": hwcov,
     }
     if xb is not None:
         meta["crossbar"] = _crossbar_summary(cfg, rows, ctx.preps, ctx.variant_of)

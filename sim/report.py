@@ -88,6 +88,8 @@ class Row:
     variant: str = ""
     #: outcome of the automatic re-run with waveforms after a failure ("" if none)
     rerun: str = ""
+    #: functional coverage of the run (``tb/coverage.py``: ``{"lanes": …, "stream": …}``)
+    coverage: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def passed(self) -> bool:

@@ -341,7 +341,7 @@ def _locked(path: Path):
 
 # ---------------------------------------------------------------------------- build
 def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, build_root: Path,
-          tag: str, waves: bool = False) -> Build:
+          tag: str, waves: bool = False, coverage: bool = False) -> Build:
     """Build (or reuse) the harness + generated top for ``sim``; returns a :class:`Build`.
 
     Raises :class:`~sim.errors.ToolError` if the simulator is missing and
@@ -353,6 +353,9 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
     parameters = hp.harness_parameters()
     defines = {"QMAC_DUT": dut_toplevel}
     build_args = _verilator_args(waves, bdir, verilog_path) if sim == "verilator" else []
+    if coverage and sim == "verilator":   # line/toggle coverage (sim/hwcov.py reads it)
+        from .hwcov import VERILATOR_COVERAGE_ARGS
+        build_args += VERILATOR_COVERAGE_ARGS
     ccache = find_ccache() if sim == "verilator" else None
     key = {
         "sim": sim, "sim_version": simulator.version_text, "sim_exe": str(simulator.executable),

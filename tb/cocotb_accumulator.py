@@ -102,11 +102,13 @@ async def accumulator_overflow(dut):
     env = TbEnv(dut, "accumulator_overflow")
     await env.start()
     hp = env.hp
-    layers = overflow_cases(hp, env.rng) + random_cases(hp, env.rng, max(4, env.vectors // 4))
-    prog = schedule(hp, layers)
-    env.log.info("overflow policy %s: %d lanes overflow in this run", hp.overflow,
-                 int(env.model.expected(prog).ovf.sum()))
-    await env.run(prog, path="fast")
+    for chunk in env.chunks():          # directed cases in the first chunk only
+        layers = (overflow_cases(hp, env.rng) if chunk == 0 else []) + \
+            random_cases(hp, env.rng, max(4, env.vectors // 4))
+        prog = schedule(hp, layers)
+        env.log.info("overflow policy %s: %d lanes overflow in this run", hp.overflow,
+                     int(env.model.expected(prog).ovf.sum()))
+        await env.run(prog, path="fast", label=f"chunk {chunk}" if chunk else "")
     env.finish()
 
 
@@ -143,5 +145,28 @@ async def bias_extremes_exact(dut):
         chunk = (vals[i:i + C] + [0] * C)[:C]
         layers.append(acc_layer(hp, np.zeros(R, np.int64), np.zeros((C, R), np.int64),
                                 np.array(chunk), f"bias values {i}..{i + C - 1}"))
+    await env.run(schedule(hp, layers), path="fast")
+    env.finish()
+
+
+@cocotb.test()
+async def overflow_every_lane(dut):
+    """Every lane overflows upwards (bias' at the top, a positive product) and downwards
+    (bias' at the bottom, a negative product), one beat each."""
+    env = TbEnv(dut, "overflow_every_lane")
+    await env.start()
+    hp = env.hp
+    alo, ahi = hp.acc_range
+    xlo, xhi = hp.x_range
+    wlo, whi = hp.w_range
+    C, R = hp.cols, hp.rows
+    layers = []
+    for sign, bias in ((1, ahi), (-1, alo)):
+        # x·w of the wanted sign from the operand ranges (x = xhi > 0; w = whi or wlo)
+        xv, wv = (xhi, whi) if sign > 0 else ((xhi, wlo) if wlo < 0 else (xlo, whi))
+        if xv * wv * sign <= 0:
+            continue                       # unsigned operands: no negative product exists
+        layers.append(acc_layer(hp, np.full((1, R), xv), np.full((C, R), wv),
+                                np.full(C, bias), f"overflow {'+' if sign > 0 else '-'}"))
     await env.run(schedule(hp, layers), path="fast")
     env.finish()

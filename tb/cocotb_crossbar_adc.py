@@ -81,3 +81,40 @@ async def requant_through_crossbar(dut):
             per_tensor=not hp.per_channel, name=f"bias only {i} (y_zp={y_zp})"))
     await env.run(schedule(hp, layers, trim=calibrated_trim(hp)), path="fast", label="requant")
     env.finish()
+
+
+@cocotb.test()
+async def corners_every_lane(dut):
+    """The requantizer and accumulator corners of the functional coverage in every lane,
+    through the crossbar top: ``x = 0``, ``w' = 0`` (an exact zero partial sum), so bias'
+    places the pre-clamp value one below, at and one above every limit and on the ties of
+    both rounding steps (``tb.cocotb_requantizer.corner_cases``); then bias' at each limit
+    with extreme operands of both signs: an overflow upwards and downwards in every lane."""
+    from tb.cocotb_requantizer import case_layers, corner_cases, corner_repeats
+    env = TbEnv(dut, "corners_every_lane")
+    await env.start()
+    hp, rng = env.hp, env.rng
+    olo, ohi = hp.out_range
+    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
+    span = max(1, (ohi - olo) // 4)
+    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
+              (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
+    layers = []
+    for gi, group in enumerate(groups):
+        cases = [c for c in corner_cases(hp, group) for _ in range(corner_repeats(env))]
+        layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    C, R = hp.cols, hp.rows
+    alo, ahi = hp.acc_range
+    xhi, (wlo, whi) = hp.x_range[1], hp.w_range
+    # both weight signs at both bias limits: the (lossy) ADC's partial sum of an extreme
+    # column can have either sign, so two of the four overflow, one each way
+    for bias, wv in ((ahi, whi), (ahi, wlo), (alo, whi), (alo, wlo)):
+        layers.append(FoldedLayer(
+            x=np.full((1, R), xhi, np.int64), w=np.full((C, R), wv, np.int64),
+            bias=np.full(C, bias, np.int64), m0=np.full(C, 1 << 30, np.int64),
+            shift=np.full(C, -(hp.acc_bits - hp.out_bits), np.int64), y_zp=0,
+            act_min=olo, act_max=ohi, per_tensor=not hp.per_channel,
+            name=f"overflow (bias'={bias})"))
+    await env.run(schedule(hp, layers, trim=calibrated_trim(hp)), path="fast",
+                  label="coverage corners")
+    env.finish()

@@ -76,3 +76,20 @@ async def reload_mid_accumulation(dut):
                   backpressure=0.3, label="reload")
     env.xbar.set_prog_stall(0.0)
     env.finish()
+
+
+@cocotb.test()
+async def stall_every_stage(dut):
+    """Cycle-driven, heavy ``o_data`` backpressure (a beat held ~30 or ~5 cycles on
+    average): results back up behind the held one and enter the back end at varying
+    distances, so a result is held in every stage after the conversion (the coverage's
+    ``stall@s`` bins)."""
+    env = TbEnv(dut, "stall_every_stage")
+    await env.start()
+    hp = env.hp
+    for bp in (0.97, 0.8) if env.vectors >= 64 else (0.97,):
+        L = random_layer(hp, env.rng, batch=max(4, env.vectors // 2), k=hp.rows, c=hp.cols,
+                         per_channel=hp.per_channel, name="back-to-back vectors")
+        await env.run(schedule(hp, [L.fold(hp)], trim=calibrated_trim(hp)), path="cycle",
+                      backpressure=bp, label=f"bp={bp}")
+    env.finish()

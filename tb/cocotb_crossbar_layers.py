@@ -51,5 +51,6 @@ async def random_trims(dut):
         else:
             trim, label = random_trim(hp, env.rng, span=span), f"random trims ±{span}"
         layers = xb_random_layers(env, max(2, env.vectors // 8), max_ktiles=2)
-        await env.run(schedule(hp, layers, trim=trim), path="fast", label=label)
+        await env.run(schedule(hp, layers, trim=trim, unused_rng=env.rng), path="fast",
+                      label=label)
     env.finish()

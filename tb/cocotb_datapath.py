@@ -57,20 +57,24 @@ async def random_fc_layers(dut):
     """Random FC layers of random shapes, all quantization/activation/zero-point variants."""
     env = TbEnv(dut, "random_fc_layers")
     await env.start()
-    prog = schedule(env.hp, random_layers(env, max(8, env.vectors)))
-    await env.run(prog, path="fast")
+    for chunk in env.chunks():
+        prog = schedule(env.hp, random_layers(env, max(8, env.vectors)))
+        await env.run(prog, path="fast", label=f"chunk {chunk}" if chunk else "")
     env.finish()
 
 
 @cocotb.test()
 @cocotb.parametrize(backpressure=[0.3, 0.8])
 async def random_fc_backpressure(dut, backpressure):
-    """Random layers with LFSR backpressure on o_data and idle cycles on the inputs."""
+    """Random layers with LFSR backpressure on o_data and idle cycles on the inputs; random
+    data loaded to every unused address before each column tile (must be ignored)."""
     env = TbEnv(dut, f"random_fc_backpressure_{int(backpressure * 100)}")
     await env.start()
-    layers = random_layers(env, max(8, env.vectors // 4))
-    prog = schedule(env.hp, layers, gap_rate=0.1, rng=env.rng)
-    await env.run(prog, path="fast", backpressure=backpressure, label=f"bp={backpressure}")
+    for chunk in env.chunks():
+        layers = random_layers(env, max(8, env.vectors // 4))
+        prog = schedule(env.hp, layers, gap_rate=0.1, rng=env.rng, unused_rng=env.rng)
+        await env.run(prog, path="fast", backpressure=backpressure,
+                      label=f"bp={backpressure}" + (f" chunk {chunk}" if chunk else ""))
     env.finish()
 
 

@@ -118,12 +118,14 @@ async def mac_extremes_exact(dut):
     n_rand = max(4, env.vectors // 4)
     xcand = np.array(sorted({xlo, xlo + 1, xhi - 1, xhi} | ({-1, 0, 1} if xlo < 0 else {0, 1})))
     wcand = np.array(sorted({wlo, wlo + 1, whi - 1, whi} | ({-1, 0, 1} if wlo < 0 else {0, 1})))
-    for i in range(n_rand):
-        k = int(rng.integers(1, 3 * hp.rows + 1))
-        x = rng.choice(xcand, size=k)
-        w = rng.choice(wcand, size=(hp.cols, k))
-        layers.append(residue_layer(hp, x, w, rng, f"random extremes {i} (K={k})"))
-    await env.run(schedule(hp, layers), path="fast")
+    for chunk in env.chunks():          # directed patterns in the first chunk only
+        for i in range(n_rand):
+            k = int(rng.integers(1, 3 * hp.rows + 1))
+            x = rng.choice(xcand, size=k)
+            w = rng.choice(wcand, size=(hp.cols, k))
+            layers.append(residue_layer(hp, x, w, rng, f"random extremes {i} (K={k})"))
+        await env.run(schedule(hp, layers), path="fast", label=f"chunk {chunk}" if chunk else "")
+        layers = []
     env.finish()
 
 

@@ -44,10 +44,13 @@ async def handshake(dut, backpressure, idle_rate):
     env = TbEnv(dut, name)
     await env.start()
     n = max(4, env.vectors // 8)
-    prog = schedule(env.hp, _layers(env, n, reload=False))
-    await env.run(prog, path="cycle", backpressure=backpressure, idle_rate=idle_rate,
-                  label=f"bp={backpressure},idle={idle_rate}",
-                  check_latency=(backpressure == 0 and idle_rate == 0))
+    for chunk in env.chunks():
+        # loads to every unused address before each column tile: they must be ignored
+        prog = schedule(env.hp, _layers(env, n, reload=False), unused_rng=env.rng)
+        await env.run(prog, path="cycle", backpressure=backpressure, idle_rate=idle_rate,
+                      label=f"bp={backpressure},idle={idle_rate}"
+                      + (f" chunk {chunk}" if chunk else ""),
+                      check_latency=(backpressure == 0 and idle_rate == 0))
     env.finish()
 
 
@@ -75,4 +78,19 @@ async def latency_and_throughput(dut):
     # env.run checks each output's latency and that back-to-back data beats are accepted
     # in consecutive cycles (check_latency)
     await env.run(prog, path="cycle", check_latency=True, label="no stalls")
+    env.finish()
+
+
+@cocotb.test()
+async def stall_every_stage(dut):
+    """Back-to-back single-tile beats (every beat is ``last``) under 50 % backpressure: the
+    pipeline is full when ``o_data`` stalls, so a beat is held in every stage."""
+    env = TbEnv(dut, "stall_every_stage")
+    await env.start()
+    hp = env.hp
+    n = (4 if env.vectors >= 64 else 2) * hp.latency
+    L = random_layer(hp, env.rng, batch=n, k=hp.rows, c=hp.cols,
+                     per_channel=hp.per_channel, name="full pipeline")
+    await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
+                  label="stalls")
     env.finish()

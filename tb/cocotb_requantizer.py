@@ -140,7 +140,64 @@ async def requant_random(dut):
     await env.start()
     hp, rng = env.hp, env.rng
     n = max(hp.cols, env.vectors * hp.cols // 2)
-    cases = random_cases(hp, rng, n)
-    layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
+    for chunk in env.chunks():
+        cases = random_cases(hp, rng, n)
+        layers = case_layers(hp, cases, output_groups(hp, rng, 16), rng, "random")
+        await env.run(schedule(hp, layers), path="fast", label=f"chunk {chunk}" if chunk else "")
+    env.finish()
+
+
+def corner_cases(hp, group) -> list[tuple[int, int, int]]:
+    """For one (y_zp, act_min, act_max) group, cases putting the pre-clamp value
+    ``v = mbqm(acc) + y_zp`` one below, at and one above every limit (output range and
+    clamp bounds) and the ties of both rounding steps; ``m0 = 2^30, shift = 1`` is the
+    identity (``mbqm(acc) = acc``)."""
+    alo, ahi = hp.acc_range
+    olo, ohi = hp.out_range
+    y_zp, amin, amax = group
+    cases = [(a, 1 << 30, 0) for a in (3, -3)]            # first step: acc·2^30 + 2^30, odd acc
+    cases += [(a, 1 << 30, -1) for a in (2, -2, 6, -6)]   # second step: h odd, right = 1
+    for lim in {olo, ohi, amin, amax}:
+        for d in (-2, -1, 0, 1, 2):
+            acc = lim + d - y_zp
+            if alo <= acc <= ahi:
+                cases.append((acc, 1 << 30, 1))
+    far = [(alo, 1 << 30, 30), (ahi, 1 << 30, 30)]        # far beyond both ends
+    return cases + far
+
+
+def corner_repeats(env) -> int:
+    """Copies of each corner case: C (every case in every lane) for the default vector
+    counts of Verilator (≥ 64), one (the cases spread over the lanes) for the small counts
+    of Icarus and the test suite."""
+    return env.hp.cols if env.vectors >= 64 else 1
+
+
+@cocotb.test()
+async def requant_corners_every_lane(dut):
+    """Every corner in every lane: each case of :func:`corner_cases` is repeated C times
+    (:func:`corner_repeats`) so lane ``c`` of some beat carries it — for zero points at both limits, the plain output
+    range (saturation decides) and a window strictly inside it (the clamp decides)."""
+    env = TbEnv(dut, "requant_corners_every_lane")
+    await env.start()
+    hp, rng = env.hp, env.rng
+    olo, ohi = hp.out_range
+    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
+    span = max(1, (ohi - olo) // 4)
+    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
+              (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
+    layers = []
+    reps = corner_repeats(env)
+    for gi, group in enumerate(groups):
+        cases = [c for c in corner_cases(hp, group) for _ in range(reps)]
+        layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    # shift at both ends loaded through the 6-bit aliases (−32 acts as −31, 31 as 30)
+    alo, ahi = hp.acc_range
+    ends = [(a, m0, sh) for sh in (-31, 30) for m0 in (1 << 30, (1 << 31) - 1)
+            for a in (alo, -(1 << 30) - 1, -3, -1, 1, 3, 1 << 30, ahi) if alo <= a <= ahi]
+    for L in case_layers(hp, [c for c in ends for _ in range(reps)], groups[:1], rng,
+                         "shift aliases"):
+        L.shift_alias = True
+        layers.append(L)
     await env.run(schedule(hp, layers), path="fast")
     env.finish()

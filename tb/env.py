@@ -16,6 +16,12 @@ Environment variables (set by ``sim/runner.py``; all optional except the first):
 ``QMAC_VECTORS``    output vectors for the random testbenches (default 200).
 ``QMAC_RESULT``     JSON-lines file receiving one record per checked run (vectors, lanes,
                     mismatches, cycles, wall time, first mismatches) for the summary.
+``QMAC_BUDGET_S``   wall-clock seconds per random test: :meth:`TbEnv.chunks` keeps running
+                    further chunks of ``QMAC_VECTORS`` random vectors (the same generator,
+                    continued) while the test has run for less than this (``qmac regress``
+                    sets it for Icarus when ``--vectors`` is not given).
+``QMAC_CHUNKS``     JSON ``{test: chunks}``: run exactly that many chunks (a replay of a
+                    time-budgeted run; overrides ``QMAC_BUDGET_S``).
 ``QMAC_PLANT``      test-only: ``beat,lane,bit`` flips one captured output bit before the
                     comparison, to prove the checker looks at every lane of every vector.
 
@@ -43,6 +49,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 from constraints.seeds import base_seed, seed_key
 
 from .checker import Checker, CheckResult, decode_outputs
+from .coverage import lane_bins, stream_bins
 from .fastpath import FastPath
 from .hwparams import HwParams
 from .model import Model
@@ -72,6 +79,12 @@ class TbEnv:
         self.results: list[CheckResult] = []
         self.failures: list[str] = []
         self._result_path = os.environ.get("QMAC_RESULT")
+        self._stream_cov: dict | None = None
+        self._t_start = time.perf_counter()
+        self.budget = float(os.environ.get("QMAC_BUDGET_S") or 0.0)
+        fixed = json.loads(os.environ.get("QMAC_CHUNKS") or "{}")
+        self.fixed_chunks = int(fixed.get(test, 0)) if isinstance(fixed, dict) else 0
+        self.chunk = 0
         self.xbar: CrossbarAgent | None = None
         if self.hp.is_crossbar:
             self.xbar = CrossbarAgent(dut, self.hp, seed=int(self.rng.integers(1 << 31)),
@@ -91,6 +104,22 @@ class TbEnv:
                           ",".join(map(str, sorted(set(xb["adc_shift"])))), xb["adc_latency"],
                           xb["dac_settle_cycles"], xb["noise"], self.hp.cycles_per_vector(),
                           self.hp.latency)
+
+    def chunks(self):
+        """Chunk indices of a random test: one chunk, or — time-budgeted
+        (``QMAC_BUDGET_S``) — more while the test has run for less than the budget, or
+        exactly ``QMAC_CHUNKS[test]`` (replay). Each chunk draws from the same generator,
+        so a count of chunks replays exactly."""
+        i = 0
+        while True:
+            self.chunk = i
+            yield i
+            i += 1
+            if self.fixed_chunks:
+                if i >= self.fixed_chunks:
+                    return
+            elif not self.budget or time.perf_counter() - self._t_start >= self.budget:
+                return
 
     # ------------------------------------------------------------------ reset
     def _idle_inputs(self) -> None:
@@ -139,6 +168,7 @@ class TbEnv:
             xb.begin_run()
             self.fast.adc_latency = xb.max_latency
             self.fast.prog_stall = xb.prog_stall
+        self._stream_cov = None
         bits, unknown, cycles, wall, extra = await self._drive(
             prog, path, backpressure=backpressure, idle_rate=idle_rate,
             check_latency=check_latency)
@@ -149,6 +179,9 @@ class TbEnv:
         got_y, got_ovf = decode_outputs(hp, bits)
         checker = Checker(hp, prog, exp)
         res = checker.check(got_y, got_ovf, got_sticky=sticky_bits(self.dut, hp), unknown=unknown)
+        cov = {"lanes": lane_bins(hp, prog, exp, got_y, got_ovf)}
+        if self._stream_cov is not None:
+            cov["stream"] = self._stream_cov
         if extra:
             res.mismatches += len(extra)
         self.results.append(res)
@@ -169,8 +202,8 @@ class TbEnv:
             "test": self.test, "label": label, "path": path, "vectors": res.vectors,
             "lanes": res.lanes, "mismatches": res.mismatches, "cycles": int(cycles),
             "wall": wall, "sim_ns": float(sim_ns), "macs": prog.macs, "seed": self.seed,
-            "backpressure": backpressure, "first": [m.format() for m in res.first] + extra,
-            **({"xbar": xrec} if xrec is not None else {}),
+            "backpressure": backpressure, "chunk": self.chunk, "first": [m.format() for m in res.first] + extra,
+            **({"xbar": xrec} if xrec is not None else {}), "coverage": cov,
         })
         return res
 
@@ -262,6 +295,11 @@ class TbEnv:
                              f"{cpv} cycle(s) apart (gap {gaps[0]} cycles): throughput "
                              f"< 1/{cpv} per cycle")
         bits = mon.bits()
+        c0 = mon.first_cycle or 0
+        self._stream_cov = stream_bins(
+            hp, mon.trace, [f - c0 for f in mon.first_valid_cycles],
+            [(k, last) for (k, _), last in zip(drv.accept_log, drv.accept_last)],
+            hp.latency_for(adc_lat))
         return bits, np.zeros(bits.shape[0], bool), cycles, wall, extra
 
     def _plant(self, bits: np.ndarray) -> np.ndarray:

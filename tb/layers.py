@@ -57,6 +57,9 @@ class FoldedLayer:
     #: all inputs are 0, so the stored weights do not matter: the scheduler skips loading
     #: them (the DUT keeps whatever weights it holds, every product is 0 anyway)
     x_is_zero: bool = False
+    #: load ``shift`` −31 as −32 and 30 as 31: the documented aliases of the 6-bit SHIFT
+    #: register ("31 and −32 act as 30 and −31"), so the clamp of the encoding is exercised
+    shift_alias: bool = False
 
     @property
     def shape(self) -> tuple[int, int, int]:

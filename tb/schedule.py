@@ -394,8 +394,40 @@ def check_layer(hp: HwParams, L: FoldedLayer) -> None:
             raise ValueError(f"{L.name}: {name} outside [{lo}, {hi}]")
 
 
+def unused_addresses(hp: HwParams) -> list[tuple[int, int]]:
+    """``(region, index)`` load addresses the hardware must ignore (docs/design.md: "writes
+    to regions 5–7 or to indices beyond a region are accepted and ignored"): every index
+    edge (0, 1, the last) of each unused region, and the first, second and last index
+    beyond each used region (per-tensor ``M0``/``SHIFT``: beyond index 0)."""
+    top = (1 << hp.index_bits) - 1
+    used = CROSSBAR_REGIONS if hp.is_crossbar else {
+        k: v for k, v in CROSSBAR_REGIONS.items() if k != "TRIM"}
+    size = {"WEIGHTS": hp.weight_tiles * hp.cols, "BIAS": hp.cols,
+            "M0": hp.cols if hp.per_channel else 1, "SHIFT": hp.cols if hp.per_channel else 1,
+            "SCALARS": len(SCALAR_INDEX), "TRIM": hp.phys_cols_or_zero}
+    out = []
+    for region in range(1 << loadmap.REGION_BITS):
+        name = next((k for k, v in used.items() if v == region), None)
+        if name is None:
+            out += [(region, i) for i in sorted({0, 1, top})]
+        elif hp.is_crossbar and name == "WEIGHTS":
+            continue                       # the crossbar's programming port: not probed
+        else:
+            out += [(region, i) for i in sorted({size[name], size[name] + 1, top}) if
+                    size[name] <= i <= top]
+    return out
+
+
+def _unused_loads(sb: StreamBuilder, hp: HwParams, rng: np.random.Generator) -> None:
+    """A load of random data to every :func:`unused_addresses` entry (the model ignores
+    them: any effect on an output is a mismatch)."""
+    for region, index in unused_addresses(hp):
+        nl = hp.load_data_bits // 16
+        sb.load(region, [index], rng.integers(0, 1 << 16, size=(1, nl)), 16)
+
+
 def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
-                    beats: list[np.ndarray]) -> None:
+                    beats: list[np.ndarray], unused_rng=None) -> None:
     check_layer(hp, L)
     R, CC, T = hp.rows, hp.cols, hp.weight_tiles
     B = L.shape[0]
@@ -403,9 +435,11 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
     KT = xp.shape[1] // R
     CT = wp.shape[0] // CC
     sb.load_scalars(L.y_zp, L.act_min, L.act_max)
+    if L.shift_alias:        # the same shifts through their out-of-range 6-bit aliases
+        shp = np.where(shp == -31, -32, np.where(shp == 30, 31, shp))
     if not hp.per_channel:
         sb.load_m0([0], [L.m0[0]])
-        sb.load_shift([0], [L.shift[0]])
+        sb.load_shift([0], [shp[0]])
     lanes = np.arange(CC)
     xt = xp.reshape(B, KT, R)
     skip_w = bool(L.x_is_zero)
@@ -419,6 +453,8 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
         if hp.per_channel:
             sb.load_m0(lanes, m0p[cs])
             sb.load_shift(lanes, shp[cs])
+        if unused_rng is not None:
+            _unused_loads(sb, hp, unused_rng)
         wt = wp[cs].reshape(CC, KT, R).transpose(1, 0, 2)  # [kt, col, r]
         if KT <= T:
             if not skip_w:
@@ -441,13 +477,15 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
 
 def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = True,
              gap_rate: float = 0.0, rng: np.random.Generator | None = None,
-             trim=None) -> Program:
+             trim=None, unused_rng: np.random.Generator | None = None) -> Program:
     """Schedule ``layers`` back to back into one :class:`Program`.
 
     ``gap_rate`` > 0 inserts GAP commands (1–3 idle input cycles) before that fraction of
     the commands, randomly (``rng``), to exercise input-side bubbles in the fast path.
     ``trim`` (crossbar tops only): the ADC offset trims, one per physical column (default
-    zeros), loaded at the start of the stream.
+    zeros), loaded at the start of the stream. ``unused_rng``: before every column tile's
+    weights, random data is loaded to every address the hardware must ignore
+    (:func:`unused_addresses`).
     """
     sb = StreamBuilder(hp)
     if clear_sticky:
@@ -460,7 +498,7 @@ def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = Tr
         raise ValueError("trim is only for crossbar configurations")
     beats: list[np.ndarray] = []
     for li, L in enumerate(layers):
-        _schedule_layer(sb, hp, L, li, beats)
+        _schedule_layer(sb, hp, L, li, beats, unused_rng)
     stream = sb.build()
     if gap_rate > 0:
         rng = rng or np.random.default_rng(0)

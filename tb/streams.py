@@ -46,6 +46,7 @@ class Driver:
         self.last_accept_cycles: list[int] = []
         self.load_accept_cycles: list[int] = []
         self.accept_log: list[tuple[int, int]] = []   # (kind, cycle) of every transfer
+        self.accept_last: list[bool] = []               # ``last`` of every transfer (data)
 
     def idle(self) -> None:
         self.dut.i_load__valid.value = 0
@@ -98,6 +99,7 @@ class Driver:
                 if kind == KIND_LOAD:
                     self.load_accept_cycles.append(cycle)
                 self.accept_log.append((kind, cycle))
+                self.accept_last.append(kind == KIND_DATA and bool((payloads[i] >> last_pos) & 1))
                 self.accepted += 1
                 i += 1
         self.idle()
@@ -123,6 +125,9 @@ class Monitor:
         self.errors: list[str] = []
         self.stall_cycles = 0
         self.cycles = 0
+        #: ``(o_data.valid, o_data.ready)`` of every cycle from ``first_cycle`` on (coverage)
+        self.trace: list[tuple[bool, bool]] = []
+        self.first_cycle: int | None = None
 
     def bits(self) -> np.ndarray:
         """The collected payloads as a bit matrix (n, OUT_W)."""
@@ -150,6 +155,9 @@ class Monitor:
             await ReadOnly()
             self.cycles += 1
             valid = bool(dut.o_data__valid.value)
+            if self.first_cycle is None:
+                self.first_cycle = _cycle(self.period_ns)
+            self.trace.append((valid, not stall))
             if held is not None and not valid:
                 self._error("o_data.valid dropped before the beat was accepted")
                 held = None

@@ -124,8 +124,13 @@ class Outcome:
     verdict: str           # "killed", "equivalent", "escaped", "killed-partly"
 
 
-def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
-    from sim.regress import default_vectors, testbenches_for, timeout_for
+def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir, tests=None):
+    """Build and run one mutant on every simulator: ``{sim: first failing testbench}``.
+
+    The regression exactly as ``qmac regress`` runs it by default (same vectors and, for
+    Icarus without ``vectors``, the same time budget per random test)."""
+    from sim.regress import (budget_env, default_budget, default_vectors, testbenches_for,
+                             timeout_for)
     from sim.runner import BuildError, build, run_test
     mdir = outdir / f"m{mutant.index:03d}"
     vpath = mdir / prep.verilog_path.name
@@ -140,11 +145,13 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
             killed[sim] = "build"
             continue
         for name, tb in testbenches_for(prep.cfg).items():
-            if tb.variant:               # runs on another configuration's Verilog
+            if tb.variant or (tests and name not in tests):   # variant: another config's
                 continue
             n = vectors or default_vectors(prep.cfg, sim)
+            budget = 0.0 if vectors else default_budget(sim)
             run = run_test(b, module=tb.module, test_dir=mdir / sim / name, seed=seed,
-                           vectors=n, timeout=timeout_for(prep.hp, sim, n, tb))
+                           vectors=n, timeout=timeout_for(prep.hp, sim, n, tb) + 8 * budget,
+                           extra_env=budget_env(budget) or None)
             if not run.passed:
                 killed[sim] = name
                 break
@@ -152,8 +159,11 @@ def _run_one(mutant, text, prep, sims, *, seed, vectors, outdir):
 
 
 def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=600,
-                 log=print):
-    """Plant, run and classify ``count`` mutants of ``cfg``'s Verilog; returns outcomes."""
+                 log=print, tests=None, select=None):
+    """Plant, run and classify ``count`` mutants of ``cfg``'s Verilog; returns outcomes.
+
+    ``tests``: only these testbenches (default: all); ``select``: a predicate choosing
+    among the seeded mutants (tests use it to pick a few of one block)."""
     from pathlib import Path
 
     from sim.regress import prepare
@@ -162,8 +172,14 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
     prep = prepare(cfg, outdir / "build")
     text = prep.verilog_path.read_text()
     outcomes = []
-    for mu in mutants(text, count, seed):
-        killed = _run_one(mu, text, prep, sims, seed=seed, vectors=vectors, outdir=outdir)
+    import json
+    import time
+    t0 = time.monotonic()
+    chosen = mutants(text, count, seed) if select is None else \
+        [m for m in mutants(text, 400, seed) if select(m)][:count]
+    for mu in chosen:
+        killed = _run_one(mu, text, prep, sims, seed=seed, vectors=vectors, outdir=outdir,
+                          tests=tests)
         if len(killed) == len(sims):
             verdict = "killed"
         else:
@@ -174,7 +190,12 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
                        "escaped?" if eq.unproven < 0 else "escaped")
         outcomes.append(Outcome(mu, killed, verdict))
         log(f"  mutant {mu.index:3d} {mu.block:12s} {mu.operator:6s} line {mu.line}: {verdict} "
-            f"{killed}")
+            f"{killed}  [{time.monotonic() - t0:.0f} s]")
+        (outdir / "outcomes.json").write_text(json.dumps(
+            [{"index": o.mutant.index, "block": o.mutant.block, "operator": o.mutant.operator,
+              "line": o.mutant.line, "before": o.mutant.before.strip(),
+              "after": o.mutant.after.strip(), "killed_by": o.killed_by, "verdict": o.verdict}
+             for o in outcomes], indent=1))
     return outcomes
 
 
