@@ -89,9 +89,11 @@ def make_inputs(g, *, inputs_path, count, seed) -> np.ndarray:
     """``[N, *shape[1:]]`` in the input tensor's dtype (validated or seeded random)."""
     t = g.input_tensors()[0]
     shape = tuple(t.shape)
-    dtype = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}.get(t.dtype)
+    dtype = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16,
+             "float32": np.float32}.get(t.dtype)
     if dtype is None:
-        raise ModelError(f"{g.source}: input tensor is {t.dtype}; allowed: int8, uint8, float32")
+        raise ModelError(f"{g.source}: input tensor is {t.dtype}; allowed: int8, uint8, int16, "
+                         f"float32")
     if inputs_path is not None:
         x = _npy(inputs_path, f"{np.dtype(dtype).name} array")
         if x.dtype != dtype or x.shape[1:] != shape[1:] or x.ndim != len(shape) or not x.shape[0]:
@@ -167,7 +169,7 @@ def _hw_products(low, hp):
                 pass
         yield fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
                               shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
-                              act_max=L.act_max, rounding=hp.rounding, acc_bits=32)
+                              act_max=L.act_max, rounding=hp.rounding, acc_bits=L.acc_bits)
 
 
 def _lower_all(g, vals, hp, rows_by_op):
