@@ -267,3 +267,44 @@ def uint8_model(rng):
          "FullyConnectedOptions", FusedActivationFunction=0)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def model_16x8(rng, *, kind, in_shape, cout, per_channel, kernel=(3, 3), stride=(1, 1),
+               padding="SAME", act="NONE", scales=(0.0005, 0.002)):
+    """A one-op 16x8 FULLY_CONNECTED / CONV_2D model (TFLite's 16x8 quantization): int16
+    input and output (zero points 0), int8 weights (symmetric, per-tensor or per-channel),
+    int64 bias with scale ``S_x·S_w``. For uniform int16 inputs the outputs spread over about
+    ±12000 codes (both int16 ends saturate now and then)."""
+    m = ModelBuilder()
+    xs, ys = scales
+    if kind == "FULLY_CONNECTED":
+        k = int(np.prod(in_shape[1:]))
+        wshape, out_shape = (cout, k), (in_shape[0], cout)
+        x = m.tensor((in_shape[0], k), "int16", scale=xs, zp=0)
+    else:
+        from golden.lowering import conv_geometry
+        n, h, w_, cin = in_shape
+        wshape = (cout, kernel[0], kernel[1], cin)
+        oh, _ = conv_geometry(h, kernel[0], stride[0], 1, padding)
+        ow, _ = conv_geometry(w_, kernel[1], stride[1], 1, padding)
+        out_shape = (n, oh, ow, cout)
+        x = m.tensor(in_shape, "int16", scale=xs, zp=0)
+    taps = int(np.prod(wshape[1:]))
+    w = rng.integers(-127, 128, size=wshape).astype(np.int8)
+    # accumulator std ≈ 18900·73·sqrt(taps) for uniform operands: aim at ~±12000 codes
+    m_target = 12000 / (1.4e6 * np.sqrt(taps))
+    ws = (rng.uniform(0.5, 2.0, cout) if per_channel else np.float32(rng.uniform(0.5, 2.0))) \
+        * m_target * ys / xs
+    nz = np.zeros(cout if per_channel else 1, np.int64)
+    wt = m.tensor(wshape, "int8", scale=ws, zp=nz, axis=0, data=w)
+    bt = m.tensor((cout,), "int64", scale=np.float32(xs) * np.asarray(ws, np.float32), zp=nz,
+                  data=rng.integers(-(2**24), 2**24, size=cout).astype(np.int64))
+    y = m.tensor(out_shape, "int16", scale=ys, zp=0)
+    if kind == "FULLY_CONNECTED":
+        m.op(kind, [x, wt, bt], [y], "FullyConnectedOptions", FusedActivationFunction=ACT[act])
+    else:
+        m.op(kind, [x, wt, bt], [y], "Conv2DOptions", Padding=PAD[padding], StrideH=stride[0],
+             StrideW=stride[1], DilationHFactor=1, DilationWFactor=1,
+             FusedActivationFunction=ACT[act])
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
