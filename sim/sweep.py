@@ -451,18 +451,18 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
 
     from .report import ProgressBar
 
-    out = stream or sys.stdout
-    outdir = Path(outdir)
-    try:
-        net = load_float_network(model_path)
-    except ValueError as exc:
-        raise VectorError(str(exc)) from None
     if layer_config is not None:
         from .layer_config import parse_layer_config
         if not hw_check:
             raise UserError("--layer-config selects the hardware of --hw-check; allowed: "
                             "--layer-config together with --hw-check")
         parse_layer_config(layer_config)       # syntax errors before any work
+    out = stream or sys.stdout
+    outdir = Path(outdir)
+    try:
+        net = load_float_network(model_path)
+    except ValueError as exc:
+        raise VectorError(str(exc)) from None
     x, y, x_calib = load_dataset(data_path)
     if x.shape[1:] != tuple(net.input_shape):
         raise VectorError(f"{data_path}: x: shape {list(x.shape)} does not match the model "
