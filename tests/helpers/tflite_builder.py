@@ -308,3 +308,28 @@ def model_16x8(rng, *, kind, in_shape, cout, per_channel, kernel=(3, 3), stride=
              FusedActivationFunction=ACT[act])
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def mlp_8_4_8(rng, *, k=24, hidden=12, classes=5):
+    """An int8 FC → FC → FC model whose middle layer fits 4-bit hardware: its weights are in
+    [−7, 7] and its input and output activations are clamped to [−7, 7] by RELU_N1_TO_1
+    with scale 1/7 (zero point 0) — an 8/4/8 network in a plain int8 file."""
+    m = ModelBuilder()
+    x = m.tensor((1, k), scale=0.02, zp=-3)
+
+    def fc(xin, xs, n_in, n_out, wmax, ys, yzp, act):
+        ws = float(rng.uniform(0.004, 0.02))
+        w = m.tensor((n_out, n_in), scale=ws, zp=0,
+                     data=rng.integers(-wmax, wmax + 1, size=(n_out, n_in)).astype(np.int8))
+        b = m.tensor((n_out,), "int32", scale=np.float32(xs) * np.float32(ws), zp=0,
+                     data=rng.integers(-300, 300, size=n_out).astype(np.int32))
+        y = m.tensor((1, n_out), scale=ys, zp=yzp)
+        m.op("FULLY_CONNECTED", [xin, w, b], [y], "FullyConnectedOptions",
+             FusedActivationFunction=act)
+        return y
+
+    h1 = fc(x, 0.02, k, hidden, 127, 1 / 7, 0, 2)          # RELU_N1_TO_1: [−7, 7]
+    h2 = fc(h1, 1 / 7, hidden, hidden, 7, 1 / 7, 0, 2)      # the 4-bit layer
+    y = fc(h2, 1 / 7, hidden, classes, 127, 0.05, 10, 0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
