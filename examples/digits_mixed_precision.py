@@ -13,10 +13,11 @@ One command (from the repository root, after ``bash scripts/dev.sh setup``)::
 2. ``qmac sweep`` in golden: 8 bits everywhere, 4 bits everywhere and 8/4/8 per layer
    (``golden.netquant``: TFLite's int8 conventions at each layer's width; min-max and MSE
    calibration): top-1 on the held-out digits;
-3. ``--hw-check --layer-config 1=constraints/int8.yaml@4``: layers 0 and 2 of the 8/4/8
-   point run on the int8 hardware (``constraints/int8.yaml``), layer 1 on the same
-   configuration generated at N = 4 (``qmac_int8_n4``); every output of every layer must
-   equal golden (``qmac verify``, Verilator, 32 digits; two builds, cached in ``out/build``).
+3. ``--hw-check --layer-config 1=out/digits_mixed/w4_out8.yaml``: layers 0 and 2 of the
+   8/4/8 point run on the int8 hardware (``constraints/int8.yaml``), layer 1 on hardware
+   generated for 4-bit operands with 8-bit outputs (its output feeds the 8-bit last layer;
+   the file is written by this script); every output of every layer must equal golden
+   (``qmac verify``, Verilator, 32 digits; two builds, cached in ``out/build``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,17 @@ from golden.network import FloatLayer, FloatNetwork, save_float_network  # noqa:
 from sim.config import load_config                                     # noqa: E402
 from sim.sweep import run_sweep                                        # noqa: E402
 
-SPEC = "1=constraints/int8.yaml@4"
+#: the 4-bit layer's hardware: 4-bit operands, 8-bit outputs (its output feeds the 8-bit last
+#: layer), gemmlowp double rounding like int8.yaml, a 32-bit accumulator
+W4_OUT8 = """\
+name: w4_out8
+description: 4-bit operands, 8-bit outputs (the middle layer of an 8/4/8 network)
+operands: {bits: 4, input_signed: true, weight_signed: true}
+array: {rows: 16, cols: 16, weight_tiles: 16}
+accumulator: {guard_bits: 24, overflow: wrap}
+requant: {out_bits: 8, out_signed: true, rounding: double, per_channel: true}
+timing: {clock_mhz: 300}
+"""
 
 
 def train(seed=0, iters=400):
@@ -70,6 +81,8 @@ def main(argv=None) -> int:
     save_float_network(net, out / "mlp3.npz")
     np.savez(out / "digits.npz", x=xte, y=yte, x_calib=xtr)
     cfg = load_config(ROOT / "constraints" / "int8.yaml")
+    (out / "w4_out8.yaml").write_text(W4_OUT8)
+    spec = f"1={out / 'w4_out8.yaml'}"
     rc = run_sweep(cfg, model_path=out / "mlp3.npz", data_path=out / "digits.npz",
                    bits=(8, 4), layer_bits=((8, 4, 8),), methods=("minmax", "mse"),
                    outdir=out / "sweep", plots=False, progress=False)
@@ -78,7 +91,7 @@ def main(argv=None) -> int:
     rc = run_sweep(cfg, model_path=out / "mlp3.npz", data_path=out / "digits.npz",
                    bits=(), layer_bits=((8, 4, 8),), methods=("minmax",),
                    outdir=out / "hw", plots=False, hw_check=True, hw_count=32,
-                   layer_config=SPEC, progress=False)
+                   layer_config=spec, progress=False)
     meta = json.loads((out / "hw" / "sweep.json").read_text())
     print(json.dumps(meta.get("hw_check"), indent=1))
     return rc

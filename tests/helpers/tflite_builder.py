@@ -333,3 +333,32 @@ def mlp_8_4_8(rng, *, k=24, hidden=12, classes=5):
     y = fc(h2, 1 / 7, hidden, classes, 127, 0.05, 10, 0)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def uint8_full_range_model(rng):
+    """A legacy (TOCO-style) uint8 CONV_2D → FULLY_CONNECTED chain whose per-tensor weights
+    use the whole [0, 255] range with zero points 131 and 77: ``w − w_zp`` spans
+    [−131, 124] and [−77, 178], beyond a signed 8-bit stored weight (the weight zero point
+    has to be handled exactly, not folded into an 8-bit ``w'``)."""
+    m = ModelBuilder()
+    x = m.tensor((1, 6, 6, 3), "uint8", scale=0.02, zp=120)
+    w0 = m.tensor((4, 3, 3, 3), "uint8", scale=0.004, zp=131,
+                  data=rng.integers(0, 256, size=(4, 3, 3, 3)))
+    m.tensors[w0]["data"][0, 0, 0, :] = [0, 255, 131]
+    b0 = m.tensor((4,), "int32", scale=np.float32(0.02) * np.float32(0.004), zp=0,
+                  data=rng.integers(-2000, 2000, size=4))
+    a0 = m.tensor((1, 6, 6, 4), "uint8", scale=0.06, zp=100)
+    m.op("CONV_2D", [x, w0, b0], [a0], "Conv2DOptions", Padding=0, StrideH=1, StrideW=1,
+         DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, 144], np.int32))
+    a1 = m.tensor((1, 144), "uint8", scale=0.06, zp=100)
+    m.op("RESHAPE", [a0, shp], [a1])
+    w1 = m.tensor((6, 144), "uint8", scale=0.002, zp=77,
+                  data=rng.integers(0, 256, size=(6, 144)))
+    b1 = m.tensor((6,), "int32", scale=np.float32(0.06) * np.float32(0.002), zp=0,
+                  data=rng.integers(-5000, 5000, size=6))
+    y = m.tensor((1, 6), "uint8", scale=0.25, zp=128)
+    m.op("FULLY_CONNECTED", [a1, w1, b1], [y], "FullyConnectedOptions",
+         FusedActivationFunction=1)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
