@@ -93,7 +93,7 @@ def main(argv=None) -> int:
                    outdir=out / "hw", plots=False, hw_check=True, hw_count=32,
                    layer_config=spec, progress=False)
     meta = json.loads((out / "hw" / "sweep.json").read_text())
-    print(json.dumps(meta.get("hw_check"), indent=1))
+    print(json.dumps(meta["meta"].get("hw_check"), indent=1))
     return rc
 
 
