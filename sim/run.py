@@ -510,7 +510,7 @@ def _per_layer_hw(g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_r
         c = per_op[indices[0]]
         prep = prepare(c, build_root)
         for i in indices:
-            by_op[i].note = f"on {c.name}"
+            by_op[i].note = f"[{c.name}]"
         sub = {i: by_op[i] for i in indices}
         gs, gold, low, offs = _lower_all(g, vals, prep.hp, sub)
         refused += [r for r in _check_lowered(c, model_path, list(sub.values()), vals, low, gold)
