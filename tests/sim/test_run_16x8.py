@@ -9,6 +9,11 @@
   differences must be explained as such (sim/tflite_ref.explain).
 * A frozen tflite-runtime 2.14 16x8 FULLY_CONNECTED vector file (the reduced-multiplier
   kernel, tests/data/tflite16x8) through ``qmac verify``: hardware == TFLite's own output.
+
+Both are ``long`` (QMAC_LONG=1): the Verilator build of the 16-bit configuration alone is
+~26 s of CPU (2 min wall on the busy 2-core machine). The default suite keeps the fast
+part: golden == TFLite on the frozen vectors (tests/golden/test_datapath_tflite16x8.py) and
+the requantizer's ``single16`` edges in the Amaranth simulator (tests/hw/test_requantizer.py).
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ def _seed():
     return s
 
 
+LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+
+
+@pytest.mark.long
+@LONG
 def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monkeypatch,
                                                       capsys, in_ci):
     need("verilator", in_ci)
@@ -81,6 +91,8 @@ def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monk
         assert gold.min() == -32768 or gold.max() == 32767   # saturation reached
 
 
+@pytest.mark.long
+@LONG
 def test_frozen_16x8_fc_vectors_through_hardware(tmp_path, build_root, monkeypatch, capsys,
                                                  in_ci):
     """tflite-runtime 2.14's 16x8 FULLY_CONNECTED output (reduced multiplier, int64 bias up
