@@ -113,7 +113,9 @@ FIELDS = (
       "(`[0, 2^b−1]`)."),
     F("requant.rounding", "choice", "double", "Fixed-point rounding of `acc·M0·2^shift`: "
       "`double` gemmlowp SRDHM + RoundingDivideByPOT (TFLite reference, TFLite Micro), "
-      "`single` TFLITE_SINGLE_ROUNDING / CMSIS-NN, `ruy` TFLite's optimized x86 kernels.",
+      "`single` TFLITE_SINGLE_ROUNDING / CMSIS-NN, `ruy` TFLite's optimized x86 kernels, "
+      "`single16` TFLite's int64 path of the 16x8 kernels (M0 reduced to 15 bits, one "
+      "rounding).",
       choices=ROUNDINGS),
     F("requant.per_channel", "bool", True, "One (M0, shift) per output channel, or one shared "
       "pair."),

@@ -7,8 +7,9 @@ dispatch tables name exactly these); ``sim`` validates YAML against them.
 __all__ = ["ROUNDINGS", "OVERFLOW_POLICIES", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS",
            "FULL_SCALE_AUTO"]
 
-#: ``requant.rounding``: gemmlowp double rounding, TFLITE_SINGLE_ROUNDING, ruy's x86 form.
-ROUNDINGS = ("double", "single", "ruy")
+#: ``requant.rounding``: gemmlowp double rounding, TFLITE_SINGLE_ROUNDING, ruy's x86 form,
+#: TFLite's int64 MultiplyByQuantizedMultiplier of the 16x8 kernels (16-bit multiplier).
+ROUNDINGS = ("double", "single", "ruy", "single16")
 #: ``accumulator.overflow``.
 OVERFLOW_POLICIES = ("wrap", "saturate")
 #: ``crossbar.weight_encoding``: two cells per weight slice (w+ − w−) or one offset cell.

@@ -26,6 +26,7 @@ __all__ = [
     "rounding_divide_by_pot_ties_up",
     "multiply_by_quantized_multiplier",
     "multiply_by_quantized_multiplier_wide",
+    "reduced_multiplier",
 ]
 
 INT32_MIN = -(2**31)
@@ -266,8 +267,46 @@ def _round_single(x, m0, shift, *, wide):
     return result, np.zeros(np.shape(x), dtype=bool)
 
 
+def reduced_multiplier(m0):
+    """TFLite's 16-bit ``reduced_multiplier`` of the int64 ``MultiplyByQuantizedMultiplier``:
+    ``m0`` rounded half up to its top 15 bits, ``(m0 + 2^15) >> 16``, except ``0x7FFF`` for
+    ``m0 >= 0x7FFF0000`` (where the sum would reach ``2^15`` or overflow int32).
+
+    Parameters
+    ----------
+    m0 : int or array_like of int
+        ``[0, 2^31 − 1]``.
+
+    Returns
+    -------
+    np.ndarray of int64
+        ``[0, 2^15 − 1]``.
+    """
+    m0 = check_range("m0", as_int_array("m0", m0), 0, M0_MAX)
+    return _out(_reduce16(m0))
+
+
+def _reduce16(m0):
+    return np.where(m0 < 0x7FFF0000, (m0 + (1 << 15)) >> 16, 0x7FFF)
+
+
+def _round_single16(x, m0, shift, *, wide):
+    """``"single16"`` (TFLite's int64 ``MultiplyByQuantizedMultiplier``, the 16x8 kernels):
+    ``floor((x·rm + 2^(t−1)) / 2^t)`` with ``rm`` = :func:`reduced_multiplier` ``(m0)`` and
+    ``t = 15 − shift`` — one rounding, half toward +inf, of ``x·rm·2^(shift−15)``.
+
+    This is ``"single"`` applied to the multiplier ``rm·2^16`` (``x·rm·2^16 / 2^(31−shift)``
+    is the same quotient), which is how it is computed here and in ``hw/``. TFLite asserts
+    ``shift <= 7`` and ``|x| < 2^47``; for ``8 <= shift <= 14`` the same formula is what
+    TFLite computes without the assertion, and for ``shift >= 15`` (``t <= 0``, where TFLite's
+    ``1 << (t − 1)`` is undefined) this defines the result as the exact ``x·rm·2^(shift−15)``.
+    ``wide=False`` wraps the result to int32 (TFLite's ``int32_t`` cast)."""
+    return _round_single(x, _reduce16(m0) << 16, shift, wide=wide)
+
+
 #: Rounding mode name → its function (the one dispatch table; see the comment above).
-ROUNDING_MODES = {"double": _round_double, "single": _round_single, "ruy": _round_ruy}
+ROUNDING_MODES = {"double": _round_double, "single": _round_single, "ruy": _round_ruy,
+                  "single16": _round_single16}
 #: Rounding-mode names used everywhere (YAML, CLI, golden, hw); ``"double"`` is the default.
 ROUNDINGS = tuple(ROUNDING_MODES)
 
@@ -293,8 +332,8 @@ def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):
     SRDHM is exactly ``h`` (it saturates only for ``m0 = INT32_MIN``, excluded), the
     right steps are the same functions, and the single-rounding result has magnitude
     ``<= |x·2^shift|·(2^31 − 1)/2^31 + 1/2`` so it fits int32 and its cast is the identity.
-    Not TFLite's ``int64_t x`` overload (16x8 kernels), which first rounds ``m0`` to 15
-    bits (``reduced_multiplier``) and is therefore not exact.
+    TFLite's ``int64_t x`` overload (16x8 kernels) first rounds ``m0`` to 15 bits
+    (:func:`reduced_multiplier`): that is the mode ``"single16"``.
 
     Parameters
     ----------

@@ -49,6 +49,9 @@ class MatmulLayer:
     act_min: int
     act_max: int
     name: str = "layer"
+    #: TFLite's accumulator: 32 (int32, the int8 kernels) or 48 (the 16x8 kernels' int64,
+    #: whose MultiplyByQuantizedMultiplier assumes ``|acc| < 2^47``)
+    acc_bits: int = 32
 
     @property
     def shape(self) -> tuple[int, int, int]:

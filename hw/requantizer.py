@@ -9,7 +9,7 @@ from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
 
-ROUNDINGS = ("double", "single", "ruy")
+ROUNDINGS = ("double", "single", "ruy", "single16")
 FAULTS = ("rounding_off_by_one",)
 
 SHIFT_BITS = 6
@@ -31,7 +31,11 @@ class Requantizer(wiring.Component):
     * ``"double"``: ``h = floor((P·2**left + 2**30) / 2**31)``, then ``h`` divided by
       ``2**right`` rounding ties away from zero (gemmlowp ``RoundingDivideByPOT``);
     * ``"ruy"``: as ``"double"``, but the second step rounds ties toward +inf;
-    * ``"single"``: ``floor((P + 2**(t-1)) / 2**t)`` with ``t = 31 - shift``.
+    * ``"single"``: ``floor((P + 2**(t-1)) / 2**t)`` with ``t = 31 - shift``;
+    * ``"single16"`` (TFLite's int64 ``MultiplyByQuantizedMultiplier``, 16x8 kernels):
+      ``"single"`` with ``m0`` replaced by ``rm·2**16``, ``rm = min((m0 + 2**15) >> 16,
+      2**15 - 1)`` (TFLite's ``reduced_multiplier``), i.e. ``floor((acc·rm + 2**(14-shift))
+      / 2**(15-shift))``. ``rm`` is decoded into a register like ``shift`` (see below).
 
     The hardware computes every mode as two rounding right shifts (``P >> (31 - left)``,
     ties up — floor for ``"single"`` with ``shift < 0``, whose rounding bit then lies in the
@@ -50,7 +54,7 @@ class Requantizer(wiring.Component):
     out_signed : bool
         Whether the outputs are two's complement (else unsigned).
     rounding : str
-        ``"double"``, ``"single"`` or ``"ruy"``; fixed at generation time.
+        ``"double"``, ``"single"``, ``"ruy"`` or ``"single16"``; fixed at generation time.
     per_channel : bool
         ``m0`` and ``shift`` per lane (``True``) or one pair shared by all lanes (``False``).
     inject_fault : str or None
@@ -104,7 +108,8 @@ class Requantizer(wiring.Component):
 
     ``m0``, ``shift``, ``y_zp``, ``act_min`` and ``act_max`` are quasi-static: they must not
     change while a value is in flight (the datapath only loads them when it is empty).
-    ``m0`` is read when a value enters stage 1; ``shift``, ``act_min`` and ``act_max`` are
+    ``m0`` is read when a value enters stage 1 (``"single16"``: its reduced form is
+    registered every cycle, so there ``m0`` is read when the value enters stage 0); ``shift``, ``act_min`` and ``act_max`` are
     decoded into registers that load at every clock edge, so a change takes effect for
     values entering stage 1 at that edge or later, like ``m0``.
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
@@ -165,9 +170,19 @@ class Requantizer(wiring.Component):
             a1.eq(sub(m, Const(30, 6), left, 7, name=f"a1_d{suffix}")[:5]),
             s2.eq(s2_d),
             s2_any.eq(neg),
-            rnd1.eq(~neg if self.rounding == "single" else Const(1, 1)),
+            rnd1.eq(~neg if self.rounding in ("single", "single16") else Const(1, 1)),
         ]
         return a1, s2, s2_any, rnd1
+
+    def _reduce_m0(self, m, m0, c):
+        """``"single16"``: ``rm·2**16`` as the 31-bit multiplier, ``rm`` TFLite's
+        ``reduced_multiplier`` (``m0[16:31] + m0[15]``, held at ``0x7FFF`` when
+        ``m0[16:31]`` is already ``0x7FFF``), registered every cycle like the decoded shift
+        (``m0`` is quasi-static)."""
+        top = m0[16:31]
+        rm = Signal(15, name=f"rm_q_{c}", reset_less=True)
+        m.d.sync += rm.eq(Mux(top.all(), top, (top + m0[15])[:15]))
+        return Cat(Const(0, 16), rm)
 
     def _limits(self, m):
         """Registered clamp limits (quasi-static like ``shift``; read only by the last
@@ -263,6 +278,8 @@ class Requantizer(wiring.Component):
                 m0 = self.m0[c]
             else:
                 dec, m0 = shared, self.m0
+            if self.rounding == "single16":
+                m0 = self._reduce_m0(m, m0, c)
             # stage 0: the accumulators, registered beside the DSP multipliers they feed
             acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
             load_ = load[1:]

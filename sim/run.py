@@ -89,9 +89,11 @@ def make_inputs(g, *, inputs_path, count, seed) -> np.ndarray:
     """``[N, *shape[1:]]`` in the input tensor's dtype (validated or seeded random)."""
     t = g.input_tensors()[0]
     shape = tuple(t.shape)
-    dtype = {"int8": np.int8, "uint8": np.uint8, "float32": np.float32}.get(t.dtype)
+    dtype = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16,
+             "float32": np.float32}.get(t.dtype)
     if dtype is None:
-        raise ModelError(f"{g.source}: input tensor is {t.dtype}; allowed: int8, uint8, float32")
+        raise ModelError(f"{g.source}: input tensor is {t.dtype}; allowed: int8, uint8, int16, "
+                         f"float32")
     if inputs_path is not None:
         x = _npy(inputs_path, f"{np.dtype(dtype).name} array")
         if x.dtype != dtype or x.shape[1:] != shape[1:] or x.ndim != len(shape) or not x.shape[0]:
@@ -122,13 +124,17 @@ def _labels(path, n):
     return y[:n]
 
 
-def _golden_all(g, xs, rounding, bar, hp=None):
+def _golden_all(g, xs, rounding, bar, hp=None, per_op=None):
     """Every image through golden. On a crossbar ``hp`` the hardware ops are the model of
     the configured tile (``golden.crossbar`` via ``tb.model``): the chain the hardware must
-    reproduce; elsewhere TFLite's exact integer arithmetic."""
+    reproduce; elsewhere TFLite's exact integer arithmetic — with ``per_op`` (``{operator
+    index: configuration}``, ``--layer-config``) in the rounding of each op's hardware."""
     from golden.ops import run_graph
     kernels = None
-    if hp is not None and hp.is_crossbar:
+    if per_op:
+        kernels = {name: _per_op_kernel(per_op) for name in
+                   ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")}
+    elif hp is not None and hp.is_crossbar:
         kernels = {name: _crossbar_kernel(hp) for name in
                    ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")}
     vals = []
@@ -167,7 +173,7 @@ def _hw_products(low, hp):
                 pass
         yield fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp, m0=L.m0,
                               shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
-                              act_max=L.act_max, rounding=hp.rounding, acc_bits=32)
+                              act_max=L.act_max, rounding=hp.rounding, acc_bits=L.acc_bits)
 
 
 def _lower_all(g, vals, hp, rows_by_op):
@@ -176,7 +182,8 @@ def _lower_all(g, vals, hp, rows_by_op):
     from tb.model_layers import fold_matmul
     groups, golden, lowered, offsets = [], [], [], []
     for op in g.ops:
-        if op.name not in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
+        if op.name not in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D") \
+                or op.index not in rows_by_op:   # --layer-config: another configuration's op
             continue
         x = np.concatenate([v[op.inputs[0]] for v in vals], axis=0)
         low = lower_op(g, op, x, group=hp.cols, k_limit=hp.rows * hp.weight_tiles)
@@ -286,7 +293,7 @@ def _rows(g, xs):
 def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None,
               sims=("verilator",), seed=None, compare="golden", outdir="out/run",
               build_root=None, stream: TextIO | None = None, progress=True,
-              native: bool = False) -> ModelRun:
+              native: bool = False, layer_config: str | None = None) -> ModelRun:
     """Python API of ``qmac run`` (see the module docstring); returns the rows, the exit
     status (0 pass, 1 any hw≠golden or unexplained TFLite difference) and the report."""
     from .regress import default_build_root, prepare
@@ -298,6 +305,7 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     g = _load_graph(model_path)
     xs = make_inputs(g, inputs_path=inputs_path, count=count, seed=seed)
     labels = _labels(labels_path, len(xs))
+    per_op = _layer_configs(g, cfg, layer_config)
     if compare == "tflite":
         from .tflite_ref import path_for
         path_for(cfg.rounding)
@@ -321,16 +329,22 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     prep = prepare(cfg, build_root)
     hp = prep.hp
     t0 = time.perf_counter()
-    vals, exact_vals = _golden_chain(g, xs, cfg.rounding, bar, hp)
+    vals, exact_vals = _golden_chain(g, xs, cfg.rounding, bar, hp, per_op)
     t_golden = time.perf_counter() - t0
-    groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
-    refused = _check_lowered(cfg, model_path, rows, vals, lowered, golden)
-    bar("lowering")
-    work = outdir / prep.tag
-    work.mkdir(parents=True, exist_ok=True)
-    status, hw_runs, sim_walls = _hw_all(cfg, prep, [s for s in sims if s in found], groups,
-                                         golden, lowered, offsets, by_op, work, build_root,
-                                         seed, out, bar)
+    if per_op:
+        status, hw_runs, sim_walls, groups, lowered, refused = _per_layer_hw(
+            g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_root,
+            [s for s in sims if s in found], seed, out, bar)
+        native = False   # the native replay compares one build's streams
+    else:
+        groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
+        refused = _check_lowered(cfg, model_path, rows, vals, lowered, golden)
+        bar("lowering")
+        work = outdir / prep.tag
+        work.mkdir(parents=True, exist_ok=True)
+        status, hw_runs, sim_walls = _hw_all(cfg, prep, [s for s in sims if s in found],
+                                             groups, golden, lowered, offsets, by_op, work,
+                                             build_root, seed, out, bar)
     hw_macs = sum(low.useful_macs for _, low in lowered)
     speed = None
     if native and "verilator" in hw_runs:
@@ -349,6 +363,11 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     if exact_vals is not None:
         crossbar_summary(report, g, vals, exact_vals, labels, rows)
     extra_summary(report, labels, tpreds, tpath, speed, hw_macs)
+    if per_op:
+        report["layer_config"] = {"spec": layer_config,
+                                  "ops": {str(i): c.name for i, c in per_op.items()}}
+        report["summary"].append(f"  per-layer hardware (--layer-config {layer_config}): "
+                                 + ", ".join(f"op {i} on {c.name}" for i, c in per_op.items()))
     for line in report["summary"]:
         out.write(line + "\n")
     write_outputs(outdir, report, g, vals, hw_runs, lowered)
@@ -358,11 +377,11 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     return ModelRun(rows, status, report)
 
 
-def _golden_chain(g, xs, rounding, bar, hp):
+def _golden_chain(g, xs, rounding, bar, hp, per_op=None):
     """``(values of the configured hardware's chain, exact chain or None)`` per image."""
     from golden.graph import GraphError
     try:
-        vals = _golden_all(g, xs, rounding, bar, hp)
+        vals = _golden_all(g, xs, rounding, bar, hp, per_op)
         exact = _golden_all(g, xs, rounding, lambda _: None) if hp.is_crossbar else None
     except GraphError as exc:
         raise ModelError(str(exc)) from None
@@ -448,3 +467,69 @@ def native_rate(prep, groups, build_root: Path, workdir: Path, sim: str = "veril
             net += max(r.seconds - startup, 0.1 * r.seconds)
             pieces += 1
     return cycles, net, pieces
+
+
+# --- per-layer configurations (--layer-config, sim/layer_config.py) -----------------------
+
+def _layer_configs(g, cfg, spec):
+    """``{operator index: configuration}`` of every hardware op (``{}`` without ``spec``)."""
+    if not spec:
+        return {}
+    from .config import load_config
+    from .layer_config import assign_layers
+    hw = [op for op in g.ops if op.name in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D")]
+    named = assign_layers(spec, len(hw), lambda p, b: load_config(p, bits=b))
+    per_op = {op.index: named.get(i, cfg) for i, op in enumerate(hw)}
+    for c in set(per_op.values()) | {cfg}:
+        if c.crossbar is not None:
+            raise UserError(f"--layer-config: {c.name} is a crossbar configuration; allowed: "
+                            f"MAC-array configurations (one crossbar run: no --layer-config)")
+    return per_op
+
+
+def _per_op_kernel(per_op):
+    from golden.ops import KERNELS
+
+    def kernel(g, op, values, rounding):
+        return KERNELS[op.name](g, op, values, per_op[op.index].rounding)
+    return kernel
+
+
+def _per_layer_hw(g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_root, sims,
+                  seed, out, bar):
+    """Each configuration's hardware layers on its own generated hardware (one build per
+    configuration); hw≠golden per op as in a single-configuration run. Returns the merged
+    results with the products of every configuration numbered in execution order."""
+    from .regress import prepare
+    by_cfg: dict[int, list] = {}
+    for op in g.ops:
+        if op.index in per_op:
+            by_cfg.setdefault(id(per_op[op.index]), []).append(op.index)
+    status, hw_runs, sim_walls, groups, lowered, refused = 0, {}, {}, [], [], []
+    for indices in by_cfg.values():
+        c = per_op[indices[0]]
+        prep = prepare(c, build_root)
+        for i in indices:
+            by_op[i].note = f"[{c.name}]"
+        sub = {i: by_op[i] for i in indices}
+        gs, gold, low, offs = _lower_all(g, vals, prep.hp, sub)
+        refused += [r for r in _check_lowered(c, model_path, list(sub.values()), vals, low, gold)
+                    if r not in refused]
+        work = outdir / prep.tag
+        work.mkdir(parents=True, exist_ok=True)
+        st, runs, walls = _hw_all(c, prep, sims, gs, gold, low, offs, by_op, work, build_root,
+                                  seed, out, bar)
+        status |= st
+        for sim, hw in runs.items():
+            merged = hw_runs.setdefault(sim, {"_sim_wall": 0.0})
+            merged["_sim_wall"] += float(hw["_sim_wall"])
+            for k, v in hw.items():
+                if k.startswith("g") and "." in k:
+                    gi, rest = k[1:].split(".", 1)
+                    merged[f"g{int(gi) + len(lowered)}.{rest}"] = v
+            w0, s0 = sim_walls.get(sim, (0.0, 0.0))
+            sim_walls[sim] = (w0 + walls[sim][0], s0 + walls[sim][1])
+        groups += gs
+        lowered += low
+    bar("lowering and hardware per configuration")
+    return status, hw_runs, sim_walls, groups, lowered, refused

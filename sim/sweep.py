@@ -444,12 +444,19 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
               roundings=None, xb_bits=None, adc_bits=None, full_scales=("config",),
               program=(0.0,), read=(0.0,), offset=(0.0,), seeds=1, count=None,
               outdir="out/sweep", plots=True, hw_check=False, hw_count=32,
-              sims=("verilator",), stream: TextIO | None = None, progress=True) -> int:
+              sims=("verilator",), stream: TextIO | None = None, progress=True,
+              layer_config: str | None = None) -> int:
     """Run the sweep (module docstring); returns 0, or 1 when a check fails."""
     from golden.network import load_float_network
 
     from .report import ProgressBar
 
+    if layer_config is not None:
+        from .layer_config import parse_layer_config
+        if not hw_check:
+            raise UserError("--layer-config selects the hardware of --hw-check; allowed: "
+                            "--layer-config together with --hw-check")
+        parse_layer_config(layer_config)       # syntax errors before any work
     out = stream or sys.stdout
     outdir = Path(outdir)
     try:
@@ -500,6 +507,7 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
             "wall_s": wall}
     if hw_check:
         meta["hw_check"] = _hw_check(cfg, ctx, pts, results, hw_count=hw_count, sims=sims,
+                                     layer_config=layer_config,
                                      outdir=outdir / "hw", out=out)
         status |= 0 if meta["hw_check"]["pass"] else 1
     _write_outputs(outdir, rows, meta)
@@ -559,18 +567,39 @@ def _layer_rows(L, t, count):
     return im2col(t, L.kernel, L.stride, L.padding, L.x_zp)[0]
 
 
-def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out):
+def _layer_hw_configs(hcfg, pt, spec, n):
+    """``--layer-config``: the configuration of each layer (default ``hcfg``), each with the
+    point's rounding and wide enough for the layer's operands."""
+    from .config import load_config
+    from .layer_config import assign_layers
+    named = assign_layers(spec, n, lambda p, b: load_config(p, bits=b)) if spec else {}
+    cfgs = [named.get(i, hcfg) for i in range(n)]
+    for i, c in enumerate(cfgs):
+        if c.rounding != pt.rounding:
+            raise UserError(f"--layer-config: layer {i} runs on {c.name}, which rounds "
+                            f"{c.rounding!r}; allowed: configurations rounding like the checked "
+                            f"point ({pt.rounding!r})")
+        if pt.bits[i] > c.bits:
+            raise UserError(f"--layer-config: layer {i} has {pt.bits[i]}-bit operands; allowed:"
+                            f" a configuration of at least {pt.bits[i]} bits ({c.name} has "
+                            f"{c.bits})")
+    return cfgs
+
+
+def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out, layer_config=None):
     """Every layer of one point through ``qmac verify``; hardware must equal the sweep's
     golden outputs of that point on every output."""
     from .verify import run_verify
 
     pt, outs, _ = _hw_point(cfg, pts, results)
-    if max(pt.bits) > cfg.bits:
+    if max(pt.bits) > cfg.bits and not layer_config:
         raise UserError(f"--hw-check: point {pt.label()} has {max(pt.bits)}-bit operands; "
                         f"allowed: <= {cfg.bits} ({cfg.name})")
     hcfg = _hw_config(cfg, pt, ctx)
     qnet = ctx["cache"][(pt.bits, pt.method)]
-    out.write(f"qmac sweep: hardware check of {pt.label()} on {hcfg.name} "
+    cfgs = _layer_hw_configs(hcfg, pt, layer_config, len(qnet.layers))
+    out.write(f"qmac sweep: hardware check of {pt.label()} on "
+              f"{', '.join(dict.fromkeys(c.name for c in cfgs))} "
               f"({hw_count} examples, {', '.join(sims)})\n")
     inputs = [qnet.quantize_input(ctx["x"])] + outs[:-1]
     build_root = Path(os.environ.get("QMAC_BUILD_DIR") or "out/build")  # as qmac verify
@@ -584,14 +613,16 @@ def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out):
                  x_zp=np.int64(L.x_zp), y_zp=np.int64(L.y_zp), act_min=np.int64(L.act_min),
                  act_max=np.int64(L.act_max))
         res_path = outdir / f"layer{i}.out.npz"
-        rc = run_verify(hcfg, vectors_path=path, sims=list(sims), out_path=res_path,
+        rc = run_verify(cfgs[i], vectors_path=path, sims=list(sims), out_path=res_path,
                         outdir=outdir / "work", build_root=build_root, stream=out)
         with np.load(res_path) as f:
             got = {k: f[k] for k in f.files if k.startswith("y_hw")}
         equal = bool(got) and all(np.array_equal(v, want) for v in got.values())
         ok &= equal and rc == 0
-        layers.append({"layer": i, "outputs": int(want.size), "verify_status": rc,
+        layers.append({"layer": i, "config": cfgs[i].name, "bits": int(pt.bits[i]),
+                       "outputs": int(want.size), "verify_status": rc,
                        "hw_equals_sweep_golden": equal})
-        out.write(f"qmac sweep: layer {i}: hardware {'==' if equal else '!='} sweep golden on "
+        out.write(f"qmac sweep: layer {i} ({pt.bits[i]}-bit operands on {cfgs[i].name}): "
+                  f"hardware {'==' if equal else '!='} sweep golden on "
                   f"{want.size} outputs (qmac verify exit {rc})\n")
     return {"point": pt.label(), "config": hcfg.name, "layers": layers, "pass": bool(ok)}

@@ -132,6 +132,9 @@ def add_sweep_parser(sub):
     s.add_argument("--hw-count", type=_pos("--hw-count"), default=32,
                    help="examples per hardware-checked layer (default 32)")
     s.add_argument("--sim", default="verilator", help="simulators for --hw-check")
+    s.add_argument("--layer-config", default=None, metavar="SPEC",
+                   help="--hw-check: per-layer hardware, e.g. 1=constraints/int8.yaml@4 "
+                        "(sim/layer_config.py)")
     s.add_argument("-o", "--out", default="out/sweep", metavar="DIR", help="results directory")
     return s
 
@@ -162,4 +165,5 @@ def cmd_sweep(args) -> int:
                      full_scales=args.adc_full_scale, program=args.program_noise,
                      read=args.read_noise, offset=args.adc_offset, seeds=args.seeds,
                      count=args.count, outdir=Path(args.out), plots=not args.no_plots,
-                     hw_check=args.hw_check, hw_count=args.hw_count, sims=sims)
+                     hw_check=args.hw_check, hw_count=args.hw_count, sims=sims,
+                     layer_config=args.layer_config)

@@ -24,7 +24,8 @@ from .errors import UserError
 __all__ = ["PATHS", "path_for", "Reference", "explain", "runtime_version"]
 
 #: rounding of the configuration → interpreter kernel path
-PATHS = {"double": "BUILTIN_REF", "ruy": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
+PATHS = {"double": "BUILTIN_REF", "ruy": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",
+         "single16": "BUILTIN_REF"}
 
 
 def runtime_version() -> str:
@@ -38,7 +39,8 @@ def runtime_version() -> str:
 def path_for(rounding: str) -> str:
     if rounding not in PATHS:
         raise UserError(f"--compare tflite: no TFLite kernel path rounds {rounding!r}; "
-                        f"allowed: a configuration with requant.rounding double or ruy")
+                        f"allowed: a configuration with requant.rounding double, ruy or "
+                        f"single16")
     return PATHS[rounding]
 
 
@@ -74,7 +76,8 @@ def _float_requant(g: Graph, op: Op, x) -> np.ndarray:
     acc = (L.x - L.x_zp) @ (L.w - L.w_zp).T + L.bias
     t = g.tensor
     ws = t(op.inputs[1]).quant.scale
-    m = real_multiplier(t(op.inputs[0]).quant.s, ws if ws.size > 1 else float(ws[0]),
+    a16 = t(op.inputs[0]).dtype == "int16"   # 16x8: double(S_x)·double(S_w)/double(S_y)
+    m = real_multiplier(t(op.inputs[0]).quant.s, ws if ws.size > 1 or a16 else float(ws[0]),
                         t(op.outputs[0]).quant.s)
     v = acc * np.asarray(m, np.float64)
     y = np.sign(v) * np.floor(np.abs(v) + 0.5)
@@ -86,10 +89,11 @@ def _alternatives(g: Graph, op: Op, path: str):
     from golden.ops import KERNELS
     alts = []
     if op.name in ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D"):
-        if op.name == "FULLY_CONNECTED" and path == "BUILTIN_REF":
+        a16 = g.tensor(op.inputs[0]).dtype == "int16"   # 16x8 FC: every LiteRT path
+        if op.name == "FULLY_CONNECTED" and (path == "BUILTIN_REF" or a16):
             alts.append(("float requantization (LiteRT reference FC)",
                          lambda v: _float_requant(g, op, v[op.inputs[0]])))
-        for r in ("ruy", "double", "single"):
+        for r in ("ruy", "double", "single", "single16"):
             alts.append((f"rounding '{r}'", lambda v, r=r: KERNELS[op.name](g, op, v, r)[0]))
     if op.name == "DEQUANTIZE":
         s = np.float32(g.tensor(op.inputs[0]).quant.s)

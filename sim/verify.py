@@ -142,7 +142,7 @@ def load_vectors(path: str | Path, cfg: DatapathConfig, hp) -> ResolvedLayer:
     d = read_npz(path, allowed_keys=ALLOWED_KEYS + REFERENCE_KEYS)
     x, w, x_zp, y_zp, w_zp = _operands(path, d, cfg, hp)
     c = w.shape[0]
-    bias = _bias(path, d, c)
+    bias = _bias(path, d, c, wide=cfg.rounding == "single16")
     m0, shift = _multipliers(path, d, c)
     act_min, act_max = _activation(path, d, cfg, hp, int(y_zp))
     layer = FcLayer(x=x, w=w, bias=bias, x_zp=int(x_zp), w_zp=int(w_zp), m0=m0, shift=shift,
@@ -187,14 +187,19 @@ def _operands(path: Path, d: dict, cfg: DatapathConfig, hp):
     return x, w, x_zp, y_zp, w_zp
 
 
-def _bias(path: Path, d: dict, c: int):
+def _bias(path: Path, d: dict, c: int, wide: bool = False):
+    """int32, or for ``single16`` (TFLite's 16x8 kernels, int64 bias) ``|bias| < 2^47``."""
     if "bias" not in d:
         return np.zeros(c, np.int64)
     bias = _int_array(path, d, "bias", ndim=(1,))
     if bias.shape != (c,):
         raise _fail(path, f"bias: shape {list(bias.shape)} is not allowed; allowed: [{c}] "
                           f"(one per output channel)")
-    _range(path, "bias", bias, -(2**31), 2**31 - 1, "int32")
+    if wide:
+        _range(path, "bias", bias, -(2**47), 2**47 - 1, "|bias| < 2^47 (16x8: int64 bias "
+                                                       "within TFLite's asserted range)")
+    else:
+        _range(path, "bias", bias, -(2**31), 2**31 - 1, "int32")
     return bias
 
 
@@ -301,12 +306,13 @@ def _golden(cfg: DatapathConfig, hp, res: ResolvedLayer):
         y, ovf = model.layer(res.folded)
     L = res.layer
     y_tflite = None
-    if L.bias is None or (np.abs(np.asarray(L.bias)) < 2**31).all():
+    a16 = cfg.rounding == "single16"   # TFLite's 16x8 kernels: int64 accumulator
+    if L.bias is None or a16 or (np.abs(np.asarray(L.bias)) < 2**31).all():
         try:
             y_tflite = fully_connected(L.x, L.w, bias=L.bias, x_zp=L.x_zp, w_zp=L.w_zp,
                                        m0=L.m0, shift=L.shift, y_zp=L.y_zp,
                                        act_min=L.act_min, act_max=L.act_max,
-                                       rounding=cfg.rounding, acc_bits=32)
+                                       rounding=cfg.rounding, acc_bits=48 if a16 else 32)
         except ValueError:
             y_tflite = None
     return y[:, :c], ovf[:, :c], y_tflite, crossbar

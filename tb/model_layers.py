@@ -46,7 +46,8 @@ def signed_view(hp: HwParams, L: MatmulLayer) -> tuple[MatmulLayer, int]:
     if hp.out_signed and amax > ohi and amin >= 0 and amax < 2 * half and hp.out_bits == hp.bits:
         y_zp, amin, amax, off = y_zp - half, amin - half, amax - half, half
     return MatmulLayer(x=x, w=w, bias=L.bias, x_zp=x_zp, w_zp=w_zp, m0=L.m0, shift=L.shift,
-                       y_zp=y_zp, act_min=amin, act_max=amax, name=L.name), off
+                       y_zp=y_zp, act_min=amin, act_max=amax, name=L.name,
+                       acc_bits=L.acc_bits), off
 
 
 def fold_matmul(hp: HwParams, L: MatmulLayer) -> tuple[FoldedLayer, int]:

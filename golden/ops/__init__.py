@@ -31,7 +31,7 @@ KERNELS = {
 }
 SUPPORTED = tuple(KERNELS)
 HW_OPS = conv.HW_OPS
-_DATA_TYPES = ("int8", "uint8", "int32")
+_DATA_TYPES = ("int8", "uint8", "int16", "int32", "int64")
 
 
 def supported_list() -> str:
@@ -72,7 +72,7 @@ def _check_op(g: Graph, op) -> None:
     if floats:
         t = floats[0]
         raise GraphError(f"{g.source}: operator {op.index} {op.name} has a {t.dtype} tensor "
-                         f"{t.index} '{t.name}'; allowed: int8/uint8 quantized tensors "
+                         f"{t.index} '{t.name}'; allowed: int8/uint8/int16 quantized tensors "
                          f"(float models are not supported; float only at QUANTIZE inputs "
                          f"and DEQUANTIZE outputs)")
     if op.name in HW_OPS:
@@ -84,7 +84,8 @@ def initial_values(g: Graph) -> dict:
 
 
 def _cast(t, v):
-    dt = {"int8": np.int8, "uint8": np.uint8, "int32": np.int32, "float32": np.float32}
+    dt = {"int8": np.int8, "uint8": np.uint8, "int16": np.int16, "int32": np.int32,
+          "float32": np.float32}
     return np.asarray(v).astype(dt.get(t.dtype, np.asarray(v).dtype))
 
 

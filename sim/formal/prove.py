@@ -79,6 +79,11 @@ class Instance:
         return [{name: k} for k in range(-32, 32)]
 
 
+#: rounding modes the formal reference models (``"single16"``, TFLite's 16x8 int64 path, is
+#: not modelled there yet; it is checked by simulation against golden)
+PROVEN_ROUNDINGS = tuple(r for r in ROUNDINGS if r != "single16")
+
+
 def _rq(rounding, acc_bits, *, per_channel=False, cols=1, out_signed=True):
     return dict(cols=cols, acc_bits=acc_bits, out_bits=_OUT_BITS, out_signed=out_signed,
                 rounding=rounding, per_channel=per_channel)
@@ -88,15 +93,15 @@ def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32):
     """The instances of ``qmac prove`` (``widths``: accumulator widths of the requantizer)."""
     out = []
     for w in widths:
-        for r in ROUNDINGS:
+        for r in PROVEN_ROUNDINGS:
             out.append(Instance(f"requant {r} per-tensor acc{w}", "requantizer",
                                 _rq(r, w), cut=True))
-        for r in ROUNDINGS:
+        for r in PROVEN_ROUNDINGS:
             out.append(Instance(f"requant {r} per-channel x2 acc{w}", "requantizer",
                                 _rq(r, w, per_channel=True, cols=2), cut=True))
         out.append(Instance(f"requant double unsigned-out acc{w}", "requantizer",
                             _rq("double", w, out_signed=False), cut=True))
-    for r in ROUNDINGS:
+    for r in PROVEN_ROUNDINGS:
         out.append(Instance(f"requant {r} with multiplier acc{mul_bits}", "requantizer",
                             _rq(r, mul_bits)))
     out.append(Instance(f"requant double en/valid acc{control_bits}", "requantizer",

@@ -49,8 +49,8 @@ def test_paths_are_unique():
     ("timing.clock_mhz", 10**400, "a number in [0.001, 5000.0]"),
     ("timing.clock_mhz", "fast", "a number in [0.001, 5000.0]"),
     ("timing.clock_mhz", False, "a number in [0.001, 5000.0]"),
-    ("requant.rounding", "even", "double, single or ruy"),
-    ("requant.rounding", ["double"], "double, single or ruy"),
+    ("requant.rounding", "even", "double, single, ruy or single16"),
+    ("requant.rounding", ["double"], "double, single, ruy or single16"),
     ("requant.per_channel", 1, "true or false"),
     ("crossbar.noise.read_sigma", -0.1, "a number in [0.0, 1.0]"),
 ])

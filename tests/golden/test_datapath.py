@@ -288,7 +288,7 @@ def _dp(**over):
     (lambda: requantize(1, m0=1, shift=0, y_zp=2**16, act_min=0, act_max=1),
      "y_zp=65536 is out of range; allowed: [-65536, 65535]"),
     (lambda: requantize(1, m0=1, shift=0, y_zp=0, act_min=0, act_max=1, rounding="even"),
-     "rounding='even' is out of range; allowed: 'double', 'single', 'ruy'"),
+     "rounding='even' is out of range; allowed: 'double', 'single', 'ruy', 'single16'"),
     (lambda: fully_connected([[1]], [[1]], bias=[2**31], x_zp=0, w_zp=0, m0=1, shift=0,
                              y_zp=0, act_min=0, act_max=1),
      "bias[0]=2147483648 is out of range; allowed: [-2147483648, 2147483647]"),

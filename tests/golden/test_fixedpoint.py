@@ -237,7 +237,7 @@ def test_wide_result_limit():
     (lambda: multiply_by_quantized_multiplier(1, 2**31, 0),
      "m0=2147483648 is out of range; allowed: [0, 2147483647]"),
     (lambda: multiply_by_quantized_multiplier(1, 2**30, 0, "nearest"),
-     "rounding='nearest' is out of range; allowed: 'double', 'single', 'ruy'"),
+     "rounding='nearest' is out of range; allowed: 'double', 'single', 'ruy', 'single16'"),
     (lambda: multiply_by_quantized_multiplier(np.zeros((2, 3), np.int64), [1, 2], 0),
      "shapes x.shape=(2, 3), m0.shape=(2,), shift.shape=() do not broadcast"),
     (lambda: multiply_by_quantized_multiplier_wide(2**47 + 1, 2**30, 0),
@@ -253,7 +253,7 @@ def test_bad_arguments(call, msg):
 def test_rounding_modes_are_one_table():
     """Every rounding name dispatches through golden.fixedpoint.ROUNDING_MODES: one
     documented function per mode, the same for the int32 and the wide multiply."""
-    assert fp.ROUNDINGS == tuple(fp.ROUNDING_MODES) == ("double", "single", "ruy")
+    assert fp.ROUNDINGS == tuple(fp.ROUNDING_MODES) == ("double", "single", "ruy", "single16")
     for name, mode in fp.ROUNDING_MODES.items():
         assert mode.__doc__ and f'"{name}"' in mode.__doc__, name
         x = np.array([-(2**31), -5, -3, 3, 5, 2**31 - 1], dtype=np.int64)
@@ -264,3 +264,47 @@ def test_rounding_modes_are_one_table():
         wide, saturated = mode(x, m0, shift, wide=True)
         assert not saturated.any()
         assert wide.tolist() == narrow.tolist()
+
+
+# --- "single16": TFLite's int64 MultiplyByQuantizedMultiplier (16x8 kernels) -------------
+
+def test_reduced_multiplier_edges():
+    m0 = np.array([0, 1, 2**15 - 1, 2**15, 2**30, 2**30 + 2**15 - 1, 2**30 + 2**15,
+                   1374389535, 0x7FFEFFFF, 0x7FFF0000, 0x7FFF7FFF, 0x7FFF8000, INT32_MAX])
+    want = [0, 0, 0, 1, 2**14, 2**14, 2**14 + 1, 20972, 0x7FFF, 0x7FFF, 0x7FFF, 0x7FFF, 0x7FFF]
+    ref.assert_exact(fp.reduced_multiplier(m0), want, m0=m0)
+    ref.assert_exact(fp.reduced_multiplier(M0_EDGES),
+                     [ref.reduced_multiplier(int(v)) for v in M0_EDGES], m0=M0_EDGES)
+
+
+def test_single16_worked_examples():
+    # m0 = 2^30 → rm = 2^14: x·2^14·2^(shift−15) = x·2^(shift−1), one rounding half up
+    x = np.array([3, -3, 5, -5, -4, 4])
+    ref.assert_exact(multiply_by_quantized_multiplier_wide(x, 2**30, 0, "single16"),
+                     [2, -1, 3, -2, -2, 2], x=x)
+    ref.assert_exact(multiply_by_quantized_multiplier_wide(x, 2**30, -2, "single16"),
+                     [0, 0, 1, -1, 0, 1], x=x)
+    # the reduced multiplier is coarser than m0: 0.01 → rm = 20972 (0.0100002), not m0
+    acc = 2**40 + 12345
+    assert multiply_by_quantized_multiplier_wide(acc, 1374389535, -6, "single16") == \
+        (acc * 20972 + 2**20) >> 21
+    assert multiply_by_quantized_multiplier_wide(acc, 1374389535, -6, "single16") != \
+        multiply_by_quantized_multiplier_wide(acc, 1374389535, -6, "single")
+    # TFLite's domain ends at |x| < 2^47 with shift <= 7; the extremes
+    assert multiply_by_quantized_multiplier_wide(-(2**47), INT32_MAX, 7, "single16") == \
+        -(2**47) * 0x7FFF * 2**-8
+    assert multiply_by_quantized_multiplier_wide(2**47 - 1, INT32_MAX, -31, "single16") == \
+        ref.mbqm64(2**47 - 1, INT32_MAX, -31)
+
+
+def test_single16_is_single_on_the_reduced_multiplier(rng):
+    x = rng.integers(-(2**47), 2**47, N_RANDOM)
+    m0, shift = random_m0(rng, N_RANDOM), rng.integers(-31, 8, N_RANDOM)
+    rm = fp.reduced_multiplier(m0)
+    ref.assert_exact(multiply_by_quantized_multiplier_wide(x, m0, shift, "single16"),
+                     multiply_by_quantized_multiplier_wide(x, rm << 16, shift, "single"),
+                     x=x, m0=m0, shift=shift)
+    # TFLite's literal int64 expression (no overflow for |x| < 2^47, shift <= 7)
+    t = 15 - shift
+    ref.assert_exact(multiply_by_quantized_multiplier_wide(x, m0, shift, "single16"),
+                     (x * rm + (np.int64(1) << (t - 1))) >> t, x=x, m0=m0, shift=shift)

@@ -98,8 +98,24 @@ def rdbpot_ties_up(x, e):
     return round_half_up(Fraction(x, 2**e))
 
 
+def reduced_multiplier(m0):
+    """TFLite common.cc, int64 MultiplyByQuantizedMultiplier: ``m0`` rounded to its top 15
+    bits, saturated at 0x7FFF (the guard ``m0 < 0x7FFF0000``)."""
+    return (m0 + 2**15) // 2**16 if m0 < 0x7FFF0000 else 0x7FFF
+
+
+def mbqm64(x, m0, shift):
+    """TFLite's int64 MultiplyByQuantizedMultiplier on Python ints: ``x·rm·2^(shift−15)``
+    rounded half toward +inf (one rounding), ``floor((x·rm + 2^(t−1)) / 2^t)``,
+    ``t = 15 − shift``; exact for ``shift >= 15`` (``t <= 0``)."""
+    n, t = x * reduced_multiplier(m0), 15 - shift
+    return floor_div(n + 2 ** (t - 1), 2**t) if t > 0 else n * 2 ** (-t)
+
+
 def mbqm(x, m0, shift, rounding):
     """TFLite int32 MultiplyByQuantizedMultiplier (UB defined as int32 wrap)."""
+    if rounding == "single16":
+        return wrap32(mbqm64(x, m0, shift))
     if rounding == "single":
         t = 31 - shift
         return wrap32(floor_div(x * m0 + 2 ** (t - 1), 2**t))
@@ -110,6 +126,8 @@ def mbqm(x, m0, shift, rounding):
 
 def mbqm_wide(x, m0, shift, rounding):
     """docs/design.md wide semantics, as exact rationals."""
+    if rounding == "single16":
+        return mbqm64(x, m0, shift)
     if rounding == "single":
         return round_half_up(Fraction(x * m0, 2 ** (31 - shift)))
     left, right = max(shift, 0), max(-shift, 0)

@@ -267,3 +267,98 @@ def uint8_model(rng):
          "FullyConnectedOptions", FusedActivationFunction=0)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def model_16x8(rng, *, kind, in_shape, cout, per_channel, kernel=(3, 3), stride=(1, 1),
+               padding="SAME", act="NONE", scales=(0.0005, 0.002)):
+    """A one-op 16x8 FULLY_CONNECTED / CONV_2D model (TFLite's 16x8 quantization): int16
+    input and output (zero points 0), int8 weights (symmetric, per-tensor or per-channel),
+    int64 bias with scale ``S_x·S_w``. For uniform int16 inputs the outputs spread over about
+    ±12000 codes (both int16 ends saturate now and then)."""
+    m = ModelBuilder()
+    xs, ys = scales
+    if kind == "FULLY_CONNECTED":
+        k = int(np.prod(in_shape[1:]))
+        wshape, out_shape = (cout, k), (in_shape[0], cout)
+        x = m.tensor((in_shape[0], k), "int16", scale=xs, zp=0)
+    else:
+        from golden.lowering import conv_geometry
+        n, h, w_, cin = in_shape
+        wshape = (cout, kernel[0], kernel[1], cin)
+        oh, _ = conv_geometry(h, kernel[0], stride[0], 1, padding)
+        ow, _ = conv_geometry(w_, kernel[1], stride[1], 1, padding)
+        out_shape = (n, oh, ow, cout)
+        x = m.tensor(in_shape, "int16", scale=xs, zp=0)
+    taps = int(np.prod(wshape[1:]))
+    w = rng.integers(-127, 128, size=wshape).astype(np.int8)
+    # accumulator std ≈ 18900·73·sqrt(taps) for uniform operands: aim at ~±12000 codes
+    m_target = 12000 / (1.4e6 * np.sqrt(taps))
+    ws = (rng.uniform(0.5, 2.0, cout) if per_channel else np.float32(rng.uniform(0.5, 2.0))) \
+        * m_target * ys / xs
+    nz = np.zeros(cout if per_channel else 1, np.int64)
+    wt = m.tensor(wshape, "int8", scale=ws, zp=nz, axis=0, data=w)
+    bt = m.tensor((cout,), "int64", scale=np.float32(xs) * np.asarray(ws, np.float32), zp=nz,
+                  data=rng.integers(-(2**24), 2**24, size=cout).astype(np.int64))
+    y = m.tensor(out_shape, "int16", scale=ys, zp=0)
+    if kind == "FULLY_CONNECTED":
+        m.op(kind, [x, wt, bt], [y], "FullyConnectedOptions", FusedActivationFunction=ACT[act])
+    else:
+        m.op(kind, [x, wt, bt], [y], "Conv2DOptions", Padding=PAD[padding], StrideH=stride[0],
+             StrideW=stride[1], DilationHFactor=1, DilationWFactor=1,
+             FusedActivationFunction=ACT[act])
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
+
+
+def mlp_8_4_8(rng, *, k=24, hidden=12, classes=5):
+    """An int8 FC → FC → FC model whose middle layer fits 4-bit hardware: its weights are in
+    [−7, 7] and its input and output activations are clamped to [−7, 7] by RELU_N1_TO_1
+    with scale 1/7 (zero point 0) — an 8/4/8 network in a plain int8 file."""
+    m = ModelBuilder()
+    x = m.tensor((1, k), scale=0.02, zp=-3)
+
+    def fc(xin, xs, n_in, n_out, wmax, ys, yzp, act):
+        ws = float(rng.uniform(0.004, 0.02))
+        w = m.tensor((n_out, n_in), scale=ws, zp=0,
+                     data=rng.integers(-wmax, wmax + 1, size=(n_out, n_in)).astype(np.int8))
+        b = m.tensor((n_out,), "int32", scale=np.float32(xs) * np.float32(ws), zp=0,
+                     data=rng.integers(-300, 300, size=n_out).astype(np.int32))
+        y = m.tensor((1, n_out), scale=ys, zp=yzp)
+        m.op("FULLY_CONNECTED", [xin, w, b], [y], "FullyConnectedOptions",
+             FusedActivationFunction=act)
+        return y
+
+    h1 = fc(x, 0.02, k, hidden, 127, 1 / 7, 0, 2)          # RELU_N1_TO_1: [−7, 7]
+    h2 = fc(h1, 1 / 7, hidden, hidden, 7, 1 / 7, 0, 2)      # the 4-bit layer
+    y = fc(h2, 1 / 7, hidden, classes, 127, 0.05, 10, 0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
+
+
+def uint8_full_range_model(rng):
+    """A legacy (TOCO-style) uint8 CONV_2D → FULLY_CONNECTED chain whose per-tensor weights
+    use the whole [0, 255] range with zero points 131 and 77: ``w − w_zp`` spans
+    [−131, 124] and [−77, 178], beyond a signed 8-bit stored weight (the weight zero point
+    has to be handled exactly, not folded into an 8-bit ``w'``)."""
+    m = ModelBuilder()
+    x = m.tensor((1, 6, 6, 3), "uint8", scale=0.02, zp=120)
+    w0 = m.tensor((4, 3, 3, 3), "uint8", scale=0.004, zp=131,
+                  data=rng.integers(0, 256, size=(4, 3, 3, 3)))
+    m.tensors[w0]["data"][0, 0, 0, :] = [0, 255, 131]
+    b0 = m.tensor((4,), "int32", scale=np.float32(0.02) * np.float32(0.004), zp=0,
+                  data=rng.integers(-2000, 2000, size=4))
+    a0 = m.tensor((1, 6, 6, 4), "uint8", scale=0.06, zp=100)
+    m.op("CONV_2D", [x, w0, b0], [a0], "Conv2DOptions", Padding=0, StrideH=1, StrideW=1,
+         DilationHFactor=1, DilationWFactor=1, FusedActivationFunction=0)
+    shp = m.tensor((2,), "int32", data=np.array([1, 144], np.int32))
+    a1 = m.tensor((1, 144), "uint8", scale=0.06, zp=100)
+    m.op("RESHAPE", [a0, shp], [a1])
+    w1 = m.tensor((6, 144), "uint8", scale=0.002, zp=77,
+                  data=rng.integers(0, 256, size=(6, 144)))
+    b1 = m.tensor((6,), "int32", scale=np.float32(0.06) * np.float32(0.002), zp=0,
+                  data=rng.integers(-5000, 5000, size=6))
+    y = m.tensor((1, 6), "uint8", scale=0.25, zp=128)
+    m.op("FULLY_CONNECTED", [a1, w1, b1], [y], "FullyConnectedOptions",
+         FusedActivationFunction=1)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()

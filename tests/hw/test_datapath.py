@@ -406,7 +406,7 @@ BASE = CONFIGS[0]
     (dict(out_bits=1), "Datapath: out_bits=1 is out of range; allowed: [2, 16]"),
     (dict(out_signed=0), "Datapath: out_signed=0 is not a bool; allowed: True, False"),
     (dict(rounding="even"),
-     "Datapath: rounding='even' is out of range; allowed: 'double', 'single', 'ruy'"),
+     "Datapath: rounding='even' is out of range; allowed: 'double', 'single', 'ruy', 'single16'"),
     (dict(per_channel="yes"), "Datapath: per_channel='yes' is not a bool; allowed: True, False"),
     (dict(inject_fault="off_by_two"), "Datapath: inject_fault='off_by_two' is out of range; "
                                       "allowed: None, 'rounding_off_by_one'"),

@@ -10,7 +10,10 @@ from tests.helpers.hwsim import int_range, make_rng, simulate
 
 ROUNDINGS = ["double", "single", "ruy"]
 M0_EDGES = [0, 1 << 30, (1 << 31) - 1, 1374389535]
+# "single16": its reduced multiplier rounds up (2^30 + 2^15) and saturates at 0x7FFF
+M0_EDGES_16 = [0, 1 << 30, (1 << 30) + (1 << 15), 1374389535, 0x7FFEFFFF, 0x7FFF8000]
 SHIFT_EDGES = [-31, -17, -2, -1, 0, 1, 14, 30]
+SHIFT_EDGES_16 = [-31, -15, -1, 0, 7, 30]  # TFLite's domain is shift <= 7
 
 
 def run_rq(dut, batches, *, rng=None, stall_rate=0.0):
@@ -108,11 +111,11 @@ def ties(m0, shift, acc_bits, rounding):
     return sorted(v for v in vals if lo <= v <= hi)
 
 
-def edge_batches(dut, rng):
+def edge_batches(dut, rng, m0s=M0_EDGES, shifts=SHIFT_EDGES):
     cols = dut.cols
     out_lo, out_hi = int_range(dut.out_bits, dut.out_signed)
     zp_lo, zp_hi = int_range(dut.out_bits + 1, True)
-    pairs = [(m0, s) for m0 in M0_EDGES for s in SHIFT_EDGES]
+    pairs = [(m0, s) for m0 in m0s for s in shifts]
     scalars = [(0, out_lo, out_hi), (zp_lo, out_lo, out_hi), (zp_hi, out_lo, out_hi),
                (int(rng.integers(zp_lo, zp_hi)), out_lo + 1, out_hi - 1)]
     batches = []
@@ -188,6 +191,22 @@ def test_edges(rounding, acc_bits, out_bits, out_signed, per_channel):
     every = np.concatenate([r.ravel() for r in results])
     assert every.min() == int_range(out_bits, out_signed)[0]
     assert every.max() == int_range(out_bits, out_signed)[1]
+
+
+def test_edges_single16():
+    """``"single16"`` (TFLite's 16x8 int64 path) on a 48-bit accumulator, 16-bit output:
+    accumulator extremes ±2^47, ties of both signs, the reduced multiplier's rounding and
+    saturation edges, shifts −31 .. +30 (TFLite's own domain ends at +7), both output ends.
+    (Seeded random cases with stalls: the requantizer testbench, ``qmac regress
+    constraints/tflite16x8.yaml --tests requantizer``.)"""
+    rng = make_rng(16)
+    dut = Requantizer(cols=4, acc_bits=48, out_bits=16, out_signed=True, rounding="single16",
+                      per_channel=True)
+    batches = edge_batches(dut, rng, M0_EDGES_16, SHIFT_EDGES_16)
+    results = run_rq(dut, batches)
+    assert mismatches(dut, batches, results) == []
+    every = np.concatenate([r.ravel() for r in results])
+    assert every.min() == -(2**15) and every.max() == 2**15 - 1
 
 
 @pytest.mark.parametrize("rounding", ROUNDINGS)
@@ -273,7 +292,7 @@ BASE = dict(cols=4, acc_bits=32, out_bits=8, out_signed=True, rounding="double",
     (dict(out_bits=17), "Requantizer: out_bits=17 is out of range; allowed: [2, 16]"),
     (dict(out_signed="x"), "Requantizer: out_signed='x' is not a bool; allowed: True, False"),
     (dict(rounding="nearest"), "Requantizer: rounding='nearest' is out of range; "
-                               "allowed: 'double', 'single', 'ruy'"),
+                               "allowed: 'double', 'single', 'ruy', 'single16'"),
     (dict(per_channel=None), "Requantizer: per_channel=None is not a bool; allowed: True, False"),
     (dict(inject_fault="stuck_at_0"), "Requantizer: inject_fault='stuck_at_0' is out of "
                                       "range; allowed: None, 'rounding_off_by_one'"),

@@ -69,7 +69,7 @@ BAD = [
     ("out wider than acc", "accumulator: {guard_bits: 0}\narray: {rows: 1}\nrequant: {out_bits: 17}",
      "requant.out_bits: 17", "not wider than the 16-bit accumulator"),
     ("rounding banana", "requant: {rounding: banana}", "requant.rounding: 'banana'",
-     "double, single or ruy"),
+     "double, single, ruy or single16"),
     ("overflow", "accumulator: {overflow: clip}", "accumulator.overflow: 'clip'", "wrap or saturate"),
     ("guard and depth", "accumulator: {guard_bits: 4, max_depth: 16}", "accumulator.guard_bits: 4",
      "not both"),
@@ -177,7 +177,7 @@ HOSTILE = [
      "one of clock_mhz"),
     ("int key", "operands: {8: bits}", "operands.8: 'unknown key'", "one of bits"),
     ("long string value", "requant: {rounding: " + "x" * 5000 + "}", "requant.rounding: 'xxx",
-     "double, single or ruy"),
+     "double, single, ruy or single16"),
     ("description not str", "description: [1, 2]", "description: [1, 2]", "a string"),
 ]
 

@@ -1,0 +1,110 @@
+"""TFLite 16x8 models (int16 activations, int8 weights, int64 bias) through ``qmac run`` and
+``qmac verify`` on ``constraints/tflite16x8.yaml`` (N = 16, 48-bit accumulator, rounding
+``single16``).
+
+* One-op 16x8 CONV_2D (per-channel) and FULLY_CONNECTED (per-tensor) models built here run
+  in the real interpreter (ai-edge-litert 2.3.0, ``BUILTIN_REF``) and through the RTL:
+  hw == golden on every output; golden == TFLite on every CONV_2D output. LiteRT 2.3.0's
+  16x8 FULLY_CONNECTED requantizes in floating point (not the reduced multiplier), so its
+  differences must be explained as such (sim/tflite_ref.explain).
+* A frozen tflite-runtime 2.14 16x8 FULLY_CONNECTED vector file (the reduced-multiplier
+  kernel, tests/data/tflite16x8) through ``qmac verify``: hardware == TFLite's own output.
+
+Both are ``long`` (QMAC_LONG=1): the Verilator build of the 16-bit configuration alone is
+~26 s of CPU (2 min wall on the busy 2-core machine). The default suite keeps the fast
+part: golden == TFLite on the frozen vectors (tests/golden/test_datapath_tflite16x8.py) and
+the requantizer's ``single16`` edges in the Amaranth simulator (tests/hw/test_requantizer.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.errors import ToolError
+from sim.tools import require_simulators
+from tests.helpers.tflite_builder import model_16x8
+
+REPO = Path(__file__).resolve().parents[2]
+CFG = REPO / "constraints" / "tflite16x8.yaml"
+
+
+@pytest.fixture(scope="module")
+def build_root() -> Path:
+    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def need(sim, in_ci):
+    try:
+        require_simulators([sim], ci=in_ci)
+    except ToolError as exc:
+        if in_ci:
+            raise
+        pytest.skip(str(exc))
+
+
+def _seed():
+    s = int(os.environ.get("QMAC_SEED") or 16)
+    print(f"QMAC_SEED={s}")
+    return s
+
+
+LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+
+
+@pytest.mark.long
+@LONG
+def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monkeypatch,
+                                                      capsys, in_ci):
+    need("verilator", in_ci)
+    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
+    rng = np.random.default_rng(_seed())
+    cases = [("CONV_2D", (1, 6, 5, 3), True), ("FULLY_CONNECTED", (1, 40), False)]
+    for kind, shape, per_channel in cases:
+        path = tmp_path / f"{kind}.tflite"
+        path.write_bytes(model_16x8(rng, kind=kind, in_shape=shape, cout=10,
+                                    per_channel=per_channel))
+        out = tmp_path / kind
+        rc = main(["run", str(path), str(CFG), "--compare", "tflite", "--sim", "verilator",
+                   "--count", "3", "--seed", str(_seed()), "-o", str(out)])
+        cap = capsys.readouterr()
+        print(cap.out)
+        assert rc == 0, cap.out + cap.err
+        rep = json.loads((out / "report.json").read_text())
+        (row,) = [r for r in rep["layers"] if r["op"] == kind]
+        assert row["hw_diff"] == 0 and row["outputs"] == 3 * int(np.prod(
+            [10] if kind == "FULLY_CONNECTED" else [6, 5, 10]))
+        assert rep["tflite"]["path"] == "BUILTIN_REF" and rep["tflite"]["unexplained"] == 0
+        if kind == "CONV_2D":     # the reduced-multiplier kernel: every output equal
+            assert row["tfl_diff"] == 0
+        with np.load(out / "layers.npz") as f:
+            hw = f[f"op0.hw.verilator"]
+            gold = [f[k] for k in f.files if k.startswith("op0.golden.")][0]
+        np.testing.assert_array_equal(hw.reshape(gold.shape), gold)
+        assert gold.min() == -32768 or gold.max() == 32767   # saturation reached
+
+
+@pytest.mark.long
+@LONG
+def test_frozen_16x8_fc_vectors_through_hardware(tmp_path, build_root, monkeypatch, capsys,
+                                                 in_ci):
+    """tflite-runtime 2.14's 16x8 FULLY_CONNECTED output (reduced multiplier, int64 bias up
+    to 2^46) equals the hardware's on every output."""
+    need("verilator", in_ci)
+    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
+    for name in ("fc16x8_rand_pc-none.npz", "fc16x8_wide_acc_pt-none.npz"):
+        vec = REPO / "tests" / "data" / "tflite16x8" / name
+        res = tmp_path / f"{name}.out.npz"
+        rc = main(["verify", str(CFG), "--vectors", str(vec), "--sim", "verilator",
+                   "-o", str(res)])
+        cap = capsys.readouterr()
+        assert rc == 0, cap.out + cap.err
+        with np.load(res) as r, np.load(vec) as v:
+            np.testing.assert_array_equal(r["y_hw"], v["y_tflite"])
