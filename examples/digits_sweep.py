@@ -12,7 +12,7 @@ One command (from the repository root, after ``bash scripts/dev.sh setup``)::
    dense 10, NumPy Adam) and writes them in qmac's float-network format
    (``out/digits/{mlp,cnn}.npz``) with the 597 held-out digits (``*_digits.npz``,
    calibration data = the training split);
-2. ``qmac sweep`` on the exact int8 MAC datapath: operand bits 2..8 × the four
+2. ``qmac sweep`` on the exact int8 MAC datapath: operand bits 8, 6, 4, 3, 2 × the four
    calibration methods, per-layer bits (8/4, 4/8), the three rounding modes;
 3. ``qmac sweep`` on the SIDRA Y1-like crossbar (``constraints/sidra_y1.yaml``: 256-level
    cells, 8-bit DAC, 8-bit ADC): ADC bits 3..12 and lossless × full scale (configured,
@@ -206,12 +206,12 @@ def _plans(smoke):
         xb = dict(bits=[8], adc_bits=[4, 8, "lossless"], full_scales=["config", "calibrated"],
                   program=[0.0, 0.01], seeds=2)
         return {"mlp": (mac, xb)}
-    mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "percentile", "mse", "kl"],
+    mac = dict(bits=[8, 6, 4, 3, 2], methods=["minmax", "percentile", "mse", "kl"],
                layer_bits=[(8, 4), (4, 8)])
     xb = dict(bits=[8], adc_bits=[8, 3, 4, 5, 6, 7, 10, 12, "lossless"],  # 8 first: hw point
               full_scales=["config", "calibrated", "auto"],
               program=[0.0, 0.005, 0.01, 0.02], seeds=3, noise_adc_bits=[4, 6, 8, 10])
-    cnn_mac = dict(bits=list(range(8, 1, -1)), methods=["minmax", "mse"],
+    cnn_mac = dict(bits=[8, 6, 4, 3, 2], methods=["minmax", "mse"],
                    layer_bits=[(8, 8, 4), (4, 8, 8)])
     cnn_xb = dict(bits=[8], adc_bits=[8, 4, 6, "lossless"], full_scales=["config", "calibrated"],
                   program=[0.0, 0.01], seeds=3, noise_adc_bits=[4, 6, 8])
