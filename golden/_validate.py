@@ -142,6 +142,9 @@ def check_range(name, value, lo=None, hi=None):
     Returns ``value`` unchanged.
     """
     arr = np.asarray(value)
+    if arr.size and arr.dtype.kind in "iu" and (lo is None or arr.min() >= lo) and \
+            (hi is None or arr.max() <= hi):
+        return value                        # the common case: two reductions, no temporary
     ok = np.ones(arr.shape, dtype=bool)
     if lo is not None:
         ok &= arr >= lo

@@ -60,6 +60,9 @@ OPERAND_MIN, OPERAND_MAX = -(2**15), 2**16 - 1
 #: ``y_zp``, ``act_min``, ``act_max`` are ``out_bits + 1``-bit signed values, out_bits <= 16.
 OUT_MIN, OUT_MAX = -(2**16), 2**16 - 1
 _EXACT_FLOAT = 2**53
+_EXACT_FLOAT32 = 2**24
+#: Shortest float32 chunk worth its extra int64 pass (below it float64 chunks are used).
+_MIN_FLOAT32_CHUNK = 64
 
 
 def operand_range(bits, signed):
@@ -84,7 +87,10 @@ def wrap(value, bits):
     bits = check_int("bits", bits, 2, 63)
     value = as_int_array("value", value)
     half = np.int64(1) << (bits - 1)
-    return ((value & ((half << 1) - 1)) ^ half) - half
+    result = value & ((half << 1) - 1)
+    result ^= half
+    result -= half
+    return result
 
 
 def saturate(value, bits):
@@ -121,17 +127,20 @@ def lossless_acc_bits(*, bits, input_signed, weight_signed, max_depth):
 def int_matmul(a, b):
     """Exact ``a @ b`` for int64 arrays (NumPy matmul broadcasting), fast.
 
-    Uses float64 ``matmul`` (BLAS) on chunks of the inner dimension of length
-    ``k_c = floor((2^53 − 1) / (max|a|·max|b|))``.
+    Uses float BLAS ``matmul`` on chunks of the inner dimension: float32 chunks of length
+    ``floor((2^24 − 1) / (max|a|·max|b|))`` when that is at least 64 (or all of K), else
+    float64 chunks of length ``k_c = floor((2^53 − 1) / (max|a|·max|b|))``.
 
-    Exactness: every product ``a_ik·b_kj`` and every partial sum of a chunk is an integer
-    of magnitude ``<= max|a|·max|b|·k_c < 2^53``, so it is a float64 value, and each
-    float64 operation (multiply, add or fused multiply-add) whose exact result is such a
-    value returns it without rounding — whatever the summation order or blocking BLAS
-    uses. Chunk results are converted to int64 and summed exactly in int64. A single
-    chunk (one BLAS call) is used whenever ``max|a|·max|b|·K < 2^53`` (e.g. int8: any
-    ``K < 2^39``; N = 16: ``K < 2^21``). If even one product could exceed 2^53, int64
-    ``matmul`` is used, which requires ``max|a|·max|b|·K < 2^63`` (checked).
+    Exactness: with ``p = 24`` (float32) or ``53`` (float64), every product ``a_ik·b_kj``
+    and every partial sum of a chunk is an integer of magnitude ``<= max|a|·max|b|·k_c <
+    2^p``, so it is a value of that float type, and each float operation (multiply, add or
+    fused multiply-add) whose exact result is such a value returns it without rounding —
+    whatever the summation order or blocking BLAS uses. Chunk results are converted to
+    int64 and summed exactly in int64. A single float32 call covers int8 layers with
+    ``max|a|·max|b|·K < 2^24`` (raw int8 codes: K up to 1032); a single float64 call
+    any ``max|a|·max|b|·K < 2^53`` (e.g. int8: any ``K < 2^39``; N = 16: ``K < 2^21``).
+    If even one product could exceed 2^53, int64 ``matmul`` is used, which requires
+    ``max|a|·max|b|·K < 2^63`` (checked).
     """
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
@@ -145,8 +154,10 @@ def int_matmul(a, b):
                 f"max|a|·max|b|·K={bound * k} is out of range; allowed: < 2^63"
             )
         return np.matmul(a, b)
-    chunk = (_EXACT_FLOAT - 1) // bound
-    af, bf = a.astype(np.float64), b.astype(np.float64)
+    chunk, ftype = (_EXACT_FLOAT32 - 1) // bound, np.float32
+    if chunk < min(k, _MIN_FLOAT32_CHUNK):
+        chunk, ftype = (_EXACT_FLOAT - 1) // bound, np.float64
+    af, bf = a.astype(ftype), b.astype(ftype)
     if chunk >= k:
         return np.matmul(af, bf).astype(np.int64)
     total = None
@@ -280,13 +291,17 @@ def requantize(acc, *, m0, shift, y_zp, act_min, act_max, rounding="double"):
     Returns
     -------
     np.ndarray of int64
+
     """
     m0, shift, y_zp, act_min, act_max = _requant_params(
         m0, shift, y_zp, act_min, act_max, rounding)
     acc = check_range("acc", as_int_array("acc", acc), -WIDE_X_LIMIT, WIDE_X_LIMIT)
-    acc, m0, shift = broadcast(acc=acc, m0=m0, shift=shift)
+    broadcast(acc=acc, m0=m0, shift=shift)  # shapes checked; per-channel m0/shift stay (C,)
     scaled, _ = _mbqm_wide(acc, m0, shift, rounding)
-    return np.clip(scaled + y_zp, act_min, act_max)
+    if np.ndim(scaled) == 0 or np.may_share_memory(scaled, acc):
+        return np.clip(scaled + y_zp, act_min, act_max)
+    scaled += y_zp                              # a fresh array: finished in place
+    return np.clip(scaled, act_min, act_max, out=scaled)
 
 
 def _bias(bias, channels, lo, hi):

@@ -59,11 +59,30 @@ def _multiplier(m0, shift):
     return m0, shift
 
 
+def _uniform(e):
+    """``e`` as a Python int when all its values are equal (NumPy's scalar shifts are much
+    faster than element-wise ones), else ``e`` unchanged."""
+    e = np.asarray(e)
+    if e.size and e.ndim <= 1 and e.min() == e.max():
+        return int(e.flat[0])
+    return e
+
+
 def _ties_away(x, e):
-    """Unchecked RoundingDivideByPOT on int64 ``x``, ``0 <= e <= 62`` (gemmlowp formula)."""
+    """Unchecked RoundingDivideByPOT on int64 ``x``, ``0 <= e <= 62`` (gemmlowp formula).
+
+    ``mask = 2^e − 1``, ``threshold = (mask >> 1) + [x < 0]``, result ``(x >> e) +
+    [(x & mask) > threshold]``; the two comparisons are taken as sign bits (``v >> 63`` is
+    −1 for ``v < 0``, else 0), which keeps every step in int64 (no bool temporaries).
+    """
+    e = _uniform(e)
     mask = (np.int64(1) << e) - 1
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> e) + ((x & mask) > threshold)
+    threshold = (mask >> 1) - (x >> 63)           # x >> 63 = −[x < 0]
+    threshold -= x & mask                         # < 0 iff (x & mask) > threshold
+    threshold >>= 63
+    result = x >> e
+    result -= threshold
+    return result
 
 
 def _ties_up(x, e):
@@ -190,10 +209,34 @@ def multiply_by_quantized_multiplier(x, m0, shift, rounding="double"):
     return _out(result)
 
 
+#: ``max|x|·max(m0)`` below this: ``x·m0 + 2^(t−1)`` (``t <= 62``) fits int64 as it is.
+_DIRECT_PRODUCT_LIMIT = 2**62
+
+
 def _scale_round(x, m0, t):
     """Unchecked ``floor((x·m0 + 2^(t−1)) / 2^t)``, saturated to ``[-2^62, 2^62]``.
 
-    Limits: ``|x| <= 2^47``, ``0 <= m0 < 2^31``, ``1 <= t <= 62``. ``x·m0`` (up to 2^78)
+    Limits: ``|x| <= 2^47``, ``0 <= m0 < 2^31``, ``1 <= t <= 62``; ``x``, ``m0``, ``t``
+    broadcast together (per-channel ``m0`` / ``t`` may stay compact, e.g. ``(C,)``).
+    Returns ``(result, saturated)``.
+
+    When ``max|x|·max(m0) < 2^62`` (every accumulator of up to 32 bits, any ``m0``) the
+    sum ``x·m0 + 2^(t−1)`` is below ``2^62 + 2^61 < 2^63``: it is formed directly in int64
+    and shifted (exact, nothing saturates). Otherwise :func:`_scale_round_split`.
+    """
+    bound = max(int(np.max(x, initial=0)), -int(np.min(x, initial=0))) * \
+        int(np.max(m0, initial=0))
+    if bound < _DIRECT_PRODUCT_LIMIT:
+        t = _uniform(t)
+        result = x * m0
+        result += np.int64(1) << (t - 1)
+        result >>= t
+        return result, np.zeros(np.shape(result), dtype=bool)
+    return _scale_round_split(x, m0, t)
+
+
+def _scale_round_split(x, m0, t):
+    """:func:`_scale_round` for any ``|x| <= 2^47``: ``x·m0`` (up to 2^78)
     is never formed: with ``m0 = mh·2^16 + ml`` (``mh < 2^15``, ``ml < 2^16``) and the
     rounding term ``2^(t−1) = rh·2^16 + rl``,
     ``x·m0 + 2^(t−1) = C·2^16 + L`` where ``B = x·ml + rl``, ``L = B & 0xFFFF`` and
@@ -202,8 +245,9 @@ def _scale_round(x, m0, t):
     ``t < 16`` it is ``C·2^(16−t) + (L >> t)``, saturated where ``|C|`` reaches
     ``2^(62−(16−t))`` (then the exact result is beyond ``±2^62``).
 
-    Returns ``(result, saturated)``.
+    Returns ``(result, saturated)`` of the broadcast shape.
     """
+    x, m0, t = np.broadcast_arrays(x, m0, t)
     one = np.int64(1)
     rh = np.where(t >= 17, one << np.maximum(t - 17, 0), 0)
     rl = np.where(t <= 16, one << np.maximum(t - 1, 0), 0)
@@ -222,8 +266,9 @@ def _scale_round(x, m0, t):
 
 # --- rounding modes ----------------------------------------------------------------------
 #
-# One function per mode, ``(x, m0, shift, *, wide) -> (result, saturated)`` on broadcast
-# int64 arrays whose ranges the caller checked, with ``left = max(shift, 0)``,
+# One function per mode, ``(x, m0, shift, *, wide) -> (result, saturated)`` on int64
+# arrays whose ranges the caller checked (``x`` has the result's shape; ``m0`` and ``shift``
+# broadcast against it and may stay compact, e.g. per channel ``(C,)``), with ``left = max(shift, 0)``,
 # ``right = max(−shift, 0)``, ``t = 31 − shift``. ``wide=False`` is TFLite's int32 function
 # (``x·2^left`` wraps to int32, the result is wrapped to int32, ``saturated`` is all false);
 # ``wide=True`` is the exact semantics of docs/design.md for accumulators up to 2^47
@@ -317,8 +362,11 @@ def _mbqm_wide(x, m0, shift, rounding):
     Returns ``(result, saturated)``; ``result`` is exact where ``saturated`` is false and
     ``±2^62`` (with the exact result's sign) where it is true.
     """
-    x, m0, shift = np.broadcast_arrays(x, m0, shift)
-    return ROUNDING_MODES[rounding](x, m0, shift, wide=True)
+    shape = np.broadcast_shapes(np.shape(x), np.shape(m0), np.shape(shift))
+    # x gets the result's shape (a view); per-channel m0 / shift stay compact, so the mode
+    # functions compute their per-channel terms once per channel, not once per output
+    x = np.broadcast_to(x, shape)
+    return ROUNDING_MODES[rounding](x, np.asarray(m0), np.asarray(shift), wide=True)
 
 
 def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):

@@ -103,8 +103,12 @@ def conv_geometry(in_size: int, kernel: int, stride: int, dilation: int, padding
 
 def im2col(x, *, kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, out_h, out_w,
            pad_value):
-    """``x [N, H, W, C]`` → patches ``[N·OH·OW, KH·KW, C]`` (``pad_value`` outside)."""
-    x = np.asarray(x, dtype=np.int64)
+    """``x [N, H, W, C]`` → patches ``[N·OH·OW, KH·KW, C]`` (``pad_value`` outside).
+
+    Integer codes come out as int64; float activations (``golden.network``'s float
+    forward pass) keep their float dtype."""
+    x = np.asarray(x)
+    x = x.astype(np.float64 if x.dtype.kind == "f" else np.int64, copy=False)
     n, h, w, c = x.shape
     bottom = max(0, (out_h - 1) * stride_h + (kh - 1) * dil_h + 1 - pad_top - h)
     right = max(0, (out_w - 1) * stride_w + (kw - 1) * dil_w + 1 - pad_left - w)

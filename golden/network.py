@@ -87,33 +87,28 @@ def _float_layer(layer, x):
     return _apply_act(y.reshape(oshape + (-1,)), layer.act)
 
 
-def _same_pads(size, k, s):
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, (total // 2, total - total // 2)
-
-
 def im2col(x, kernel, stride, padding, pad_value):
     """Patches of an NHWC batch: ``(cols [B·OH·OW, kh·kw·C], (B, OH, OW))``.
 
-    Column order ``(kh, kw, C)`` matches TFLite's ``[C_out, kh, kw, C_in]`` weights
-    flattened; ``"same"`` pads as TFLite (``out = ceil(in / s)``, the extra pixel after),
-    filled with ``pad_value`` (the input zero point for integer codes).
+    :func:`golden.lowering.im2col` (the one lowering golden and the testbenches share) with
+    TFLite's padding (:func:`golden.lowering.conv_geometry`: ``"same"`` gives ``out =
+    ceil(in / s)``, the odd pixel after). Column order ``(kh, kw, C)`` matches TFLite's
+    ``[C_out, kh, kw, C_in]`` weights flattened; outside the input the patches read
+    ``pad_value`` (the input zero point for integer codes, 0.0 for float activations).
     """
+    from golden.lowering import conv_geometry
+    from golden.lowering import im2col as lower_im2col
+
     b, h, w, c = x.shape
     (kh, kw), (sh, sw) = kernel, stride
-    if padding == "same":
-        oh, ph = _same_pads(h, kh, sh)
-        ow, pw = _same_pads(w, kw, sw)
-        x = np.pad(x, ((0, 0), ph, pw, (0, 0)), constant_values=pad_value)
-    else:
-        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    oh, pad_top = conv_geometry(h, kh, sh, 1, padding.upper())
+    ow, pad_left = conv_geometry(w, kw, sw, 1, padding.upper())
     if oh < 1 or ow < 1:
         raise ValueError(f"kernel={kernel} is out of range; allowed: at most the input "
                          f"{h}x{w} with padding 'valid'")
-    idx_h = (np.arange(oh) * sh)[:, None] + np.arange(kh)[None, :]   # (OH, kh)
-    idx_w = (np.arange(ow) * sw)[:, None] + np.arange(kw)[None, :]   # (OW, kw)
-    p = x[:, idx_h[:, None, :, None], idx_w[None, :, None, :], :]   # (B, OH, OW, kh, kw, C)
+    p = lower_im2col(x, kh=kh, kw=kw, stride_h=sh, stride_w=sw, dil_h=1, dil_w=1,
+                     pad_top=pad_top, pad_left=pad_left, out_h=oh, out_w=ow,
+                     pad_value=pad_value)
     return p.reshape(b * oh * ow, kh * kw * c), (b, oh, ow)
 
 

@@ -229,8 +229,22 @@ def _on_sigterm(signum, frame):
     raise _Terminated()
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line. An optional positional CONFIG may also come after the
+    options (``qmac sweep M.npz --data D.npz CONFIG``): argparse alone fills it only right
+    after the other positionals and rejects it anywhere else."""
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if len(extra) == 1 and not extra[0].startswith("-") and \
+            getattr(args, "config", "") is None:
+        args.config = extra[0]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_args(argv)
     import signal
     import threading
     old_term = None

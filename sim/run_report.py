@@ -106,8 +106,11 @@ def build_report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs
         "model": str(model_path), "config": cfg.name, "config_source": str(cfg.source),
         "rounding": cfg.rounding, "images": len(xs), "seed": seed, "status": status,
         "layers": [dataclasses.asdict(r) for r in rows], "checked_macs": hw_macs,
-        "hw_outputs": hw_out, "sim": {s: {"wall": w, "sim_wall": sw}
-                                      for s, (w, sw) in sim_walls.items()},
+        "hw_outputs": hw_out, "ops": len(g.ops), "golden_s": t_golden,
+        "sim": {s: {"wall": w, "sim_wall": sw, "hw_diff": sum(r.hw_diff or 0 for r in rows),
+                    "checked_mac_per_s": hw_macs / sw if sw > 0 else 0.0,
+                    "whole_step_mac_per_s": hw_macs / w if w else 0.0}
+                for s, (w, sw) in sim_walls.items()},
         "tflite": {"path": tpath, "runtime": _runtime() if tpath else None,
                    "compared": compared, "unexplained": unexplained,
                    "end_to_end_diff": finals},

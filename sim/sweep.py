@@ -16,7 +16,8 @@ Points
   ``lossless``) × ``--adc-full-scale`` (``auto``, ``calibrated``: per physical column the
   smallest power of two above the largest ideal column sum of the calibration data, or a
   power of two) × ``--program-noise`` × ``--read-noise`` × ``--adc-offset`` (noise points
-  are repeated over ``--seeds`` seeds); every layer through
+  are repeated over ``--seeds`` seeds; ``--noise-adc-bits`` restricts them to those ADC
+  widths at the first full scale); every layer through
   :func:`golden.crossbar.crossbar_layer_model` (column tiles as the hardware), layer ``i``
   with noise seed ``seed + i`` (another tile, another cell pattern). Per layer the
   crossbar's dot products are compared with the exact ones of the same inputs (SQNR,
@@ -300,7 +301,7 @@ def _full_scale_shift(fs, spec, cfg_spec, calibrated):
 # the sweep
 
 def _points(cfg, L, *, bits, layer_bits, methods, roundings, xb_bits, adc_bits, full_scales,
-            program, read, offset, seeds):
+            program, read, offset, seeds, noise_adc_bits=None):
     combos = [(b,) * L for b in bits] + [tuple(lb) for lb in layer_bits]
     pts = [SweepPoint("mac", c, m, r) for c in combos for m in methods for r in roundings]
     if cfg.crossbar is None:
@@ -308,6 +309,9 @@ def _points(cfg, L, *, bits, layer_bits, methods, roundings, xb_bits, adc_bits, 
     for xb, adc, fs in itertools.product(xb_bits, adc_bits, full_scales):
         for p, r, o in itertools.product(program, read, offset):
             noisy = bool(p or r or o)
+            if noisy and noise_adc_bits is not None and \
+                    (adc not in noise_adc_bits or fs != full_scales[0]):
+                continue                # noise only where asked (first full scale)
             for s in (range(seeds) if noisy else [0]):
                 pts.append(SweepPoint("crossbar", (xb,) * L, methods[0], cfg.rounding, adc,
                                       str(fs), p, r, o, s))
@@ -442,7 +446,8 @@ def _rate(clock):
 
 def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=("minmax",),
               roundings=None, xb_bits=None, adc_bits=None, full_scales=("config",),
-              program=(0.0,), read=(0.0,), offset=(0.0,), seeds=1, count=None,
+              program=(0.0,), read=(0.0,), offset=(0.0,), seeds=1, noise_adc_bits=None,
+              count=None,
               outdir="out/sweep", plots=True, hw_check=False, hw_count=32,
               sims=("verilator",), stream: TextIO | None = None, progress=True,
               layer_config: str | None = None) -> int:
@@ -485,7 +490,7 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
     pts = _points(cfg, L, bits=bits, layer_bits=layer_bits, methods=methods,
                   roundings=roundings, xb_bits=xb_bits, adc_bits=adc_bits,
                   full_scales=full_scales, program=program, read=read, offset=offset,
-                  seeds=seeds)
+                  seeds=seeds, noise_adc_bits=noise_adc_bits)
     out.write(f"qmac sweep: {model_path} ({L} layers, {_macs(net, x):,} MACs per example) on "
               f"{len(y)} examples of {data_path}, {cfg.name}: {len(pts)} points\n")
     bar = ProgressBar(len(pts), enabled=progress and getattr(sys.stderr, "isatty", bool)())

@@ -121,6 +121,10 @@ def add_sweep_parser(sub):
                        ("--adc-offset", "ADC offset (LSB)")):
         s.add_argument(flag, type=_list(flag, _sigma, "numbers >= 0"), default=[0.0],
                        help=f"{what} noise sigma(s) (default 0)")
+    s.add_argument("--noise-adc-bits", type=_list("--noise-adc-bits", _adc,
+                   "integers 1..40 or lossless"), default=None,
+                   help="noisy points only at these ADC bits and the first full scale "
+                        "(default: at every ADC bits x full scale)")
     s.add_argument("--seeds", type=_pos("--seeds"), default=3,
                    help="noise seeds per noisy point (default 3)")
     s.add_argument("--count", type=_pos("--count"), default=None,
@@ -164,6 +168,7 @@ def cmd_sweep(args) -> int:
                      xb_bits=args.xb_bits, adc_bits=args.adc_bits,
                      full_scales=args.adc_full_scale, program=args.program_noise,
                      read=args.read_noise, offset=args.adc_offset, seeds=args.seeds,
+                     noise_adc_bits=args.noise_adc_bits,
                      count=args.count, outdir=Path(args.out), plots=not args.no_plots,
                      hw_check=args.hw_check, hw_count=args.hw_count, sims=sims,
                      layer_config=args.layer_config)

@@ -29,6 +29,11 @@ ADC quantization, seeded noise if configured: what the hardware must reproduce b
 ``y_mac`` the MAC-array datapath's result for the same layer, and the report gives the
 crossbar's error against the exact result (dot-product and output SQNR, effective bits).
 
+``OUT.json`` (beside ``OUT.npz``, same stem) holds every figure the command prints: the
+layer's shape and quantization, the crossbar's error statistics, and per simulator the
+outcome, mismatches (count and the first ones), missing / X beats, cycles, wall time,
+the comparison with ``y_tflite``, and the overall status.
+
 Any problem with the file raises :class:`~sim.errors.VectorError` with one line (exit 2);
 a mismatch between hardware and golden returns 1, and so does a difference from the file's
 ``y_tflite`` — except on a crossbar whose golden differs from the exact datapath for this
@@ -37,6 +42,7 @@ layer (lossy ADC, noise), where that difference is reported and expected.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -346,47 +352,65 @@ def run_verify(cfg: DatapathConfig, *, vectors_path, sims, out_path=None, outdir
         sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
     prep = prepare(cfg, build_root)
     b, k, c = res.folded.shape
+    metrics: dict[str, Any] = {
+        "vectors": str(vectors_path), "config": cfg.name, "config_source": str(cfg.source),
+        "B": b, "K": k, "C": c, "per_tensor": bool(res.folded.per_tensor),
+        "y_zp": int(res.folded.y_zp), "act_min": int(res.folded.act_min),
+        "act_max": int(res.folded.act_max), "rounding": cfg.rounding,
+        "skipped_simulators": dict(missing), "sims": {}}
     out.write(f"qmac verify: {show_path(vectors_path)} on {cfg.name} ({cfg.source}): B={b} "
               f"K={k} C={c}, {'per-tensor' if res.folded.per_tensor else 'per-channel'}, "
               f"y_zp={res.folded.y_zp} act=[{res.folded.act_min}, {res.folded.act_max}], "
               f"rounding {cfg.rounding}\n")
     gold = _golden(cfg, prep.hp, res)
-    _golden_notes(cfg, gold, out)
+    metrics.update(_golden_notes(cfg, gold, out))
     work = outdir / prep.tag
     work.mkdir(parents=True, exist_ok=True)
     layer_path = _write_layer(work / "layer.npz", res.folded)
     results: dict[str, np.ndarray] = {}
     status = 0
     for sim in [s for s in sims if s in found]:
-        y_hw, ok = _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out)
+        rec = metrics["sims"][sim] = {}
+        y_hw, ok = _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out,
+                           rec)
         if y_hw is not None:
             results[sim] = y_hw
-            ok = _compare_reference(sim, y_hw, res, vectors_path, gold, out) and ok
+            ok = _compare_reference(sim, y_hw, res, vectors_path, gold, out, rec) and ok
+        rec["pass"] = bool(ok)
         status = status or (0 if ok else 1)
     if not results:
         status = 1
-    _write_result(out_path, res, gold, results, out)
+    metrics.update(status=status, result="PASS" if status == 0 else "FAIL")
+    _write_result(out_path, res, gold, results, out, metrics)
     out.write(f"qmac verify: {'PASS' if status == 0 else 'FAIL'}\n")
     return status
 
 
-def _golden_notes(cfg: DatapathConfig, gold, out: TextIO) -> None:
-    """Where the configured datapath's golden differs from the crossbar's or TFLite's."""
+def _golden_notes(cfg: DatapathConfig, gold, out: TextIO) -> dict:
+    """Where the configured datapath's golden differs from the crossbar's or TFLite's
+    (printed, and returned as the JSON metrics ``crossbar`` / ``golden_vs_tflite_diff``)."""
     y_golden, _, y_tflite, crossbar = gold
     y_ref_note = ""
+    notes: dict[str, Any] = {"crossbar": None, "golden_vs_tflite_diff": None}
     if crossbar is not None:
         n = int((crossbar["y_mac"] != y_golden).sum())
+        notes["crossbar"] = {"outputs_differing_from_mac": n, "outputs": int(y_golden.size),
+                             "dot": crossbar["dot"].to_dict(),
+                             "out": crossbar["out"].to_dict()}
         out.write(f"  crossbar: y_golden is golden/crossbar.py's model of the tile; "
                   f"{n} of {y_golden.size} outputs differ from the MAC-array datapath's\n"
                   f"  crossbar error vs exact: dot products {crossbar['dot'].format()}; "
                   f"outputs {crossbar['out'].format()}\n")
         y_ref_note = "the crossbar's ADC/noise or "
+    if y_tflite is not None:
+        notes["golden_vs_tflite_diff"] = int((y_tflite != y_golden).sum())
     if y_tflite is not None and not np.array_equal(y_tflite, y_golden):
         n = int((y_tflite != y_golden).sum())
         out.write(f"  note: {n} outputs of the configured datapath (acc_bits={cfg.acc_bits}, "
                   f"{cfg.overflow}) differ from TFLite's int32 reference ({y_ref_note}"
                   f"accumulator overflow or int32-undefined left shifts); y_golden models the "
                   f"hardware\n")
+    return notes
 
 
 def _write_layer(path: Path, F) -> Path:
@@ -398,8 +422,9 @@ def _write_layer(path: Path, F) -> Path:
     return path
 
 
-def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out):
-    """Build and run ``sim`` on the layer; ``(y_hw or None, matched golden)``."""
+def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out, rec):
+    """Build and run ``sim`` on the layer; ``(y_hw or None, matched golden)``. What it
+    prints also goes into ``rec`` (the simulator's entry of ``OUT.json``)."""
     from .runner import BuildError, build, run_test
     hp = prep.hp
     y_golden = gold[0]
@@ -408,6 +433,7 @@ def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out
                     sim=sim, build_root=build_root, tag=prep.tag)
     except BuildError as exc:
         out.write(f"qmac verify: {sim}: {exc}\n")
+        rec.update(outcome="build error", message=str(exc))
         return None, False
     hw_out = work / f"{sim}.hw.npz"
     if hw_out.exists():
@@ -418,14 +444,20 @@ def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out
                    timeout=limit, log_name="verify",
                    extra_env={"QMAC_VERIFY_LAYER": str(layer_path),
                               "QMAC_VERIFY_OUT": str(hw_out)})
+    rec.update(wall_s=round(run.wall, 3), log=str(run.log_path))
     if not hw_out.exists():
         out.write(f"qmac verify: {sim}: no hardware output ({run.status}: {run.message})\n")
+        rec.update(outcome="no output", message=f"{run.status}: {run.message}")
         return None, False
     with np.load(hw_out) as f:
         hw = {key: f[key] for key in f.files}
     y_hw = hw["y_hw"]
     diff = np.argwhere(y_hw != y_golden)
     missing_beats = int(hw["expected_beats"]) - int(hw["beats"])
+    rec.update(outputs=int(y_hw.size), mismatches=int(len(diff)), missing_beats=missing_beats,
+               unknown_beats=int(hw["unknown"]), cycles=int(hw["cycles"]),
+               first_mismatches=[{"b": int(bi), "c": int(ci), "golden": int(y_golden[bi, ci]),
+                                  "hardware": int(y_hw[bi, ci])} for bi, ci in diff[:8]])
     if diff.size or missing_beats or int(hw["unknown"]):
         out.write(f"qmac verify: {sim}: MISMATCH: {len(diff)} of {y_hw.size} outputs differ"
                   + (f", {missing_beats} output beats missing" if missing_beats else "")
@@ -434,13 +466,16 @@ def _run_hw(sim, prep, layer_path, work, build_root, timeout, b, k, c, gold, out
         for bi, ci in diff[:8]:
             out.write(f"    y[{bi}, {ci}]: golden {int(y_golden[bi, ci])}, hardware "
                       f"{int(y_hw[bi, ci])}\n")
+        rec["outcome"] = "mismatch"
         return y_hw, False
+    rec["outcome"] = "match"
     out.write(f"qmac verify: {sim}: {y_hw.size} outputs ({b}x{c}) match golden "
               f"bit-exactly ({int(hw['cycles'])} cycles, {run.wall:.1f} s)\n")
     return y_hw, True
 
 
-def _compare_reference(sim, y_hw, res: ResolvedLayer, vectors_path: Path, gold, out) -> bool:
+def _compare_reference(sim, y_hw, res: ResolvedLayer, vectors_path: Path, gold, out,
+                       rec) -> bool:
     """Compare with the file's ``y_tflite`` (if any); False on an unexcused difference.
 
     Where the crossbar's golden differs from the exact datapath (its ADC / noise), a
@@ -455,6 +490,8 @@ def _compare_reference(sim, y_hw, res: ResolvedLayer, vectors_path: Path, gold, 
     unexcused = int(((y_hw != res.y_ref) & ~excused).sum()) if lossy else nref
     name = show_path(vectors_path.name)
     kernel = f" ({res.kernel})" if res.kernel else ""
+    rec["y_tflite"] = {"differing": nref, "unexcused": unexcused, "excused": nref - unexcused,
+                       "kernel": res.kernel or None, "pass": not unexcused}
     if nref and not unexcused:
         out.write(f"qmac verify: {sim}: {nref} outputs differ from y_tflite in {name}, all "
                   f"where this crossbar's golden differs from the exact datapath ({lossy} "
@@ -469,8 +506,10 @@ def _compare_reference(sim, y_hw, res: ResolvedLayer, vectors_path: Path, gold, 
     return True
 
 
-def _write_result(out_path: Path, res: ResolvedLayer, gold, results: dict, out) -> None:
-    """``OUT.npz``, written atomically (no partial file on a full disk)."""
+def _write_result(out_path: Path, res: ResolvedLayer, gold, results: dict, out,
+                  metrics: dict) -> None:
+    """``OUT.npz`` and ``OUT.json`` (the printed figures), written atomically (no partial
+    file on a full disk)."""
     y_golden, ovf_golden, y_tflite, crossbar = gold
     F = res.folded
     payload: dict[str, Any] = {
@@ -487,4 +526,8 @@ def _write_result(out_path: Path, res: ResolvedLayer, gold, results: dict, out) 
     if crossbar is not None:
         payload["y_mac"] = crossbar["y_mac"]
     atomic_write(out_path, lambda f: np.savez(f, **payload))
-    out.write(f"qmac verify: wrote {show_path(out_path)} ({', '.join(sorted(payload))})\n")
+    json_path = out_path.with_suffix(".json" if out_path.suffix != ".json" else ".out.json")
+    text = json.dumps(metrics, indent=1, default=str) + "\n"
+    atomic_write(json_path, lambda f: f.write(text.encode()))
+    out.write(f"qmac verify: wrote {show_path(out_path)} ({', '.join(sorted(payload))}) and "
+              f"{show_path(json_path)}\n")

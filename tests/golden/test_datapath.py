@@ -97,6 +97,24 @@ def test_int_matmul_exact_beyond_float_range(rng):
     with pytest.raises(ValueError, match=re.escape("is out of range; allowed: < 2^63")):
         int_matmul(np.array([[2**31] * 4]), np.array([[2**31]] * 4))
 
+@pytest.mark.parametrize("amax, bmax, k", [
+    (128, 127, 1032),    # int8 codes: max|a|·max|b|·K = 16 776 192 < 2^24, one float32 call
+    (128, 127, 1033),    # just beyond 2^24: two float32 chunks of <= 1032
+    (255, 128, 600),     # x − x_zp: float32 chunks of 514
+    (2**12, 2**12, 70),  # float32 chunk of 1 would be too short: one float64 call
+])
+def test_int_matmul_float32_tier_exact(rng, amax, bmax, k):
+    """Sums reaching the float32 limit 2^24 (and beyond, chunked) stay exact: every row
+    and column at the extremes, odd values so any rounding would show."""
+    a = rng.integers(-amax, amax, (3, k), endpoint=True)
+    b = rng.integers(-bmax, bmax, (k, 4), endpoint=True)
+    a[0], a[1], b[:, 0], b[:, 1] = -amax, amax, bmax, -bmax
+    a[0, 0], b[0, 1] = -amax + 1, -bmax + 1   # odd sums at the largest magnitudes
+    want = [[sum(int(p) * int(q) for p, q in zip(row, col)) for col in b.T] for row in a]
+    ref.assert_exact(int_matmul(a, b), want)
+    ref.assert_exact(int_matmul(a[None], b[None]), [want])  # batched (..., M, K) too
+
+
 
 def test_mac_uint16_long_dot_product_uses_chunks():
     k = 2**21 + 3  # (2^16 − 1)^2·K > 2^53: several BLAS chunks

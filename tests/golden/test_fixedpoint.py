@@ -202,6 +202,34 @@ def test_wide_equals_int32_wherever_tflite_is_defined(rng, rounding):
                      x=x, m0=m0, shift=shift)
 
 
+@pytest.mark.parametrize("rounding", ROUNDINGS)
+def test_wide_direct_product_path_and_its_limit(rng, rounding, monkeypatch):
+    """While max|x|·max(m0) < 2^62, x·m0 is formed directly in int64; one element beyond
+    sends the whole array through the 16-bit split. Both equal the reference, at the limit
+    itself, with per-channel m0 / shift kept compact ((C,) against [B, C])."""
+    split_calls = []
+    real_split = fp._scale_round_split
+    monkeypatch.setattr(fp, "_scale_round_split",
+                        lambda *a: split_calls.append(1) or real_split(*a))
+    lim = (2**62 - 1) // INT32_MAX                        # largest |x| with m0 = 2^31 − 1
+    x = rng.integers(-lim, lim, (500, 8), endpoint=True)
+    x[0, :4], x[1, :4] = lim, -lim
+    x[2] = ref.log_uniform_ints(rng, -lim, lim, 8)
+    m0 = random_m0(rng, 8)
+    m0[0] = INT32_MAX
+    shift = rng.integers(-31, 31, 8)                   # |result| <= 2^61
+    vec = ref.vec(lambda a, b, c: ref.mbqm_wide(a, b, c, rounding))
+    want = vec(x, np.broadcast_to(m0, x.shape), np.broadcast_to(shift, x.shape))
+    got, saturated = fp._mbqm_wide(x, m0, shift, rounding)
+    ref.assert_exact(got, want)
+    assert not saturated.any() and not split_calls     # direct path
+    x[3, 0] = lim + 1                                  # now max|x|·max(m0) >= 2^62
+    want[3, 0] = vec(np.array([lim + 1]), m0[:1], shift[:1])[0]
+    got, _ = fp._mbqm_wide(x, m0, shift, rounding)
+    ref.assert_exact(got, want)
+    assert split_calls                                 # split path, same results
+
+
 def test_wide_result_limit():
     # 2^47·2^30·2^(16−31) = 2^62 is the first value outside [-2^62, 2^62).
     assert multiply_by_quantized_multiplier_wide(2**47, 2**30, 15) == 2**61

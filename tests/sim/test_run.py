@@ -265,6 +265,12 @@ def test_labels_top1_and_python_api(tmp_path, build_root, monkeypatch, in_ci):
     assert f"top-1 accuracy (golden == hardware outputs): {want:.3f} on 3 image(s)" in buf.getvalue()
     fc = [r for r in res.rows if r.op == "FULLY_CONNECTED"][0]
     assert fc.hw_diff == 0 and fc.outputs == 3 * 4
+    rep = res.report                   # the printed figures are in report.json as numbers
+    v = rep["sim"]["verilator"]
+    assert rep["ops"] == len(load_tflite(model).ops) and rep["golden_s"] >= 0
+    assert v["hw_diff"] == 0 and v["checked_mac_per_s"] > 0
+    from sim.run_report import fmt_int
+    assert f"= {fmt_int(int(v['checked_mac_per_s']))} checked MAC/s" in buf.getvalue()
 
 
 def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):

@@ -126,6 +126,27 @@ def test_cli_sweep_table_and_files(files, tmp_path, capsys):
     assert len(rows) == 1 + 2 + 2 * 3
 
 
+def test_cli_config_after_the_options_and_noise_adc_bits(files, tmp_path, capsys):
+    """CONFIG may follow the options (argparse alone rejected it there); noisy points
+    only at --noise-adc-bits, first full scale."""
+    model, data = files
+    rc = qmac(["sweep", str(model), "--data", str(data), "--adc-bits", "4,6",
+               "--adc-full-scale", "config,auto", "--program-noise", "0,0.01", "--seeds", "2",
+               "--noise-adc-bits", "6", "--count", "60", "--no-plots", "-o", str(tmp_path / "o"),
+               "constraints/sidra_y1.yaml"])
+    assert rc == 0, capsys.readouterr().err
+    pts = json.loads((tmp_path / "o" / "sweep.json").read_text())["points"]
+    xb = [p for p in pts if p["engine"] == "crossbar"]
+    noisy = {(p["adc_bits"], p["full_scale"], p["seed"]) for p in xb if p["program_sigma"]}
+    assert noisy == {(6, "config", 0), (6, "config", 1)}
+    assert len(xb) == 2 * 2 + 2            # 2 ADC widths x 2 full scales clean, + 2 seeds
+    with pytest.raises(SystemExit):        # still exactly one CONFIG
+        qmac(["sweep", str(model), "--data", str(data), "constraints/int8.yaml",
+              "constraints/sidra_y1.yaml"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: constraints/int8.yaml constraints/sidra_y1.yaml" in err
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--layer-bits", "8,4,2"], "--layer-bits=8,4,2 has 3 values; allowed: 2"),
     (["--bits", "1"], "--bits='1' is not allowed; allowed: integers 2..16"),

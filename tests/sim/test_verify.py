@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +39,8 @@ def build_root() -> Path:
 
 @pytest.fixture
 def verify(tmp_path, build_root, monkeypatch, capsys):
-    """Run ``qmac verify`` through the CLI; returns (exit status, stdout, stderr, OUT.npz)."""
+    """Run ``qmac verify`` through the CLI; returns (exit status, stdout, stderr, OUT.npz
+    as a dict, plus ``metrics``: OUT.json)."""
     monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
 
     def run(vectors, *, sim="verilator", config=None, extra=()):
@@ -51,6 +54,7 @@ def verify(tmp_path, build_root, monkeypatch, capsys):
         if out.exists():
             with np.load(out) as f:
                 data = {k: f[k] for k in f.files}
+            data["metrics"] = json.loads(out.with_suffix(".json").read_text())
         return rc, cap.out, cap.err, data
     return run
 
@@ -85,6 +89,15 @@ def test_tflite_reference_kernels(case, verify, in_ci):
     np.testing.assert_array_equal(data["y_hw"], ref["y_tflite"])
     np.testing.assert_array_equal(data["y_golden"], ref["y_tflite"])
     assert "matches y_tflite" in out
+    m = data["metrics"]              # every printed figure is in OUT.json too
+    b, k = ref["x"].shape
+    assert (m["B"], m["K"], m["C"], m["status"], m["result"]) == \
+        (b, k, ref["w"].shape[0], 0, "PASS")
+    v = m["sims"]["verilator"]
+    assert (v["outcome"], v["mismatches"], v["missing_beats"], v["outputs"]) == \
+        ("match", 0, 0, data["y_hw"].size)
+    assert v["y_tflite"]["differing"] == 0 and v["pass"] is True
+    assert f"({v['cycles']} cycles" in out and m["golden_vs_tflite_diff"] == 0
 
 
 def test_tflite_on_icarus(verify, in_ci):
@@ -152,6 +165,12 @@ def test_mismatch_exits_1(verify, monkeypatch, in_ci):
     assert rc == 1
     assert "MISMATCH: 1 of" in out
     assert data is not None and (data["y_hw"] != data["y_golden"]).sum() == 1
+    m = data["metrics"]
+    v = m["sims"]["verilator"]
+    assert (m["status"], m["result"], v["outcome"], v["mismatches"], v["pass"]) == \
+        (1, "FAIL", "mismatch", 1, False)
+    bad = v["first_mismatches"][0]
+    assert data["y_hw"][bad["b"], bad["c"]] == bad["hardware"] != bad["golden"]
 
 
 def _base():
@@ -215,6 +234,11 @@ def test_crossbar_config_checks_against_the_crossbar_golden(verify, in_ci):
     np.testing.assert_array_equal(data["y_hw"], data["y_golden"])
     assert "crossbar error vs exact: dot products SQNR" in out
     lossy = int((data["y_golden"] != data["y_mac"]).sum())
+    xbm = data["metrics"]["crossbar"]   # the printed crossbar figures, in OUT.json
+    assert xbm["outputs_differing_from_mac"] == lossy
+    printed = float(re.search(r"dot products SQNR (\S+) dB", out).group(1))
+    assert abs(printed - xbm["dot"]["sqnr_db"]) <= 0.006
+    assert data["metrics"]["sims"]["verilator"]["y_tflite"]["unexcused"] == 0
     assert "differ from the MAC-array datapath's" in out
     if lossy:
         assert "all where this crossbar's golden differs from the exact datapath" in out
