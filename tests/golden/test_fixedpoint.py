@@ -211,7 +211,10 @@ def test_wide_direct_product_path_and_its_limit(rng, rounding, monkeypatch):
     real_split = fp._scale_round_split
     monkeypatch.setattr(fp, "_scale_round_split",
                         lambda *a: split_calls.append(1) or real_split(*a))
-    lim = (2**62 - 1) // INT32_MAX                        # largest |x| with m0 = 2^31 − 1
+    # the product formed is x·m0 (x·rm·2^16 for single16, whose largest multiplier is
+    # 0x7FFF·2^16): largest |x| with the largest effective multiplier
+    m_eff = (0x7FFF << 16) if rounding == "single16" else INT32_MAX
+    lim = (2**62 - 1) // m_eff
     x = rng.integers(-lim, lim, (500, 8), endpoint=True)
     x[0, :4], x[1, :4] = lim, -lim
     x[2] = ref.log_uniform_ints(rng, -lim, lim, 8)
