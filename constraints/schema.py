@@ -34,17 +34,18 @@ section).
 
 _NOTES = {
     "accumulator": (
-        "Derived: `acc_bits = 2N + M`; `max_depth` in the manifest is the exact largest K "
+        "Derived: `acc_bits = A + W + M` (A = `input_bits`, W = `weight_bits`; 2N + M when "
+        "both are N); `max_depth` in the manifest is the exact largest K "
         "that cannot overflow that accumulator (e.g. 131071 for int8 with 32 bits); "
-        "`psum_bits`, the exact width of one pass's dot product: 2N + ceil(log2 R) for "
+        "`psum_bits`, the exact width of one pass's dot product: A + W + ceil(log2 R) for "
         "signed operands and R a power of two, one more when both operands are unsigned."),
     "requant": (
         "Run-time parameters (loaded through `i_load`, not in the YAML): per-channel bias, "
         f"M0 ({L.M0_BITS} bits, 0..2^31−1), shift ({L.SHIFT_MIN}..{L.SHIFT_MAX}), output "
         "zero point, act_min, act_max."),
     "crossbar": (
-        "Derived (manifest `crossbar.derived`): slices S = ceil(N/b), polarities E, physical "
-        "columns C·S·E, phases P, lossless ADC bits L, the LSB exponent k of every physical "
+        "Derived (manifest `crossbar.derived`): slices S = ceil(W/b), polarities E, physical "
+        "columns C·S·E, phases P (from the A-bit inputs), lossless ADC bits L, the LSB exponent k of every physical "
         "column, cycles per vector `P·(m·(Lc + 1) + settle + 1) + 1`, latency."),
 }
 
@@ -81,12 +82,13 @@ def _budget():
     return (
         "## Limits and budget\n\n"
         f"One set of limits for the YAML, the hardware constructors and the golden models "
-        f"(`constraints/limits.py`): N {L.BITS_MIN}..{L.BITS_MAX}, R and C 1..{L.DIM_MAX}, "
+        f"(`constraints/limits.py`): N, A, W {L.BITS_MIN}..{L.BITS_MAX}, R and C 1..{L.DIM_MAX}, "
         f"T 1..{L.TILES_MAX}, `acc_bits` ≤ {L.ACC_BITS_MAX}, `out_bits` "
         f"{L.OUT_BITS_MIN}..{L.OUT_BITS_MAX}, ADC ≤ {L.ADC_BITS_MAX} bits.\n\n"
         "A configuration inside the limits but beyond the generation budget is refused "
-        "before elaboration, with its cost in the message: cost = R·C·N² (MAC partial-product "
-        "bits; a crossbar: R·C_phys·N) + R·C·T·N/16 (weight memory bits), budget "
+        "before elaboration, with its cost in the message: cost = R·C·A·W (MAC "
+        "partial-product bits; a crossbar: R·C_phys·max(A, W)) + R·C·T·W/16 (weight memory "
+        "bits), budget "
         f"{L.COST_BUDGET} units (an estimate; e.g. {_cost(8, 16, 16, 16)} for int8.yaml, "
         f"{_cost(16, 64, 64, 16)} for N=16 64×64, {_cost(16, 256, 256, 1024)} for N=16 "
         f"256×256 with 1024 tiles, which is refused).\n")
