@@ -27,9 +27,10 @@ records of `constraints/records.py`. Any unknown key, wrong type (including `nul
 `true` for a number) or out-of-range value stops `qmac` with exit status 2 and one line:
 `<file>: <field>: <value> is not allowed; allowed: <range>` (long values abbreviated).
 
-Shipped: `int8.yaml` (default, TFLite int8), `int4.yaml`, `int16.yaml`, and the crossbar
-configurations `sidra_y1.yaml`, `isaac.yaml` (`docs/crossbar.md` explains the `crossbar:`
-section).
+Shipped: `int8.yaml` (default, TFLite int8), `int4.yaml`, `int16.yaml`, the mixed-precision
+`w4a8.yaml`, `w8a4.yaml`, `w2a8.yaml` (separate `input_bits` / `weight_bits`), and the
+crossbar configurations `sidra_y1.yaml`, `isaac.yaml`, `xbar_w4a8.yaml` (`docs/crossbar.md`
+explains the `crossbar:` section).
 """
 
 _NOTES = {
