@@ -88,8 +88,9 @@ FIELDS = (
     F("operands.input_bits", "int", DERIVED, "A: width of the inputs `x` (activations).",
       L.BITS_MIN, L.BITS_MAX, default_doc="N"),
     F("operands.weight_bits", "int", DERIVED, "W: width of the stored weights "
-      "`w' = w − w_zp` (the weight zero point is folded in by the driver, so `w'` must "
-      "fit W bits).", L.BITS_MIN, L.BITS_MAX, default_doc="N"),
+      "`w' = w − w_zp` (the driver subtracts the weight zero point, so `w'` must fit; "
+      "b-bit codes with any per-tensor zero point need W = b + 1, e.g. 9 for uint8).",
+      L.BITS_MIN, L.BITS_MAX, default_doc="N"),
     F("operands.input_signed", "bool", True, "`x` is two's complement (int8) or unsigned (uint8)."),
     F("operands.weight_signed", "bool", True, "Weights are two's complement or unsigned."),
     # --- array -----------------------------------------------------------------------------

@@ -113,3 +113,27 @@ def test_crossbar_spec_bits_sets_both_widths():
     assert (spec.phases, spec.slices, spec.input_offset, spec.weight_offset) == (4, 2, 128, 8)
     same = dataclasses.replace(spec, bits=6, adc_shift=None)
     assert (same.input_bits, same.weight_bits, same.bits) == (6, 6, 6)
+
+
+@pytest.mark.parametrize("w_zp", [0, 1, 128, 254, 255])
+@pytest.mark.parametrize("x_zp", [0, 255])
+def test_weight_zero_point_in_a_one_bit_wider_store_is_exact(w_zp, x_zp):
+    """uint8 weights with a per-tensor zero point anywhere in [0, 255]: w' = w − w_zp fits
+    9 signed bits (W + 1), and the 8-bit-unsigned × 9-bit-signed datapath equals TFLite's
+    literal Σ (x − x_zp)(w − w_zp) + bias, x and w at their extremes included."""
+    rng = make_rng("wzp", w_zp, x_zp)
+    x = rng.integers(0, 256, (4, 9))
+    x[0], x[1] = 0, 255
+    w = rng.integers(0, 256, (3, 9))
+    w[0], w[1] = 0, 255
+    bias = rng.integers(-9000, 9000, 3)
+    w_f, bias_f = fold_zero_points(w, bias, x_zp=x_zp, w_zp=w_zp)
+    assert w_f.min() >= -255 and w_f.max() <= 255             # 9 signed bits
+    kw = dict(m0=1 << 30, shift=-9, y_zp=128, act_min=0, act_max=255)
+    y, _ = datapath_model(x, w_f, bias_f, input_bits=8, weight_bits=9, input_signed=False,
+                          weight_signed=True, rows=4, acc_bits=32, overflow="wrap", **kw)
+    assert np.array_equal(y, fully_connected(x, w, bias=bias, x_zp=x_zp, w_zp=w_zp, **kw))
+    if w_zp != 128:         # w' spans [-w_zp, 255 - w_zp]: 8 signed bits only for 128
+        with pytest.raises(ValueError, match=r"w"):
+            datapath_model(x, w_f, bias_f, input_bits=8, weight_bits=8, input_signed=False,
+                           weight_signed=True, rows=4, acc_bits=32, overflow="wrap", **kw)
