@@ -2,10 +2,11 @@
 --lint-only``, default warnings, no waivers) for every (input_bits, weight_bits) in
 2..16 × 2..16 on a tiny array.
 
-CI runs a stratified subset — the four corners (2/16 × 2/16), the anti-diagonal A + W = 18
-sampled every third point, and the common mixed points W4A8, W8A4, W2A8, W8A16 — and the
-whole 225-point grid runs with ``QMAC_LONG=1`` (the ``long`` marker). The diagonal A = W
-is generated and linted on the default 16×16 array by ``tests/sim/test_generate.py``.
+CI runs a stratified subset — the four corners (2/16 × 2/16) and two points of the
+anti-diagonal A + W = 18 — and the whole 225-point grid runs with ``QMAC_LONG=1`` (the
+``long`` marker). In CI the diagonal A = W = 2..16 is generated and linted on the default
+16×16 array, and W4A8, W8A4, W2A8 and the W4A8 crossbar as shipped configurations, by
+``tests/sim/test_generate.py``.
 Signedness, rounding, overflow policy and output width rotate over the points.
 """
 
@@ -24,9 +25,8 @@ ROUNDINGS = ("double", "single", "ruy")
 ROWS, COLS, TILES = 2, 2, 2          # the widths are what varies; the array stays tiny
 
 CORNERS = [(a, w) for a in (2, 16) for w in (2, 16)]
-ANTI_DIAGONAL = [(a, 18 - a) for a in (5, 8, 11, 14)]
-COMMON = [(8, 4), (4, 8), (8, 2), (16, 8)]      # W4A8, W8A4, W2A8, W8A16
-SUBSET = sorted(set(CORNERS + ANTI_DIAGONAL + COMMON))
+ANTI_DIAGONAL = [(5, 13), (11, 7)]
+SUBSET = sorted(set(CORNERS + ANTI_DIAGONAL))
 FULL = [p for p in itertools.product(WIDTHS, WIDTHS) if p not in SUBSET]
 
 
@@ -68,4 +68,4 @@ def test_mixed_widths_lint_clean_full_grid(verilator_cmd, tmp_path, a, w):
 def test_grid_is_complete():
     """Subset and long grid together are every pair in 2..16 × 2..16, each once."""
     assert sorted(SUBSET + FULL) == sorted(itertools.product(WIDTHS, WIDTHS))
-    assert set(CORNERS) <= set(SUBSET) and len(SUBSET) == 12
+    assert set(CORNERS) <= set(SUBSET) and len(SUBSET) == 6
