@@ -12,7 +12,7 @@ from .fields import DERIVED, FIELDS, SECTIONS, TOP_LEVEL, ContractError, Field, 
 from .loadmap import (CROSSBAR_REGIONS, GAP_BITS, KIND_BITS, KIND_NAMES, KINDS, LANE_BITS,
                       REGION_BITS, REGIONS, SCALAR_INDEX, decode_load, encode_load, pack_lanes)
 from .ranges import ceil_log2, dot_product_bits, exact_max_depth, int_range, signed_width_for
-from .records import CrossbarRecord, DatapathRecord, PortWidths
+from .records import CrossbarRecord, DatapathRecord, MixedWidthsError, PortWidths, common_bits
 from .seeds import DEFAULT_SEED, SEED_ENV, base_seed, make_rng, seed_key
 from .vocab import FULL_SCALE_AUTO, INPUT_ENCODINGS, OVERFLOW_POLICIES, ROUNDINGS, WEIGHT_ENCODINGS
 
@@ -22,7 +22,7 @@ __all__ = [
     "CROSSBAR_REGIONS", "GAP_BITS", "KIND_BITS", "KIND_NAMES", "KINDS", "LANE_BITS",
     "REGION_BITS", "REGIONS", "SCALAR_INDEX", "decode_load", "encode_load", "pack_lanes",
     "ceil_log2", "dot_product_bits", "exact_max_depth", "int_range", "signed_width_for",
-    "CrossbarRecord", "DatapathRecord", "PortWidths",
+    "CrossbarRecord", "DatapathRecord", "MixedWidthsError", "PortWidths", "common_bits",
     "DEFAULT_SEED", "SEED_ENV", "base_seed", "make_rng", "seed_key",
     "FULL_SCALE_AUTO", "INPUT_ENCODINGS", "OVERFLOW_POLICIES", "ROUNDINGS", "WEIGHT_ENCODINGS",
 ]

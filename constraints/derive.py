@@ -26,9 +26,10 @@ def addr_bits(index_bits_):
     return index_bits_ + REGION_BITS
 
 
-def load_data_bits(rows, bits, acc_bits):
-    """``LOAD_DATA_BITS = max(R·N, acc_bits, 32)``."""
-    return max(rows * bits, acc_bits, 32)
+def load_data_bits(rows, weight_bits, acc_bits):
+    """``LOAD_DATA_BITS = max(R·W, acc_bits, 32)`` (W = ``weight_bits``: a load carries one
+    weight column)."""
+    return max(rows * weight_bits, acc_bits, 32)
 
 
 def tile_bits(weight_tiles):
@@ -52,9 +53,9 @@ def cmd_width(load_width, data_width):
 
 
 # --- crossbar geometry ------------------------------------------------------------------
-def slices(bits, cell_bits):
-    """S = ceil(N / b) cells per weight."""
-    return -(-bits // cell_bits)
+def slices(weight_bits, cell_bits):
+    """S = ceil(W / b) cells per weight (W = ``weight_bits``)."""
+    return -(-weight_bits // cell_bits)
 
 
 def polarities(weight_encoding):
@@ -62,9 +63,9 @@ def polarities(weight_encoding):
     return 2 if weight_encoding == "differential" else 1
 
 
-def phys_cols(cols, bits, cell_bits, weight_encoding):
+def phys_cols(cols, weight_bits, cell_bits, weight_encoding):
     """``C_phys = C·S·E``."""
-    return cols * slices(bits, cell_bits) * polarities(weight_encoding)
+    return cols * slices(weight_bits, cell_bits) * polarities(weight_encoding)
 
 
 def sign_phase(input_signed, input_encoding):
@@ -73,8 +74,9 @@ def sign_phase(input_signed, input_encoding):
 
 
 def phase_plan(bits, input_signed, dac_bits, input_encoding):
-    """``((lsb, width, is_sign), ...)`` of every DAC phase: the N-bit pattern cut into
-    ``dac_bits`` digits from the LSB, the sign bit last and alone with a sign phase."""
+    """``((lsb, width, is_sign), ...)`` of every DAC phase: the input's ``bits``-bit pattern
+    (``input_bits``) cut into ``dac_bits`` digits from the LSB, the sign bit last and alone
+    with a sign phase."""
     sign = sign_phase(input_signed, input_encoding)
     top = bits - 1 if sign else bits
     plan = [(lo, min(dac_bits, top - lo), False) for lo in range(0, top, dac_bits)]

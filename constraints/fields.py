@@ -83,8 +83,14 @@ FIELDS = (
     F("crossbar", "mapping", None, "Present: generate the crossbar (DAC/ADC) engine instead of "
       "the MAC array (`docs/crossbar.md`).", default_doc="absent"),
     # --- operands --------------------------------------------------------------------------
-    F("operands.bits", "int", 8, "N: width of inputs `x` and stored weights `w' = w − w_zp`; "
-      "`--bits` overrides it.", L.BITS_MIN, L.BITS_MAX),
+    F("operands.bits", "int", 8, "N: shorthand for both operand widths (`input_bits` = "
+      "`weight_bits` = N unless given); `--bits` overrides both.", L.BITS_MIN, L.BITS_MAX),
+    F("operands.input_bits", "int", DERIVED, "A: width of the inputs `x` (activations).",
+      L.BITS_MIN, L.BITS_MAX, default_doc="N"),
+    F("operands.weight_bits", "int", DERIVED, "W: width of the stored weights "
+      "`w' = w − w_zp` (the driver subtracts the weight zero point, so `w'` must fit; "
+      "b-bit codes with any per-tensor zero point need W = b + 1, e.g. 9 for uint8).",
+      L.BITS_MIN, L.BITS_MAX, default_doc="N"),
     F("operands.input_signed", "bool", True, "`x` is two's complement (int8) or unsigned (uint8)."),
     F("operands.weight_signed", "bool", True, "Weights are two's complement or unsigned."),
     # --- array -----------------------------------------------------------------------------
@@ -94,10 +100,10 @@ FIELDS = (
     F("array.weight_tiles", "int", 16, "T: R×C weight tiles held on chip; a layer with "
       "K ≤ T·R streams its whole batch without reloading weights.", 1, L.TILES_MAX),
     # --- accumulator -----------------------------------------------------------------------
-    F("accumulator.guard_bits", "int", DERIVED, "M: the accumulator has `acc_bits = 2N + M` "
+    F("accumulator.guard_bits", "int", DERIVED, "M: the accumulator has `acc_bits = A + W + M` "
       "bits (give at most one of `guard_bits` and `max_depth`).", 0, L.GUARD_BITS_MAX,
       default_doc="from `max_depth`",
-      allowed_doc=f"an integer in 0..{L.GUARD_BITS_MAX}, 2N+M ≤ {L.ACC_BITS_MAX}, enough for "
+      allowed_doc=f"an integer in 0..{L.GUARD_BITS_MAX}, A+W+M ≤ {L.ACC_BITS_MAX}, enough for "
                   f"one pass of R rows"),
     F("accumulator.max_depth", "int", DERIVED, "Smallest K that must never overflow "
       "(worst-case operands, bias not counted); M is the smallest guard width that "
@@ -106,8 +112,8 @@ FIELDS = (
       "its range (either way the lane's overflow flag is set); `wrap` with 32 bits is "
       "TFLite's int32 arithmetic.", choices=OVERFLOW_POLICIES),
     # --- requant ---------------------------------------------------------------------------
-    F("requant.out_bits", "int", DERIVED, "Width of the requantized output.", L.OUT_BITS_MIN,
-      None, default_doc="N",     # upper bound min(16, acc_bits): checked when resolved
+    F("requant.out_bits", "int", DERIVED, "Width of the requantized output (independent of "
+      "the operand widths).", L.OUT_BITS_MIN, None, default_doc="A",     # upper bound min(16, acc_bits): checked when resolved
       allowed_doc=f"an integer in {L.OUT_BITS_MIN}..min({L.OUT_BITS_MAX}, acc_bits)"),
     F("requant.out_signed", "bool", True, "Output is int (`[−2^(b−1), 2^(b−1)−1]`) or uint "
       "(`[0, 2^b−1]`)."),
@@ -129,15 +135,16 @@ FIELDS = (
       allowed_doc="array.rows"),
     F("crossbar.cols", "int", DERIVED, "Logical crossbar columns; must equal `array.cols`.",
       1, L.DIM_MAX, default_doc="array.cols", allowed_doc="array.cols"),
-    F("crossbar.cell_bits", "int", DERIVED, "b: a cell holds a level 0 .. 2^b − 1.", 1,
-      L.BITS_MAX, default_doc="min(N, 8)", allowed_doc="an integer in 1..N"),
+    F("crossbar.cell_bits", "int", DERIVED, "b: a cell holds a level 0 .. 2^b − 1; a weight "
+      "is sliced over S = ceil(W/b) cells.", 1, L.BITS_MAX, default_doc="min(W, 8)",
+      allowed_doc="an integer in 1..W"),
     F("crossbar.weight_encoding", "choice", "differential", "`differential`: two cells per "
-      "slice, w' = g+ − g−; `offset`: one cell holding w' + 2^(N−1).",
+      "slice, w' = g+ − g−; `offset`: one cell holding w' + 2^(W−1).",
       choices=WEIGHT_ENCODINGS),
-    F("crossbar.dac_bits", "int", 1, "v: DAC code width; P DAC phases per vector.", 1,
-      L.BITS_MAX, allowed_doc="an integer in 1..N"),
+    F("crossbar.dac_bits", "int", 1, "v: DAC code width; the A-bit input takes P DAC phases "
+      "per vector.", 1, L.BITS_MAX, allowed_doc="an integer in 1..A"),
     F("crossbar.input_encoding", "choice", "twos_complement", "`twos_complement`: a separate "
-      "sign phase; `offset`: DAC code x + 2^(N−1), corrected digitally.",
+      "sign phase; `offset`: DAC code x + 2^(A−1), corrected digitally.",
       choices=INPUT_ENCODINGS),
     F("crossbar.adc_bits", "int", DERIVED, "B: ADC resolution.", 1, L.ADC_BITS_MAX,
       default_doc="lossless L"),

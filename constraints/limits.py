@@ -15,10 +15,10 @@ __all__ = ["BITS_MIN", "BITS_MAX", "DIM_MAX", "TILES_MAX", "ACC_BITS_MAX", "GUAR
            "ADC_OFFSET_SIGMA_MAX", "SEED_MAX", "M0_BITS", "SHIFT_BITS", "SHIFT_MIN",
            "SHIFT_MAX", "NAME_PATTERN", "COST_BUDGET", "cost_estimate"]
 
-BITS_MIN, BITS_MAX = 2, 16            # operands.bits (N)
+BITS_MIN, BITS_MAX = 2, 16            # operands.bits (N), input_bits (A), weight_bits (W)
 DIM_MAX = 256                         # array.rows (R), array.cols (C)
 TILES_MAX = 1024                      # array.weight_tiles (T)
-ACC_BITS_MAX = 48                     # 2N + M
+ACC_BITS_MAX = 48                     # A + W + M
 GUARD_BITS_MAX = 32                   # M
 OUT_BITS_MIN, OUT_BITS_MAX = 2, 16    # requant.out_bits
 CLOCK_MHZ_MIN, CLOCK_MHZ_MAX = 0.001, 5000.0
@@ -40,16 +40,20 @@ NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]{0,63}"
 COST_BUDGET = 1 << 22
 
 
-def cost_estimate(*, bits, rows, cols, weight_tiles, phys_cols=None):
+def cost_estimate(*, bits=None, rows, cols, weight_tiles, phys_cols=None, input_bits=None,
+                  weight_bits=None):
     """``(units, what)``: rough cost of generating and simulating a datapath.
 
-    ``units = R·C·N² + R·C·T·N / 16``: the MAC array's partial-product bits (cells of
-    logic, which dominate elaboration and Verilator time) plus the weight memory bits at a
-    sixteenth of a unit each. A crossbar (``phys_cols``) has no multipliers: its digital
-    side costs the ``C_phys`` reconstruction adders, ``C_phys·R·N`` units.
+    ``units = R·C·A·W + R·C·T·W / 16`` (``bits`` = N is the shorthand for A = W = N): the
+    MAC array's partial-product bits (cells of logic, which dominate elaboration and
+    Verilator time) plus the weight memory bits at a sixteenth of a unit each. A crossbar
+    (``phys_cols``) has no multipliers: its digital side costs the ``C_phys``
+    reconstruction adders, ``C_phys·R·max(A, W)`` units.
     """
-    mem_bits = rows * cols * weight_tiles * bits
-    logic = rows * phys_cols * bits if phys_cols else rows * cols * bits * bits
+    a = bits if input_bits is None else input_bits
+    w = bits if weight_bits is None else weight_bits
+    mem_bits = rows * cols * weight_tiles * w
+    logic = rows * phys_cols * max(a, w) if phys_cols else rows * cols * a * w
     units = logic + mem_bits // 16
     what = (f"~{units / 1e6:.1f} M cost units ({logic} logic + {mem_bits} weight-memory "
             f"bits / 16)")

@@ -26,22 +26,26 @@ def signed_width_for(lo, hi):
     return w
 
 
-def product_range(bits, input_signed, weight_signed):
-    """``(lo, hi)`` of the product of two N-bit operands."""
-    corners = [a * b for a in int_range(bits, input_signed) for b in int_range(bits, weight_signed)]
+def product_range(bits, input_signed, weight_signed, *, weight_bits=None):
+    """``(lo, hi)`` of the product of a ``bits``-bit input and a ``weight_bits``-bit weight
+    (``weight_bits`` defaults to ``bits``: one width N for both operands)."""
+    wb = bits if weight_bits is None else weight_bits
+    corners = [a * b for a in int_range(bits, input_signed) for b in int_range(wb, weight_signed)]
     return min(corners), max(corners)
 
 
-def dot_product_bits(bits, rows, input_signed, weight_signed):
-    """Smallest signed width holding every sum of ``rows`` products of N-bit operands."""
-    lo, hi = product_range(bits, input_signed, weight_signed)
+def dot_product_bits(bits, rows, input_signed, weight_signed, *, weight_bits=None):
+    """Smallest signed width holding every sum of ``rows`` products of a ``bits``-bit input
+    and a ``weight_bits``-bit weight (default: ``bits``)."""
+    lo, hi = product_range(bits, input_signed, weight_signed, weight_bits=weight_bits)
     return signed_width_for(rows * lo, rows * hi)
 
 
-def exact_max_depth(bits, acc_bits, input_signed, weight_signed):
-    """Largest number of N-bit products whose sum can never leave an ``acc_bits`` signed
-    accumulator (not counting the bias)."""
-    lo, hi = product_range(bits, input_signed, weight_signed)
+def exact_max_depth(bits, acc_bits, input_signed, weight_signed, *, weight_bits=None):
+    """Largest number of products (``bits``-bit input × ``weight_bits``-bit weight, default
+    ``bits``) whose sum can never leave an ``acc_bits`` signed accumulator (not counting the
+    bias)."""
+    lo, hi = product_range(bits, input_signed, weight_signed, weight_bits=weight_bits)
     top = (1 << (acc_bits - 1)) - 1
     depth = top // hi if hi > 0 else top
     if lo < 0:

@@ -15,13 +15,50 @@ from pathlib import PurePath
 from . import derive
 from .ranges import int_range
 
-__all__ = ["PortWidths", "DatapathRecord", "CrossbarRecord"]
+__all__ = ["PortWidths", "DatapathRecord", "CrossbarRecord", "MixedWidthsError",
+           "common_bits"]
 
 
-class PortWidths:
-    """Widths of the load/data/output ports (``docs/design.md``). Needs ``bits``, ``rows``,
-    ``cols``, ``weight_tiles``, ``acc_bits``, ``out_bits``, the three signedness flags and
-    :attr:`phys_cols_or_zero` (0 for the MAC array)."""
+class MixedWidthsError(ValueError):
+    """``.bits`` asked of a configuration whose input and weight widths differ."""
+
+
+def common_bits(owner, input_bits, weight_bits):
+    """The one operand width N of ``owner`` (``input_bits == weight_bits``), or
+    :class:`MixedWidthsError` naming both widths."""
+    if input_bits != weight_bits:
+        raise MixedWidthsError(
+            f"{owner}: bits is not defined for input_bits={input_bits}, "
+            f"weight_bits={weight_bits}; allowed: equal widths (use input_bits / weight_bits)")
+    return input_bits
+
+
+class OperandWidths:
+    """``bits`` (N) of a record with ``input_bits`` (A) and ``weight_bits`` (W): the
+    shorthand for both when they are equal; mixed widths raise :class:`MixedWidthsError`,
+    so code written for one width cannot silently use the wrong one."""
+
+    @property
+    def bits(self):
+        return common_bits(type(self).__name__, self.input_bits, self.weight_bits)
+
+    @property
+    def mixed(self):
+        """True when the input and weight widths differ."""
+        return self.input_bits != self.weight_bits
+
+    @property
+    def widths_label(self):
+        """``N=8`` or ``A=8 W=4`` (summaries, Verilog header)."""
+        if self.mixed:
+            return f"A={self.input_bits} W={self.weight_bits}"
+        return f"N={self.input_bits}"
+
+
+class PortWidths(OperandWidths):
+    """Widths of the load/data/output ports (``docs/design.md``). Needs ``input_bits``,
+    ``weight_bits``, ``rows``, ``cols``, ``weight_tiles``, ``acc_bits``, ``out_bits``, the
+    three signedness flags and :attr:`phys_cols_or_zero` (0 for the MAC array)."""
 
     @property
     def phys_cols_or_zero(self):
@@ -37,7 +74,7 @@ class PortWidths:
 
     @property
     def load_data_bits(self):
-        return derive.load_data_bits(self.rows, self.bits, self.acc_bits)
+        return derive.load_data_bits(self.rows, self.weight_bits, self.acc_bits)
 
     @property
     def tile_bits(self):
@@ -49,7 +86,7 @@ class PortWidths:
 
     @property
     def x_bits(self):
-        return self.rows * self.bits
+        return self.rows * self.input_bits
 
     @property
     def y_bits(self):
@@ -80,11 +117,11 @@ class PortWidths:
 
     @property
     def x_range(self):
-        return int_range(self.bits, self.input_signed)
+        return int_range(self.input_bits, self.input_signed)
 
     @property
     def w_range(self):
-        return int_range(self.bits, self.weight_signed)
+        return int_range(self.weight_bits, self.weight_signed)
 
     @property
     def out_range(self):
@@ -96,11 +133,12 @@ class PortWidths:
 
 
 @dataclasses.dataclass(frozen=True)
-class CrossbarRecord:
+class CrossbarRecord(OperandWidths):
     """A resolved ``crossbar:`` section (``docs/crossbar.md`` §1) with its derived numbers.
 
     ``adc_full_scale`` / ``adc_shift`` hold one value per physical column; the context fields
-    ``bits`` … ``clock_mhz`` are the datapath's. ``latency_cycles`` is the generated top's
+    ``input_bits`` … ``clock_mhz`` are the datapath's (weights are sliced from
+    ``weight_bits``, DAC phases cut from ``input_bits``). ``latency_cycles`` is the generated top's
     ``LATENCY`` at the nominal ADC latency (filled in by whoever resolves the record from
     the hardware's own latency, 0 when unknown).
     """
@@ -122,7 +160,8 @@ class CrossbarRecord:
     read_sigma: float
     adc_offset_sigma: float
     seed: int
-    bits: int
+    input_bits: int
+    weight_bits: int
     input_signed: bool
     weight_signed: bool
     weight_tiles: int
@@ -130,20 +169,20 @@ class CrossbarRecord:
     latency_cycles: int = 0
 
     # --- geometry (docs/crossbar.md §2) --------------------------------------------------
-    slices = property(lambda s: derive.slices(s.bits, s.cell_bits), doc="S = ceil(N / b).")
+    slices = property(lambda s: derive.slices(s.weight_bits, s.cell_bits), doc="S = ceil(W / b).")
     polarities = property(lambda s: derive.polarities(s.weight_encoding),
                           doc="E = 2 (differential) or 1 (offset).")
-    phys_cols = property(lambda s: derive.phys_cols(s.cols, s.bits, s.cell_bits,
+    phys_cols = property(lambda s: derive.phys_cols(s.cols, s.weight_bits, s.cell_bits,
                                                     s.weight_encoding), doc="C_phys = C·S·E.")
     num_adcs = property(lambda s: s.phys_cols // s.cols_per_adc, doc="C_phys / m.")
     sel_bits = property(lambda s: derive.sel_bits(s.cols_per_adc), doc="ADC select width.")
     sign_phase = property(lambda s: derive.sign_phase(s.input_signed, s.input_encoding),
                           doc="The sign bit of two's-complement inputs has a phase of its own.")
-    phase_plan = property(lambda s: derive.phase_plan(s.bits, s.input_signed, s.dac_bits,
+    phase_plan = property(lambda s: derive.phase_plan(s.input_bits, s.input_signed, s.dac_bits,
                                                       s.input_encoding),
                           doc="((lsb, width, is_sign), ...) of every DAC phase.")
     phases = property(lambda s: len(s.phase_plan),
-                      doc="P = ceil(N/v), or ceil((N−1)/v) + 1 with a sign phase.")
+                      doc="P = ceil(A/v), or ceil((A−1)/v) + 1 with a sign phase.")
     cell_max = property(lambda s: derive.cell_max(s.dac_bits, s.cell_bits),
                         doc="Largest contribution of one cell, (2^v − 1)·(2^b − 1).")
     column_max = property(lambda s: s.rows * s.cell_max, doc="Ymax = R·(2^v − 1)·(2^b − 1).")
@@ -267,7 +306,7 @@ class CrossbarRecord:
             program_sigma=float(noise.get("program_sigma", 0.0)),
             read_sigma=float(noise.get("read_sigma", 0.0)),
             adc_offset_sigma=float(noise.get("adc_offset_sigma", 0.0)),
-            seed=int(noise.get("seed", 0)), bits=int(datapath["bits"]),
+            seed=int(noise.get("seed", 0)), **_widths_of(datapath),
             input_signed=bool(datapath["input_signed"]),
             weight_signed=bool(datapath["weight_signed"]),
             weight_tiles=int(datapath["weight_tiles"]),
@@ -275,17 +314,27 @@ class CrossbarRecord:
             latency_cycles=int(d.get("latency_cycles", 0)))
 
 
+def _widths_of(d):
+    """``{input_bits, weight_bits}`` of a plain-data datapath (``bits`` as the shorthand)."""
+    a = d.get("input_bits") if d.get("input_bits") is not None else d["bits"]
+    w = d.get("weight_bits") if d.get("weight_bits") is not None else d["bits"]
+    return {"input_bits": int(a), "weight_bits": int(w)}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatapathRecord(PortWidths):
     """A resolved datapath configuration (``constraints/SCHEMA.md``): the configured
-    fields, the derived ``guard_bits`` (M), ``acc_bits`` (2N + M), ``psum_bits`` (exact
-    dot-product width), ``out_bits`` (default N), ``max_depth`` (largest K that cannot
-    overflow), the port widths of :class:`PortWidths`, and the crossbar tile or ``None``."""
+    fields (operand widths ``input_bits`` A and ``weight_bits`` W; ``bits`` is N when they
+    are equal), the derived ``guard_bits`` (M), ``acc_bits`` (A + W + M), ``psum_bits``
+    (exact dot-product width), ``out_bits`` (default A), ``max_depth`` (largest K that
+    cannot overflow), the port widths of :class:`PortWidths`, and the crossbar tile or
+    ``None``."""
 
     name: str
     description: str
     source: str
-    bits: int
+    input_bits: int
+    weight_bits: int
     input_signed: bool
     weight_signed: bool
     rows: int
@@ -312,8 +361,9 @@ class DatapathRecord(PortWidths):
         return self.crossbar is not None
 
     def to_dict(self):
-        """The resolved configuration as plain data (for manifests and summaries)."""
-        d = dataclasses.asdict(self)
+        """The resolved configuration as plain data (for manifests and summaries): the
+        fields, plus ``bits`` = N (``None`` when the input and weight widths differ)."""
+        d = {"bits": None if self.mixed else self.input_bits, **dataclasses.asdict(self)}
         d["source"] = PurePath(self.source).name  # no absolute paths in manifests
         if self.crossbar is not None:
             d["crossbar"] = self.crossbar.to_dict()
@@ -321,9 +371,13 @@ class DatapathRecord(PortWidths):
 
     @property
     def config_id(self):
-        """Short stable hash of everything that affects the generated hardware."""
+        """Short stable hash of everything that affects the generated hardware (one width
+        N is hashed as ``bits``, as before the widths were separate, so the id of a
+        configuration with equal widths did not change)."""
         d = self.to_dict()
         for k in ("name", "description", "source"):
+            d.pop(k)
+        for k in (("input_bits", "weight_bits") if not self.mixed else ("bits",)):
             d.pop(k)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -341,7 +395,8 @@ class DatapathRecord(PortWidths):
     def hw_params(self):
         """Keyword parameters of ``hw.datapath.Datapath`` (the MAC-array top)."""
         return dict(
-            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
+            input_bits=self.input_bits, weight_bits=self.weight_bits,
+            input_signed=self.input_signed, weight_signed=self.weight_signed,
             rows=self.rows, cols=self.cols, weight_tiles=self.weight_tiles,
             acc_bits=self.acc_bits, overflow=self.overflow, out_bits=self.out_bits,
             out_signed=self.out_signed, rounding=self.rounding, per_channel=self.per_channel,
@@ -354,7 +409,8 @@ class DatapathRecord(PortWidths):
         return self.crossbar.hw_params(self)
 
     def operand_range(self, signed):
-        """Inclusive integer range of an N-bit operand."""
+        """Inclusive integer range of an N-bit operand (equal widths only; else
+        :attr:`x_range` / :attr:`w_range`)."""
         return int_range(self.bits, signed)
 
     def expected_widths(self):

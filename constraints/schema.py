@@ -27,24 +27,26 @@ records of `constraints/records.py`. Any unknown key, wrong type (including `nul
 `true` for a number) or out-of-range value stops `qmac` with exit status 2 and one line:
 `<file>: <field>: <value> is not allowed; allowed: <range>` (long values abbreviated).
 
-Shipped: `int8.yaml` (default, TFLite int8), `int4.yaml`, `int16.yaml`, and the crossbar
-configurations `sidra_y1.yaml`, `isaac.yaml` (`docs/crossbar.md` explains the `crossbar:`
-section).
+Shipped: `int8.yaml` (default, TFLite int8), `int4.yaml`, `int16.yaml`, the mixed-precision
+`w4a8.yaml`, `w8a4.yaml`, `w2a8.yaml` (separate `input_bits` / `weight_bits`), and the
+crossbar configurations `sidra_y1.yaml`, `isaac.yaml`, `xbar_w4a8.yaml` (`docs/crossbar.md`
+explains the `crossbar:` section).
 """
 
 _NOTES = {
     "accumulator": (
-        "Derived: `acc_bits = 2N + M`; `max_depth` in the manifest is the exact largest K "
+        "Derived: `acc_bits = A + W + M` (A = `input_bits`, W = `weight_bits`; 2N + M when "
+        "both are N); `max_depth` in the manifest is the exact largest K "
         "that cannot overflow that accumulator (e.g. 131071 for int8 with 32 bits); "
-        "`psum_bits`, the exact width of one pass's dot product: 2N + ceil(log2 R) for "
+        "`psum_bits`, the exact width of one pass's dot product: A + W + ceil(log2 R) for "
         "signed operands and R a power of two, one more when both operands are unsigned."),
     "requant": (
         "Run-time parameters (loaded through `i_load`, not in the YAML): per-channel bias, "
         f"M0 ({L.M0_BITS} bits, 0..2^31−1), shift ({L.SHIFT_MIN}..{L.SHIFT_MAX}), output "
         "zero point, act_min, act_max."),
     "crossbar": (
-        "Derived (manifest `crossbar.derived`): slices S = ceil(N/b), polarities E, physical "
-        "columns C·S·E, phases P, lossless ADC bits L, the LSB exponent k of every physical "
+        "Derived (manifest `crossbar.derived`): slices S = ceil(W/b), polarities E, physical "
+        "columns C·S·E, phases P (from the A-bit inputs), lossless ADC bits L, the LSB exponent k of every physical "
         "column, cycles per vector `P·(m·(Lc + 1) + settle + 1) + 1`, latency."),
 }
 
@@ -81,12 +83,13 @@ def _budget():
     return (
         "## Limits and budget\n\n"
         f"One set of limits for the YAML, the hardware constructors and the golden models "
-        f"(`constraints/limits.py`): N {L.BITS_MIN}..{L.BITS_MAX}, R and C 1..{L.DIM_MAX}, "
+        f"(`constraints/limits.py`): N, A, W {L.BITS_MIN}..{L.BITS_MAX}, R and C 1..{L.DIM_MAX}, "
         f"T 1..{L.TILES_MAX}, `acc_bits` ≤ {L.ACC_BITS_MAX}, `out_bits` "
         f"{L.OUT_BITS_MIN}..{L.OUT_BITS_MAX}, ADC ≤ {L.ADC_BITS_MAX} bits.\n\n"
         "A configuration inside the limits but beyond the generation budget is refused "
-        "before elaboration, with its cost in the message: cost = R·C·N² (MAC partial-product "
-        "bits; a crossbar: R·C_phys·N) + R·C·T·N/16 (weight memory bits), budget "
+        "before elaboration, with its cost in the message: cost = R·C·A·W (MAC "
+        "partial-product bits; a crossbar: R·C_phys·max(A, W)) + R·C·T·W/16 (weight memory "
+        "bits), budget "
         f"{L.COST_BUDGET} units (an estimate; e.g. {_cost(8, 16, 16, 16)} for int8.yaml, "
         f"{_cost(16, 64, 64, 16)} for N=16 64×64, {_cost(16, 256, 256, 1024)} for N=16 "
         f"256×256 with 1024 tiles, which is refused).\n")

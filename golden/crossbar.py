@@ -147,16 +147,19 @@ class CrossbarSpec:
 
     Parameters
     ----------
-    bits : int
-        N, ``[2, 16]``: width of the inputs ``x`` and stored weights ``w'``.
+    bits : int or None
+        N, ``[2, 16]``: the shorthand for ``input_bits = weight_bits = N``; when not
+        ``None`` it sets both (so ``dataclasses.replace(spec, bits=n)`` changes both).
+        ``None`` with ``input_bits`` and ``weight_bits`` given; after construction it is N
+        when the two widths are equal, else ``None``.
     input_signed, weight_signed : bool
     rows, cols : int
         R ``[1, 256]`` rows (dot-product length) and C ``[1, 256]`` logical columns.
     cell_bits : int
-        b, ``[1, N]``: a cell holds a level ``0 .. 2^b − 1``.
+        b, ``[1, W]``: a cell holds a level ``0 .. 2^b − 1``.
     weight_encoding : {"differential", "offset"}
     dac_bits : int
-        v, ``[1, N]``: a DAC code is ``0 .. 2^v − 1``.
+        v, ``[1, A]``: a DAC code is ``0 .. 2^v − 1``.
     input_encoding : {"twos_complement", "offset"}
     adc_bits : int
         B, ``[1, 40]``: ADC codes ``0 .. 2^B − 1``.
@@ -168,6 +171,9 @@ class CrossbarSpec:
         m: physical columns multiplexed onto one ADC; must divide ``C_phys``.
     tiles : int
         T ``[1, 1024]`` (``constraints.limits.TILES_MAX``): weight tiles held by the macro (only sizes the noise arrays).
+    input_bits, weight_bits : int or None
+        A (inputs ``x``: DAC phases) and W (stored weights ``w'``: cell slices), each
+        ``[2, 16]``; both default to ``bits``.
     """
 
     bits: int
@@ -183,16 +189,24 @@ class CrossbarSpec:
     adc_shift: tuple = None
     cols_per_adc: int = 1
     tiles: int = 1
+    input_bits: int = None
+    weight_bits: int = None
 
     def __post_init__(self):
-        n = check_int("bits", self.bits, 2, 16)
+        if self.bits is not None:
+            n = check_int("bits", self.bits, 2, 16)
+            object.__setattr__(self, "input_bits", n)
+            object.__setattr__(self, "weight_bits", n)
+        a = check_int("input_bits", self.input_bits, 2, 16)
+        wb = check_int("weight_bits", self.weight_bits, 2, 16)
+        object.__setattr__(self, "bits", a if a == wb else None)
         check_bool("input_signed", self.input_signed)
         check_bool("weight_signed", self.weight_signed)
         check_int("rows", self.rows, 1, 256)
         check_int("cols", self.cols, 1, 256)
-        check_int("cell_bits", self.cell_bits, 1, n)
+        check_int("cell_bits", self.cell_bits, 1, wb)
         check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
-        check_int("dac_bits", self.dac_bits, 1, n)
+        check_int("dac_bits", self.dac_bits, 1, a)
         check_choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
         check_int("adc_bits", self.adc_bits, 1, ADC_BITS_MAX)
         check_int("tiles", self.tiles, 1, _limits.TILES_MAX)
@@ -219,7 +233,8 @@ class CrossbarSpec:
     def from_record(cls, record):
         """The spec of a contract :class:`constraints.CrossbarRecord` (what ``sim`` resolves
         from a configuration and ``tb`` reads back)."""
-        return cls(bits=record.bits, input_signed=record.input_signed,
+        return cls(bits=None, input_bits=record.input_bits, weight_bits=record.weight_bits,
+                   input_signed=record.input_signed,
                    weight_signed=record.weight_signed, rows=record.rows, cols=record.cols,
                    cell_bits=record.cell_bits, weight_encoding=record.weight_encoding,
                    dac_bits=record.dac_bits, input_encoding=record.input_encoding,
@@ -229,13 +244,13 @@ class CrossbarSpec:
     # --- weights ------------------------------------------------------------------------
     @property
     def slices(self):
-        """S = ceil(N / b) cells per weight magnitude."""
-        return derive.slices(self.bits, self.cell_bits)
+        """S = ceil(W / b) cells per weight magnitude."""
+        return derive.slices(self.weight_bits, self.cell_bits)
 
     @property
     def slice_widths(self):
-        """Bits held by slice s (``b``, the top slice ``N − (S−1)·b``)."""
-        b, n = self.cell_bits, self.bits
+        """Bits held by slice s (``b``, the top slice ``W − (S−1)·b``)."""
+        b, n = self.cell_bits, self.weight_bits
         return tuple(min(b, n - s * b) for s in range(self.slices))
 
     @property
@@ -246,19 +261,21 @@ class CrossbarSpec:
     @property
     def phys_cols(self):
         """``C_phys = C·S·E`` physical columns, column ``j = (c·S + s)·E + e``."""
-        return derive.phys_cols(self.cols, self.bits, self.cell_bits, self.weight_encoding)
+        return derive.phys_cols(self.cols, self.weight_bits, self.cell_bits,
+                                self.weight_encoding)
 
     @property
     def weight_offset(self):
-        """G: ``2^(N−1)`` for signed weights in ``offset`` encoding, else 0."""
-        return 1 << (self.bits - 1) if (self.weight_encoding == "offset"
+        """G: ``2^(W−1)`` for signed weights in ``offset`` encoding, else 0."""
+        return 1 << (self.weight_bits - 1) if (self.weight_encoding == "offset"
                                          and self.weight_signed) else 0
 
     # --- inputs -------------------------------------------------------------------------
     @property
     def input_offset(self):
-        """A: ``2^(N−1)`` for signed inputs in ``offset`` encoding, else 0."""
-        return 1 << (self.bits - 1) if (self.input_encoding == "offset"
+        """A: ``2^(N_x−1)`` (N_x = ``input_bits``) for signed inputs in ``offset``
+        encoding, else 0."""
+        return 1 << (self.input_bits - 1) if (self.input_encoding == "offset"
                                          and self.input_signed) else 0
 
     @property
@@ -268,9 +285,10 @@ class CrossbarSpec:
 
     @property
     def phase_bits(self):
-        """``(lsb, width)`` of each phase's digit within the N-bit input pattern."""
+        """``(lsb, width)`` of each phase's digit within the ``input_bits``-bit input
+        pattern."""
         return tuple((lo, width) for lo, width, _ in derive.phase_plan(
-            self.bits, self.input_signed, self.dac_bits, self.input_encoding))
+            self.input_bits, self.input_signed, self.dac_bits, self.input_encoding))
 
     @property
     def sign_code(self):
@@ -289,7 +307,7 @@ class CrossbarSpec:
         ``ω·code = −2^(N−1)``: two's-complement MSB weighting."""
         w = [1 << lo for lo, _ in self.phase_bits]
         if self.sign_phase:
-            w[-1] = -(1 << (self.bits - self.dac_bits))
+            w[-1] = -(1 << (self.input_bits - self.dac_bits))
         return tuple(w)
 
     # --- converters ---------------------------------------------------------------------
@@ -330,11 +348,11 @@ class CrossbarSpec:
 
     @property
     def input_range(self):
-        return int_range(self.bits, self.input_signed)
+        return int_range(self.input_bits, self.input_signed)
 
     @property
     def weight_range(self):
-        return int_range(self.bits, self.weight_signed)
+        return int_range(self.weight_bits, self.weight_signed)
 
     @property
     def psum_range(self):
@@ -501,7 +519,7 @@ def input_phases(x, spec):
     x = check_range("x", as_int_array("x", x), *spec.input_range)
     if x.ndim < 1 or x.shape[-1] != spec.rows:
         raise ValueError(f"x.shape={x.shape} is out of range; allowed: (..., {spec.rows})")
-    pattern = (x + spec.input_offset) & ((1 << spec.bits) - 1)
+    pattern = (x + spec.input_offset) & ((1 << spec.input_bits) - 1)
     digits = [(pattern >> lo) & ((1 << width) - 1) for lo, width in spec.phase_bits]
     if spec.sign_phase:
         digits[-1] = digits[-1] * spec.sign_code

@@ -2,7 +2,7 @@
 
 Pure NumPy functions mirroring ``hw/`` by name (``docs/design.md``):
 
-* :func:`mac` — ``hw/mac_array.py: MacArray`` (exact N-bit products / dot products);
+* :func:`mac` — ``hw/mac_array.py: MacArray`` (exact A-bit × W-bit products / dot products);
 * :func:`accumulate` — ``hw/accumulator_bank.py: AccumulatorBank`` (``acc_bits``, wrap or
   saturate after every addition, per-lane overflow flag);
 * :func:`requantize` — ``hw/requantizer.py: Requantizer`` (wide multiply, + ``y_zp``, clamp);
@@ -102,19 +102,36 @@ def saturate(value, bits):
 def guard_bits(max_depth):
     """Guard bits ``M = ceil(log2(max_depth))`` for an accumulation of ``max_depth`` products.
 
-    ``max_depth >= 1`` (``1 → 0``). The contract's accumulator is ``acc_bits = 2N + M``.
+    ``max_depth >= 1`` (``1 → 0``). The contract's accumulator is ``acc_bits = A + W + M``
+    (``2N + M`` with one operand width N).
     """
     return (check_int("max_depth", max_depth, 1, None) - 1).bit_length()
 
 
-def lossless_acc_bits(*, bits, input_signed, weight_signed, max_depth):
-    """Smallest signed width holding every sum of ``max_depth`` N-bit products (no bias).
+def _widths(bits, input_bits, weight_bits):
+    """``(A, W)``: ``bits`` is the shorthand for both (give it or both widths)."""
+    if bits is not None and {input_bits, weight_bits} - {None, bits}:
+        raise ValueError(f"bits={bits!r} with input_bits={input_bits!r}, weight_bits="
+                         f"{weight_bits!r} is out of range; allowed: bits (both widths) or "
+                         f"input_bits and weight_bits")
+    a = bits if input_bits is None else input_bits
+    w = bits if weight_bits is None else weight_bits
+    return (check_int("input_bits", a, _limits.BITS_MIN, _limits.BITS_MAX),
+            check_int("weight_bits", w, _limits.BITS_MIN, _limits.BITS_MAX))
 
-    Equals ``2N + guard_bits(max_depth)`` or less, except for unsigned × unsigned
-    operands, whose products reach ``(2^N − 1)^2 >= 2^(2N−1)`` and need one bit more.
+
+def lossless_acc_bits(*, bits=None, input_bits=None, weight_bits=None, input_signed,
+                      weight_signed, max_depth):
+    """Smallest signed width holding every sum of ``max_depth`` products of an A-bit input
+    and a W-bit weight (no bias); ``bits`` = N is the shorthand for A = W = N.
+
+    Equals ``A + W + guard_bits(max_depth)`` or less, except for unsigned × unsigned
+    operands, whose products reach ``(2^A − 1)(2^W − 1) >= 2^(A+W−1)`` and need one bit
+    more.
     """
-    x_lo, x_hi = operand_range(bits, input_signed)
-    w_lo, w_hi = operand_range(bits, weight_signed)
+    a, w = _widths(bits, input_bits, weight_bits)
+    x_lo, x_hi = operand_range(a, input_signed)
+    w_lo, w_hi = operand_range(w, weight_signed)
     depth = check_int("max_depth", max_depth, 1, None)
     corners = [a * b for a in (x_lo, x_hi) for b in (w_lo, w_hi)]
     lo, hi = depth * min(corners), depth * max(corners)
@@ -180,29 +197,33 @@ def _check_k(x, w):
         )
 
 
-def mac(x, w, *, bits, input_signed, weight_signed):
-    """Exact N-bit multiply-accumulate: ``y[..., c] = Σ_k x[..., k]·w[c, k]``.
+def mac(x, w, *, bits=None, input_bits=None, weight_bits=None, input_signed, weight_signed):
+    """Exact multiply-accumulate of A-bit inputs and W-bit weights:
+    ``y[..., c] = Σ_k x[..., k]·w[c, k]``.
 
-    The ``MacArray`` model: raw N-bit operands, exact products (a product of two N-bit
-    values needs ``2N`` signed bits, ``2N + 1`` for unsigned × unsigned), exact sums.
+    The ``MacArray`` model: raw operands, exact products (an A-bit × W-bit product needs
+    ``A + W`` signed bits, one more for unsigned × unsigned), exact sums.
 
     Parameters
     ----------
     x : array_like of int, shape (..., K)
-        N-bit inputs, signed ``[-2^(N−1), 2^(N−1) − 1]`` or unsigned ``[0, 2^N − 1]``.
+        A-bit inputs, signed ``[-2^(A−1), 2^(A−1) − 1]`` or unsigned ``[0, 2^A − 1]``.
     w : array_like of int, shape (C, K) or (K,)
-        N-bit weights (as stored: ``w' = w − w_zp``). 1-D gives plain dot products.
+        W-bit weights (as stored: ``w' = w − w_zp``). 1-D gives plain dot products.
         Elementwise products: use ``K = 1``.
-    bits : int
-        N, ``[2, 16]``.
+    input_bits, weight_bits : int
+        A and W, each ``[2, 16]``.
+    bits : int, optional
+        N: the shorthand for ``input_bits = weight_bits = N``.
     input_signed, weight_signed : bool
 
     Returns
     -------
     np.ndarray of int64, shape (..., C) (or (...) for 1-D ``w``)
     """
-    x = _operands("x", x, bits, input_signed, "input_signed")
-    w = _operands("w", w, bits, weight_signed, "weight_signed")
+    a, wb = _widths(bits, input_bits, weight_bits)
+    x = _operands("x", x, a, input_signed, "input_signed")
+    w = _operands("w", w, wb, weight_signed, "weight_signed")
     _check_k(x, w)
     return int_matmul(x, w.T)
 
@@ -412,8 +433,9 @@ def fully_connected(x, w, *, bias, x_zp, w_zp, m0, shift, y_zp, act_min, act_max
     return np.clip(scaled + y_zp, act_min, act_max)
 
 
-def datapath_model(x, w, bias, *, bits, input_signed, weight_signed, rows, acc_bits,
-                   overflow, m0, shift, y_zp, act_min, act_max, rounding="double"):
+def datapath_model(x, w, bias, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                   weight_signed, rows, acc_bits, overflow, m0, shift, y_zp, act_min,
+                   act_max, rounding="double"):
     """``Datapath`` model: the hardware schedule, beat by beat, bit-exact.
 
     ``K`` is split into ``T = ceil(K / rows)`` tiles of ``rows`` (zero-padded). Beat ``t``
@@ -427,13 +449,15 @@ def datapath_model(x, w, bias, *, bits, input_signed, weight_signed, rows, acc_b
     Parameters
     ----------
     x : array_like of int, shape (..., K)
-        Raw N-bit inputs (``input_signed``).
+        Raw A-bit inputs (``input_signed``).
     w : array_like of int, shape (C, K)
-        Stored weights ``w'`` (N bits, ``weight_signed``) — see :func:`fold_zero_points`.
+        Stored weights ``w'`` (W bits, ``weight_signed``) — see :func:`fold_zero_points`.
     bias : array_like of int, shape (C,) or (), or None
         Folded ``bias'``; must fit ``acc_bits`` signed.
-    bits : int
-        N, ``[2, 16]``.
+    input_bits, weight_bits : int
+        A and W, each ``[2, 16]``.
+    bits : int, optional
+        N: the shorthand for ``input_bits = weight_bits = N``.
     input_signed, weight_signed : bool
     rows : int
         R, the tile height, ``>= 1``.
@@ -452,8 +476,9 @@ def datapath_model(x, w, bias, *, bits, input_signed, weight_signed, rows, acc_b
     acc_bits = check_int("acc_bits", acc_bits, 2, ACC_BITS_MAX)
     check_choice("overflow", overflow, OVERFLOWS)
     _requant_params(m0, shift, y_zp, act_min, act_max, rounding)
-    x = _operands("x", x, bits, input_signed, "input_signed")
-    w = _operands("w", w, bits, weight_signed, "weight_signed")
+    a, wb = _widths(bits, input_bits, weight_bits)
+    x = _operands("x", x, a, input_signed, "input_signed")
+    w = _operands("w", w, wb, weight_signed, "weight_signed")
     if w.ndim != 2:
         raise ValueError(f"w.shape={w.shape} is out of range; allowed: (C, K)")
     _check_k(x, w)

@@ -24,19 +24,25 @@ __all__ = ["COMMON_PARAMETERS", "check_common", "load_widths", "stream_members",
            "describe_common", "check_against", "from_record"]
 
 #: The keyword parameters every datapath top takes (besides its own).
-COMMON_PARAMETERS = ("bits", "input_signed", "weight_signed", "rows", "cols", "weight_tiles",
-                     "acc_bits", "overflow", "out_bits", "out_signed", "rounding",
-                     "per_channel")
+#: (``bits`` is the shorthand for ``input_bits = weight_bits``: ``None`` in ``describe()``
+#: when they differ.)
+COMMON_PARAMETERS = ("bits", "input_bits", "weight_bits", "input_signed", "weight_signed",
+                     "rows", "cols", "weight_tiles", "acc_bits", "overflow", "out_bits",
+                     "out_signed", "rounding", "per_channel")
 
 
-def check_common(top, *, bits, input_signed, weight_signed, rows, cols, weight_tiles, acc_bits,
-                 overflow, out_bits, out_signed, rounding, per_channel):
+def check_common(top, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                 weight_signed, rows, cols, weight_tiles, acc_bits, overflow, out_bits,
+                 out_signed, rounding, per_channel):
     """Validate the :data:`COMMON_PARAMETERS` and store them on ``top`` (errors name the
-    top's class, the parameter, the bad value and what is allowed)."""
-    check_array(top, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+    top's class, the parameter, the bad value and what is allowed); ``acc_bits`` is at
+    least ``input_bits + weight_bits``."""
+    check_array(top, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
+                input_signed=input_signed, weight_signed=weight_signed,
                 rows=rows, cols=cols, weight_tiles=weight_tiles)
     owner = type(top).__name__
-    top.acc_bits = check_int(owner, "acc_bits", acc_bits, 2 * top.bits, limits.ACC_BITS_MAX)
+    top.acc_bits = check_int(owner, "acc_bits", acc_bits, top.input_bits + top.weight_bits,
+                             limits.ACC_BITS_MAX)
     top.overflow = check_choice(owner, "overflow", overflow, OVERFLOW_POLICIES)
     top.out_bits = check_int(owner, "out_bits", out_bits, limits.OUT_BITS_MIN,
                              limits.OUT_BITS_MAX)
@@ -50,7 +56,7 @@ def load_widths(top, phys_cols=0):
     contract's formulas, ``constraints/derive.py``); ``phys_cols`` of a crossbar top."""
     top.INDEX_BITS = derive.index_bits(top.weight_tiles, top.cols, phys_cols)
     top.ADDR_BITS = top.INDEX_BITS + REGION_BITS
-    top.LOAD_DATA_BITS = derive.load_data_bits(top.rows, top.bits, top.acc_bits)
+    top.LOAD_DATA_BITS = derive.load_data_bits(top.rows, top.weight_bits, top.acc_bits)
     top.TILE_BITS = derive.tile_bits(top.weight_tiles)
 
 
@@ -82,7 +88,7 @@ def stream_members(top):
         "data": unsigned(top.LOAD_DATA_BITS),
     })
     top.DataBeat = data.StructLayout({
-        "x": unsigned(top.rows * top.bits),
+        "x": unsigned(top.rows * top.input_bits),
         "tile": unsigned(top.TILE_BITS),
         "first": unsigned(1),
         "last": unsigned(1),
@@ -126,7 +132,7 @@ def describe_common(top, *, parameters, timing, extra, regions, payloads):
         "address_map": {
             "WEIGHTS": {"region": REGIONS["WEIGHTS"], "index": "tile*C + col",
                         "entries": top.weight_tiles * top.cols,
-                        "data": f"w'[r] at bits r*{top.bits}"},
+                        "data": f"w'[r] at bits r*{top.weight_bits}"},
             **requant_address_map(cols=top.cols, acc_bits=top.acc_bits, out_bits=top.out_bits,
                                   out_signed=top.out_signed, per_channel=top.per_channel),
             **regions,

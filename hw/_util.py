@@ -34,7 +34,8 @@ from constraints import int_range, limits, signed_width_for
 from ._amaranth_private import silence_unused_warning
 
 __all__ = [
-    "check_int", "check_bool", "check_choice", "check_fault", "int_range", "signed_width_for",
+    "check_int", "check_widths", "check_bool", "check_choice", "check_fault", "int_range",
+    "signed_width_for",
     "wire", "as_signed", "extend", "add", "sub", "eq_const", "lt", "fits", "saturate", "clamp",
     "shift_right", "divmod_const", "ceil_log2",
 ]
@@ -87,12 +88,33 @@ def check_fault(owner, value, choices):
     return value
 
 
-def check_array(obj, *, bits, input_signed, weight_signed, rows, cols, weight_tiles):
-    """Validate an array's operand and tile parameters against the contract's limits
-    (``constraints/limits.py``: N in [2, 16], R and C in [1, 256], T in [1, 1024]) and store
-    them on ``obj``; errors name ``obj``'s class."""
+def check_widths(obj, *, bits=None, input_bits=None, weight_bits=None):
+    """Validate the operand widths and store ``input_bits`` (A), ``weight_bits`` (W) and
+    ``bits`` (N = A = W, or ``None`` when they differ) on ``obj``. ``bits`` is the
+    shorthand for both; given with a different ``input_bits`` / ``weight_bits`` it is an
+    error. Each width in [2, 16] (``constraints/limits.py``)."""
     owner = type(obj).__name__
-    obj.bits = check_int(owner, "bits", bits, limits.BITS_MIN, limits.BITS_MAX)
+    a = bits if input_bits is None else input_bits
+    w = bits if weight_bits is None else weight_bits
+    if bits is not None and (a, w) != (bits, bits):
+        raise ValueError(f"{owner}: bits={bits!r} with input_bits={input_bits!r}, "
+                         f"weight_bits={weight_bits!r} is not allowed; allowed: bits (both "
+                         f"widths) or input_bits and weight_bits")
+    obj.input_bits = check_int(owner, "input_bits" if bits is None else "bits", a,
+                               limits.BITS_MIN, limits.BITS_MAX)
+    obj.weight_bits = check_int(owner, "weight_bits" if bits is None else "bits", w,
+                                limits.BITS_MIN, limits.BITS_MAX)
+    obj.bits = obj.input_bits if obj.input_bits == obj.weight_bits else None
+
+
+def check_array(obj, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                weight_signed, rows, cols, weight_tiles):
+    """Validate an array's operand and tile parameters against the contract's limits
+    (``constraints/limits.py``: A and W in [2, 16] — ``bits`` sets both —, R and C in
+    [1, 256], T in [1, 1024]) and store them on ``obj`` (:func:`check_widths`); errors name
+    ``obj``'s class."""
+    owner = type(obj).__name__
+    check_widths(obj, bits=bits, input_bits=input_bits, weight_bits=weight_bits)
     obj.input_signed = check_bool(owner, "input_signed", input_signed)
     obj.weight_signed = check_bool(owner, "weight_signed", weight_signed)
     obj.rows = check_int(owner, "rows", rows, 1, limits.DIM_MAX)

@@ -38,15 +38,15 @@ class CrossbarDatapath(wiring.Component):
 
     Parameters
     ----------
-    bits, input_signed, weight_signed, rows, cols, weight_tiles, acc_bits, overflow,
-    out_bits, out_signed, rounding, per_channel
+    input_bits, weight_bits, bits, input_signed, weight_signed, rows, cols, weight_tiles,
+    acc_bits, overflow, out_bits, out_signed, rounding, per_channel
         As :class:`hw.datapath.Datapath`.
     cell_bits : int
-        b, in [1, N].
+        b, in [1, W] (weights are sliced from ``weight_bits``).
     weight_encoding : str
         ``"differential"`` or ``"offset"``.
     dac_bits : int
-        v, in [1, N].
+        v, in [1, A] (DAC phases are cut from ``input_bits``).
     input_encoding : str
         ``"twos_complement"`` or ``"offset"``.
     adc_bits : int
@@ -108,19 +108,20 @@ class CrossbarDatapath(wiring.Component):
     """
 
     @silent_on_error
-    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
-                 acc_bits, overflow, out_bits, out_signed, rounding, per_channel, cell_bits,
-                 weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift, cols_per_adc,
-                 dac_settle_cycles, adc_latency=1, inject_fault=None):
-        check_common(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
-                     rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
+    def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                 weight_signed, rows, cols, weight_tiles, acc_bits, overflow, out_bits,
+                 out_signed, rounding, per_channel, cell_bits, weight_encoding, dac_bits,
+                 input_encoding, adc_bits, adc_shift, cols_per_adc, dac_settle_cycles,
+                 adc_latency=1, inject_fault=None):
+        check_common(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
+                     input_signed=input_signed, weight_signed=weight_signed, rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
                      overflow=overflow, out_bits=out_bits, out_signed=out_signed,
                      rounding=rounding, per_channel=per_channel)
         owner = type(self).__name__
-        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, self.bits)
+        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, self.weight_bits)
         self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
                                             WEIGHT_ENCODINGS)
-        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, self.bits)
+        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, self.input_bits)
         self.input_encoding = check_choice(owner, "input_encoding", input_encoding,
                                            INPUT_ENCODINGS)
         self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, limits.ADC_BITS_MAX)
@@ -183,7 +184,8 @@ class CrossbarDatapath(wiring.Component):
     def _engine(self):
         fault = self.inject_fault if self.inject_fault in ENGINE_FAULTS else None
         return CrossbarEngine(
-            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
+            input_bits=self.input_bits, weight_bits=self.weight_bits,
+            input_signed=self.input_signed, weight_signed=self.weight_signed,
             rows=self.rows, cols=self.cols, weight_tiles=self.weight_tiles,
             cell_bits=self.cell_bits, weight_encoding=self.weight_encoding,
             dac_bits=self.dac_bits, input_encoding=self.input_encoding, adc_bits=self.adc_bits,
@@ -232,7 +234,7 @@ class CrossbarDatapath(wiring.Component):
     # --- weight encoding (docs/crossbar.md §2.1) ------------------------------------------
     def _levels(self, m, ldata):
         """Cell levels of one weight column, packed as ``o_prog.levels``."""
-        n, b, S, E = self.bits, self.cell_bits, self.SLICES, self.POLARITIES
+        n, b, S, E = self.weight_bits, self.cell_bits, self.SLICES, self.POLARITIES
         planes = [[] for _ in range(E)]
         for r in range(self.rows):
             w = ldata[r * n:(r + 1) * n]
@@ -267,7 +269,7 @@ class CrossbarDatapath(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
+        n, rows, cols, tiles = self.weight_bits, self.rows, self.cols, self.weight_tiles
 
         m.submodules.engine = eng = self.engine
         m.submodules.stage = stage = self._requant_stage()

@@ -22,7 +22,7 @@ FAULTS = ("crossbar_lsb_off_by_one",)
 
 def crossbar_geometry(*, bits, cell_bits, weight_encoding, cols):
     """``(S, E, C_phys)``: slices per weight, columns per slice, physical columns (the
-    contract's formulas, ``constraints.derive``)."""
+    contract's formulas, ``constraints.derive``); ``bits`` is the weight width W."""
     return (derive.slices(bits, cell_bits), derive.polarities(weight_encoding),
             derive.phys_cols(cols, bits, cell_bits, weight_encoding))
 
@@ -42,27 +42,28 @@ class CrossbarEngine(wiring.Component):
         acc_c   = Σ_p ω_p · Z_c(p)                                 (shift-and-add over phases)
         psum_c  = clamp(acc_c − G·Σ_r (x_r + A) − A·Σ_r w'_rc,  R·min(x·w), R·max(x·w))
 
-    with ``ω_p = 2^lsb_p`` (the sign phase: ``−2^(N−v)``), ``G = 2^(N−1)`` for signed weights
-    in ``offset`` encoding, ``A = 2^(N−1)`` for signed inputs in ``offset`` encoding (else 0).
+    with ``ω_p = 2^lsb_p`` (the sign phase: ``−2^(N_x−v)``), ``G = 2^(W−1)`` for signed
+    weights in ``offset`` encoding, ``A = 2^(N_x−1)`` for signed inputs in ``offset``
+    encoding (else 0); ``N_x`` = ``input_bits``, ``W`` = ``weight_bits``.
     ``Σ_r (x_r + A)`` is an adder tree on the accepted beat; ``Σ_r w'_rc`` is computed when a
     weight column is written (``w_en``) and kept per tile (only when ``A ≠ 0``). The result
     equals ``golden.crossbar.reconstruct`` bit for bit for any ADC codes.
 
     Parameters
     ----------
-    bits : int
-        N, in [2, 16].
+    input_bits, weight_bits : int
+        N_x and W, each in [2, 16] (``bits``: shorthand for both).
     input_signed, weight_signed : bool
     rows, cols : int
         R and C, in [1, 256].
     weight_tiles : int
         T, in [1, 4096].
     cell_bits : int
-        b, in [1, N].
+        b, in [1, W].
     weight_encoding : str
         ``"differential"`` or ``"offset"``.
     dac_bits : int
-        v, in [1, N].
+        v, in [1, N_x].
     input_encoding : str
         ``"twos_complement"`` or ``"offset"``.
     adc_bits : int
@@ -91,13 +92,13 @@ class CrossbarEngine(wiring.Component):
 
     Members
     -------
-    i_data : ``In(stream.Signature({x: unsigned(R·N), tile: unsigned(TILE_BITS), first: 1, last: 1}))``
+    i_data : ``In(stream.Signature({x: unsigned(R·N_x), tile: unsigned(TILE_BITS), first: 1, last: 1}))``
         ``hw.datapath.Datapath``'s ``DataBeat``. Accepted when no vector is being driven.
         As in ``Datapath``, a ``tile ≥ T`` uses tile 0.
     o_psum : ``Out(stream.Signature({psum: ArrayLayout(signed(psum_bits), C), first: 1, last: 1}))``
         The beat's reconstructed partial sums, with its ``first``/``last``. Registered.
     w_en, w_tile, w_col, w_data
-        Weight-column write port, as ``MacArray``'s (``w_data[r·N +: N] = w'[r]``): updates
+        Weight-column write port, as ``MacArray``'s (``w_data[r·W +: W] = w'[r]``): updates
         the column sum ``Σ_r w'`` of (tile, col). Ignored unless ``A ≠ 0``.
     trim_we, trim_addr, trim_data
         The :class:`~hw.adc_interface.AdcInterface` trim write port.
@@ -113,16 +114,18 @@ class CrossbarEngine(wiring.Component):
     """
 
     @silent_on_error
-    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
-                 cell_bits, weight_encoding, dac_bits, input_encoding, adc_bits, adc_shift,
-                 cols_per_adc, dac_settle_cycles, inject_fault=None):
-        check_array(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+    def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                 weight_signed, rows, cols, weight_tiles, cell_bits, weight_encoding, dac_bits,
+                 input_encoding, adc_bits, adc_shift, cols_per_adc, dac_settle_cycles,
+                 inject_fault=None):
+        check_array(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
+                    input_signed=input_signed, weight_signed=weight_signed,
                     rows=rows, cols=cols, weight_tiles=weight_tiles)
-        owner, n = type(self).__name__, self.bits
-        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, n)
+        owner = type(self).__name__
+        self.cell_bits = check_int(owner, "cell_bits", cell_bits, 1, self.weight_bits)
         self.weight_encoding = check_choice(owner, "weight_encoding", weight_encoding,
                                             WEIGHT_ENCODINGS)
-        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, n)
+        self.dac_bits = check_int(owner, "dac_bits", dac_bits, 1, self.input_bits)
         self.input_encoding = check_choice(owner, "input_encoding", input_encoding,
                                            INPUT_ENCODINGS)
         self.adc_bits = check_int(owner, "adc_bits", adc_bits, 1, 40)
@@ -130,8 +133,8 @@ class CrossbarEngine(wiring.Component):
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
 
         self.SLICES, self.POLARITIES, self.PHYS_COLS = crossbar_geometry(
-            bits=n, cell_bits=self.cell_bits, weight_encoding=self.weight_encoding,
-            cols=self.cols)
+            bits=self.weight_bits, cell_bits=self.cell_bits,
+            weight_encoding=self.weight_encoding, cols=self.cols)
         self.cols_per_adc = check_int(owner, "cols_per_adc", cols_per_adc, 1, self.PHYS_COLS)
         if self.PHYS_COLS % self.cols_per_adc:
             raise ValueError(f"{owner}: cols_per_adc={cols_per_adc!r} is out of range; allowed: "
@@ -175,17 +178,18 @@ class CrossbarEngine(wiring.Component):
 
     def _derive(self):
         """The phase plan and every derived range and width (``docs/crossbar.md`` §3)."""
-        n = self.bits
-        self.plan = phase_plan(bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
+        a, w = self.input_bits, self.weight_bits
+        self.plan = phase_plan(bits=a, input_signed=self.input_signed, dac_bits=self.dac_bits,
                                input_encoding=self.input_encoding)
         self.PHASES = len(self.plan)
-        self.phase_weights = tuple(-(1 << (n - self.dac_bits)) if sign else 1 << lo
+        self.phase_weights = tuple(-(1 << (a - self.dac_bits)) if sign else 1 << lo
                                    for lo, _, sign in self.plan)
-        self.A = 1 << (n - 1) if (self.input_signed and self.input_encoding == "offset") else 0
-        self.G = 1 << (n - 1) if (self.weight_signed and self.weight_encoding == "offset") else 0
-        self.x_range = int_range(n, self.input_signed)
-        self.w_range = int_range(n, self.weight_signed)
-        self.psum_bits = MacArray.psum_bits_for(bits=n, input_signed=self.input_signed,
+        self.A = 1 << (a - 1) if (self.input_signed and self.input_encoding == "offset") else 0
+        self.G = 1 << (w - 1) if (self.weight_signed and self.weight_encoding == "offset") else 0
+        self.x_range = int_range(a, self.input_signed)
+        self.w_range = int_range(w, self.weight_signed)
+        self.psum_bits = MacArray.psum_bits_for(input_bits=a, weight_bits=w,
+                                                input_signed=self.input_signed,
                                                 weight_signed=self.weight_signed, rows=self.rows)
         corners = [a * b for a in self.x_range for b in self.w_range]
         self.psum_range = (self.rows * min(corners), self.rows * max(corners))
@@ -201,7 +205,7 @@ class CrossbarEngine(wiring.Component):
 
     def _layouts(self):
         """The beat layouts and operand shapes."""
-        n = self.bits
+        a, w = self.input_bits, self.weight_bits
         self.MetaLayout = data.StructLayout({
             "first": unsigned(1),
             "last": unsigned(1),
@@ -209,7 +213,7 @@ class CrossbarEngine(wiring.Component):
             "asum": signed(self.ASUM_BITS),
         })
         self.DataBeat = data.StructLayout({
-            "x": unsigned(self.rows * n),
+            "x": unsigned(self.rows * a),
             "tile": unsigned(self.TILE_BITS),
             "first": unsigned(1),
             "last": unsigned(1),
@@ -219,8 +223,8 @@ class CrossbarEngine(wiring.Component):
             "first": unsigned(1),
             "last": unsigned(1),
         })
-        self.x_shape = signed(n) if self.input_signed else unsigned(n)
-        self.w_shape = signed(n) if self.weight_signed else unsigned(n)
+        self.x_shape = signed(a) if self.input_signed else unsigned(a)
+        self.w_shape = signed(w) if self.weight_signed else unsigned(w)
 
     # --- timing ---------------------------------------------------------------------------
     @staticmethod
@@ -309,10 +313,10 @@ class CrossbarEngine(wiring.Component):
 
     def _converters(self, m):
         """The DAC driver and ADC interface submodules, wired to the analog ports and trims."""
-        n, rows = self.bits, self.rows
+        rows = self.rows
         meta_bits = self.MetaLayout.size
         m.submodules.dac = dac = DacDriver(
-            rows=rows, bits=n, input_signed=self.input_signed, dac_bits=self.dac_bits,
+            rows=rows, bits=self.input_bits, input_signed=self.input_signed, dac_bits=self.dac_bits,
             input_encoding=self.input_encoding, dac_settle_cycles=self.dac_settle_cycles,
             tile_bits=self.TILE_BITS, tag_bits=meta_bits)
         scan_tag_bits = dac.PhaseBeat.size
@@ -488,9 +492,9 @@ class CrossbarEngine(wiring.Component):
 
     def _corrected_psums(self, m, accs, acc_range, asum, wsum, move):
         """``psum_c = clamp(acc_c − G·Σ_r (x_r + A) − A·Σ_r w'_rc)`` (the offset-encoding
-        corrections, ``G = A = 2^(n−1)`` when used) in the MAC array's psum range, registered
-        onto ``o_psum`` on ``move``."""
-        n, rows = self.bits, self.rows
+        corrections, ``G = 2^(W−1)``, ``A = 2^(N_x−1)`` when used) in the MAC array's psum
+        range, registered onto ``o_psum`` on ``move``."""
+        rows = self.rows
         x_lo, x_hi = self.x_range
         a_lo, a_hi = rows * (x_lo + self.A), rows * (x_hi + self.A)
         ws_lo, ws_hi = rows * self.w_range[0], rows * self.w_range[1]
@@ -502,13 +506,13 @@ class CrossbarEngine(wiring.Component):
         p_lo, p_hi = self.psum_range
         pre_bits = signed_width_for(min(pre_lo, p_lo), max(pre_hi, p_hi)) + 1
         if self.G:
-            g_corr = self._shl(m, asum, n - 1, pre_bits, "g_corr")
+            g_corr = self._shl(m, asum, self.weight_bits - 1, pre_bits, "g_corr")
         for c in range(self.cols):
             pre = wire(m, as_signed(extend(accs[c], pre_bits)), f"pre_{c}")
             if self.G:
                 pre = sub(m, pre, g_corr, pre_bits, name=f"pre_g_{c}")
             if self.A:
-                a_corr = self._shl(m, wsum[c], n - 1, pre_bits, f"a_corr_{c}")
+                a_corr = self._shl(m, wsum[c], self.input_bits - 1, pre_bits, f"a_corr_{c}")
                 pre = sub(m, pre, a_corr, pre_bits, name=f"pre_a_{c}")
             clamped = clamp(m, pre, Const(p_lo, signed(pre_bits)), Const(p_hi, signed(pre_bits)),
                             pre_bits, name=f"clamp_{c}")

@@ -43,8 +43,10 @@ class Datapath(wiring.Component):
 
     Parameters
     ----------
-    bits : int
-        Operand width N, in [2, 16].
+    input_bits, weight_bits : int
+        Operand widths A (inputs ``x``) and W (stored weights ``w'``), each in [2, 16].
+    bits : int, optional
+        Shorthand for ``input_bits = weight_bits = bits``.
     input_signed, weight_signed : bool
         Signedness of ``x`` and of the stored weights ``w'``.
     rows, cols : int
@@ -52,7 +54,7 @@ class Datapath(wiring.Component):
     weight_tiles : int
         T, number of R×C weight tiles held, in [1, 4096].
     acc_bits : int
-        Accumulator width ``2N + M``, in [2N, 64].
+        Accumulator width ``A + W + M``, in [A + W, 48].
     overflow : str
         ``"wrap"`` or ``"saturate"``.
     out_bits : int
@@ -87,12 +89,12 @@ class Datapath(wiring.Component):
     i_load : ``In(stream.Signature(LoadBeat))``
         ``LoadBeat = {addr: unsigned(ADDR_BITS), data: unsigned(LOAD_DATA_BITS)}``, with
         ``ADDR_BITS = INDEX_BITS + 3``, ``INDEX_BITS = max(2, ceil(log2(max(T·C, 4))))``,
-        ``LOAD_DATA_BITS = max(R·N, acc_bits, 32)``. ``ready`` is high only while no beat is
+        ``LOAD_DATA_BITS = max(R·W, acc_bits, 32)``. ``ready`` is high only while no beat is
         in flight anywhere in the pipeline (including an ``o_data`` beat waiting for
         ``ready``). A beat takes effect at the edge that accepts it. Address map
         (``addr = region << INDEX_BITS | index``):
 
-        * region 0 ``WEIGHTS``: index ``tile·C + col``; ``data[r·N +: N]`` = ``w'[r]``;
+        * region 0 ``WEIGHTS``: index ``tile·C + col``; ``data[r·W +: W]`` = ``w'[r]``;
         * region 1 ``BIAS``: index ``col``; ``data[0 +: acc_bits]`` signed (reset 0);
         * region 2 ``M0``: index ``col`` (per-tensor: 0); ``data[0 +: 32]`` (reset 2**30; bit
           31 is ignored: ``m0 < 2**31``);
@@ -106,8 +108,8 @@ class Datapath(wiring.Component):
         reset the requantizer is the identity (``M0``, ``SHIFT`` = 1.0), clamped to the
         output range; the weight memory is not reset.
     i_data : ``In(stream.Signature(DataBeat))``
-        ``DataBeat = {x: unsigned(R·N), tile: unsigned(TILE_BITS), first: 1, last: 1}``;
-        ``x[r]`` at bits ``r·N`` (signed per ``input_signed``), ``TILE_BITS =
+        ``DataBeat = {x: unsigned(R·A), tile: unsigned(TILE_BITS), first: 1, last: 1}``;
+        ``x[r]`` at bits ``r·A`` (signed per ``input_signed``), ``TILE_BITS =
         max(1, ceil(log2 T))``, ``tile < T``. ``ready = ~stall & ~i_load.valid``: a pending
         load is a barrier (data waits while ``i_load.valid``, the load waits for the pipeline
         to drain), so loads and data keep their order whatever the drivers do.
@@ -135,23 +137,26 @@ class Datapath(wiring.Component):
     with random gaps and backpressure (every beat once, in order; handshake rules and sticky
     flags checked every cycle); each block against its golden model (exhaustive operand
     space for N ≤ 6, requantizer edge cases and seeded randoms for every rounding); and
-    lint-clean Verilog (``verilator --lint-only``) for N = 2..16 and every option.
+    lint-clean Verilog (``verilator --lint-only``) for N = 2..16, every option and every
+    (A, W) in 2..16 × 2..16 (``tests/hw/test_generate_mixed.py``).
     """
 
     THROUGHPUT = 1
 
-    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles,
-                 acc_bits, overflow, out_bits, out_signed, rounding, per_channel,
-                 inject_fault=None):
-        check_common(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+    def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                 weight_signed, rows, cols, weight_tiles, acc_bits, overflow, out_bits,
+                 out_signed, rounding, per_channel, inject_fault=None):
+        check_common(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
+                     input_signed=input_signed, weight_signed=weight_signed,
                      rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
                      overflow=overflow, out_bits=out_bits, out_signed=out_signed,
                      rounding=rounding, per_channel=per_channel)
         self.inject_fault = check_fault(type(self).__name__, inject_fault, FAULTS)
 
-        n, r = self.bits, self.rows
-        self.psum_bits = MacArray.psum_bits_for(bits=n, input_signed=input_signed,
-                                                weight_signed=weight_signed, rows=r)
+        r = self.rows
+        self.psum_bits = MacArray.psum_bits_for(
+            input_bits=self.input_bits, weight_bits=self.weight_bits,
+            input_signed=input_signed, weight_signed=weight_signed, rows=r)
         load_widths(self)
         self.latency_breakdown = {
             "mac_array": MacArray.latency_for(rows=r),
@@ -182,11 +187,11 @@ class Datapath(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, rows, cols, tiles = self.bits, self.rows, self.cols, self.weight_tiles
+        w, rows, cols, tiles = self.weight_bits, self.rows, self.cols, self.weight_tiles
 
         m.submodules.mac = mac = MacArray(
-            bits=n, input_signed=self.input_signed, weight_signed=self.weight_signed,
-            rows=rows, cols=cols, weight_tiles=tiles)
+            input_bits=self.input_bits, weight_bits=w, input_signed=self.input_signed,
+            weight_signed=self.weight_signed, rows=rows, cols=cols, weight_tiles=tiles)
         m.submodules.stage = stage = self._requant_stage()
         assert mac.psum_bits == self.psum_bits and mac.LATENCY == self.latency_breakdown[
             "mac_array"]
@@ -207,7 +212,7 @@ class Datapath(wiring.Component):
             mac.w_en.eq(load & eq_const(region, REGIONS["WEIGHTS"]) & below),
             mac.w_tile.eq(w_tile[:mac.TILE_BITS]),
             mac.w_col.eq(w_col[:mac.COL_BITS]),
-            mac.w_data.eq(ldata[:rows * n]),
+            mac.w_data.eq(ldata[:rows * w]),
             stage.p_we.eq(load),
             stage.p_region.eq(region),
             stage.p_index.eq(index),

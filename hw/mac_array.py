@@ -1,4 +1,4 @@
-"""Weight-stationary array of N-bit multipliers with exact dot products."""
+"""Weight-stationary array of A-bit × W-bit multipliers with exact dot products."""
 
 from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
@@ -14,18 +14,23 @@ __all__ = ["MacArray"]
 
 
 class MacArray(wiring.Component):
-    """Weight-stationary ``rows`` × ``cols`` tile of ``bits``-bit multipliers.
+    """Weight-stationary ``rows`` × ``cols`` tile of ``input_bits`` × ``weight_bits``
+    multipliers.
 
     ``weight_tiles`` weight tiles of ``rows × cols`` weights are held in ``cols`` memories, one
-    per column (one ``rows·bits``-bit word per tile each). Each enabled cycle takes one input
+    per column (one ``rows·weight_bits``-bit word per tile each). Each enabled cycle takes one input
     vector of ``rows`` values and the index of a tile, and produces ``cols`` exact dot
     products ``psum[c] = Σ_r x[r]·w[tile][c][r]`` ``LATENCY`` cycles later: one vector per
     cycle, fully pipelined.
 
     Parameters
     ----------
-    bits : int
-        Operand width N, in [2, 16].
+    input_bits : int
+        Input width A, in [2, 16].
+    weight_bits : int
+        Weight width W, in [2, 16].
+    bits : int, optional
+        Shorthand for ``input_bits = weight_bits = bits`` (give it or the two widths).
     input_signed : bool
         Whether the inputs ``x`` are two's complement (else unsigned).
     weight_signed : bool
@@ -41,8 +46,9 @@ class MacArray(wiring.Component):
     ----------
     psum_bits : int
         Width of each signed dot product: the smallest signed width that holds every possible
-        dot product of ``rows`` terms for the given signedness (``2N + ceil(log2 R)`` for
-        signed×signed with R a power of two, one more when both operands are unsigned).
+        dot product of ``rows`` terms for the given widths and signedness
+        (``A + W + ceil(log2 R)`` for signed×signed with R a power of two, one more when
+        both operands are unsigned).
     TILE_BITS : int
         Width of the tile indices, ``max(1, ceil(log2 T))``.
     COL_BITS : int
@@ -57,8 +63,8 @@ class MacArray(wiring.Component):
     en : ``In(1)``
         Pipeline enable (global stall when low): every pipeline register, including the
         memory read port, holds its value while ``en`` is low. Loads are not affected.
-    x : ``In(data.ArrayLayout(signed(N) or unsigned(N), R))``
-        Input vector; ``x[r]`` at bits ``r·N``. Sampled when ``en`` is high.
+    x : ``In(data.ArrayLayout(signed(A) or unsigned(A), R))``
+        Input vector; ``x[r]`` at bits ``r·A``. Sampled when ``en`` is high.
     tile : ``In(TILE_BITS)``
         Weight tile used for ``x``. Must be < T (larger indices read tile 0).
     psum : ``Out(data.ArrayLayout(signed(psum_bits), C))``
@@ -72,8 +78,8 @@ class MacArray(wiring.Component):
         Tile index of the write.
     w_col : ``In(COL_BITS)``
         Column index of the write.
-    w_data : ``In(data.ArrayLayout(signed(N) or unsigned(N), R))``
-        The column's ``R`` weights; ``w_data[r]`` at bits ``r·N``.
+    w_data : ``In(data.ArrayLayout(signed(W) or unsigned(W), R))``
+        The column's ``R`` weights; ``w_data[r]`` at bits ``r·W``.
 
     Backpressure is the caller's ``en``. Every operand combination is exact (verified
     exhaustively for N ≤ 6 by ``tests/hw/test_mac_array.py``).
@@ -81,16 +87,19 @@ class MacArray(wiring.Component):
 
     ADD_LEVELS_PER_STAGE = 2
 
-    def __init__(self, *, bits, input_signed, weight_signed, rows, cols, weight_tiles=1):
-        check_array(self, bits=bits, input_signed=input_signed, weight_signed=weight_signed,
+    def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                 weight_signed, rows, cols, weight_tiles=1):
+        check_array(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
+                    input_signed=input_signed, weight_signed=weight_signed,
                     rows=rows, cols=cols, weight_tiles=weight_tiles)
 
-        n = self.bits
-        self.x_shape = signed(n) if input_signed else unsigned(n)
-        self.w_shape = signed(n) if weight_signed else unsigned(n)
-        self.product_range = self._product_range(n, input_signed, weight_signed)
+        a, w = self.input_bits, self.weight_bits
+        self.x_shape = signed(a) if input_signed else unsigned(a)
+        self.w_shape = signed(w) if weight_signed else unsigned(w)
+        self.product_range = product_range(a, input_signed, weight_signed, weight_bits=w)
         self.psum_range = tuple(rows * p for p in self.product_range)
-        self.psum_bits = self.psum_bits_for(bits=n, input_signed=input_signed,
+        self.psum_bits = self.psum_bits_for(input_bits=a, weight_bits=w,
+                                            input_signed=input_signed,
                                             weight_signed=weight_signed, rows=rows)
         self.TILE_BITS = max(1, ceil_log2(self.weight_tiles))
         self.COL_BITS = max(1, ceil_log2(self.cols))
@@ -108,15 +117,15 @@ class MacArray(wiring.Component):
             "w_data": In(data.ArrayLayout(self.w_shape, rows)),
         })
 
-    @staticmethod
-    def _product_range(bits, input_signed, weight_signed):
-        return product_range(bits, input_signed, weight_signed)
-
     @classmethod
-    def psum_bits_for(cls, *, bits, input_signed, weight_signed, rows):
+    def psum_bits_for(cls, *, bits=None, input_bits=None, weight_bits=None, input_signed,
+                      weight_signed, rows):
         """``psum_bits`` of a ``MacArray`` with these parameters (without building one): the
-        contract's exact dot-product width (``constraints.dot_product_bits``)."""
-        return dot_product_bits(bits, rows, input_signed, weight_signed)
+        contract's exact dot-product width (``constraints.dot_product_bits``); ``bits`` is
+        the shorthand for both widths."""
+        a = bits if input_bits is None else input_bits
+        w = bits if weight_bits is None else weight_bits
+        return dot_product_bits(a, rows, input_signed, weight_signed, weight_bits=w)
 
     @classmethod
     def latency_for(cls, *, rows):
@@ -138,14 +147,14 @@ class MacArray(wiring.Component):
         return m
 
     def _weight_memories(self, m):
-        """Weight memories: one per column (a word per tile, R·N bits), so each column's read
+        """Weight memories: one per column (a word per tile, R·W bits), so each column's read
         register feeds only that column's R multipliers; returns their read data.
 
         (One C·R·N-bit word per tile is the same storage, but every simulator then moves the
         whole word to each of the R·C multipliers: Icarus spent most of its time there.
         At least two words: a one-word memory would have a zero-width address.)
         """
-        tiles, col_width = self.weight_tiles, self.rows * self.bits
+        tiles, col_width = self.weight_tiles, self.rows * self.weight_bits
         exact_tiles = tiles == 1 << self.TILE_BITS
         t_limit = Const(tiles, unsigned(self.TILE_BITS + 1))
         w_ok = self.w_en
@@ -185,11 +194,11 @@ class MacArray(wiring.Component):
         return x_q, w_q
 
     def _products(self, m, x_q, w_q):
-        """Stage 2: the R·C exact products (2N bits; unsigned only when both operands are),
-        per column a list of ``(product, 1)`` (value, number of products summed)."""
-        n = self.bits
+        """Stage 2: the R·C exact products (A + W bits; unsigned only when both operands
+        are), per column a list of ``(product, 1)`` (value, number of products summed)."""
+        width = self.input_bits + self.weight_bits
         both_unsigned = not (self.input_signed or self.weight_signed)
-        product_shape = unsigned(2 * n) if both_unsigned else signed(2 * n)
+        product_shape = unsigned(width) if both_unsigned else signed(width)
         columns = []
         for c in range(self.cols):
             column = []

@@ -29,7 +29,7 @@ END = "<!-- END GENERATED: {} -->"
 
 
 def latency_table() -> str:
-    rows = ["| config | engine | N | R×C (T tiles) | acc bits | out bits | rounding | latency (cycles) "
+    rows = ["| config | engine | N (or A/W) | R×C (T tiles) | acc bits | out bits | rounding | latency (cycles) "
             "| vectors/cycle | MAC/cycle | MAC/s at target clock (not measured) |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(CONSTRAINTS_DIR.glob("*.yaml")):
@@ -40,7 +40,8 @@ def latency_table() -> str:
         vpc = t.get("input_vectors_per_cycle", 1)
         mpc = t.get("macs_per_cycle", cfg.rows * cfg.cols)
         rate = t.get("macs_per_second_at_clock", mpc * cfg.clock_mhz * 1e6)
-        rows.append(f"| `{path.name}` | {engine} | {cfg.bits} | {cfg.rows}×{cfg.cols} ({cfg.weight_tiles}) "
+        bits = f"{cfg.input_bits}/{cfg.weight_bits}" if cfg.mixed else cfg.bits
+        rows.append(f"| `{path.name}` | {engine} | {bits} | {cfg.rows}×{cfg.cols} ({cfg.weight_tiles}) "
                     f"| {cfg.acc_bits} | {cfg.out_bits} | {cfg.rounding} | {m['latency_cycles']} "
                     f"| {vpc:.4g} | {mpc:.4g} | {rate / 1e9:.3g} G @ {cfg.clock_mhz:g} MHz |")
     return "\n".join(rows)

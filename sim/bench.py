@@ -53,7 +53,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, TextIO
 
-from .config import DatapathConfig
+from .config import DatapathConfig, width_args
 from .errors import ToolError, UserError
 from .report import ProgressBar, format_count, format_seconds
 
@@ -515,7 +515,7 @@ def _path_ratios(results: dict[str, PathResult]) -> dict[str, float | None]:
 def _regress_child(cfg: DatapathConfig, sims: list[str], *, seed: int, build_dir: Path,
                    out: Path, cold: bool, timeout: float) -> dict[str, Any]:
     """Run ``qmac regress`` in a child process; wall seconds, exit code and summary."""
-    cmd = [sys.executable, "-m", "sim.cli", "regress", str(cfg.source), "--bits", str(cfg.bits),
+    cmd = [sys.executable, "-m", "sim.cli", "regress", str(cfg.source), *width_args(cfg),
            "--sim", ",".join(sims), "--seed", str(seed), "-o", str(out)]
     env = dict(os.environ)
     env["QMAC_BUILD_DIR"] = str(build_dir)
@@ -596,7 +596,7 @@ def _macs_run(cfg: DatapathConfig, *, seed: int, build_root: Path, outdir: Path)
     last = dict(attempts[-1])
     last["attempts"] = attempts
     last["summary"] = str(outdir / "macs" / "summary.json")
-    last["command"] = (f"qmac regress {cfg.source} --bits {cfg.bits} --sim verilator "
+    last["command"] = (f"qmac regress {cfg.source} {' '.join(width_args(cfg))} --sim verilator "
                        f"--tests datapath --seed {seed} --vectors {last['vectors']}")
     return last
 
@@ -801,7 +801,7 @@ def _bench_check(cfg: DatapathConfig, sims: list[str], cycles: int | None) -> di
 
 
 def _bench_header(cfg, prep, machine, found, sims, seed, cycles, outdir, out: TextIO) -> None:
-    out.write(f"qmac bench: {cfg.name} ({cfg.source}) N={cfg.bits} {cfg.rows}x{cfg.cols} "
+    out.write(f"qmac bench: {cfg.name} ({cfg.source}) {cfg.widths_label} {cfg.rows}x{cfg.cols} "
               f"T={cfg.weight_tiles} acc_bits={cfg.acc_bits} {cfg.overflow} {cfg.rounding} "
               f"{'per-channel' if cfg.per_channel else 'per-tensor'}; DUT {prep.toplevel} "
               f"(latency {prep.hp.latency})\n")

@@ -123,7 +123,8 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", default=None, metavar="CONFIG",
                    help="datapath YAML (default: constraints/int8.yaml)")
     p.add_argument("--bits", type=_bits, default=None, metavar="N",
-                   help="override operands.bits (N, 2..16) and the widths derived from it")
+                   help="override operands.bits (N, 2..16): both operand widths, and the "
+                        "widths derived from them")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -211,7 +212,7 @@ def _cmd_generate(args, cfg) -> int:
     check_output_path(args.out, what="generate output directory (-o)", directory=True)
     gen = generate(cfg, args.out)
     m = gen.manifest
-    print(f"qmac: generated {gen.verilog_path} ({cfg.toplevel}: N={cfg.bits}, "
+    print(f"qmac: generated {gen.verilog_path} ({cfg.toplevel}: {cfg.widths_label}, "
           f"R={cfg.rows}, C={cfg.cols}, acc_bits={cfg.acc_bits}, latency={m['latency_cycles']} cycles)")
     print(f"qmac: wrote {gen.sdc_path} and {gen.manifest_path}")
     if args.lint:

@@ -27,7 +27,7 @@ from constraints.vocab import OVERFLOW_POLICIES, ROUNDINGS
 from .errors import ConfigError
 from .inputs import read_yaml
 
-__all__ = ["DatapathConfig", "load_config", "resolve_config", "DEFAULT_CONFIG",
+__all__ = ["DatapathConfig", "load_config", "resolve_config", "DEFAULT_CONFIG", "width_args",
            "CONSTRAINTS_DIR", "ROUNDINGS", "OVERFLOW_POLICIES", "exact_max_depth",
            "dot_product_bits"]
 
@@ -92,7 +92,8 @@ def load_config(path: str | Path | None = None, *, bits: int | None = None) -> D
     path : str or Path, optional
         YAML file; default ``constraints/int8.yaml``.
     bits : int, optional
-        Override of ``operands.bits`` (N); widths derived from N follow it.
+        Override of ``operands.bits`` (N): both operand widths become N (the file's
+        ``input_bits`` / ``weight_bits`` too); widths derived from them follow.
 
     Raises
     ------
@@ -129,53 +130,67 @@ def _read_sections(raw: dict) -> dict[str, Any]:
 
 
 def _apply_bits(values: dict[str, Any], bits: int | None) -> None:
-    """``--bits N`` replaces ``operands.bits`` (errors name ``--bits``)."""
-    if bits is None:
-        return
-    try:
-        values["bits"] = F.check_value(F.field("operands.bits"), bits)
-    except ContractError as exc:
-        raise _contract("--bits", exc) from None
+    """Operand widths: ``input_bits`` / ``weight_bits`` default to ``operands.bits``;
+    ``--bits N`` replaces all three (errors name ``--bits``)."""
+    if bits is not None:
+        try:
+            values["bits"] = F.check_value(F.field("operands.bits"), bits)
+        except ContractError as exc:
+            raise _contract("--bits", exc) from None
+        values["input_bits"] = values["weight_bits"] = values["bits"]
+    for key in ("input_bits", "weight_bits"):
+        if values[key] is None:
+            values[key] = values["bits"]
 
 
-def _guard_from_depth(n: int, depth: int | None, rows: int, tiles: int, signs) -> int:
+def _widths(v: dict[str, Any]) -> tuple[int, int, str]:
+    """``(A, W, label)``: the operand widths and how errors name them (``N=8``, ``A=8 W=4``)."""
+    a, w = v["input_bits"], v["weight_bits"]
+    return a, w, (f"N={a}" if a == w else f"input_bits={a}, weight_bits={w}")
+
+
+def _guard_from_depth(v: dict[str, Any], depth: int | None, signs) -> int:
     """M: the smallest guard width whose accumulator holds ``depth`` worst-case products."""
+    a, w, label = _widths(v)
     field = "accumulator.max_depth"
     if depth is None:
-        depth = rows * tiles
+        depth = v["rows"] * v["weight_tiles"]
         field = f"accumulator.max_depth (derived: rows*weight_tiles = {depth})"
     guard = 0
-    while exact_max_depth(n, 2 * n + guard, *signs) < depth:
+    while exact_max_depth(a, a + w + guard, *signs, weight_bits=w) < depth:
         guard += 1
-    if 2 * n + guard > L.ACC_BITS_MAX:
+    if a + w + guard > L.ACC_BITS_MAX:
+        top = exact_max_depth(a, L.ACC_BITS_MAX, *signs, weight_bits=w)
         raise ContractError(field, depth,
-                            f"at most {exact_max_depth(n, L.ACC_BITS_MAX, *signs)} for N={n} "
-                            f"(needs guard_bits={guard}; 2N+M <= {L.ACC_BITS_MAX} bits)")
+                            f"at most {top} for {label} "
+                            f"(needs guard_bits={guard}; A+W+M <= {L.ACC_BITS_MAX} bits)")
     return guard
 
 
 def _resolve_accumulator(v: dict[str, Any]) -> tuple[int, int, int, int]:
-    """``(guard_bits, acc_bits, psum_bits, max_depth)``."""
-    n, rows, guard, depth = v["bits"], v["rows"], v["guard_bits"], v["max_depth"]
+    """``(guard_bits, acc_bits, psum_bits, max_depth)``: ``acc_bits = A + W + M``."""
+    a, w, label = _widths(v)
+    rows, guard, depth = v["rows"], v["guard_bits"], v["max_depth"]
     signs = (v["input_signed"], v["weight_signed"])
     if guard is not None and depth is not None:
         raise ContractError("accumulator.guard_bits", guard,
                             "give guard_bits or max_depth, not both")
     if guard is None:
-        guard = _guard_from_depth(n, depth, rows, v["weight_tiles"], signs)
-    acc_bits = 2 * n + guard
+        guard = _guard_from_depth(v, depth, signs)
+    acc_bits = a + w + guard
     if acc_bits > L.ACC_BITS_MAX:
         raise ContractError("accumulator.guard_bits", guard,
-                            f"at most {L.ACC_BITS_MAX - 2 * n} for N={n} "
-                            f"(2N+M <= {L.ACC_BITS_MAX} bits)")
-    psum_bits = dot_product_bits(n, rows, *signs)
+                            f"at most {L.ACC_BITS_MAX - a - w} for {label} "
+                            f"(A+W+M <= {L.ACC_BITS_MAX} bits)")
+    psum_bits = dot_product_bits(a, rows, *signs, weight_bits=w)
     if psum_bits > acc_bits:
         raise ContractError("accumulator.guard_bits", guard,
-                            f"at least {psum_bits - 2 * n} so one pass of {rows} rows fits")
-    return guard, acc_bits, psum_bits, exact_max_depth(n, acc_bits, *signs)
+                            f"at least {psum_bits - a - w} so one pass of {rows} rows fits")
+    return guard, acc_bits, psum_bits, exact_max_depth(a, acc_bits, *signs, weight_bits=w)
 
 
 def _resolve_out_bits(out_bits: int | None, n: int, acc_bits: int) -> int:
+    """``out_bits``, default the input width A (the next layer's activations)."""
     out_bits = n if out_bits is None else out_bits
     top = min(L.OUT_BITS_MAX, acc_bits)
     if not L.OUT_BITS_MIN <= out_bits <= top:
@@ -190,26 +205,33 @@ def _resolve_name(raw: dict, default_name: str, bits: int | None) -> tuple[str, 
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not re.fullmatch(L.NAME_PATTERN, name):
         raise ContractError("name", name, F.field("name").allowed())
-    file_bits = (raw.get("operands") or {}).get("bits", F.default_of("operands.bits"))
-    if bits is not None and bits != file_bits:
+    ops = raw.get("operands") or {}
+    file_bits = ops.get("bits", F.default_of("operands.bits"))
+    file_widths = (ops.get("input_bits", file_bits), ops.get("weight_bits", file_bits))
+    if bits is not None and (bits, bits) != file_widths:
         name = f"{name}_n{bits}"      # keep generated module names distinct per width
     desc = F.check_value(F.field("description"), raw.get("description", ""))
     return name, desc.strip()
 
 
+def width_args(cfg: DatapathConfig) -> list[str]:
+    """The ``qmac`` arguments that reproduce ``cfg``'s operand widths from its file:
+    ``["--bits", "N"]`` for one width N; none for mixed widths (only a file gives them)."""
+    return [] if cfg.mixed else ["--bits", str(cfg.bits)]
+
+
 def check_budget(cfg: DatapathConfig) -> None:
     """Refuse a configuration whose generation cost exceeds :data:`limits.COST_BUDGET`."""
     xb = cfg.crossbar
-    units, what = L.cost_estimate(bits=cfg.bits, rows=cfg.rows, cols=cfg.cols,
-                                  weight_tiles=cfg.weight_tiles,
+    units, what = L.cost_estimate(input_bits=cfg.input_bits, weight_bits=cfg.weight_bits,
+                                  rows=cfg.rows, cols=cfg.cols, weight_tiles=cfg.weight_tiles,
                                   phys_cols=xb.phys_cols if xb is not None else None)
     if units > L.COST_BUDGET:
-        raise ContractError("array", f"N={cfg.bits} R={cfg.rows} C={cfg.cols} "
-                            f"T={cfg.weight_tiles}",
+        shown = f"{cfg.widths_label} R={cfg.rows} C={cfg.cols} T={cfg.weight_tiles}"
+        raise ContractError("array", shown,
                             f"a configuration within the generation budget of "
                             f"{L.COST_BUDGET} cost units (constraints/SCHEMA.md); this one "
-                            f"costs {what}", shown=f"N={cfg.bits} R={cfg.rows} C={cfg.cols} "
-                                                   f"T={cfg.weight_tiles}")
+                            f"costs {what}", shown=shown)
 
 
 def resolve_config(raw: dict, *, where: str = "<config>", bits: int | None = None,
@@ -227,11 +249,11 @@ def _resolve(raw: dict, where: str, bits: int | None, default_name: str) -> Data
     guard, acc_bits, psum_bits, max_depth = _resolve_accumulator(v)
     name, desc = _resolve_name(raw, default_name, bits)
     cfg = DatapathConfig(
-        name=name, description=desc, source=where, bits=v["bits"],
-        input_signed=v["input_signed"], weight_signed=v["weight_signed"], rows=v["rows"],
+        name=name, description=desc, source=where, input_bits=v["input_bits"],
+        weight_bits=v["weight_bits"], input_signed=v["input_signed"], weight_signed=v["weight_signed"], rows=v["rows"],
         cols=v["cols"], weight_tiles=v["weight_tiles"], guard_bits=guard, max_depth=max_depth,
         overflow=v["overflow"], acc_bits=acc_bits, psum_bits=psum_bits,
-        out_bits=_resolve_out_bits(v["out_bits"], v["bits"], acc_bits),
+        out_bits=_resolve_out_bits(v["out_bits"], v["input_bits"], acc_bits),
         out_signed=v["out_signed"], rounding=v["rounding"], per_channel=v["per_channel"],
         clock_mhz=v["clock_mhz"])
     if raw.get("crossbar") is not None:

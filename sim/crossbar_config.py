@@ -38,23 +38,27 @@ def _get(section: dict, key: str, default: Any, *, lo=None, hi=None, why: str = 
 
 def _geometry(section: dict, cfg) -> dict[str, Any]:
     """rows, cols (= the datapath's tile), cell/DAC widths and the encodings."""
-    n, same = cfg.bits, " (must equal array.{}: the crossbar tile is the datapath's R×C tile)"
+    a, w = cfg.input_bits, cfg.weight_bits
+    same = " (must equal array.{}: the crossbar tile is the datapath's R×C tile)"
+    wname = "operands.bits" if a == w else "operands.weight_bits"
+    aname = "operands.bits" if a == w else "operands.input_bits"
     return dict(
         rows=_get(section, "rows", cfg.rows, lo=cfg.rows, hi=cfg.rows, why=same.format("rows")),
         cols=_get(section, "cols", cfg.cols, lo=cfg.cols, hi=cfg.cols, why=same.format("cols")),
-        cell_bits=_get(section, "cell_bits", min(n, 8), lo=1, hi=n,
-                       why=f" (at most operands.bits = {n}: a cell cannot hold more than a weight)"),
+        cell_bits=_get(section, "cell_bits", min(w, 8), lo=1, hi=w,
+                       why=f" (at most {wname} = {w}: a cell cannot hold more than a weight)"),
         weight_encoding=_get(section, "weight_encoding", "differential"),
-        dac_bits=_get(section, "dac_bits", 1, lo=1, hi=n, why=f" (at most operands.bits = {n})"),
+        dac_bits=_get(section, "dac_bits", 1, lo=1, hi=a, why=f" (at most {aname} = {a})"),
         input_encoding=_get(section, "input_encoding", "twos_complement"))
 
 
-def _cols_per_adc(section: dict, cphys: int, g: dict, n: int) -> int:
+def _cols_per_adc(section: dict, cphys: int, g: dict, weight_bits: int) -> int:
     m = section.get("cols_per_adc", 1)
     divisors = [d for d in range(1, cphys + 1) if cphys % d == 0]
     shown = ", ".join(map(str, divisors[:16])) if len(divisors) <= 16 else \
         ", ".join(map(str, divisors[:15])) + ", ..."
-    slices, pol = derive.slices(n, g["cell_bits"]), derive.polarities(g["weight_encoding"])
+    slices = derive.slices(weight_bits, g["cell_bits"])
+    pol = derive.polarities(g["weight_encoding"])
     what = (f"a divisor of the {cphys} physical columns (C·S·E = {g['cols']}·{slices}·{pol}): "
             f"{shown}")
     if isinstance(m, bool) or not isinstance(m, int) or m < 1 or cphys % m:
@@ -169,10 +173,10 @@ def _parse(section: Any, cfg) -> CrossbarConfig:
                             f"a mapping with keys {', '.join(CROSSBAR_FIELDS)}")
     F.check_keys("crossbar", section)
     g = _geometry(section, cfg)
-    cphys = derive.phys_cols(g["cols"], cfg.bits, g["cell_bits"], g["weight_encoding"])
-    m = _cols_per_adc(section, cphys, g, cfg.bits)
+    cphys = derive.phys_cols(g["cols"], cfg.weight_bits, g["cell_bits"], g["weight_encoding"])
+    m = _cols_per_adc(section, cphys, g, cfg.weight_bits)
     record = CrossbarRecord(
         **g, **_converters(section, g, cphys), cols_per_adc=m, **_noise(section),
-        bits=cfg.bits, input_signed=cfg.input_signed, weight_signed=cfg.weight_signed,
+        input_bits=cfg.input_bits, weight_bits=cfg.weight_bits, input_signed=cfg.input_signed, weight_signed=cfg.weight_signed,
         weight_tiles=cfg.weight_tiles, clock_mhz=cfg.clock_mhz)
     return dataclasses.replace(record, latency_cycles=_latency(record, cfg))

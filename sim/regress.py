@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from .config import DatapathConfig
+from .config import DatapathConfig, width_args
 from .errors import ToolError, UserError
 from .report import (ProgressBar, Row, format_seconds, format_table, format_xbar_errors,
                      merge_xbar_errors, write_junit, write_summary)
@@ -308,7 +308,7 @@ def replay_command(cfg: DatapathConfig, *, sim: str, seed: int, vectors: int,
             src = rel
     except ValueError:
         pass
-    parts = ["qmac", "regress", src, "--bits", str(cfg.bits), "--sim", sim,
+    parts = ["qmac", "regress", src, *width_args(cfg), "--sim", sim,
              "--seed", str(seed), "--vectors", str(vectors)]
     if tests:
         parts += ["--tests", ",".join(tests)]
@@ -541,7 +541,7 @@ class _StopOnSignals:
 
 def _print_header(plan: _Plan, out: TextIO) -> None:
     cfg, xb = plan.cfg, plan.cfg.crossbar
-    out.write(f"qmac regress: {cfg.name} ({cfg.source}) N={cfg.bits} "
+    out.write(f"qmac regress: {cfg.name} ({cfg.source}) {cfg.widths_label} "
               f"{cfg.rows}x{cfg.cols} T={cfg.weight_tiles} acc_bits={cfg.acc_bits} "
               f"{cfg.overflow} {cfg.rounding} {'per-channel' if cfg.per_channel else 'per-tensor'}"
               + (f" [fault: {plan.inject_fault}]" if plan.inject_fault else "") + "\n")

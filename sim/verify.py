@@ -180,8 +180,9 @@ def _operands(path: Path, d: dict, cfg: DatapathConfig, hp):
         raise _fail(path, f"w: shape {list(w.shape)} does not match x: shape {list(x.shape)}; "
                           f"allowed: x [B, K] and w [C, K] with the same K")
     xlo, xhi = hp.x_range
-    _range(path, "x", x, xlo, xhi, f"{hp.bits}-bit {'signed' if hp.input_signed else 'unsigned'}"
-                                   f" inputs of {cfg.name} (--bits {hp.bits})")
+    _range(path, "x", x, xlo, xhi, f"{hp.input_bits}-bit "
+                                   f"{'signed' if hp.input_signed else 'unsigned'}"
+                                   f" inputs of {cfg.name} ({cfg.widths_label})")
     x_zp = _int_array(path, d, "x_zp", ndim=(0,))
     y_zp = _int_array(path, d, "y_zp", ndim=(0,))
     _range(path, "x_zp", x_zp, xlo, xhi, "the input range")

@@ -60,11 +60,12 @@ def window_layer(hp, x, w, name) -> FoldedLayer:
     c = w.shape[0]
     if hp.per_channel:
         # lane i shifts right by about i/(C-1) of the dot product's width
-        top = 2 * hp.bits + int(np.ceil(np.log2(max(2, hp.rows)))) - hp.out_bits + 2
+        top = (hp.input_bits + hp.weight_bits + int(np.ceil(np.log2(max(2, hp.rows))))
+               - hp.out_bits + 2)
         shift = np.array([1 - round(i * top / max(1, c - 1)) for i in range(c)], np.int64)
         shift = np.clip(shift, -31, 1)
     else:
-        shift = np.full(c, -(2 * hp.bits - hp.out_bits), np.int64)
+        shift = np.full(c, -(hp.input_bits + hp.weight_bits - hp.out_bits), np.int64)
     y_zp = (olo + ohi + 1) // 2 if not hp.out_signed else 0
     return FoldedLayer(x=x[None, :].astype(np.int64), w=w.astype(np.int64),
                        bias=np.zeros(c, np.int64), m0=np.full(c, IDENTITY_M0, np.int64),

@@ -89,9 +89,9 @@ class TbEnv:
         if self.hp.is_crossbar:
             self.xbar = CrossbarAgent(dut, self.hp, seed=int(self.rng.integers(1 << 31)),
                                       log=self.log)
-        self.log.info("qmac test %s: seed=%d vectors=%d config=%s N=%d R=%d C=%d T=%d "
+        self.log.info("qmac test %s: seed=%d vectors=%d config=%s %s R=%d C=%d T=%d "
                       "acc_bits=%d %s %s per_channel=%s", test, self.seed, self.vectors,
-                      self.hp.name, self.hp.bits, self.hp.rows, self.hp.cols,
+                      self.hp.name, self.hp.widths_label, self.hp.rows, self.hp.cols,
                       self.hp.weight_tiles, self.hp.acc_bits, self.hp.overflow,
                       self.hp.rounding, self.hp.per_channel)
         if self.xbar is not None:

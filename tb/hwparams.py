@@ -34,7 +34,8 @@ class HwParams(PortWidths):
     contract's (:class:`constraints.PortWidths`, :class:`constraints.CrossbarRecord`):
     nothing is re-derived here."""
 
-    bits: int
+    input_bits: int
+    weight_bits: int
     input_signed: bool
     weight_signed: bool
     rows: int
@@ -74,7 +75,8 @@ class HwParams(PortWidths):
             adc_latency=int(xb["adc_latency"]), dac_settle_cycles=int(xb["dac_settle_cycles"]),
             program_sigma=float(noise["program_sigma"]), read_sigma=float(noise["read_sigma"]),
             adc_offset_sigma=float(noise["adc_offset_sigma"]), seed=int(noise["seed"]),
-            bits=self.bits, input_signed=self.input_signed, weight_signed=self.weight_signed,
+            input_bits=self.input_bits, weight_bits=self.weight_bits,
+            input_signed=self.input_signed, weight_signed=self.weight_signed,
             weight_tiles=self.weight_tiles, clock_mhz=0.0,
             latency_cycles=int(xb.get("latency_cycles", 0)))
 
@@ -180,6 +182,9 @@ class HwParams(PortWidths):
                          toplevel: str = "") -> "HwParams":
         fields = {f.name for f in dataclasses.fields(cls)}
         kw = {k: cfg[k] for k in fields if k in cfg}
+        for k in ("input_bits", "weight_bits"):     # ``bits``: the shorthand for both
+            if kw.get(k) is None:
+                kw[k] = cfg["bits"]
         kw["latency"] = int(latency or 0)
         kw["toplevel"] = toplevel
         kw["crossbar"] = crossbar_params(cfg.get("crossbar"), cfg)
@@ -190,7 +195,11 @@ class HwParams(PortWidths):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HwParams":
-        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d})
+        kw = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
+        for k in ("input_bits", "weight_bits"):     # ``bits``: the shorthand for both
+            if k not in kw:
+                kw[k] = d["bits"]
+        return cls(**kw)
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)

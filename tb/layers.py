@@ -102,12 +102,12 @@ class FcLayer:
                              f"match; allowed: x [B, K] and w [C, K] with B, K, C >= 1")
         c = w.shape[0]
         lo, hi = hp.x_range
-        _check_range(f"{self.name}: x", x, lo, hi, f"{hp.bits}-bit "
+        _check_range(f"{self.name}: x", x, lo, hi, f"{hp.input_bits}-bit "
                      f"{'signed' if hp.input_signed else 'unsigned'} inputs")
         wf, bf = fold_zero_points(w, self.bias, x_zp=int(self.x_zp), w_zp=int(self.w_zp))
         wlo, whi = hp.w_range
         _check_range(f"{self.name}: w - w_zp", wf, wlo, whi,
-                     f"{hp.bits}-bit {'signed' if hp.weight_signed else 'unsigned'} stored weights")
+                     f"{hp.weight_bits}-bit {'signed' if hp.weight_signed else 'unsigned'} stored weights")
         alo, ahi = hp.acc_range
         if hp.overflow == "wrap":
             half = 1 << (hp.acc_bits - 1)

@@ -145,7 +145,8 @@ class Model:
         m0 = m0p if hp.per_channel else int(m0p[0])
         shift = shp if hp.per_channel else int(shp[0])
         return datapath_model(
-            xp, wp, bp, bits=hp.bits, input_signed=hp.input_signed,
+            xp, wp, bp, input_bits=hp.input_bits, weight_bits=hp.weight_bits,
+            input_signed=hp.input_signed,
             weight_signed=hp.weight_signed, rows=hp.rows, acc_bits=hp.acc_bits,
             overflow=hp.overflow, m0=m0, shift=shift, y_zp=L.y_zp, act_min=L.act_min,
             act_max=L.act_max, rounding=hp.rounding)

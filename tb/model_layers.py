@@ -35,15 +35,18 @@ def signed_view(hp: HwParams, L: MatmulLayer) -> tuple[MatmulLayer, int]:
     ``w``) leaves every ``x − x_zp`` / ``w − w_zp`` unchanged; the output stage runs with
     ``y_zp``, ``act_min``, ``act_max`` shifted by ``−2^(N−1)`` (the clamp commutes with the
     shift) and the hardware's outputs are shifted back by the returned ``out_offset``."""
-    half = 1 << (hp.bits - 1)
+    half, w_half = 1 << (hp.input_bits - 1), 1 << (hp.weight_bits - 1)
     x, x_zp, w, w_zp = L.x, L.x_zp, L.w, L.w_zp
-    if _needs_shift(np.append(L.x.ravel(), L.x_zp), hp.input_signed, *hp.x_range, hp.bits):
+    if _needs_shift(np.append(L.x.ravel(), L.x_zp), hp.input_signed, *hp.x_range,
+                    hp.input_bits):
         x, x_zp = L.x - half, L.x_zp - half
-    if _needs_shift(np.append(L.w.ravel(), L.w_zp), hp.weight_signed, *hp.w_range, hp.bits):
-        w, w_zp = L.w - half, L.w_zp - half
+    if _needs_shift(np.append(L.w.ravel(), L.w_zp), hp.weight_signed, *hp.w_range,
+                    hp.weight_bits):
+        w, w_zp = L.w - w_half, L.w_zp - w_half
     y_zp, amin, amax, off = L.y_zp, L.act_min, L.act_max, 0
     olo, ohi = hp.out_range
-    if hp.out_signed and amax > ohi and amin >= 0 and amax < 2 * half and hp.out_bits == hp.bits:
+    if (hp.out_signed and amax > ohi and amin >= 0 and amax < 2 * half
+            and hp.out_bits == hp.input_bits):
         y_zp, amin, amax, off = y_zp - half, amin - half, amax - half, half
     return MatmulLayer(x=x, w=w, bias=L.bias, x_zp=x_zp, w_zp=w_zp, m0=L.m0, shift=L.shift,
                        y_zp=y_zp, act_min=amin, act_max=amax, name=L.name,

@@ -257,11 +257,11 @@ class StreamBuilder:
                     [(KIND_BITS, hp.addr_bits, addr), (KIND_BITS + hp.addr_bits, lane_width, lanes)])
 
     def load_weights(self, tile, col, w_lanes) -> None:
-        """Weight words: index ``tile·C + col``, ``data[r·N +: N] = w'[row r]``."""
+        """Weight words: index ``tile·C + col``, ``data[r·W +: W] = w'[row r]``."""
         tile = np.atleast_1d(np.asarray(tile, dtype=np.int64))
         col = np.atleast_1d(np.asarray(col, dtype=np.int64))
         self.load(REGION_WEIGHTS, tile * self.hp.cols + col, np.asarray(w_lanes).reshape(
-            tile.shape[0], self.hp.rows), self.hp.bits)
+            tile.shape[0], self.hp.rows), self.hp.weight_bits)
 
     def load_bias(self, cols, values) -> None:
         self.load(REGION_BIAS, cols, values, self.hp.acc_bits)
@@ -299,7 +299,7 @@ class StreamBuilder:
         first = np.broadcast_to(np.asarray(first, dtype=np.int64), (n,))
         last = np.broadcast_to(np.asarray(last, dtype=np.int64), (n,))
         base = KIND_BITS + hp.x_bits
-        self._block(KIND_DATA, n, [(KIND_BITS, hp.bits, x), (base, hp.tile_bits, tile),
+        self._block(KIND_DATA, n, [(KIND_BITS, hp.input_bits, x), (base, hp.tile_bits, tile),
                                    (base + hp.tile_bits, 1, first),
                                    (base + hp.tile_bits + 1, 1, last)])
 

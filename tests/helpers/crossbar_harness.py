@@ -41,6 +41,8 @@ BASE = dict(bits=8, input_signed=True, weight_signed=True, rows=4, cols=2, weigh
 
 def make_top(**kw):
     p = {**BASE, **kw}
+    if "input_bits" in kw or "weight_bits" in kw:       # separate widths replace BASE's bits
+        p.pop("bits")
     lossless = derive.lossless_adc_bits(p["rows"], p["dac_bits"], p["cell_bits"])
     if p["adc_bits"] is None:
         p["adc_bits"] = lossless
@@ -50,7 +52,8 @@ def make_top(**kw):
 
 
 def spec_of(top):
-    return CrossbarSpec(bits=top.bits, input_signed=top.input_signed,
+    return CrossbarSpec(bits=None, input_bits=top.input_bits, weight_bits=top.weight_bits,
+                        input_signed=top.input_signed,
                         weight_signed=top.weight_signed, rows=top.rows, cols=top.cols,
                         cell_bits=top.cell_bits, weight_encoding=top.weight_encoding,
                         dac_bits=top.dac_bits, input_encoding=top.input_encoding,
@@ -59,9 +62,8 @@ def spec_of(top):
 
 
 def random_layer(top, rng, *, batch, k, relu=True, trim_span=0):
-    n = top.bits
-    xlo, xhi = int_range(n, top.input_signed)
-    wlo, whi = int_range(n, top.weight_signed)
+    xlo, xhi = int_range(top.input_bits, top.input_signed)
+    wlo, whi = int_range(top.weight_bits, top.weight_signed)
     x = rng.integers(xlo, xhi + 1, (batch, k))
     x[0, :] = xlo
     if batch > 1:
@@ -86,7 +88,7 @@ def random_layer(top, rng, *, batch, k, relu=True, trim_span=0):
 def commands_for(top, L):
     """The load and data beats of one layer, in issue order: ("load", addr, data) /
     ("data", x_word, tile, first, last)."""
-    n, rows, cols = top.bits, top.rows, top.cols
+    rows, cols = top.rows, top.cols
     k = L.x.shape[1]
     chunks = -(-k // rows)
     assert chunks <= top.weight_tiles
@@ -102,7 +104,7 @@ def commands_for(top, L):
     for t in range(chunks):
         for c in range(cols):
             cmds.append(("load", addr("WEIGHTS", t * cols + c),
-                         word(wp[c, t * rows:(t + 1) * rows], n)))
+                         word(wp[c, t * rows:(t + 1) * rows], top.weight_bits)))
     for c in range(cols):
         cmds.append(("load", addr("BIAS", c), word([L.bias[c]], top.acc_bits)))
     m0 = np.atleast_1d(L.m0)
@@ -117,7 +119,8 @@ def commands_for(top, L):
         cmds.append(("load", addr("TRIM", j), word([L.trim[j]], top.adc_bits)))
     for b in range(L.x.shape[0]):
         for t in range(chunks):
-            cmds.append(("data", word(xp[b, t * rows:(t + 1) * rows], n), t, int(t == 0),
+            cmds.append(("data", word(xp[b, t * rows:(t + 1) * rows], top.input_bits), t,
+                         int(t == 0),
                          int(t == chunks - 1)))
     return cmds
 
@@ -129,7 +132,8 @@ def expected(top, L, noise=None, *, mac_path=False):
     common = dict(acc_bits=top.acc_bits, overflow=top.overflow, m0=m0, shift=shift,
                   y_zp=L.y_zp, act_min=L.act_min, act_max=L.act_max, rounding=top.rounding)
     if mac_path:
-        return datapath_model(L.x, L.w, L.bias, bits=top.bits, input_signed=top.input_signed,
+        return datapath_model(L.x, L.w, L.bias, input_bits=top.input_bits,
+                              weight_bits=top.weight_bits, input_signed=top.input_signed,
                               weight_signed=top.weight_signed, rows=top.rows, **common)
     y, ovf, _ = crossbar_datapath_model(L.x, L.w, L.bias, spec=spec_of(top), noise=noise,
                                         trim=L.trim, **common)

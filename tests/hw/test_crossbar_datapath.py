@@ -207,3 +207,27 @@ def test_out_of_range_tile_uses_tile_zero():
     y, _ = expected(top, L)
     assert r.y.tolist() == y.tolist()
     assert {c.tile for c in r.responder.conversions} == {0}
+
+
+# --------------------------------------------------------------------------- mixed widths
+@pytest.mark.parametrize("params", [
+    # W4A8, both offset encodings: G = 2^3 and A = 2^7 corrections with different widths
+    dict(input_bits=8, weight_bits=4, cell_bits=2, dac_bits=2, weight_encoding="offset",
+         input_encoding="offset", rows=5),
+    # W8A4, differential weights over three 3-bit cells, two's-complement inputs (sign phase)
+    dict(input_bits=4, weight_bits=8, cell_bits=3, dac_bits=2, rows=3, out_bits=4),
+    # W2A8, unsigned inputs, a 4-bit DAC (two phases)
+    dict(input_bits=8, weight_bits=2, input_signed=False, cell_bits=2, dac_bits=4, rows=4),
+])
+def test_mixed_widths_lossless_equals_mac_path(params):
+    """Separate widths: DAC phases from input_bits, cell slices from weight_bits; the
+    hardware equals the golden crossbar and the exact MAC path on every output."""
+    top = make_top(**params)
+    assert (top.input_bits, top.weight_bits) == (params["input_bits"], params["weight_bits"])
+    assert top.SLICES == -(-params["weight_bits"] // params["cell_bits"])
+    assert spec_of(top).lossless
+    rng = make_rng("mixed", *sorted(params.items()))
+    L = random_layer(top, rng, batch=3, k=2 * top.rows + 1)
+    r = check(top, L)
+    y_mac, ovf_mac = expected(top, L, mac_path=True)
+    assert r.y.tolist() == y_mac.tolist() and r.ovf.tolist() == ovf_mac.tolist()

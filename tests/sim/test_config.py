@@ -15,7 +15,7 @@ SHIPPED = sorted(p.name for p in CONSTRAINTS_DIR.glob("*.yaml"))
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_configs_resolve(name):
     cfg = load_config(CONSTRAINTS_DIR / name)
-    assert cfg.acc_bits == 2 * cfg.bits + cfg.guard_bits
+    assert cfg.acc_bits == cfg.input_bits + cfg.weight_bits + cfg.guard_bits
     assert cfg.psum_bits <= cfg.acc_bits
     assert 2 <= cfg.out_bits <= cfg.acc_bits
 
@@ -233,3 +233,93 @@ def test_cli_refuses_bad_config_with_exit_2_and_writes_nothing(tmp_path, capsys)
     assert err == [f"qmac: error: {path}: operands.bits: None is not allowed; allowed: an "
                    f"integer in 2..16"]
     assert not out.exists()
+
+
+# --- separate operand widths (issue 15) ------------------------------------------------------
+def _mixed(a, w, **sections):
+    return resolve_config({"operands": {"input_bits": a, "weight_bits": w}, **sections})
+
+
+@pytest.mark.parametrize("a, w", [(8, 4), (4, 8), (8, 2), (16, 8), (2, 16), (16, 16)])
+def test_accumulator_is_sized_exactly_from_both_widths(a, w):
+    cfg = _mixed(a, w, accumulator={"guard_bits": 4})
+    assert (cfg.input_bits, cfg.weight_bits, cfg.acc_bits) == (a, w, a + w + 4)
+    # 16 rows of the largest product (-2^(A-1))·(-2^(W-1)) = 2^(A+W-2): 2^(A+W+2) needs
+    # A + W + 4 signed bits
+    assert cfg.psum_bits == a + w + 4
+    assert cfg.out_bits == a and cfg.x_bits == 16 * a and cfg.load_data_bits == max(16 * w, 32, a + w + 4)
+    assert cfg.x_range == (-(1 << (a - 1)), (1 << (a - 1)) - 1)
+    assert cfg.w_range == (-(1 << (w - 1)), (1 << (w - 1)) - 1)
+
+
+def test_max_depth_guard_follows_both_widths():
+    # 1024 products of at most 2^7·2^3 = 2^10 (and -2^7·(-2^3)) need 2^20 <= 2^(A+W+M-1) - 1
+    cfg = _mixed(8, 4, accumulator={"max_depth": 1024})
+    assert (cfg.guard_bits, cfg.acc_bits) == (10, 22)
+    assert cfg.max_depth >= 1024
+    narrower = _mixed(8, 4, accumulator={"guard_bits": cfg.guard_bits - 1})
+    assert narrower.max_depth < 1024
+
+
+def test_bits_is_the_shorthand_for_both():
+    assert resolve_config({"operands": {"bits": 6}}).input_bits == 6
+    assert resolve_config({"operands": {"bits": 6}}).weight_bits == 6
+    cfg = resolve_config({"operands": {"bits": 6, "weight_bits": 3}})
+    assert (cfg.input_bits, cfg.weight_bits, cfg.acc_bits) == (6, 3, 6 + 3 + cfg.guard_bits)
+
+
+def test_bits_override_replaces_both_widths_of_a_mixed_file():
+    cfg = load_config(CONSTRAINTS_DIR / "w4a8.yaml", bits=6)
+    assert (cfg.input_bits, cfg.weight_bits, cfg.bits) == (6, 6, 6)
+    assert cfg.name == "w4a8_n6"
+
+
+def test_bits_of_a_mixed_configuration_is_an_error_not_a_guess():
+    from constraints import MixedWidthsError
+    cfg = load_config(CONSTRAINTS_DIR / "w4a8.yaml")
+    assert cfg.mixed and cfg.widths_label == "A=8 W=4"
+    with pytest.raises(MixedWidthsError, match=r"input_bits=8, weight_bits=4"):
+        cfg.bits
+    assert cfg.to_dict()["bits"] is None
+
+
+def test_equal_widths_spelled_either_way_are_the_same_hardware():
+    a = resolve_config({"operands": {"bits": 8}})
+    b = resolve_config({"operands": {"input_bits": 8, "weight_bits": 8}})
+    c = resolve_config({"operands": {"input_bits": 8, "weight_bits": 7}})
+    assert a == b and a.config_id == b.config_id != c.config_id
+    assert not a.mixed and c.mixed
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"operands": {"input_bits": 1}}, "operands.input_bits: 1 is not allowed; allowed: an "
+                                      "integer in 2..16"),
+    ({"operands": {"weight_bits": 17}}, "operands.weight_bits: 17 is not allowed"),
+    ({"operands": {"input_bits": 16, "weight_bits": 16}, "accumulator": {"guard_bits": 17}},
+     "accumulator.guard_bits: 17 is not allowed; allowed: at most 16 for N=16"),
+    ({"operands": {"input_bits": 16, "weight_bits": 12}, "accumulator": {"guard_bits": 21}},
+     "at most 20 for input_bits=16, weight_bits=12 (A+W+M <= 48 bits)"),
+    ({"operands": {"input_bits": 8, "weight_bits": 4}, "accumulator": {"guard_bits": 1}},
+     "at least 4 so one pass of 16 rows fits"),
+    ({"operands": {"input_bits": 8, "weight_bits": 4}, "crossbar": {"cell_bits": 5}},
+     "crossbar.cell_bits: 5 is not allowed; allowed: an integer in 1..4 (at most "
+     "operands.weight_bits = 4"),
+    ({"operands": {"input_bits": 4, "weight_bits": 8}, "crossbar": {"dac_bits": 5}},
+     "crossbar.dac_bits: 5 is not allowed; allowed: an integer in 1..4 (at most "
+     "operands.input_bits = 4)"),
+])
+def test_bad_mixed_widths_are_one_clear_line(raw, message):
+    with pytest.raises(ConfigError) as exc:
+        resolve_config(raw, where="m.yaml")
+    assert message in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_crossbar_slices_weights_and_phases_inputs():
+    cfg = load_config(CONSTRAINTS_DIR / "xbar_w4a8.yaml")
+    xb = cfg.crossbar
+    assert (xb.input_bits, xb.weight_bits) == (8, 4)
+    assert xb.slices == 2 and xb.phys_cols == 4 * 2 * 1       # ceil(W / b) = 4 / 2
+    assert xb.phases == 4                                     # ceil(A / v) = 8 / 2 (offset)
+    twos = _mixed(8, 4, array={"rows": 8, "cols": 4, "weight_tiles": 4},
+                  crossbar={"cell_bits": 3, "dac_bits": 3}).crossbar
+    assert twos.slices == 2 and twos.phases == 3 + 1          # ceil(7 / 3) + the sign phase

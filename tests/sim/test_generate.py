@@ -21,7 +21,9 @@ def _check_output(out, cfg):
     assert f"Configuration: {cfg.name} " in text and cfg.config_id in text
     assert str(out) not in text and "/work/" not in text and "/tmp/" not in text
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["config"]["bits"] == cfg.bits
+    assert manifest["config"]["bits"] == (None if cfg.mixed else cfg.bits)
+    assert (manifest["config"]["input_bits"], manifest["config"]["weight_bits"]) == (
+        cfg.input_bits, cfg.weight_bits)
     assert manifest["derived"]["acc_bits"] == cfg.acc_bits
     assert isinstance(manifest["latency_cycles"], int) and manifest["latency_cycles"] > 0
     assert (out / f"{cfg.toplevel}.sdc").read_text().count("create_clock") == 1
