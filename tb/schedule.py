@@ -12,9 +12,13 @@ Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
   ``bias' = 0``, per-channel ``m0 = shift = 0``); each column tile reloads bias, (per-channel)
   ``m0``/``shift`` and weights.
 * ``KT <= T``: the k-tiles of a column tile are loaded once into tiles ``0..KT-1`` and every
-  batch row streams ``KT`` beats. ``KT > T``: per batch row, chunks of ``T`` k-tiles are
-  loaded and streamed in turn; the accumulation stays open across the reloads (a load is
-  accepted only with the pipeline empty, and the accumulators hold).
+  batch row streams ``KT`` beats. ``KT > T``: the accumulation of a batch row stays open
+  across weight reloads (a load is accepted only with the pipeline empty, and the
+  accumulators hold); the accumulator bank holds one row, so a row's k-tiles cannot all
+  stay resident. When the order cannot matter (:func:`_reorder_safe`: no partial sum can
+  overflow) rows alternate direction and reuse the ``T`` tiles the previous row ended
+  with, loading only ``KT − T`` tiles per row (:func:`long_k_order`); otherwise every row
+  streams ``0..KT−1`` in chunks of ``T``, each chunk loaded first.
 * Scalars (``y_zp``, ``act_min``, ``act_max``) and per-tensor ``m0``/``shift`` once per layer.
 * Crossbar tops (docs/crossbar.md §3.3): every program starts by loading the ``C_phys``
   per-column ADC offset trims (region 5 ``TRIM``, index j, signed ``adc_bits``;
@@ -195,6 +199,16 @@ class CommandStream:
     def slice(self, start: int, stop: int) -> "CommandStream":
         return CommandStream(self.hp, self.kind[start:stop], self.bits[start:stop])
 
+    @staticmethod
+    def merge(hp: HwParams, streams: list["CommandStream"], keys: list[np.ndarray]
+              ) -> "CommandStream":
+        """Interleave ``streams`` by ascending ``keys`` (one per command; stable, so equal
+        keys keep stream order, then command order)."""
+        allk = np.concatenate(keys)
+        idx = np.argsort(allk, kind="stable")
+        s = CommandStream.concat(hp, streams)
+        return CommandStream(hp, s.kind[idx], s.bits[idx])
+
     def with_end(self) -> "CommandStream":
         end = np.zeros((1, self.bits.shape[1]), np.uint8)
         return CommandStream(self.hp, np.concatenate([self.kind, [KIND_END]]).astype(np.uint8),
@@ -306,6 +320,12 @@ class StreamBuilder:
     def gap(self, cycles) -> None:
         cycles = np.atleast_1d(np.asarray(cycles, dtype=np.int64))
         self._block(KIND_GAP, cycles.shape[0], [(KIND_BITS, GAP_BITS, cycles)])
+
+    def extend(self, stream: CommandStream) -> None:
+        """Append an already built stream."""
+        if len(stream):
+            self._kinds.append(stream.kind)
+            self._bits.append(stream.bits)
 
     def __len__(self) -> int:
         return sum(k.shape[0] for k in self._kinds)
@@ -428,15 +448,74 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
             sb.data(xt.reshape(B * KT, R), kts, kts == 0, kts == KT - 1)
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
         else:
-            for b in range(B):
-                for c0 in range(0, KT, T):
-                    kts = np.arange(c0, min(KT, c0 + T))
-                    n = kts.shape[0]
-                    if not skip_w:
-                        sb.load_weights(np.repeat(kts - c0, CC), np.tile(lanes, n),
-                                        wt[kts].reshape(n * CC, R))
-                    sb.data(xt[b, kts], kts - c0, kts == 0, kts == KT - 1)
+            _stream_long_k(sb, hp, xt, wt, skip_w, reorder=_reorder_safe(hp, L))
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
+
+
+def _reorder_safe(hp: HwParams, L: FoldedLayer) -> bool:
+    """May the k-tiles of a batch row be accumulated in any order? Yes on a MAC array when
+    no partial sum in any order can leave the accumulator range: ``|bias'| + Σ|x||w'|``
+    below ``2^(acc_bits−1)`` for every output — then every addition is exact, the final
+    value and the overflow flags (all clear) do not depend on the order, in ``wrap`` and in
+    ``saturate`` mode. Crossbar tops keep the k-tile order (their model follows it)."""
+    if hp.is_crossbar:
+        return False
+    ax = np.abs(np.asarray(L.x, np.float64))
+    aw = np.abs(np.asarray(L.w, np.float64))
+    bound = ax @ aw.T + np.abs(np.asarray(L.bias, np.float64))[None, :]
+    return bool(bound.size == 0 or bound.max() < 2.0 ** (hp.acc_bits - 1))   # exact: integers < 2^53
+
+
+def long_k_order(B: int, KT: int, T: int, reorder: bool):
+    """Order of the k-tiles when a row needs more (``KT``) than the array holds (``T``).
+
+    Returns ``(seq, slot, load)``, each ``[B, KT]``: the k-tile streamed at each position
+    of each batch row, the weight tile (slot) it sits in, and whether it is loaded just
+    before its group of ``T`` positions (group ``j // T``).
+
+    ``reorder=False``: every row streams ``0..KT−1`` and reloads every chunk of ``T``
+    (``KT·C`` load beats per row). ``reorder=True``: rows alternate direction, so the last
+    ``T`` k-tiles of a row are still resident and stream first in the next; a position
+    ``j ≥ T`` reuses the slot of position ``j − T`` (used earlier in the same row). Every
+    row after the first loads only ``KT − T`` tiles — the minimum with one accumulator row.
+    """
+    j = np.arange(KT)
+    if not reorder:
+        seq = np.broadcast_to(j, (B, KT)).copy()
+        return seq, seq % T, np.ones((B, KT), bool)
+    seq = np.where((np.arange(B) % 2 == 0)[:, None], j[None, :], j[::-1][None, :])
+    slot = np.empty((B, KT), np.int64)
+    first = j[:T]
+    for b in range(B):
+        slot[b] = first[j % T]
+        first = slot[b][KT - 1 - j[:T]]     # next row's first T = this row's last T
+    load = np.broadcast_to(j >= T, (B, KT)).copy()
+    load[0] = True
+    return seq, slot, load
+
+
+def _stream_long_k(sb: StreamBuilder, hp: HwParams, xt: np.ndarray, wt: np.ndarray,
+                   skip_w: bool, *, reorder: bool) -> None:
+    """One column tile of a layer with ``KT > T`` (:func:`long_k_order`), vectorised: the
+    load and data beats are built in two blocks and interleaved by (row, group, kind)."""
+    B, KT, R = xt.shape
+    CC, T = hp.cols, hp.weight_tiles
+    seq, slot, load = long_k_order(B, KT, T, reorder)
+    j = np.broadcast_to(np.arange(KT), (B, KT))
+    group = (np.arange(B)[:, None] * KT + j // T) * 2          # loads sort before data
+    db = StreamBuilder(hp)
+    db.data(xt[np.arange(B)[:, None], seq].reshape(B * KT, R), slot.ravel(),
+            (j == 0).ravel(), (j == KT - 1).ravel())
+    parts, keys = [db.build()], [group.ravel() + 1]
+    if not skip_w:
+        lb, lanes = StreamBuilder(hp), np.arange(CC)
+        bi, ji = np.nonzero(load)
+        n = bi.shape[0]
+        lb.load_weights(np.repeat(slot[bi, ji], CC), np.tile(lanes, n),
+                        wt[seq[bi, ji]].reshape(n * CC, R))
+        parts.append(lb.build())
+        keys.append(np.repeat(group[bi, ji], CC))
+    sb.extend(CommandStream.merge(hp, parts, keys))
 
 
 def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = True,
