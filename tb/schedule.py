@@ -69,12 +69,16 @@ def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64)
     if v.ndim == 1:
         v = v[:, None]
-    sh = np.arange(width, dtype=np.int64)
-    if width > 63:
+    n, k = v.shape
+    if width > 64:
         # sign-extend beyond 64 bits
+        sh = np.arange(width, dtype=np.int64)
         low = (v[..., None] >> np.minimum(sh, 63)) & 1
-        return low.reshape(v.shape[0], -1).astype(np.uint8)
-    return ((v[..., None] >> sh) & 1).reshape(v.shape[0], -1).astype(np.uint8)
+        return low.reshape(n, -1).astype(np.uint8)
+    nbytes = (width + 7) // 8
+    by = np.ascontiguousarray(v.astype("<i8")).view(np.uint8).reshape(n, k, 8)[:, :, :nbytes]
+    bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :width]
+    return bits.reshape(n, k * width)
 
 
 def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
@@ -433,6 +437,7 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
         raise ValueError(f"{L.name}: x_is_zero is set but x has non-zero values")
     if hp.is_crossbar:
         skip_w = False
+    reorder = KT > T and _reorder_safe(hp, L)
     for ct in range(CT):
         cs = slice(ct * CC, (ct + 1) * CC)
         sb.load_bias(lanes, bp[cs])
@@ -448,7 +453,7 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
             sb.data(xt.reshape(B * KT, R), kts, kts == 0, kts == KT - 1)
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
         else:
-            _stream_long_k(sb, hp, xt, wt, skip_w, reorder=_reorder_safe(hp, L))
+            _stream_long_k(sb, hp, xt, wt, skip_w, reorder=reorder)
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
 
 
@@ -460,10 +465,15 @@ def _reorder_safe(hp: HwParams, L: FoldedLayer) -> bool:
     ``saturate`` mode. Crossbar tops keep the k-tile order (their model follows it)."""
     if hp.is_crossbar:
         return False
+    limit = 2.0 ** (hp.acc_bits - 1)      # float64 is exact: integers below 2^53
     ax = np.abs(np.asarray(L.x, np.float64))
     aw = np.abs(np.asarray(L.w, np.float64))
-    bound = ax @ aw.T + np.abs(np.asarray(L.bias, np.float64))[None, :]
-    return bool(bound.size == 0 or bound.max() < 2.0 ** (hp.acc_bits - 1))   # exact: integers < 2^53
+    ab = np.abs(np.asarray(L.bias, np.float64))
+    if ax.size == 0 or aw.size == 0:
+        return True
+    if ab.max() + ax.max(axis=0) @ aw.max(axis=0) < limit:   # coarse bound first
+        return True
+    return bool((ax @ aw.T + ab[None, :]).max() < limit)
 
 
 def long_k_order(B: int, KT: int, T: int, reorder: bool):
