@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 
@@ -117,8 +118,13 @@ def bits_to_bytes(bits: np.ndarray, width: int | None = None) -> bytes:
 def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
     """``$writememh`` text → (bits (n, width) uint8, unknown (n,) bool rows with x/z digits).
 
-    Comment lines (``//``) and address markers (``@``) are skipped.
+    Comment lines (``//``) and address markers (``@``) are skipped. Plain images (only hex
+    digits, every word ``ceil(width/4)`` digits — what ``$writememh`` writes) are parsed in
+    one vectorised step.
     """
+    fast = _hex_words_plain(text, width)
+    if fast is not None:
+        return fast, np.zeros(fast.shape[0], dtype=bool)
     words = []
     for line in text.splitlines():
         line = line.split("//", 1)[0].strip()
@@ -142,6 +148,25 @@ def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
     by = np.frombuffer(bytes.fromhex(blob), dtype=np.uint8).reshape(n, nd // 2)[:, ::-1]
     bits = np.unpackbits(by, axis=1, bitorder="little")[:, :width]
     return np.ascontiguousarray(bits), unknown
+
+
+_NOT_PLAIN = re.compile(r"[^0-9a-fA-F\s]")
+
+
+def _hex_words_plain(text: str, width: int) -> np.ndarray | None:
+    """Bits of a plain ``$writememh`` image, or None if it has anything else (comments,
+    ``@`` addresses, ``x``/``z`` digits, ``_``, words of another length)."""
+    digits = (width + 3) // 4
+    if _NOT_PLAIN.search(text):
+        return None
+    words = text.split()
+    n = len(words)
+    if n == 0 or set(map(len, words)) != {digits}:
+        return None
+    blob = ("0" + "0".join(words)) if digits & 1 else "".join(words)
+    nb = (digits + (digits & 1)) // 2
+    by = np.frombuffer(bytes.fromhex(blob), dtype=np.uint8).reshape(n, nb)[:, ::-1]
+    return np.ascontiguousarray(np.unpackbits(by, axis=1, bitorder="little")[:, :width])
 
 
 def field_values(bits: np.ndarray, offset: int, width: int, count: int = 1,

@@ -197,6 +197,9 @@ def test_hex_round_trip():
         back, unknown = hex_to_bits("// header\n@0\n" + text, width)
         np.testing.assert_array_equal(back, bits)
         assert not unknown.any()
+        plain, unknown = hex_to_bits(text, width)        # the vectorised path
+        np.testing.assert_array_equal(plain, bits)
+        assert not unknown.any()
     back, unknown = hex_to_bits("1x\n0f\n", 8)
     assert unknown.tolist() == [True, False]
 
