@@ -77,7 +77,10 @@ def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
         low = (v[..., None] >> np.minimum(sh, 63)) & 1
         return low.reshape(n, -1).astype(np.uint8)
     nbytes = (width + 7) // 8
-    by = np.ascontiguousarray(v.astype("<i8")).view(np.uint8).reshape(n, k, 8)[:, :, :nbytes]
+    store = 1 << (nbytes - 1).bit_length()            # 1, 2, 4 or 8 bytes
+    # the cast to an unsigned store keeps the low bits (two's complement), LSB byte first
+    by = np.ascontiguousarray(v.astype(f"<u{store}")).view(np.uint8).reshape(
+        n, k, store)[:, :, :nbytes]
     bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :width]
     return bits.reshape(n, k * width)
 
