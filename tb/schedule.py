@@ -501,7 +501,8 @@ def _reorder_safe(hp: HwParams, L: FoldedLayer) -> bool:
         return True
     if ab.max() + ax.max(axis=0) @ aw.max(axis=0) < limit:   # coarse bound first
         return True
-    return bool((ax @ aw.T + ab[None, :]).max() < limit)
+    return all((ax[r:r + 4096] @ aw.T + ab[None, :]).max() < limit    # row blocks: memory
+               for r in range(0, ax.shape[0], 4096))
 
 
 def long_k_order(B: int, KT: int, T: int, reorder: bool):
