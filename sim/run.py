@@ -224,19 +224,36 @@ def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
         return None, f"{sim}: build failed: {exc}", 0.0
     beats = sum(L.shape[0] * -(-L.shape[2] // prep.hp.cols) * -(-L.shape[1] // prep.hp.rows)
                 for _, ls in groups for L in ls)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     run = run_test(bld, module="tb.cocotb_model", test_dir=workdir / sim, seed=seed, vectors=1,
                    timeout=600.0 + beats * (0.002 if sim == "verilator" else 0.5),
                    log_name="model", extra_env={"QMAC_MODEL_LAYERS": str(layers_path),
-                                                "QMAC_MODEL_OUT": str(out_path)})
-    wall = time.perf_counter() - t0
+                                                "QMAC_MODEL_OUT": str(out_path),
+                                                # rewrite only the test module's asserts:
+                                                # the default "*.py" rewrites numpy too
+                                                # (~1.8 s of CPU at every start)
+                                                "COCOTB_REWRITE_ASSERTION_FILES":
+                                                    "cocotb_*.py",
+                                                # the golden model's small matmuls: one
+                                                # BLAS thread (no spinning helpers)
+                                                "OPENBLAS_NUM_THREADS": "1"})
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - cpu0
     if not out_path.exists():
         return None, f"{sim}: no hardware output ({run.status}: {run.message})", wall
     with np.load(out_path) as f:
         hw = {k: f[k] for k in f.files}
     hw["_sim_wall"] = sum(r.get("wall", 0.0) for r in run.records)
     hw["_status"] = run.status
+    hw["_cpu"] = cpu
     return hw, "", wall
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child process so far (the simulator
+    runs in a grandchild that its parent waits for, so it is included)."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def _compare_tflite(g, model_path, xs, vals, rounding, rows_by_op, bar):
@@ -429,12 +446,15 @@ def _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op, work, buil
 
 def _speed(prep, groups, build_root, work, hw_runs, sim_walls) -> dict:
     """Fast path vs the native replay of the same streams (Verilator)."""
-    ncyc, nsec, pieces = native_rate(prep, groups, build_root, work / "native")
+    import os
+    ncyc, nsec, pieces, ncpu = native_rate(prep, groups, build_root, work / "native")
     fcyc = sum(int(v) for k, v in hw_runs["verilator"].items() if k.endswith(".cycles"))
     fsec = sim_walls["verilator"][1]
     return {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
             "native_seconds": nsec, "native_pieces": pieces,
             "step_seconds": sim_walls["verilator"][0],
+            "step_cpu_seconds": float(hw_runs["verilator"]["_cpu"]), "native_cpu_seconds": ncpu,
+            "load_average": os.getloadavg()[0],
             "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
 
 
@@ -442,8 +462,8 @@ def native_rate(prep, groups, build_root: Path, workdir: Path, sim: str = "veril
     """Cycles/s of the Python-free harness (tb/qmac_native.sv) replaying the same command
     streams as the fast path (every op's program, cut into pieces that fit the harness's
     command memory; each piece is a fresh process, so the rate — not the outputs — is what
-    this measures). Returns ``(cycles, net seconds, pieces)``; process start-up (an empty
-    stream, best of 3) is subtracted from every piece."""
+    this measures). Returns ``(cycles, net seconds, pieces, net CPU seconds)``; process
+    start-up (an empty stream, best of 3, wall and CPU) is subtracted from every piece."""
     from tb.schedule import CommandStream, schedule
     from .runner import build_native, run_native
     hp = prep.hp
@@ -454,19 +474,22 @@ def native_rate(prep, groups, build_root: Path, workdir: Path, sim: str = "veril
 
     def once(stream):
         cmd.write_bytes(stream.with_end().to_bin())
-        return run_native(program, sim, cmd, outp, timeout=1800.0)
+        c0 = _children_cpu()
+        return run_native(program, sim, cmd, outp, timeout=1800.0), _children_cpu() - c0
 
-    startup = min(once(CommandStream.concat(hp, [])).seconds for _ in range(3))
+    empty = [once(CommandStream.concat(hp, [])) for _ in range(3)]
+    startup, startup_cpu = min(r.seconds for r, _ in empty), min(c for _, c in empty)
     chunk = (1 << hp.harness_depth_bits()) - 1
-    cycles, net, pieces = 0, 0.0, 0
+    cycles, net, pieces, net_cpu = 0, 0.0, 0, 0.0
     for _, layers in groups:
         stream = schedule(hp, layers).stream
         for s in range(0, len(stream), chunk):
-            r = once(stream.slice(s, s + chunk))
+            r, cpu = once(stream.slice(s, s + chunk))
             cycles += r.cycles
             net += max(r.seconds - startup, 0.1 * r.seconds)
+            net_cpu += max(cpu - startup_cpu, 0.1 * cpu)
             pieces += 1
-    return cycles, net, pieces
+    return cycles, net, pieces, net_cpu
 
 
 # --- per-layer configurations (--layer-config, sim/layer_config.py) -----------------------

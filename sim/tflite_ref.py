@@ -54,8 +54,11 @@ class Reference:
             raise UserError("--compare tflite needs the [tflite] extra (ai-edge-litert); "
                             "allowed: pip install 'qmac[tflite]' or --compare golden") from None
         self.path = path_for(rounding)
+        # one thread: the optimized MEAN kernel's rounding depends on how the channels are
+        # split between threads (docs/lowering.md); golden models the one-thread split
         self.it = Interpreter(model_path=str(model_path), experimental_preserve_all_tensors=True,
-                              experimental_op_resolver_type=getattr(OpResolverType, self.path))
+                              experimental_op_resolver_type=getattr(OpResolverType, self.path),
+                              num_threads=1)
         self.it.allocate_tensors()
         self.inputs = [d["index"] for d in self.it.get_input_details()]
 

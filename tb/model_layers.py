@@ -101,7 +101,10 @@ def reassemble_layers(hp: HwParams, prog, bits: np.ndarray) -> list[np.ndarray]:
         b, _, c = L.shape
         ys.append(np.zeros((b, -(-c // hp.cols) * hp.cols), np.int64))
     gy, _ = decode_outputs(hp, bits)
-    for i in range(min(gy.shape[0], prog.n_outputs)):
-        li, row, t = (int(v) for v in prog.beats[i])
-        ys[li][row, t * hp.cols:(t + 1) * hp.cols] = gy[i]
+    n = min(gy.shape[0], prog.n_outputs)
+    beats = prog.beats[:n]
+    lanes = np.arange(hp.cols)
+    for li, y in enumerate(ys):
+        sel = np.flatnonzero(beats[:, 0] == li)
+        y[beats[sel, 1][:, None], beats[sel, 2][:, None] * hp.cols + lanes] = gy[sel]
     return [y[:, :L.shape[2]] for y, L in zip(ys, prog.layers)]

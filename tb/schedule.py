@@ -12,9 +12,13 @@ Tiling onto an R×C array holding T weight tiles (docs/design.md address map):
   ``bias' = 0``, per-channel ``m0 = shift = 0``); each column tile reloads bias, (per-channel)
   ``m0``/``shift`` and weights.
 * ``KT <= T``: the k-tiles of a column tile are loaded once into tiles ``0..KT-1`` and every
-  batch row streams ``KT`` beats. ``KT > T``: per batch row, chunks of ``T`` k-tiles are
-  loaded and streamed in turn; the accumulation stays open across the reloads (a load is
-  accepted only with the pipeline empty, and the accumulators hold).
+  batch row streams ``KT`` beats. ``KT > T``: the accumulation of a batch row stays open
+  across weight reloads (a load is accepted only with the pipeline empty, and the
+  accumulators hold); the accumulator bank holds one row, so a row's k-tiles cannot all
+  stay resident. When the order cannot matter (:func:`_reorder_safe`: no partial sum can
+  overflow) rows alternate direction and reuse the ``T`` tiles the previous row ended
+  with, loading only ``KT − T`` tiles per row (:func:`long_k_order`); otherwise every row
+  streams ``0..KT−1`` in chunks of ``T``, each chunk loaded first.
 * Scalars (``y_zp``, ``act_min``, ``act_max``) and per-tensor ``m0``/``shift`` once per layer.
 * Crossbar tops (docs/crossbar.md §3.3): every program starts by loading the ``C_phys``
   per-column ADC offset trims (region 5 ``TRIM``, index j, signed ``adc_bits``;
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import numpy as np
 
@@ -65,12 +70,19 @@ def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
     v = np.asarray(values, dtype=np.int64)
     if v.ndim == 1:
         v = v[:, None]
-    sh = np.arange(width, dtype=np.int64)
-    if width > 63:
+    n, k = v.shape
+    if width > 64:
         # sign-extend beyond 64 bits
+        sh = np.arange(width, dtype=np.int64)
         low = (v[..., None] >> np.minimum(sh, 63)) & 1
-        return low.reshape(v.shape[0], -1).astype(np.uint8)
-    return ((v[..., None] >> sh) & 1).reshape(v.shape[0], -1).astype(np.uint8)
+        return low.reshape(n, -1).astype(np.uint8)
+    nbytes = (width + 7) // 8
+    store = 1 << (nbytes - 1).bit_length()            # 1, 2, 4 or 8 bytes
+    # the cast to an unsigned store keeps the low bits (two's complement), LSB byte first
+    by = np.ascontiguousarray(v.astype(f"<u{store}")).view(np.uint8).reshape(
+        n, k, store)[:, :, :nbytes]
+    bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :width]
+    return bits.reshape(n, k * width)
 
 
 def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
@@ -109,8 +121,13 @@ def bits_to_bytes(bits: np.ndarray, width: int | None = None) -> bytes:
 def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
     """``$writememh`` text → (bits (n, width) uint8, unknown (n,) bool rows with x/z digits).
 
-    Comment lines (``//``) and address markers (``@``) are skipped.
+    Comment lines (``//``) and address markers (``@``) are skipped. Plain images (only hex
+    digits, every word ``ceil(width/4)`` digits — what ``$writememh`` writes) are parsed in
+    one vectorised step.
     """
+    fast = _hex_words_plain(text, width)
+    if fast is not None:
+        return fast, np.zeros(fast.shape[0], dtype=bool)
     words = []
     for line in text.splitlines():
         line = line.split("//", 1)[0].strip()
@@ -134,6 +151,25 @@ def hex_to_bits(text: str, width: int) -> tuple[np.ndarray, np.ndarray]:
     by = np.frombuffer(bytes.fromhex(blob), dtype=np.uint8).reshape(n, nd // 2)[:, ::-1]
     bits = np.unpackbits(by, axis=1, bitorder="little")[:, :width]
     return np.ascontiguousarray(bits), unknown
+
+
+_NOT_PLAIN = re.compile(r"[^0-9a-fA-F\s]")
+
+
+def _hex_words_plain(text: str, width: int) -> np.ndarray | None:
+    """Bits of a plain ``$writememh`` image, or None if it has anything else (comments,
+    ``@`` addresses, ``x``/``z`` digits, ``_``, words of another length)."""
+    digits = (width + 3) // 4
+    if _NOT_PLAIN.search(text):
+        return None
+    words = text.split()
+    n = len(words)
+    if n == 0 or set(map(len, words)) != {digits}:
+        return None
+    blob = ("0" + "0".join(words)) if digits & 1 else "".join(words)
+    nb = (digits + (digits & 1)) // 2
+    by = np.frombuffer(bytes.fromhex(blob), dtype=np.uint8).reshape(n, nb)[:, ::-1]
+    return np.ascontiguousarray(np.unpackbits(by, axis=1, bitorder="little")[:, :width])
 
 
 def field_values(bits: np.ndarray, offset: int, width: int, count: int = 1,
@@ -194,6 +230,16 @@ class CommandStream:
 
     def slice(self, start: int, stop: int) -> "CommandStream":
         return CommandStream(self.hp, self.kind[start:stop], self.bits[start:stop])
+
+    @staticmethod
+    def merge(hp: HwParams, streams: list["CommandStream"], keys: list[np.ndarray]
+              ) -> "CommandStream":
+        """Interleave ``streams`` by ascending ``keys`` (one per command; stable, so equal
+        keys keep stream order, then command order)."""
+        allk = np.concatenate(keys)
+        idx = np.argsort(allk, kind="stable")
+        s = CommandStream.concat(hp, streams)
+        return CommandStream(hp, s.kind[idx], s.bits[idx])
 
     def with_end(self) -> "CommandStream":
         end = np.zeros((1, self.bits.shape[1]), np.uint8)
@@ -306,6 +352,12 @@ class StreamBuilder:
     def gap(self, cycles) -> None:
         cycles = np.atleast_1d(np.asarray(cycles, dtype=np.int64))
         self._block(KIND_GAP, cycles.shape[0], [(KIND_BITS, GAP_BITS, cycles)])
+
+    def extend(self, stream: CommandStream) -> None:
+        """Append an already built stream."""
+        if len(stream):
+            self._kinds.append(stream.kind)
+            self._bits.append(stream.bits)
 
     def __len__(self) -> int:
         return sum(k.shape[0] for k in self._kinds)
@@ -447,6 +499,7 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
         raise ValueError(f"{L.name}: x_is_zero is set but x has non-zero values")
     if hp.is_crossbar:
         skip_w = False
+    reorder = KT > T and _reorder_safe(hp, L)
     for ct in range(CT):
         cs = slice(ct * CC, (ct + 1) * CC)
         sb.load_bias(lanes, bp[cs])
@@ -464,15 +517,80 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
             sb.data(xt.reshape(B * KT, R), kts, kts == 0, kts == KT - 1)
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
         else:
-            for b in range(B):
-                for c0 in range(0, KT, T):
-                    kts = np.arange(c0, min(KT, c0 + T))
-                    n = kts.shape[0]
-                    if not skip_w:
-                        sb.load_weights(np.repeat(kts - c0, CC), np.tile(lanes, n),
-                                        wt[kts].reshape(n * CC, R))
-                    sb.data(xt[b, kts], kts - c0, kts == 0, kts == KT - 1)
+            _stream_long_k(sb, hp, xt, wt, skip_w, reorder=reorder)
             beats.append(np.stack([np.full(B, li), np.arange(B), np.full(B, ct)], axis=1))
+
+
+def _reorder_safe(hp: HwParams, L: FoldedLayer) -> bool:
+    """May the k-tiles of a batch row be accumulated in any order? Yes on a MAC array when
+    no partial sum in any order can leave the accumulator range: ``|bias'| + Σ|x||w'|``
+    below ``2^(acc_bits−1)`` for every output — then every addition is exact, the final
+    value and the overflow flags (all clear) do not depend on the order, in ``wrap`` and in
+    ``saturate`` mode. Crossbar tops keep the k-tile order (their model follows it)."""
+    if hp.is_crossbar:
+        return False
+    limit = 2.0 ** (hp.acc_bits - 1)      # float64 is exact: integers below 2^53
+    ax = np.abs(np.asarray(L.x, np.float64))
+    aw = np.abs(np.asarray(L.w, np.float64))
+    ab = np.abs(np.asarray(L.bias, np.float64))
+    if ax.size == 0 or aw.size == 0:
+        return True
+    if ab.max() + ax.max(axis=0) @ aw.max(axis=0) < limit:   # coarse bound first
+        return True
+    return all((ax[r:r + 4096] @ aw.T + ab[None, :]).max() < limit    # row blocks: memory
+               for r in range(0, ax.shape[0], 4096))
+
+
+def long_k_order(B: int, KT: int, T: int, reorder: bool):
+    """Order of the k-tiles when a row needs more (``KT``) than the array holds (``T``).
+
+    Returns ``(seq, slot, load)``, each ``[B, KT]``: the k-tile streamed at each position
+    of each batch row, the weight tile (slot) it sits in, and whether it is loaded just
+    before its group of ``T`` positions (group ``j // T``).
+
+    ``reorder=False``: every row streams ``0..KT−1`` and reloads every chunk of ``T``
+    (``KT·C`` load beats per row). ``reorder=True``: rows alternate direction, so the last
+    ``T`` k-tiles of a row are still resident and stream first in the next; a position
+    ``j ≥ T`` reuses the slot of position ``j − T`` (used earlier in the same row). Every
+    row after the first loads only ``KT − T`` tiles — the minimum with one accumulator row.
+    """
+    j = np.arange(KT)
+    if not reorder:
+        seq = np.broadcast_to(j, (B, KT)).copy()
+        return seq, seq % T, np.ones((B, KT), bool)
+    seq = np.where((np.arange(B) % 2 == 0)[:, None], j[None, :], j[::-1][None, :])
+    slot = np.empty((B, KT), np.int64)
+    first = j[:T]
+    for b in range(B):
+        slot[b] = first[j % T]
+        first = slot[b][KT - 1 - j[:T]]     # next row's first T = this row's last T
+    load = np.broadcast_to(j >= T, (B, KT)).copy()
+    load[0] = True
+    return seq, slot, load
+
+
+def _stream_long_k(sb: StreamBuilder, hp: HwParams, xt: np.ndarray, wt: np.ndarray,
+                   skip_w: bool, *, reorder: bool) -> None:
+    """One column tile of a layer with ``KT > T`` (:func:`long_k_order`), vectorised: the
+    load and data beats are built in two blocks and interleaved by (row, group, kind)."""
+    B, KT, R = xt.shape
+    CC, T = hp.cols, hp.weight_tiles
+    seq, slot, load = long_k_order(B, KT, T, reorder)
+    j = np.broadcast_to(np.arange(KT), (B, KT))
+    group = (np.arange(B)[:, None] * KT + j // T) * 2          # loads sort before data
+    db = StreamBuilder(hp)
+    db.data(xt[np.arange(B)[:, None], seq].reshape(B * KT, R), slot.ravel(),
+            (j == 0).ravel(), (j == KT - 1).ravel())
+    parts, keys = [db.build()], [group.ravel() + 1]
+    if not skip_w:
+        lb, lanes = StreamBuilder(hp), np.arange(CC)
+        bi, ji = np.nonzero(load)
+        n = bi.shape[0]
+        lb.load_weights(np.repeat(slot[bi, ji], CC), np.tile(lanes, n),
+                        wt[seq[bi, ji]].reshape(n * CC, R))
+        parts.append(lb.build())
+        keys.append(np.repeat(group[bi, ji], CC))
+    sb.extend(CommandStream.merge(hp, parts, keys))
 
 
 def schedule(hp: HwParams, layers: list[FoldedLayer], *, clear_sticky: bool = True,

@@ -32,7 +32,8 @@ def _seed():
 
 def _run(buf, path, xs):
     it = litert.Interpreter(model_content=buf, experimental_preserve_all_tensors=True,
-                            experimental_op_resolver_type=getattr(litert.OpResolverType, path))
+                            experimental_op_resolver_type=getattr(litert.OpResolverType, path),
+                            num_threads=1)
     it.allocate_tensors()
     for d, x in zip(it.get_input_details(), xs):
         it.set_tensor(d["index"], x)
@@ -40,7 +41,7 @@ def _run(buf, path, xs):
     return it
 
 
-def _check(m: ModelBuilder, rng, repeats=3, paths=PATHS):
+def _check(m: ModelBuilder, rng, repeats=3, paths=PATHS, rounding="double"):
     buf = m.build()
     g = parse_tflite(buf, "glue")
     check_graph(g)
@@ -51,7 +52,7 @@ def _check(m: ModelBuilder, rng, repeats=3, paths=PATHS):
             x = rng.integers(-128, 128, size=g.tensor(i).shape).astype(np.int8)
             x.reshape(-1)[:2] = (-128, 127)
             xs.append(x)
-        vals = run_graph(g, xs)
+        vals = run_graph(g, xs, rounding=rounding)
         for path in paths:
             it = _run(buf, path, xs)
             for o in g.outputs:
@@ -185,10 +186,43 @@ def test_mean(hw, axes, keep):
     y = m.tensor(shape, scale=so, zp=zo)
     m.op("MEAN", [x, axes_t], [y], "ReducerOptions", KeepDims=keep)
     m.inputs, m.outputs = [x], [y]
-    # the optimized path's special kernel for 4-D MEAN over (1, 2) with keep_dims uses an
-    # arithmetic we have not identified (docs/lowering.md): reference path only there
+    # the optimized path's own kernel for 4-D MEAN over (1, 2) with keep_dims
+    # (optimized_integer_ops::Mean) is golden's "ruy" form (docs/lowering.md)
     special = keep and axes == (1, 2)
     assert _check(m, rng, repeats=4, paths=PATHS[:1] if special else PATHS) > 0
+    assert _check(m, rng, repeats=4, paths=PATHS[1:], rounding="ruy") > 0
+
+
+@pytest.mark.parametrize("hw, c", [((7, 7), 64), ((1, 1), 8), ((16, 16), 3), ((5, 9), 17)])
+def test_mean_optimized_kernel(hw, c):
+    """The optimized int8 MEAN (axes 1, 2, keep_dims): golden's ``ruy`` form equals the
+    interpreter on every element, for random scales (ratios from 1/50 to 50) and zero
+    points at the limits, equal input / output quantization included; the reference
+    formula is not what this kernel computes (it differs somewhere)."""
+    rng = np.random.default_rng(_seed() + hw[0] * 100 + c)
+    total = 0
+    differs_from_reference = 0
+    for case in range(12):
+        s = float(np.exp(rng.uniform(np.log(1e-3), np.log(0.5))))
+        so = s if case % 4 == 0 else float(s * np.exp(rng.uniform(np.log(0.02), np.log(50))))
+        z = (-128, 127, 0, int(rng.integers(-128, 128)))[case % 4]
+        zo = z if case % 4 == 0 else int(rng.integers(-128, 128))
+        m = ModelBuilder()
+        x = m.tensor((1, hw[0], hw[1], c), scale=s, zp=z)
+        axes_t = m.tensor((2,), "int32", data=np.array((1, 2), np.int32))
+        y = m.tensor((1, 1, 1, c), scale=so, zp=zo)
+        m.op("MEAN", [x, axes_t], [y], "ReducerOptions", KeepDims=True)
+        m.inputs, m.outputs = [x], [y]
+        total += _check(m, rng, repeats=2, paths=PATHS[1:], rounding="ruy")
+        buf = m.build()
+        g = parse_tflite(buf, "mean")
+        xs = [rng.integers(-128, 128, size=(1, hw[0], hw[1], c)).astype(np.int8)]
+        ref = run_graph(g, xs, rounding="double")[g.outputs[0]]
+        differs_from_reference += int((ref != _run(buf, PATHS[1], xs).get_tensor(
+            g.outputs[0])).sum())
+    assert total > 0
+    if hw != (1, 1):
+        assert differs_from_reference > 0
 
 
 def test_maximum_minimum_transpose_expand_dims_squeeze():

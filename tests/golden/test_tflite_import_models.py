@@ -39,6 +39,7 @@ SHA256 = {
     "image_classification.tflite": "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415",
     "image_example1.tflite": "7a9623f09d8e1fec1ea74b8a63f68128df5b751c3b585f8bd543d5948c604254",
     "tflite_micro_speech.tflite": "cd0ce26f4ad973e8125f26ac8286deb1bcbe0fe7454be0afa69a3a9eb5ec9b4a",
+    "keyword_spotting.tflite": "c37e039ac276600420eae56f3563f4adbb531e05dea2354d273da18b4612c58b",
 }
 PATHS = {"double": "BUILTIN_REF", "ruy": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 

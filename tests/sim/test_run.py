@@ -64,7 +64,7 @@ def _seed():
 
 
 @pytest.mark.parametrize("name", ["anomaly_detection", "image_classification",
-                                  "image_example1", "tflite_micro_speech"])
+                                  "image_example1", "tflite_micro_speech", "keyword_spotting"])
 def test_real_model_verilator(name, qrun, in_ci):
     need("verilator", in_ci)
     rc, out, err, rep, outdir = qrun(MODELS / f"{name}.tflite", "--seed", _seed(),

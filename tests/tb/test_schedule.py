@@ -197,6 +197,9 @@ def test_hex_round_trip():
         back, unknown = hex_to_bits("// header\n@0\n" + text, width)
         np.testing.assert_array_equal(back, bits)
         assert not unknown.any()
+        plain, unknown = hex_to_bits(text, width)        # the vectorised path
+        np.testing.assert_array_equal(plain, bits)
+        assert not unknown.any()
     back, unknown = hex_to_bits("1x\n0f\n", 8)
     assert unknown.tolist() == [True, False]
 
@@ -283,3 +286,54 @@ def test_port_widths_match_generated_manifest(tmp_path):
         hp = HwParams.from_config_dict(cfg.to_dict(), latency=gen.manifest["latency_cycles"])
         for port, width in hp.expected_port_widths().items():
             assert ports[port] == width, port
+
+
+# ----------------------------------------------------------------------- long K (KT > T)
+@pytest.mark.parametrize("name", ["int8", "small-sat-single", "small-mixed-t1", "int16"])
+@pytest.mark.parametrize("extreme_bias", [False, True])
+def test_long_k_rows_replay_to_model(name, extreme_bias):
+    """K longer than the array holds (KT > T): the reordered schedule (rows alternate
+    direction, KT − T tiles loaded per row) when no partial sum can overflow, the in-order
+    one when one can (bias at the accumulator's limit) — both replay to the model."""
+    from tb.schedule import _reorder_safe
+    hp = _hp(CONFIGS[name]())
+    seed = zlib.crc32(f"{name}{extreme_bias}".encode())
+    rng = np.random.default_rng(seed)
+    T = hp.weight_tiles
+    for kt in (T + 1, 2 * T + 3):
+        L = random_layer(hp, rng, batch=5, k=kt * hp.rows - 1, c=hp.cols + 1,
+                         per_channel=hp.per_channel, name="L").fold(hp)
+        if extreme_bias:
+            L.bias[:] = hp.acc_range[1]
+        assert _reorder_safe(hp, L) is (not extreme_bias), seed
+        prog = schedule(hp, [L])
+        loads = prog.stream.count(KIND_LOAD)
+        exp = Model(hp).expected(prog)
+        y, ovf, sticky = interpret(hp, prog.stream)
+        np.testing.assert_array_equal(y, exp.y)
+        np.testing.assert_array_equal(ovf, exp.ovf)
+        np.testing.assert_array_equal(sticky, exp.sticky)
+        ct = -(-L.shape[2] // hp.cols)
+        weight_loads = ct * hp.cols * (kt + 4 * (kt - T) if not extreme_bias else 5 * kt)
+        assert loads - weight_loads == ct * (1 + 2 * hp.per_channel) * hp.cols + 3 + \
+            2 * (not hp.per_channel) + 1, (loads, weight_loads)
+        if extreme_bias:
+            assert exp.ovf.any()
+
+
+def test_long_k_order_keeps_tiles_resident():
+    """Every streamed k-tile sits in its slot: replay the slot contents row by row."""
+    from tb.schedule import long_k_order
+    for B, KT, T in ((4, 5, 2), (3, 17, 16), (6, 40, 16), (3, 7, 1)):
+        seq, slot, load = long_k_order(B, KT, T, True)
+        held = [-1] * T
+        for b in range(B):
+            assert sorted(seq[b]) == list(range(KT))
+            for j in range(KT):
+                if load[b, j]:
+                    held[slot[b, j]] = seq[b, j]
+                assert held[slot[b, j]] == seq[b, j], (B, KT, T, b, j)
+            # a load in group g must not evict a tile of group g itself
+            for g in range(0, KT, T):
+                assert len(set(slot[b, g:g + T])) == len(slot[b, g:g + T])
+        assert load[1:].sum(axis=1).tolist() == [KT - T] * (B - 1)
