@@ -36,13 +36,16 @@ from importlib import metadata
 
 from amaranth.back import rtlil
 
-__all__ = ["generate_verilog", "run_yosys", "YOSYS_SCRIPT"]
+from ._util import DUP_FLOPS
+
+__all__ = ["generate_verilog", "run_yosys", "YOSYS_SCRIPT", "DUP_FLOPS"]
 
 #: Yosys passes run between reading Amaranth's RTLIL and writing the Verilog.
 YOSYS_SCRIPT = (
     "proc -norom",          # processes -> $mux/$dff cells: no always @* blocks
     "flatten",              # one module: no wide port buses between sub-modules
-    "opt",                  # clock enables into flip-flops, shared logic merged
+    f"opt {DUP_FLOPS} %n",  # clock enables into flip-flops, shared logic merged (not the
+                            # registers duplicated on purpose, one next to each multiplier)
     "opt_clean -purge",     # wires nothing reads are dropped
 )
 
