@@ -36,16 +36,8 @@ from ._amaranth_private import silence_unused_warning
 __all__ = [
     "check_int", "check_bool", "check_choice", "check_fault", "int_range", "signed_width_for",
     "wire", "as_signed", "extend", "add", "sub", "eq_const", "lt", "fits", "saturate", "clamp",
-    "shift_right", "divmod_const", "ceil_log2", "DUP_TAG", "DUP_FLOPS",
+    "shift_right", "divmod_const", "ceil_log2",
 ]
-
-#: Registers duplicated on purpose (one copy per hard multiplier, so that place and route
-#: can put each next to its multiplier) have this in their names: ``x_dq_<c>_<r>``.
-DUP_TAG = "_dq_"
-#: Yosys selection of the flip-flops driving those registers' wires: Yosys's ``opt_merge``
-#: would merge the identical copies back into one, so :mod:`hw.generate` runs ``opt``
-#: without them and ``qmac synth`` marks them ``keep``.
-DUP_FLOPS = f"w:*{DUP_TAG}* %ci1 c:* %i"
 
 
 # --- parameter checks --------------------------------------------------------------------

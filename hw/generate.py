@@ -36,16 +36,13 @@ from importlib import metadata
 
 from amaranth.back import rtlil
 
-from ._util import DUP_FLOPS
-
-__all__ = ["generate_verilog", "run_yosys", "YOSYS_SCRIPT", "DUP_FLOPS"]
+__all__ = ["generate_verilog", "run_yosys", "YOSYS_SCRIPT"]
 
 #: Yosys passes run between reading Amaranth's RTLIL and writing the Verilog.
 YOSYS_SCRIPT = (
     "proc -norom",          # processes -> $mux/$dff cells: no always @* blocks
     "flatten",              # one module: no wide port buses between sub-modules
-    f"opt {DUP_FLOPS} %n",  # clock enables into flip-flops, shared logic merged (not the
-                            # registers duplicated on purpose, one next to each multiplier)
+    "opt",                  # clock enables into flip-flops, shared logic merged
     "opt_clean -purge",     # wires nothing reads are dropped
 )
 

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from constraints.ranges import dot_product_bits, product_range
 
-from ._util import (DUP_TAG, add, ceil_log2, check_array, eq_const, extend, lt,
+from ._util import (add, ceil_log2, check_array, eq_const, extend, lt,
                     signed_width_for)
 
 __all__ = ["MacArray"]
@@ -172,23 +172,14 @@ class MacArray(wiring.Component):
         return rd_data
 
     def _operand_registers(self, m, rd_data):
-        """Stage 1: the input vector's registers and the selected tile's weights (the memory
-        read registers, as one view per column).
-
-        Each column has its own copy ``x_dq_<c>_<r>`` of the input register, so every
-        multiplier's operands come from registers with one load each, which place and route
-        puts next to the hard multiplier (a shared register drives C multipliers spread over
-        the device: 2.6 ns of routing on the int8 4×4 reference). Synthesis would merge the
-        identical copies; the ``_dq_`` in their names (``hw._util.DUP_TAG``) keeps them."""
+        """Stage 1: the input vector's register ``x_q`` and the selected tile's weights (the
+        memory read registers, as one view per column)."""
         x_q = []
-        for c in range(self.cols):
-            column = []
-            for r in range(self.rows):
-                x_r = Signal(self.x_shape, name=f"x{DUP_TAG}{c}_{r}", reset_less=True)
-                with m.If(self.en):
-                    m.d.sync += x_r.eq(self.x[r])
-                column.append(x_r)
-            x_q.append(column)
+        for r in range(self.rows):
+            x_r = Signal(self.x_shape, name=f"x_q_{r}", reset_less=True)
+            with m.If(self.en):
+                m.d.sync += x_r.eq(self.x[r])
+            x_q.append(x_r)
         w_q = [data.View(data.ArrayLayout(self.w_shape, self.rows), rd_data[c])
                for c in range(self.cols)]
         return x_q, w_q
@@ -205,7 +196,7 @@ class MacArray(wiring.Component):
             for r in range(self.rows):
                 p_q = Signal(product_shape, name=f"p_q_{c}_{r}", reset_less=True)
                 with m.If(self.en):
-                    m.d.sync += p_q.eq(x_q[c][r] * w_q[c][r])
+                    m.d.sync += p_q.eq(x_q[r] * w_q[c][r])
                 column.append((p_q, 1))
             columns.append(column)
         return columns

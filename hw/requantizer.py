@@ -4,7 +4,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ._util import (DUP_TAG, add, check_bool, check_choice, check_fault, check_int, clamp, extend,
+from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
                     int_range, lt, saturate, shift_right, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
@@ -63,7 +63,7 @@ class Requantizer(wiring.Component):
         Class constant, 12 (every stage registered, so that no stage holds more than one
         carry chain or about four LUT levels; ``qmac synth`` measures the result):
 
-        0. ``acc`` registered, one copy per DSP multiplier it feeds (next to it);
+        0. ``acc`` registered (next to the DSP multipliers it feeds);
         1. ``CHUNK``-bit partial products of ``acc · m0[:31]`` (one 18x18 DSP each);
         2. the products of each accumulator chunk summed; 3. ``P``;
         4. first shift by the multiple of 4 in ``31 - left - 1``; 5. by the rest;
@@ -74,9 +74,8 @@ class Requantizer(wiring.Component):
         11. zero point and activation clamp (the output register): ``r`` compared with the
             registered limits minus ``y_zp`` beside the low bits of ``r + y_zp``.
 
-        The decoded shift and clamp limits are registered too, in two levels each (they
-        load every cycle from the quasi-static ``shift``, ``act_min``, ``act_max``,
-        ``y_zp``; see below).
+        The decoded shift and clamp limits are registered too (they load every cycle from
+        the quasi-static ``shift``, ``act_min``, ``act_max``; see below).
 
     Members
     -------
@@ -105,10 +104,9 @@ class Requantizer(wiring.Component):
 
     ``m0``, ``shift``, ``y_zp``, ``act_min`` and ``act_max`` are quasi-static: they must not
     change while a value is in flight (the datapath only loads them when it is empty).
-    ``m0`` (copied into one register per multiplier at every clock edge), ``shift``,
-    ``act_min``, ``act_max`` and ``y_zp`` (decoded in two register levels) are read through
-    registers that load at every clock edge, so a change takes effect for values entering
-    stage 0 at the next edge or later.
+    ``m0`` is read when a value enters stage 1; ``shift``, ``act_min`` and ``act_max`` are
+    decoded into registers that load at every clock edge, so a change takes effect for
+    values entering stage 1 at that edge or later, like ``m0``.
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
     """
 
@@ -147,14 +145,12 @@ class Requantizer(wiring.Component):
     def _decode_shift(self, m, shift, suffix):
         """Registered shift amounts and rounding controls of one (m0, shift) pair.
 
-        Two register levels (the clamped shift, then the amounts), loading every cycle (not
-        gated by ``en``): ``shift`` is quasi-static and the first reader is stage 4, four
-        edges after a value enters stage 0, so that value always sees the decoded form of
-        the ``shift`` present when it entered. Registering them takes the decoding (a clamp,
-        then two subtractions) off every datapath stage and off the parameter registers."""
-        # first register: the clamped shift (one compare-and-select level)
-        sh = Signal(signed(SHIFT_BITS), name=f"shift_c_q{suffix}", reset_less=True)
-        m.d.sync += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
+        The registers load every cycle (not gated by ``en``): ``shift`` is quasi-static, and
+        stage 1 never reads them, so a value entering stage 2 always sees the decoded form
+        of the ``shift`` that was present when it entered stage 1. Registering them takes
+        the decoding (a clamp and two subtractions) off every datapath stage."""
+        sh = Signal(signed(SHIFT_BITS), name=f"shift_c{suffix}")
+        m.d.comb += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
                                 Const(SHIFT_MAX, signed(SHIFT_BITS)), SHIFT_BITS + 1,
                                 name=f"shift_clamp{suffix}"))
         neg = sh[-1]
@@ -183,18 +179,12 @@ class Requantizer(wiring.Component):
         out_lo, out_hi = int_range(self.out_bits, self.out_signed)
         lim_bits = self.out_bits + 2
         c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
-        # first register level: both limits clamped to the output range (and y_zp beside
-        # them); the second level below compares and subtracts the registered values
-        act_lo = Signal(signed(lim_bits), name="act_lo_c_q", reset_less=True)
-        act_hi = Signal(signed(lim_bits), name="act_hi_c_q", reset_less=True)
-        y_zp = Signal.like(self.y_zp, name="y_zp_c_q", reset_less=True)
-        m.d.sync += [act_lo.eq(clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")),
-                     act_hi.eq(clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")),
-                     y_zp.eq(self.y_zp)]
+        act_lo = clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
+        act_hi = clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
         lo_eff = Mux(lt(m, act_hi, act_lo, name="act_empty"), act_hi, act_lo)
         regs = {"lo_eff": (lo_eff, lim_bits), "hi": (act_hi, lim_bits),
-                "lo_r": (sub(m, act_lo, y_zp, lim_bits + 1, name="lo_r_d"), lim_bits + 1),
-                "hi_r": (sub(m, act_hi, y_zp, lim_bits + 1, name="hi_r_d"), lim_bits + 1)}
+                "lo_r": (sub(m, act_lo, self.y_zp, lim_bits + 1, name="lo_r_d"), lim_bits + 1),
+                "hi_r": (sub(m, act_hi, self.y_zp, lim_bits + 1, name="hi_r_d"), lim_bits + 1)}
         out = {}
         for name, (value, bits) in regs.items():
             out[name] = Signal(signed(bits), name=f"act_{name}_q", reset_less=True)
@@ -220,33 +210,24 @@ class Requantizer(wiring.Component):
         return q
 
     def _multiply(self, m, load, acc, m0, c):
-        """Stages 0-3: ``P = acc · m0[:31]`` from registered ``CHUNK``-bit partial products
-        (each fits one 18x18 DSP multiplier), summed in two registered steps.
-
-        Stage 0 registers the accumulator once per multiplier, and ``m0`` has a register
-        copy per multiplier too (loading every cycle, like the decoded shift): every
-        multiplier's operands come from registers with one load each, placed next to it
-        (``_dq_`` in their names, ``hw._util.DUP_TAG``, so synthesis does not merge them)."""
+        """Stages 1-3: ``P = acc · m0[:31]`` from registered ``CHUNK``-bit partial products
+        (each fits one 18x18 DSP multiplier), summed in two registered steps."""
         acc_bits = self.acc_bits
         a_chunks = [(lo, min(lo + CHUNK, acc_bits)) for lo in range(0, acc_bits, CHUNK)]
         m_chunks = [(0, CHUNK), (CHUNK, M0_BITS - 1)]
         rows = []
         for i, (lo, hi) in enumerate(a_chunks):
             top = hi == acc_bits
-            pps = []
-            for j, (ml, mh) in enumerate(m_chunks):
-                a_q = self._stage(m, load[0], acc[lo:hi], f"acc{DUP_TAG}{c}_{i}_{j}")
-                m_q = Signal(mh - ml, name=f"m0{DUP_TAG}{c}_{i}_{j}", reset_less=True)
-                m.d.sync += m_q.eq(m0[ml:mh])
-                a_i = a_q.as_signed() if top else a_q
-                pps.append(self._stage(m, load[1], a_i * m_q, f"pp_q_{c}_{i}_{j}"))
+            a_i = acc[lo:hi].as_signed() if top else acc[lo:hi]
+            pps = [self._stage(m, load[0], a_i * m0[ml:mh], f"pp_q_{c}_{i}_{j}")
+                   for j, (ml, mh) in enumerate(m_chunks)]
             # stage 2: row i = a_i · m0[:31], the low CHUNK bits of pp_i0 pass through
             lo_pp, hi_pp = pps
             width = len(a_i) + (M0_BITS - 1) + (0 if top else 1) - CHUNK
             upper = add(m, hi_pp, lo_pp[CHUNK:].as_signed() if top else lo_pp[CHUNK:],
                         width, name=f"row_{c}_{i}")
             row = Cat(lo_pp[:CHUNK], upper)
-            rows.append(self._stage(m, load[2], row.as_signed() if top else row[:-1],
+            rows.append(self._stage(m, load[1], row.as_signed() if top else row[:-1],
                                     f"row_q_{c}_{i}"))
         # stage 3: P = sum of rows << CHUNK·i, the low bits of each partial sum pass through
         p_bits = acc_bits + M0_BITS - 1
@@ -255,7 +236,7 @@ class Requantizer(wiring.Component):
             k = CHUNK * i
             upper = add(m, total[k:], rows[i], p_bits - k, name=f"psum_{c}_{i}")
             total = Cat(total[:k], upper).as_signed()
-        return self._stage(m, load[3], total.as_signed(), f"p_q_{c}", signed(p_bits))
+        return self._stage(m, load[2], total.as_signed(), f"p_q_{c}", signed(p_bits))
 
     def elaborate(self, platform):
         m = Module()
@@ -282,8 +263,10 @@ class Requantizer(wiring.Component):
                 m0 = self.m0[c]
             else:
                 dec, m0 = shared, self.m0
-            p_q = self._multiply(m, load, self.acc[c], m0, c)
+            # stage 0: the accumulators, registered beside the DSP multipliers they feed
+            acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
             load_ = load[1:]
+            p_q = self._multiply(m, load_, acc_q, m0, c)
             h_q = self._first_rounding(m, load_, p_q, dec, w2, ties_away, c)
             t_q, tie_q = self._second_shift(m, load_, h_q, dec, w2, fault, c)
             r_q = self._second_rounding(m, load_, t_q, dec, tie_q, c)

