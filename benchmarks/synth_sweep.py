@@ -5,13 +5,24 @@ Run::
 
     .venv/bin/python benchmarks/synth_sweep.py bits [CONFIG] [--bits 2,4,8,12,16] [--seeds K]
         [-o DIR] [--png docs/synth_vs_bits.png]
+    .venv/bin/python benchmarks/synth_sweep.py size [CONFIG] [--sizes 2,4,8,16] [--seeds K]
+        [-o DIR] [--png docs/img/synth_vs_size.png]
     .venv/bin/python benchmarks/synth_sweep.py configs [CONFIG ...] [--seeds K] [-o DIR]
+        [--results docs/synth_results.json]
+    .venv/bin/python benchmarks/synth_sweep.py record DIR ... [--results FILE]
 
 ``bits``: ``qmac synth CONFIG --bits N --target ecp5`` for each N (``--seeds 0`` = counts
 only), LUT4 / CCU2C / FF / MULT18X18D and, where placed and routed, Fmax against N.
+``size``: the same against the array size S×S (CONFIG with ``array.rows = array.cols = S``,
+written to ``DIR/s<S>.yaml``).
 ``configs``: ECP5 and generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
-as the README's markdown table. Each point is one ``qmac synth`` process run from the
-repository root; its ``synth.json`` stays in ``DIR``.
+as a markdown table. Each point is one ``qmac synth`` process run from the
+repository root; its ``synth.json`` stays in ``DIR``. With ``--results FILE`` every config's
+counts go into that JSON (``docs/synth_results.json`` is what ``scripts/readme_tables.py``
+renders into the README); an entry measured before with the same ``hw/`` tree and tool
+versions is compared first: the counts must be identical on a rerun (exit 1 otherwise).
+``record``: put existing ``qmac synth`` output directories (``synth.json`` +
+``manifest.json``) into the results file without running a tool (e.g. a P&R run).
 """
 
 from __future__ import annotations
@@ -39,58 +50,149 @@ def _fmax(res: dict) -> float | None:
     return res.get("pnr", {}).get("fmax_mhz_median")
 
 
-def sweep_bits(args) -> None:
-    points = []
-    for n in [int(b) for b in args.bits.split(",")]:
-        s = synth(args.config[0], Path(args.out) / f"n{n}", bits=n, targets="ecp5",
-                  seeds=args.seeds)
-        e = s["targets"]["ecp5"]
-        points.append({"bits": n, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
-                       "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
-                       "fits": e["fits"], "over": e["over"]})
-    print("| N | LUT4 | CCU2C | FF | MULT18X18D | Fmax MHz (ECP5-85F-6) |")
-    print("|---|---|---|---|---|---|")
+def _point(key: str, value: int, s: dict) -> dict:
+    e = s["targets"]["ecp5"]
+    return {key: value, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
+            "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
+            "fits": e["fits"], "over": e["over"]}
+
+
+def _report(points: list[dict], key: str, label: str, args, title: str) -> None:
+    print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) |")
+    print("|---|---|---|---|---|---|---|")
     for p in points:
         f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
-        print(f"| {p['bits']} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {f} |")
-    (Path(args.out) / "sweep_bits.json").write_text(json.dumps(points, indent=2) + "\n")
+        fits = "yes" if p["fits"] else "no: " + ", ".join(p["over"])
+        print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
+              f"| {f} |")
+    (Path(args.out) / f"sweep_{key}.json").write_text(json.dumps(points, indent=2) + "\n")
     if args.png:
-        _plot(points, Path(args.png), args.config[0])
+        _plot(points, Path(args.png), key, label, title)
 
 
-def _plot(points, png: Path, config: str) -> None:
+def sweep_bits(args) -> None:
+    points = [_point("bits", n, synth(args.config[0], Path(args.out) / f"n{n}", bits=n,
+                                      targets="ecp5", seeds=args.seeds))
+              for n in [int(b) for b in args.bits.split(",")]]
+    _report(points, "bits", "operand bits N", args,
+            f"qmac synth {Path(args.config[0]).name} --bits N")
+
+
+def sweep_size(args) -> None:
+    import yaml
+    base = yaml.safe_load((ROOT / args.config[0]).read_text())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    points = []
+    for n in [int(v) for v in args.sizes.split(",")]:
+        cfg = dict(base, name=f"{base['name']}_s{n}", array=dict(base["array"], rows=n, cols=n))
+        path = out / f"s{n}.yaml"
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        points.append(_point("size", n, synth(str(path), out / f"s{n}", bits=None,
+                                              targets="ecp5", seeds=args.seeds)))
+    _report(points, "size", "array S×S", args, f"{Path(args.config[0]).name}, rows = cols = S")
+
+
+def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    bits = [p["bits"] for p in points]
+    xs = [p[key] for p in points]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
-        a.plot(bits, [p[key] for p in points], marker="o", label=label)
-    a.set_xlabel("operand bits N")
+    for cls, name in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
+        a.plot(xs, [p[cls] for p in points], marker="o", label=name)
+    a.set_xlabel(label)
     a.set_ylabel("cells")
     a.set_yscale("log")
     a.legend(loc="upper left")
     ax2 = a.twinx()
-    ax2.plot(bits, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D")
+    ax2.plot(xs, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D")
     ax2.set_ylabel("MULT18X18D")
     ax2.legend(loc="lower right")
-    fm = [(p["bits"], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
+    fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
     if fm:
         b.plot(*zip(*fm), marker="o")
-    b.set_xlabel("operand bits N")
+    b.set_xlabel(label)
     b.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
     b.set_ylim(bottom=0)
-    fig.suptitle(f"qmac synth {Path(config).name} --bits N (Yosys 0.70 synth_ecp5)")
+    if not fm:
+        b.text(0.5, 0.5, "not placed and routed (--seeds 0)", ha="center",
+               transform=b.transAxes)
+    fig.suptitle(f"{title} (Yosys 0.70 synth_ecp5)")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=90)
     print(f"wrote {png}")
 
 
-def sweep_configs(args) -> None:
+def hw_tree() -> str:
+    """The git tree hash of ``hw/`` (what the counts depend on besides the tools)."""
+    return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:hw"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def result_entry(summary: dict, config_path: str) -> dict:
+    """One config's entry of the results file, from its ``synth.json``."""
+    entry = {"config": config_path, "config_id": summary["config_id"],
+             "macs_per_cycle": summary["macs_per_cycle"],
+             "target_clock_mhz": summary["target_clock_mhz"], "tools": summary["tools"]}
+    for name, res in summary["targets"].items():
+        t = {"counts": res["counts"]}
+        if "device" in res:
+            t.update(device=res["device"], fits=res["fits"], over=res["over"])
+        if "area_proxy" in res:
+            t["nand2_equivalents"] = res["area_proxy"]["nand2_equivalents"]
+        p = res.get("pnr", {})
+        if p.get("fmax_mhz_median"):
+            t["pnr"] = {k: p[k] for k in ("fmax_mhz_median", "fmax_mhz_min", "fmax_mhz_max")}
+            t["pnr"]["seeds"] = len(p["seeds"])
+        entry[name] = t
+    return entry
+
+
+def merge_result(path: Path, key: str, entry: dict, tree: str) -> bool:
+    """Store ``entry`` under ``key``; False when the same hw tree and tools gave other
+    counts before (not deterministic)."""
+    data = json.loads(path.read_text()) if path.exists() else {"configs": {}}
+    old = data["configs"].get(key, {})
+    same = True
+    if old.get("hw_tree") == tree and old.get("tools") == entry["tools"]:
+        for target in ("ecp5", "generic"):
+            if target in old and target in entry:
+                ok = old[target]["counts"] == entry[target]["counts"]
+                print(f"rerun of {key} {target}: counts "
+                      f"{'identical' if ok else 'DIFFERENT'} to the stored run")
+                same &= ok
+                if ok:
+                    entry.setdefault("reruns_identical", []).append(target)
+        for target in ("ecp5", "generic"):        # keep what this run did not measure
+            if target in old and target not in entry:
+                entry[target] = old[target]
+            elif "pnr" in old.get(target, {}) and "pnr" not in entry.get(target, {}):
+                entry[target]["pnr"] = old[target]["pnr"]
+    entry["hw_tree"] = tree
+    data["configs"][key] = entry
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return same
+
+
+def record(args) -> int:
+    ok = True
+    for d in map(Path, args.config):
+        summary = json.loads((d / "synth.json").read_text())
+        manifest = json.loads((d / "manifest.json").read_text())
+        key = manifest["config"].get("source") or f"{summary['config']}.yaml"
+        ok &= merge_result(Path(args.results), key, result_entry(summary, key), hw_tree())
+        print(f"recorded {d} as {key} in {args.results}")
+    return 0 if ok else 1
+
+
+def sweep_configs(args) -> int:
     print("| config | ECP5 LUT4 | CCU2C | FF | MULT18X18D | fits LFE5U-85F | Fmax MHz | "
           "MAC/s at Fmax | generic NAND2-eq. (proxy) |")
     print("|---|---|---|---|---|---|---|---|---|")
+    ok, tree = True, hw_tree()
     for config in args.config:
         name = Path(config).stem
         s = synth(config, Path(args.out) / name, bits=None, targets="ecp5,generic",
@@ -102,25 +204,34 @@ def sweep_configs(args) -> None:
         print(f"| `{Path(config).name}` | {c['lut']} | {c['carry']} | {c['ff']} | {c['dsp']} "
               f"| {fits} | {f'{f:.1f}' if f else '-'} | {rate} "
               f"| {g['area_proxy']['nand2_equivalents']} |", flush=True)
+        if args.results:
+            ok &= merge_result(Path(args.results), Path(config).name,
+                               result_entry(s, config), tree)
+    return 0 if ok else 1
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("bits", "configs"))
+    ap.add_argument("mode", choices=("bits", "size", "configs", "record"))
     ap.add_argument("config", nargs="*")
     ap.add_argument("--bits", default="2,4,8,12,16")
+    ap.add_argument("--sizes", default="2,4,8,16")
     ap.add_argument("--seeds", type=int, default=0)
     ap.add_argument("-o", "--out", default="out/synth_sweep")
     ap.add_argument("--png", default=None)
+    ap.add_argument("--results", default=None,
+                    help="JSON file collecting each config's counts (docs/synth_results.json)")
     args = ap.parse_args()
-    if args.mode == "bits":
+    if args.mode in ("bits", "size"):
         args.config = args.config or ["benchmarks/int8_4x4.yaml"]
-        sweep_bits(args)
-    else:
-        args.config = args.config or sorted(str(p.relative_to(ROOT))
-                                            for p in (ROOT / "constraints").glob("*.yaml"))
-        sweep_configs(args)
-    return 0
+        (sweep_bits if args.mode == "bits" else sweep_size)(args)
+        return 0
+    if args.mode == "record":
+        args.results = args.results or "docs/synth_results.json"
+        return record(args)
+    args.config = args.config or sorted(str(p.relative_to(ROOT))
+                                        for p in (ROOT / "constraints").glob("*.yaml"))
+    return sweep_configs(args)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,51 @@ def ports_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"latency": latency_table, "ports": ports_table}
+SYNTH_RESULTS = ROOT / "docs" / "synth_results.json"
+BENCH_CONFIGS = ("benchmarks/int8_4x4.yaml",)
+
+
+def _rate(macs_per_second: float) -> str:
+    return (f"{macs_per_second / 1e12:.3g} T" if macs_per_second >= 1e12
+            else f"{macs_per_second / 1e9:.3g} G")
+
+
+def _synth_row(name: str, cfg, entry: dict | None) -> str:
+    t = manifest_for(cfg, build_component(cfg))["throughput"]
+    mpc = t.get("macs_per_cycle", cfg.rows * cfg.cols)
+    at_clock = t.get("macs_per_second_at_clock", mpc * cfg.clock_mhz * 1e6)
+    target = f"{_rate(at_clock)} **target** @ {cfg.clock_mhz:g} MHz"
+    if entry is None or "ecp5" not in entry:
+        return f"| `{name}` | not measured | | | | | | | {target} | |"
+    e, g = entry["ecp5"], entry.get("generic")
+    c, p = e["counts"], e.get("pnr")
+    fits = "yes" if e["fits"] else "**no: " + ", ".join(e["over"]) + "**"
+    if p:
+        fmax = f"{p['fmax_mhz_median']:.1f} [{p['fmax_mhz_min']:.1f}–{p['fmax_mhz_max']:.1f}], {p['seeds']} seeds"
+        rate = f"{_rate(entry['macs_per_cycle'] * p['fmax_mhz_median'] * 1e6)} at Fmax"
+    else:
+        fmax, rate = ("does not fit" if not e["fits"] else "not placed"), target
+    nand = f"{g['nand2_equivalents']:,}" if g else "not measured"
+    return (f"| `{name}` | {c['lut']} | {c['carry']} | {c['ff']} | {c['dsp']} | {c['lutram']} "
+            f"| {fits} | {fmax} | {rate} | {nand} |")
+
+
+def synthesis_table() -> str:
+    """Counts of every shipped config from docs/synth_results.json (written by
+    benchmarks/synth_sweep.py, which runs the tools); configs not in it say so."""
+    import json
+    results = json.loads(SYNTH_RESULTS.read_text())["configs"] if SYNTH_RESULTS.exists() else {}
+    rows = ["| config | ECP5 LUT4 | CCU2C | FF | MULT18X18D | LUT-RAM | fits LFE5U-85F "
+            "| Fmax MHz median [min–max] | MAC/s | generic NAND2-eq. (proxy) |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    paths = [*sorted(CONSTRAINTS_DIR.glob("*.yaml")), *(ROOT / p for p in BENCH_CONFIGS)]
+    for path in paths:
+        cfg = load_config(path)
+        rows.append(_synth_row(path.name, cfg, results.get(path.name)))
+    return "\n".join(rows)
+
+
+TABLES = {"latency": latency_table, "ports": ports_table, "synthesis": synthesis_table}
 
 
 def render(readme: str) -> str:

