@@ -26,6 +26,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from constraints.records import MixedWidthsError
+
 from .errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
@@ -305,6 +307,10 @@ def _dispatch(args) -> int:
                              regress_timing=args.regress_timing)
     except UserError as exc:
         sys.stderr.write(f"qmac: error: {_one_line(exc)}\n")
+        return 2
+    except MixedWidthsError as exc:  # a command that still needs one operand width N
+        sys.stderr.write(f"qmac {args.command}: error: {_one_line(exc)} (this command runs "
+                         f"configurations with input_bits == weight_bits)\n")
         return 2
     except OSError as exc:  # unwritable -o path, full disk, ...
         from .inputs import show_path
