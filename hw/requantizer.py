@@ -57,6 +57,11 @@ class Requantizer(wiring.Component):
         ``"double"``, ``"single"``, ``"ruy"`` or ``"single16"``; fixed at generation time.
     per_channel : bool
         ``m0`` and ``shift`` per lane (``True``) or one pair shared by all lanes (``False``).
+    chunk : int
+        Width of the multiplier operand chunks, in [2, 30]; default :data:`CHUNK` (17, one
+        18x18 DSP per partial product). For proof instances (``qmac prove`` proves the
+        partial-product multiplier at chunk widths a solver can handle); shipped
+        configurations keep the default.
     inject_fault : str or None
         Test only. ``"rounding_off_by_one"`` makes exact ties of the second rounding step
         (``shift < 0``) round toward −inf, so a regression can prove it catches the bug.
@@ -118,7 +123,7 @@ class Requantizer(wiring.Component):
     LATENCY = 12
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
-                 inject_fault=None):
+                 chunk=CHUNK, inject_fault=None):
         owner = type(self).__name__
         self.cols = check_int(owner, "cols", cols, 1, 256)
         self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2, 64)
@@ -126,6 +131,7 @@ class Requantizer(wiring.Component):
         self.out_signed = check_bool(owner, "out_signed", out_signed)
         self.rounding = check_choice(owner, "rounding", rounding, ROUNDINGS)
         self.per_channel = check_bool(owner, "per_channel", per_channel)
+        self.chunk = check_int(owner, "chunk", chunk, 2, M0_BITS - 2)
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
 
         self.out_shape = signed(self.out_bits) if out_signed else unsigned(self.out_bits)
@@ -225,30 +231,30 @@ class Requantizer(wiring.Component):
         return q
 
     def _multiply(self, m, load, acc, m0, c):
-        """Stages 1-3: ``P = acc · m0[:31]`` from registered ``CHUNK``-bit partial products
+        """Stages 1-3: ``P = acc · m0[:31]`` from registered ``chunk``-bit partial products
         (each fits one 18x18 DSP multiplier), summed in two registered steps."""
-        acc_bits = self.acc_bits
-        a_chunks = [(lo, min(lo + CHUNK, acc_bits)) for lo in range(0, acc_bits, CHUNK)]
-        m_chunks = [(0, CHUNK), (CHUNK, M0_BITS - 1)]
+        acc_bits, chunk = self.acc_bits, self.chunk
+        a_chunks = [(lo, min(lo + chunk, acc_bits)) for lo in range(0, acc_bits, chunk)]
+        m_chunks = [(0, chunk), (chunk, M0_BITS - 1)]
         rows = []
         for i, (lo, hi) in enumerate(a_chunks):
             top = hi == acc_bits
             a_i = acc[lo:hi].as_signed() if top else acc[lo:hi]
             pps = [self._stage(m, load[0], a_i * m0[ml:mh], f"pp_q_{c}_{i}_{j}")
                    for j, (ml, mh) in enumerate(m_chunks)]
-            # stage 2: row i = a_i · m0[:31], the low CHUNK bits of pp_i0 pass through
+            # stage 2: row i = a_i · m0[:31], the low chunk bits of pp_i0 pass through
             lo_pp, hi_pp = pps
-            width = len(a_i) + (M0_BITS - 1) + (0 if top else 1) - CHUNK
-            upper = add(m, hi_pp, lo_pp[CHUNK:].as_signed() if top else lo_pp[CHUNK:],
+            width = len(a_i) + (M0_BITS - 1) + (0 if top else 1) - chunk
+            upper = add(m, hi_pp, lo_pp[chunk:].as_signed() if top else lo_pp[chunk:],
                         width, name=f"row_{c}_{i}")
-            row = Cat(lo_pp[:CHUNK], upper)
+            row = Cat(lo_pp[:chunk], upper)
             rows.append(self._stage(m, load[1], row.as_signed() if top else row[:-1],
                                     f"row_q_{c}_{i}"))
-        # stage 3: P = sum of rows << CHUNK·i, the low bits of each partial sum pass through
+        # stage 3: P = sum of rows << chunk·i, the low bits of each partial sum pass through
         p_bits = acc_bits + M0_BITS - 1
         total = rows[0]
         for i in range(1, len(rows)):
-            k = CHUNK * i
+            k = chunk * i
             upper = add(m, total[k:], rows[i], p_bits - k, name=f"psum_{c}_{i}")
             total = Cat(total[:k], upper).as_signed()
         return self._stage(m, load[2], total.as_signed(), f"p_q_{c}", signed(p_bits))

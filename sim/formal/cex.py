@@ -7,6 +7,7 @@ the reference) or the reference wrong (golden agrees with the hardware).
 """
 
 from golden.datapath import accumulate, requantize
+from hw.requantizer import Requantizer
 
 __all__ = ["explain"]
 
@@ -27,7 +28,8 @@ def _requant_case(inst, trace):
         return None
     step, hw, ref = found
     c = int(hw.rsplit("_", 1)[1])
-    src = trace[step - inst.depth + 1]       # the acc sampled LATENCY cycles earlier
+    # the operands entered stage ``entry`` (LATENCY - entry) cycles earlier
+    src = trace[step - (Requantizer.LATENCY - inst.entry)]
     sfx = f"_{c}" if p["per_channel"] else ""
     lo, hi = ((-(1 << (p["out_bits"] - 1)), (1 << (p["out_bits"] - 1)) - 1)
               if p["out_signed"] else (0, (1 << p["out_bits"]) - 1))
@@ -64,6 +66,24 @@ def _acc_case(inst, trace):
     return out
 
 
+def _mul_case(inst, trace):
+    p = inst.params
+    found = _first_mismatch(trace, [(f"obs_hw_{c}", f"obs_ref_{c}")
+                                    for c in range(p.get("cols", 1))])
+    if found is None:
+        return None
+    step, hw, ref = found
+    c = int(hw.rsplit("_", 1)[1])
+    loads = [t for t, v in enumerate(trace[:step]) if v.get("free_en", 1) and
+             v.get("free_valid", 1)]
+    out = dict(step=step, lane=c, hardware=trace[step][hw], reference=trace[step][ref],
+               golden=None)
+    if loads:       # the last valid acc that entered stage 0 (en and valid high)
+        acc, m0 = trace[loads[-1]][f"free_acc_{c}"], trace[0]["free_m0"] & (2**31 - 1)
+        out.update(golden=acc * m0, inputs=dict(acc=acc, m0=m0))
+    return out
+
+
 def _bias_at(trace, c, step, cols):
     bias = 0
     for v in trace[:step]:
@@ -77,7 +97,8 @@ def explain(inst, cex):
     if cex is None:
         return "no counterexample trace"
     trace = cex["trace"]
-    case = (_acc_case if inst.block == "accumulator" else _requant_case)(inst, trace)
+    case = {"accumulator": _acc_case, "multiplier": _mul_case}.get(
+        inst.block, _requant_case)(inst, trace)
     if case is None:
         return f"assertion failed in case {cex['case']}, outputs equal (check the trace)"
     lines = [f"counterexample: cycle {case['step']}, lane {case['lane']}"]

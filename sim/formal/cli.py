@@ -34,6 +34,9 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="solver processes (default: 2)")
     p.add_argument("--only", default=None, metavar="TEXT",
                    help="only the instances whose name contains TEXT")
+    p.add_argument("--multipliers", action="store_true",
+                   help="also prove the partial-product multiplier (stages 0-3) equal to acc*m0 "
+                        "at narrow widths (slow: not finished within minutes here)")
     p.add_argument("--plant", choices=sorted(PLANTS), default=None,
                    help="test only: plant a bug in the requantizer's RTLIL (must FAIL)")
     p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
@@ -59,8 +62,9 @@ def add_parsers(sub, add_config_args, positive_int):
 
 def _cmd_prove(args):
     from .cex import explain
-    from .prove import default_instances, format_report, prove
-    insts = default_instances(widths=args.widths)
+    from .prove import MULTIPLIERS, default_instances, format_report, prove
+    insts = default_instances(widths=args.widths,
+                              multipliers=MULTIPLIERS if args.multipliers else ())
     if args.only:
         insts = [i for i in insts if args.only in i.name]
         if not insts:

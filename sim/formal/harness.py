@@ -10,11 +10,11 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume, ClockDomain, Elaboratable, Module, Signal, signed
 
 from hw.accumulator_bank import AccumulatorBank
-from hw.requantizer import Requantizer
+from hw.requantizer import CHUNK, M0_BITS, Requantizer
 
 from .reference import AccumulatorReference, RequantReference
 
-__all__ = ["RequantMiter", "AccumulatorMiter"]
+__all__ = ["RequantMiter", "MultiplierMiter", "AccumulatorMiter", "PRODUCT_STAGE"]
 
 
 def _free(m, shape, name, const=False):
@@ -23,30 +23,89 @@ def _free(m, shape, name, const=False):
     return sig
 
 
+class _CutRequantizer(Requantizer):
+    """The requantizer with its multiplier (stages 0-3) cut out: the stage-3 register ``p_q``
+    loads ``products[c]``, a value the miter chooses (the product abstraction). Everything
+    after ``p_q`` is the hardware's own code."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        shape = signed(self.acc_bits + M0_BITS - 1)
+        self.products = [Signal(shape, name=f"product_{c}") for c in range(self.cols)]
+
+    def _multiply(self, m, load, acc, m0, c):
+        return self._stage(m, load[2], self.products[c], f"p_q_{c}", self.products[c].shape())
+
+
+class _ProbedRequantizer(Requantizer):
+    """The requantizer as generated, with the stage-3 product registers ``p_q`` exposed."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        shape = signed(self.acc_bits + M0_BITS - 1)
+        self.p_q = [Signal(shape, name=f"probe_p_{c}") for c in range(self.cols)]
+
+    def _multiply(self, m, load, acc, m0, c):
+        p_q = super()._multiply(m, load, acc, m0, c)
+        m.d.comb += self.p_q[c].eq(p_q)
+        return p_q
+
+
+def _valid_chain(m, en, valid, stages):
+    """``vq[i]`` = ``valid`` delayed by ``i + 1`` enabled cycles (the hardware's stage flags)."""
+    vq = [Signal(name=f"ref_valid_{i}") for i in range(stages)]
+    with m.If(en):
+        m.d.sync += vq[0].eq(valid)
+        m.d.sync += [vq[i].eq(vq[i - 1]) for i in range(1, stages)]
+    return vq
+
+
+def _reference_pipeline(m, value, en, load_out, regs, name, obs):
+    """The specified timing of a pipelined value: ``regs`` registers that shift when ``en``
+    is high, then the output register ``obs`` that loads only when ``load_out`` (a valid
+    result arrives) and holds otherwise."""
+    q = [Signal(value.shape(), name=f"{name}_{i}") for i in range(regs)]
+    q.append(Signal(value.shape(), name=obs))
+    with m.If(en):
+        m.d.sync += q[0].eq(value) if regs else []
+        m.d.sync += [q[i].eq(q[i - 1]) for i in range(1, regs)]
+        with m.If(load_out):
+            m.d.sync += q[-1].eq(q[-2] if regs else value)
+    return q[-1]
+
+
+#: The requantizer's stage whose register holds the product ``P`` (stages 0-3 multiply).
+PRODUCT_STAGE = 3
+
+
 class RequantMiter(Elaboratable):
     """``Requantizer`` vs :class:`RequantReference` behind a pipeline of ``LATENCY`` stages.
 
     Parameters
     ----------
-    cols, acc_bits, out_bits, out_signed, rounding, per_channel
-        The ``Requantizer`` instance to prove.
+    cols, acc_bits, out_bits, out_signed, rounding, per_channel, chunk
+        The ``Requantizer`` instance to prove (``chunk``: its multiplier's chunk width).
     product : str
-        ``"shared"``: the reference is fed the product ``acc·m0[:31]`` written as the same
-        Amaranth expression as the hardware's (one exact ``$mul`` of the full widths; what is
-        proved independently is everything after it). ``"independent"``: the reference
-        forms the product itself from operands it sign-/zero-extends by one more bit (a
-        different ``$mul`` than the hardware's), so the hardware's
-        multiplier (widths, signedness) is proved too (small ``acc_bits`` only).
+        ``"cut"``: the hardware's multiplier (stages 0-3) is replaced by a free product
+        ``P`` entering the stage-3 register, any value in ``[lo·(2**31-1), hi·(2**31-1)]``
+        (``lo``, ``hi`` the accumulator's range); the reference is fed the same ``P``:
+        stages 4-11 are proved for every product (the multiplier is proved separately by
+        :class:`MultiplierMiter`). ``"operands"``: as ``"cut"`` but ``P = acc·m0[:31]`` of
+        free operands (one ``$mul``; used to turn a ``"cut"`` counterexample into operands).
+        ``"independent"``: the whole hardware; the reference forms the product itself from
+        operands it sign-/zero-extends by one more bit (small ``acc_bits`` only).
     control : bool
         ``en`` and ``valid`` free every cycle (stalls, bubbles) instead of constant 1.
     """
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
-                 product="shared", control=False):
-        self.dut = Requantizer(cols=cols, acc_bits=acc_bits, out_bits=out_bits,
-                               out_signed=out_signed, rounding=rounding,
-                               per_channel=per_channel)
+                 chunk=CHUNK, product="cut", control=False):
+        kind = _CutRequantizer if product in ("cut", "operands") else Requantizer
+        self.dut = kind(cols=cols, acc_bits=acc_bits, out_bits=out_bits,
+                        out_signed=out_signed, rounding=rounding, per_channel=per_channel,
+                        chunk=chunk)
         self.product, self.control = product, control
+        self.entry = 0 if product == "independent" else PRODUCT_STAGE
         self.domain = ClockDomain("sync", reset_less=True)
 
     def _params(self, m, dut):
@@ -62,20 +121,26 @@ class RequantMiter(Elaboratable):
                 _free(m, signed(dut.out_bits + 1), name, const=True))
         m.d.comb += Assume(dut.act_min <= dut.act_max)
 
-    def _lane_ref(self, m, dut, c):
+    def _product(self, m, dut, c):
         acc = _free(m, signed(dut.acc_bits), f"acc_{c}")
-        m.d.comb += dut.acc[c].eq(acc)
         m0 = dut.m0[c] if dut.per_channel else dut.m0
-        if self.product == "shared":
-            product = Signal(signed(dut.acc_bits + 32), name=f"product_{c}")
-            m.d.comb += product.eq(acc * m0[:31])
-            lo, hi = -(1 << (dut.acc_bits - 1)), (1 << (dut.acc_bits - 1)) - 1
-            m.d.comb += Assume((product >= lo * (2**31 - 1)) & (product <= hi * (2**31 - 1)))
-        else:
+        if self.product == "independent":
+            m.d.comb += dut.acc[c].eq(acc)
             wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
             wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
             m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
-            product = wide_acc * wide_m0
+            return wide_acc * wide_m0
+        product = dut.products[c]
+        if self.product == "operands":
+            m.d.comb += product.eq(acc * m0[:31])
+        else:
+            m.d.comb += product.eq(AnySeq(product.shape()))
+            lo, hi = -(1 << (dut.acc_bits - 1)), (1 << (dut.acc_bits - 1)) - 1
+            m.d.comb += Assume((product >= lo * (2**31 - 1)) & (product <= hi * (2**31 - 1)))
+        return product
+
+    def _lane_ref(self, m, dut, c):
+        product = self._product(m, dut, c)
         ref = RequantReference(product_shape=product.shape(), out_bits=dut.out_bits,
                                out_signed=dut.out_signed, rounding=dut.rounding)
         m.submodules[f"ref_{c}"] = ref
@@ -95,24 +160,58 @@ class RequantMiter(Elaboratable):
         en = _free(m, 1, "en") if self.control else 1
         valid = _free(m, 1, "valid") if self.control else 1
         m.d.comb += [dut.en.eq(en), dut.valid.eq(valid)]
-        # the specified timing: a valid value appears on y LATENCY enabled cycles later and
-        # y holds otherwise (LATENCY - 1 stages of (valid, value), then the output register)
-        stages = dut.LATENCY - 1
-        vq = [Signal(name=f"ref_valid_{i}") for i in range(stages)]
+        # the specified timing: a valid value appears on y LATENCY enabled cycles after it
+        # entered stage 0 (``self.entry`` stages fewer after it entered stage ``entry``) and
+        # y holds otherwise
+        vq = _valid_chain(m, en, valid, dut.LATENCY - 1)
         for c in range(dut.cols):
-            y_now = self._lane_ref(m, dut, c)
-            yq = [Signal(y_now.shape(), name=f"ref_y_{c}_{i}") for i in range(stages)]
-            yq.append(Signal(y_now.shape(), name=f"obs_ref_{c}"))
-            with m.If(en):
-                m.d.sync += yq[0].eq(y_now)
-                m.d.sync += [yq[i].eq(yq[i - 1]) for i in range(1, stages)]
-                with m.If(vq[-1]):
-                    m.d.sync += yq[-1].eq(yq[-2])
-            hw_y = Signal(y_now.shape(), name=f"obs_hw_{c}")
-            m.d.comb += [hw_y.eq(dut.y[c]), Assert(hw_y == yq[-1])]
-        with m.If(en):
-            m.d.sync += vq[0].eq(valid)
-            m.d.sync += [vq[i].eq(vq[i - 1]) for i in range(1, stages)]
+            y_ref = _reference_pipeline(m, self._lane_ref(m, dut, c), en, vq[-1],
+                                        dut.LATENCY - 1 - self.entry, f"ref_y_{c}",
+                                        f"obs_ref_{c}")
+            hw_y = Signal(y_ref.shape(), name=f"obs_hw_{c}")
+            m.d.comb += [hw_y.eq(dut.y[c]), Assert(hw_y == y_ref)]
+        return m
+
+
+class MultiplierMiter(Elaboratable):
+    """The requantizer's multiplier (stages 0-3: ``CHUNK``-bit partial products, row sums,
+    ``P``) vs the exact product ``acc·m0[:31]``: the stage-3 register ``p_q`` equals the
+    product of the ``acc`` that entered stage 0 four enabled cycles earlier and holds
+    otherwise. ``m0`` free (constant), ``acc`` free every cycle; ``en``, ``valid`` free every
+    cycle if ``control``, else 1."""
+
+    def __init__(self, *, acc_bits, chunk=CHUNK, cols=1, control=False):
+        self.dut = _ProbedRequantizer(cols=cols, acc_bits=acc_bits, out_bits=8, out_signed=True,
+                                      rounding="double", per_channel=False, chunk=chunk)
+        self.control = control
+        self.domain = ClockDomain("sync", reset_less=True)
+
+    def ports(self):
+        return [self.domain.clk]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.dut = dut = self.dut
+        m0 = _free(m, 32, "m0", const=True)
+        en = _free(m, 1, "en") if self.control else 1
+        valid = _free(m, 1, "valid") if self.control else 1
+        m.d.comb += [dut.m0.eq(m0), dut.en.eq(en), dut.valid.eq(valid)]
+        for name in ("shift", "y_zp", "act_min", "act_max"):
+            m.d.comb += getattr(dut, name).eq(0)
+        vq = _valid_chain(m, en, valid, PRODUCT_STAGE)
+        for c in range(dut.cols):
+            acc = _free(m, signed(dut.acc_bits), f"acc_{c}")
+            m.d.comb += dut.acc[c].eq(acc)
+            wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
+            wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
+            m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
+            want = Signal(signed(dut.acc_bits + M0_BITS - 1), name=f"ref_product_{c}")
+            m.d.comb += want.eq(wide_acc * wide_m0)
+            p_ref = _reference_pipeline(m, want, en, vq[-1], PRODUCT_STAGE, f"ref_p_{c}",
+                                        f"obs_ref_{c}")
+            hw_p = Signal(p_ref.shape(), name=f"obs_hw_{c}")
+            m.d.comb += [hw_p.eq(dut.p_q[c]), Assert(hw_p == p_ref)]
         return m
 
 

@@ -7,13 +7,15 @@ What one run proves (the table printed by :func:`format_report` restates it per 
   [-31, 30] clamped), ``y_zp``, ``act_min``, ``act_max`` (``out_bits + 1`` signed) with the one
   assumption ``act_min <= act_max``, the output ``LATENCY`` cycles later equals
   :class:`~sim.formal.reference.RequantReference`. The proof is split into one solver query
-  per shift value. Two product forms:
+  per shift value. The multiplier (stages 0-3, registered partial products) is cut out:
+  the stage-3 register ``p_q`` loads a free product ``P`` (any value in the range of
+  ``acc·m0``) and the reference is fed the same ``P``: stages 4-11 are proved for every
+  product value (``harness.RequantMiter``, ``product="cut"``). A counterexample is turned
+  into operands by solving the failing case again with ``P = acc·m0`` (one ``$mul``).
 
-  - ``cut``: the product ``acc·m0[:31]`` is one ``$mul`` cell shared by hardware and reference
-    (checked), replaced by a free value in the range of all products (Yosys ``cutpoint``):
-    everything after the multiplier is proved for every product value;
-  - ``mul``: the reference forms its own product in wider arithmetic, so the hardware's
-    multiplier (width, signedness) is in the proof too (small ``acc_bits``).
+* **multiplier**: stages 0-3 equal ``acc·m0[:31]`` exactly, at the accumulator widths and
+  chunk widths of :data:`MULTIPLIERS` (a solver cannot compare two multiplier structures
+  at 32 bits; ``Requantizer(chunk=...)`` is the proof-only parameter).
 
 * **requantizer, control**: ``en`` and ``valid`` free every cycle (stalls, bubbles) for a
   bounded number of cycles from reset: results keep their order, ``y`` holds between results.
@@ -31,12 +33,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw.requantizer import ROUNDINGS, Requantizer
+from hw.requantizer import CHUNK, ROUNDINGS, Requantizer
 
 from . import smt, tools
-from .harness import AccumulatorMiter, RequantMiter
+from .harness import PRODUCT_STAGE, AccumulatorMiter, MultiplierMiter, RequantMiter
 
-__all__ = ["Instance", "default_instances", "prove", "PLANTS", "plant_rtlil", "format_report"]
+__all__ = ["Instance", "default_instances", "prove", "PLANTS", "plant_rtlil", "format_report",
+           "MULTIPLIERS"]
 
 #: Planted bugs (test only): the wire whose adder loses its rounding term (lane 0).
 PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0"}
@@ -47,7 +50,7 @@ _OUT_BITS = 8
 class Instance:
     """One proof: a miter, how its product is formed, how deep, how it is split."""
     name: str
-    block: str                       # "requantizer" | "accumulator"
+    block: str                       # "requantizer" | "multiplier" | "accumulator"
     params: dict = field(hash=False)
     cut: bool = False
     control: bool = False
@@ -56,20 +59,30 @@ class Instance:
     def depth(self):
         if self.block == "accumulator":
             return 8
-        lat = Requantizer.LATENCY
+        lat = PRODUCT_STAGE + 1 if self.block == "multiplier" else Requantizer.LATENCY
         return 2 * lat + 2 if self.control else lat + 1
 
     @property
     def method(self):
         return "bmc" if self.control or self.block == "accumulator" else "complete"
 
-    def miter(self):
+    @property
+    def entry(self):
+        """Stage at which the reference's input enters (3: the cut product, else 0)."""
+        return PRODUCT_STAGE if self.cut else 0
+
+    def miter(self, product=None):
         if self.block == "accumulator":
             return AccumulatorMiter(**self.params)
-        return RequantMiter(**self.params, product="shared" if self.cut else "independent",
-                            control=self.control)
+        if self.block == "multiplier":
+            return MultiplierMiter(**self.params, control=self.control)
+        product = product or ("cut" if self.cut else "independent")
+        return RequantMiter(**self.params, product=product, control=self.control)
 
     def cases(self):
+        if self.block == "multiplier":     # one query per accumulator value (m0 free)
+            a = self.params["acc_bits"]
+            return [{"free_acc_0": v} for v in range(-(1 << (a - 1)), 1 << (a - 1))]
         if self.block != "requantizer":
             return [{}]
         if self.params["per_channel"] and self.params["cols"] > 1:
@@ -84,13 +97,21 @@ class Instance:
 PROVEN_ROUNDINGS = tuple(r for r in ROUNDINGS if r != "single16")
 
 
-def _rq(rounding, acc_bits, *, per_channel=False, cols=1, out_signed=True):
+def _rq(rounding, acc_bits, *, per_channel=False, cols=1, out_signed=True, chunk=CHUNK):
     return dict(cols=cols, acc_bits=acc_bits, out_bits=_OUT_BITS, out_signed=out_signed,
-                rounding=rounding, per_channel=per_channel)
+                rounding=rounding, per_channel=per_channel, chunk=chunk)
 
 
-def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32):
-    """The instances of ``qmac prove`` (``widths``: accumulator widths of the requantizer)."""
+#: (acc_bits, chunk) of the multiplier proofs: the shipped 17-bit chunks with one
+#: accumulator chunk, and narrow chunks where the accumulator splits into three rows
+#: (unsigned, unsigned, a signed top) so the row sums are in the proof.
+MULTIPLIERS = ((8, CHUNK), (7, 3))
+
+
+def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32,
+                      multipliers=()):
+    """The instances of ``qmac prove`` (``widths``: accumulator widths of the requantizer;
+    ``multipliers``: :data:`MULTIPLIERS` to add the slow multiplier proofs, ``--multipliers``)."""
     out = []
     for w in widths:
         for r in PROVEN_ROUNDINGS:
@@ -101,9 +122,9 @@ def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32):
                                 _rq(r, w, per_channel=True, cols=2), cut=True))
         out.append(Instance(f"requant double unsigned-out acc{w}", "requantizer",
                             _rq("double", w, out_signed=False), cut=True))
-    for r in PROVEN_ROUNDINGS:
-        out.append(Instance(f"requant {r} with multiplier acc{mul_bits}", "requantizer",
-                            _rq(r, mul_bits)))
+    for a, k in multipliers:
+        out.append(Instance(f"multiplier acc{a} chunk{k}", "multiplier",
+                            dict(acc_bits=a, chunk=k)))
     out.append(Instance(f"requant double en/valid acc{control_bits}", "requantizer",
                         _rq("double", control_bits), cut=True, control=True))
     for ovf in ("wrap", "saturate"):
@@ -126,19 +147,17 @@ def plant_rtlil(text, wire):
     raise ValueError(f"plant: no $add cell drives {wire!r}")
 
 
-def build(inst, workdir, plant=None, cut=None):
+def build(inst, workdir, plant=None, product=None):
     """RTLIL -> Yosys -> SMT-LIB model text, in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    miter = inst.miter()
+    miter = inst.miter(product)
     text = tools.write_rtlil(miter, workdir / "miter.il", miter.ports())
     if plant:
         (workdir / "miter.il").write_text(plant_rtlil(text, PLANTS[plant]))
-    cut = inst.cut if cut is None else cut
-    cols = inst.params["cols"]
     script = ["read_rtlil miter.il", "proc", "flatten", "chformal -lower", "opt_clean",
               "opt_merge"]
-    if cut:      # the hardware's and the reference's product must be one cell per lane
-        script += [f"select -assert-count {cols} t:$mul", "cutpoint t:$mul"]
+    if inst.cut and product is None:   # the product is abstract on both sides: no multiplier
+        script += ["select -assert-none t:$mul"]
     script += ["async2sync", "dffunmap", "write_smt2 -wires miter.smt2"]
     tools.run_yosys(workdir, script)
     return (workdir / "miter.smt2").read_text()
@@ -169,8 +188,8 @@ def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
     cex = None
     if failed:
         case, trace = failed[0]
-        if inst.cut:       # values of acc and m0 whose product fails: solve with the $mul
-            smt2 = build(inst, workdir / "uncut", plant, cut=False)
+        if inst.cut:       # values of acc and m0 whose product fails: solve with one $mul
+            smt2 = build(inst, workdir / "operands", plant, product="operands")
             again, widths = smt.bmc_cases(yices, smt2, inst.depth, [case], jobs=1)
             trace = again[0][1]
         if trace is not None:
