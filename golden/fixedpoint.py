@@ -24,6 +24,7 @@ __all__ = [
     "saturating_rounding_doubling_high_mul",
     "rounding_divide_by_pot",
     "rounding_divide_by_pot_ties_up",
+    "multiply_by_quantized_multiplier_saturating",
     "multiply_by_quantized_multiplier",
     "multiply_by_quantized_multiplier_wide",
     "reduced_multiplier",
@@ -369,6 +370,22 @@ def _mbqm_wide(x, m0, shift, rounding):
     return ROUNDING_MODES[rounding](x, np.asarray(m0), np.asarray(shift), wide=True)
 
 
+def _checked_mbqm_wide(x, m0, shift, rounding):
+    check_choice("rounding", rounding, ROUNDINGS)
+    x = check_range("x", as_int_array("x", x), -WIDE_X_LIMIT, WIDE_X_LIMIT)
+    m0, shift = _multiplier(m0, shift)
+    x, m0, shift = broadcast(x=x, m0=m0, shift=shift)
+    return (x, m0, shift) + _mbqm_wide(x, m0, shift, rounding)
+
+
+def multiply_by_quantized_multiplier_saturating(x, m0, shift, rounding="double"):
+    """:func:`multiply_by_quantized_multiplier_wide`, except that a result outside
+    ``[-2^62, 2^62)`` is ``±2^62`` (its sign) instead of an error: the value the
+    requantizer's clamp sees (``golden.datapath.requantize``), e.g. an accumulator of 44
+    bits at ``shift = 30``. Same parameters; returns ``np.ndarray`` of int64."""
+    return _out(_checked_mbqm_wide(x, m0, shift, rounding)[3])
+
+
 def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):
     """Exact ("wide") ``x·m0·2^(shift−31)`` for accumulators wider than 32 bits.
 
@@ -401,11 +418,7 @@ def multiply_by_quantized_multiplier_wide(x, m0, shift, rounding="double"):
         The exact result. It must lie in ``[-2^62, 2^62)`` (always true when
         ``|x|·2^left < 2^62``, e.g. for every shift <= 14); otherwise ``ValueError``.
     """
-    check_choice("rounding", rounding, ROUNDINGS)
-    x = check_range("x", as_int_array("x", x), -WIDE_X_LIMIT, WIDE_X_LIMIT)
-    m0, shift = _multiplier(m0, shift)
-    x, m0, shift = broadcast(x=x, m0=m0, shift=shift)
-    result, saturated = _mbqm_wide(x, m0, shift, rounding)
+    x, m0, shift, result, saturated = _checked_mbqm_wide(x, m0, shift, rounding)
     if saturated.any():
         i = np.unravel_index(int(np.argmax(saturated)), saturated.shape)
         label = f"x[{', '.join(map(str, i))}]" if x.ndim else "x"

@@ -10,8 +10,8 @@ checked".
 
 The conditions are written from the math of ``docs/design.md`` (``P = acc·m0``,
 ``left = max(shift, 0)``, ``right = max(−shift, 0)``); ``golden`` supplies the accumulator
-(``golden.datapath.accumulate``) and the scaled value (``multiply_by_quantized_multiplier_wide``)
-— it tells *where* a tie or a limit is, the bin says whether the DUT went there.
+(``golden.datapath.accumulate``) and the scaled value
+(``multiply_by_quantized_multiplier_saturating``) — it tells *where* a tie or a limit is, the bin says whether the DUT went there.
 
 Per-lane bins (:func:`lane_bins`; counts per lane ``0..C−1``):
 
@@ -54,7 +54,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.datapath import accumulate, int_matmul
-from golden.fixedpoint import multiply_by_quantized_multiplier_wide
+from golden.fixedpoint import multiply_by_quantized_multiplier_saturating
 
 from .hwparams import HwParams
 from .schedule import KIND_DATA, KIND_LOAD, Program, padded_layer
@@ -154,7 +154,7 @@ def _beat_bins(hp: HwParams, L, acc, direction, ovf, cols) -> dict[str, np.ndarr
     ``cols`` (beats, C) are the layer columns of each lane."""
     _, _, _, m0p, shp = padded_layer(hp, L)
     m0, shift = m0p[cols], shp[cols]
-    scaled = multiply_by_quantized_multiplier_wide(acc, m0, shift, rounding=hp.rounding)
+    scaled = multiply_by_quantized_multiplier_saturating(acc, m0, shift, rounding=hp.rounding)
     v = np.asarray(scaled, np.int64) + L.y_zp
     bins = _tie_bins(hp, acc, m0, shift)
     bins.update(_limit_bins(hp, v, L.act_min, L.act_max))

@@ -339,3 +339,17 @@ def test_single16_is_single_on_the_reduced_multiplier(rng):
     t = 15 - shift
     ref.assert_exact(multiply_by_quantized_multiplier_wide(x, m0, shift, "single16"),
                      (x * rm + (np.int64(1) << (t - 1))) >> t, x=x, m0=m0, shift=shift)
+
+
+def test_saturating_wide_multiply_clamps_beyond_2_62_and_is_exact_inside():
+    """A 44-bit accumulator at shift 30 scales past 2^62: the saturating form gives ±2^62
+    (what the requantizer's clamp sees); the checked form refuses it; inside they agree."""
+    x = np.array([-(2**43), 2**43 - 1, 12345, -3])
+    got = fp.multiply_by_quantized_multiplier_saturating(x, 2**30, 30)
+    assert got.tolist() == [-(2**62), 2**62, 12345 * 2**29, -3 * 2**29]
+    with pytest.raises(ValueError, match="out of range"):
+        multiply_by_quantized_multiplier_wide(x, 2**30, 30)
+    inside = x[2:]
+    for r in ROUNDINGS:
+        assert (fp.multiply_by_quantized_multiplier_saturating(inside, 2**30, -5, r)
+                == multiply_by_quantized_multiplier_wide(inside, 2**30, -5, r)).all()

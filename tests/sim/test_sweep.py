@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -208,4 +209,5 @@ def test_sweep_hw_check_int8(files, tmp_path, build_root, monkeypatch, in_ci, ca
     meta = json.loads((tmp_path / "o" / "sweep.json").read_text())["meta"]["hw_check"]
     assert meta["pass"] and [x["hw_equals_sweep_golden"] for x in meta["layers"]] == [True] * 2
     assert [x["outputs"] for x in meta["layers"]] == [12 * 32, 12 * 10]
-    assert "layer 1: hardware == sweep golden on 120 outputs" in out
+    assert re.search(r"layer 1 \(\d+-bit operands on [^)]*\): hardware == sweep golden on 120 "
+                     r"outputs", out), out
