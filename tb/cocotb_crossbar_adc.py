@@ -90,19 +90,12 @@ async def corners_every_lane(dut):
     places the pre-clamp value one below, at and one above every limit and on the ties of
     both rounding steps (``tb.cocotb_requantizer.corner_cases``); then bias' at each limit
     with extreme operands of both signs: an overflow upwards and downwards in every lane."""
-    from tb.cocotb_requantizer import case_layers, corner_cases, corner_repeats
+    from tb.cocotb_requantizer import corner_groups, corner_layers
     env = TbEnv(dut, "corners_every_lane")
     await env.start()
-    hp, rng = env.hp, env.rng
+    hp = env.hp
     olo, ohi = hp.out_range
-    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
-    span = max(1, (ohi - olo) // 4)
-    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
-              (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
-    layers = []
-    for gi, group in enumerate(groups):
-        cases = [c for c in corner_cases(hp, group) for _ in range(corner_repeats(env))]
-        layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    layers = corner_layers(env, corner_groups(hp))
     C, R = hp.cols, hp.rows
     alo, ahi = hp.acc_range
     xhi, (wlo, whi) = hp.x_range[1], hp.w_range

@@ -173,6 +173,26 @@ def corner_repeats(env) -> int:
     return env.hp.cols if env.vectors >= 64 else 1
 
 
+def corner_groups(hp) -> list[tuple[int, int, int]]:
+    """(y_zp, act_min, act_max) groups of the corner tests: zero points at both limits and
+    mid-range under the plain output range (saturation decides), and a window strictly
+    inside it (the clamp decides)."""
+    olo, ohi = hp.out_range
+    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
+    span = max(1, (ohi - olo) // 4)
+    return [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
+            (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
+
+
+def corner_layers(env, groups) -> list:
+    """Every :func:`corner_cases` case of every group, :func:`corner_repeats` times."""
+    layers = []
+    for gi, group in enumerate(groups):
+        cases = [c for c in corner_cases(env.hp, group) for _ in range(corner_repeats(env))]
+        layers += case_layers(env.hp, cases, [group], env.rng, f"corners g{gi}")
+    return layers
+
+
 @cocotb.test()
 async def requant_corners_every_lane(dut):
     """Every corner in every lane: each case of :func:`corner_cases` is repeated C times
@@ -181,16 +201,9 @@ async def requant_corners_every_lane(dut):
     env = TbEnv(dut, "requant_corners_every_lane")
     await env.start()
     hp, rng = env.hp, env.rng
-    olo, ohi = hp.out_range
-    mid = 0 if hp.out_signed else (olo + ohi + 1) // 2
-    span = max(1, (ohi - olo) // 4)
-    groups = [(mid, olo, ohi), (olo, olo, ohi), (ohi, olo, ohi),
-              (mid, max(olo + 1, mid - span), min(ohi - 1, mid + span))]
-    layers = []
+    groups = corner_groups(hp)
     reps = corner_repeats(env)
-    for gi, group in enumerate(groups):
-        cases = [c for c in corner_cases(hp, group) for _ in range(reps)]
-        layers += case_layers(hp, cases, [group], rng, f"corners g{gi}")
+    layers = corner_layers(env, groups)
     # shift at both ends loaded through the 6-bit aliases (−32 acts as −31, 31 as 30)
     alo, ahi = hp.acc_range
     ends = [(a, m0, sh) for sh in (-31, 30) for m0 in (1 << 30, (1 << 31) - 1)
