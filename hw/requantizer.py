@@ -5,7 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
-                    int_range, lt, saturate, shift_right, sub, wire)
+                    int_range, lt, saturate, shift_right, silent_on_error, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
 
@@ -122,6 +122,7 @@ class Requantizer(wiring.Component):
 
     LATENCY = 12
 
+    @silent_on_error
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
                  chunk=CHUNK, inject_fault=None):
         owner = type(self).__name__

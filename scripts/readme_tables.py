@@ -22,6 +22,8 @@ sys.path.insert(0, str(ROOT))
 from constraints.schema import SCHEMA_PATH  # noqa: E402
 from constraints.schema import render as schema_render  # noqa: E402
 from sim.config import CONSTRAINTS_DIR, load_config  # noqa: E402
+from amaranth.hdl import Elaboratable  # noqa: E402
+
 from hw._amaranth_private import silence_unused_warning  # noqa: E402
 from sim.generate import build_component, manifest_for  # noqa: E402
 
@@ -33,7 +35,9 @@ def _manifest(cfg) -> dict:
     """The manifest of ``cfg``'s top, which is built only to be described (never
     elaborated: silenced, so no "created but never used" warning when it is collected)."""
     component = build_component(cfg)
-    silence_unused_warning(component)
+    for part in (component, *vars(component).values()):   # the top and e.g. its engine
+        if isinstance(part, Elaboratable):
+            silence_unused_warning(part)
     return manifest_for(cfg, component)
 
 
