@@ -19,28 +19,11 @@ import numpy as np
 import pytest
 
 from sim.cli import main
-from sim.errors import ToolError
-from sim.tools import require_simulators
+from tests.helpers.simulators import need  # build_root: tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "tests" / "data" / "models"
 from tests.helpers.tflite_builder import ModelBuilder, conv_model
-
-
-@pytest.fixture(scope="session")
-def build_root() -> Path:
-    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def need(sim, in_ci):
-    try:
-        require_simulators([sim], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 @pytest.fixture

@@ -23,18 +23,10 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.errors import ToolError
-from sim.tools import require_simulators
+from tests.helpers.simulators import need  # build_root: tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 TFLITE = REPO / "tests" / "data" / "tflite"
-
-
-@pytest.fixture(scope="session")
-def build_root() -> Path:
-    root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @pytest.fixture
@@ -57,15 +49,6 @@ def verify(tmp_path, build_root, monkeypatch, capsys):
             data["metrics"] = json.loads(out.with_suffix(".json").read_text())
         return rc, cap.out, cap.err, data
     return run
-
-
-def need(sim, in_ci):
-    try:
-        require_simulators([sim], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 def _tflite(name):
