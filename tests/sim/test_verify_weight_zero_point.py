@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from golden.datapath import fully_connected
-from tests.sim.test_verify import build_root, need, verify  # noqa: F401 (fixtures)
+from tests.helpers.simulators import need
+from tests.sim.test_verify import verify  # noqa: F401 (fixture; build_root: tests/conftest.py)
 
 UINT8_W9 = {"name": "u8w9", "operands": {"input_bits": 8, "weight_bits": 9,
                                          "input_signed": False, "weight_signed": True},
