@@ -157,6 +157,11 @@ FLOAT_KERNELS = {
 
 def check_float_graph(g: Graph) -> None:
     """One-line :class:`GraphError` for the first thing :func:`run_float_graph` cannot do."""
+    quantized = next((t for t in g.tensors if t.dtype in ("int8", "uint8", "int16")), None)
+    if quantized is not None:
+        raise GraphError(f"{g.source}: the model is already quantized (tensor "
+                         f"{quantized.index} '{quantized.name}' is {quantized.dtype}); allowed: "
+                         f"a float32 model (run a quantized model with qmac run directly)")
     if len(g.inputs) != 1:
         raise GraphError(f"{g.source}: {len(g.inputs)} inputs; allowed: models with one input")
     for t in g.input_tensors():

@@ -7,7 +7,8 @@ graph with the same operators, written with TFLite's int8 conventions
 
 * **activations** — every float tensor the ops compute, and the input: asymmetric int8,
   ``[lo, hi]`` from :func:`golden.calibration.calibrate` (``minmax``, ``percentile``,
-  ``mse`` or ``kl``; KL falls back to min-max on a degenerate histogram, with a warning) on
+  ``mse`` or ``kl``; KL falls back to MSE on a degenerate histogram, with a warning kept in
+  the report) on
   the float values the calibration data produce (:func:`golden.float_ops.run_float_graph`),
   extended to contain 0 (:func:`golden.quantize.asymmetric_params`);
 * tensors the int8 kernels require to share one quantization — input and output of

@@ -191,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-o", "--out", default="out/bench", metavar="DIR", help="work directory")
     from .sweep_cli import add_sweep_parser
     add_sweep_parser(sub)
+    from .quantize import add_quantize_parser
+    add_quantize_parser(sub)
 
     from .formal.cli import add_parsers as add_formal_parsers
     add_formal_parsers(sub, _add_config_args, _positive_int)
@@ -277,6 +279,9 @@ def _dispatch(args) -> int:
         if args.command == "sweep":
             from .sweep_cli import cmd_sweep
             return cmd_sweep(args)
+        if args.command == "quantize":
+            from .quantize import cmd_quantize
+            return cmd_quantize(args)
         cfg = load_config(args.config, bits=args.bits)
         if args.command == "generate":
             return _cmd_generate(args, cfg)

@@ -362,3 +362,52 @@ def uint8_full_range_model(rng):
          FusedActivationFunction=1)
     m.inputs, m.outputs = [x], [y]
     return m.build()
+
+
+def float_model(rng, *, size=10, cin=2, mid=6, classes=4):
+    """A small float32 model (what ``qmac quantize`` takes): CONV 3×3/2 SAME RELU6 →
+    DEPTHWISE 3×3 RELU (depth multiplier 2) → DEPTHWISE 1×1 → ADD of the two → AVERAGE_POOL
+    2×2 → RESHAPE → FC RELU → FC → SOFTMAX; weights and biases seeded normals."""
+    m = ModelBuilder()
+
+    def t(shape):
+        return m.tensor(shape, "float32")
+
+    def const(shape, scale=0.5):
+        return m.tensor(shape, "float32", data=(rng.standard_normal(shape) * scale)
+                        .astype(np.float32))
+
+    half = (size + 1) // 2
+    x = t((1, size, size, cin))
+    a0 = t((1, half, half, mid))
+    m.op("CONV_2D", [x, const((mid, 3, 3, cin)), const((mid,), 0.1)], [a0], "Conv2DOptions",
+         Padding=0, StrideH=2, StrideW=2, DilationHFactor=1, DilationWFactor=1,
+         FusedActivationFunction=3)
+    a1 = t((1, half, half, 2 * mid))
+    m.op("DEPTHWISE_CONV_2D", [a0, const((1, 3, 3, 2 * mid)), const((2 * mid,), 0.1)], [a1],
+         "DepthwiseConv2DOptions", Padding=0, StrideH=1, StrideW=1, DilationHFactor=1,
+         DilationWFactor=1, DepthMultiplier=2, FusedActivationFunction=1)
+    a2 = t((1, half, half, 2 * mid))
+    m.op("DEPTHWISE_CONV_2D", [a1, const((1, 1, 1, 2 * mid)), const((2 * mid,), 0.1)], [a2],
+         "DepthwiseConv2DOptions", Padding=1, StrideH=1, StrideW=1, DilationHFactor=1,
+         DilationWFactor=1, DepthMultiplier=1, FusedActivationFunction=0)
+    a3 = t((1, half, half, 2 * mid))
+    m.op("ADD", [a1, a2], [a3], "AddOptions", FusedActivationFunction=0)
+    q = half // 2
+    a4 = t((1, q, q, 2 * mid))
+    m.op("AVERAGE_POOL_2D", [a3], [a4], "Pool2DOptions", Padding=1, StrideH=2, StrideW=2,
+         FilterHeight=2, FilterWidth=2, FusedActivationFunction=0)
+    k = q * q * 2 * mid
+    shp = m.tensor((2,), "int32", data=np.array([1, k], np.int32))
+    a5 = t((1, k))
+    m.op("RESHAPE", [a4, shp], [a5])
+    a6 = t((1, 16))
+    m.op("FULLY_CONNECTED", [a5, const((16, k), 0.2), const((16,), 0.1)], [a6],
+         "FullyConnectedOptions", FusedActivationFunction=1)
+    a7 = t((1, classes))
+    m.op("FULLY_CONNECTED", [a6, const((classes, 16), 0.3), const((classes,), 0.1)], [a7],
+         "FullyConnectedOptions", FusedActivationFunction=0)
+    y = t((1, classes))
+    m.op("SOFTMAX", [a7], [y], "SoftmaxOptions", Beta=1.0)
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
