@@ -73,8 +73,8 @@ def _check_op(g: Graph, op) -> None:
         t = floats[0]
         raise GraphError(f"{g.source}: operator {op.index} {op.name} has a {t.dtype} tensor "
                          f"{t.index} '{t.name}'; allowed: int8/uint8/int16 quantized tensors "
-                         f"(float models are not supported; float only at QUANTIZE inputs "
-                         f"and DEQUANTIZE outputs)")
+                         f"(float models: quantize them first with qmac quantize; float "
+                         f"only at QUANTIZE inputs and DEQUANTIZE outputs)")
     if op.name in HW_OPS:
         conv.layer_quant(g, op)
 

@@ -66,6 +66,11 @@ def test_quantize_then_run_on_hardware(sim, config, cli, float_files, monkeypatc
                                        in_ci):
     need(sim, in_ci)
     model, tmp = float_files
+    if sim == "icarus":   # Icarus is ~100x slower per cycle: a smaller model of the same ops
+        model.write_bytes(float_model(make_rng("test_quantize_icarus"), size=6, mid=4))
+        x = make_rng("test_quantize_icarus_x").standard_normal((17, 6, 6, 2))
+        np.save(tmp / "calib.npy", x[:16].astype(np.float32))
+        np.save(tmp / "x.npy", x[16:].astype(np.float32))
     q = tmp / "q.tflite"
     rc, out, err = cli("quantize", model, "--calib", tmp / "calib.npy", "--method", "mse",
                        "-o", q)
@@ -134,3 +139,9 @@ def test_bad_inputs_one_line_exit_2(case, cli, float_files, capsys):
     assert rc == 2 and msg in e, e
     assert len(e.strip().splitlines()) == 1 and "Traceback" not in e
     assert not (tmp / "q.tflite").exists()
+
+
+def test_qmac_run_points_a_float_model_to_qmac_quantize(cli, tmp_path):
+    rc, o, e = cli("run", MODELS / "image_example1.float32.tflite", "-o", tmp_path / "o")
+    assert rc == 2 and "quantize them first with qmac quantize" in e
+    assert len(e.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
