@@ -6,6 +6,8 @@ example's MLP (64→32→10, the 597 held-out images and a batch of 2000) and a 
 
 * ``mac_engine`` — the sweep's exact MAC path now: one ``int_matmul`` (float32 BLAS where
   exact) + wrap + ``requantize`` (direct int64 product, per-channel terms kept per channel);
+* ``int_matmul path`` — the engine before its per-layer preparation (the float32 weights,
+  folded bias and exactness bound computed once per layer instead of every call);
 * ``previous`` — the same engine with the implementation it replaced
   (``benchmarks/golden_baseline.py``: float64 BLAS only, parameters broadcast to every
   output, ``x·m0`` always split into 16-bit halves), in this process;
@@ -59,6 +61,16 @@ def previous_engine(i, L, x):
                             act_max=L.act_max)
 
 
+def int_matmul_engine(i, L, x):
+    """The sweep's MAC engine before the per-layer preparation (session of issue 16):
+    ``golden.datapath.int_matmul`` (data-dependent exactness check, chunking) + the folded
+    bias recomputed every call + wrap + ``requantize``."""
+    from golden.datapath import int_matmul
+    acc = wrap(int_matmul(x - 0, L.w.T) + (L.bias - L.x_zp * L.w.sum(axis=1)), 32)
+    return requantize(acc, m0=L.m0, shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
+                      act_max=L.act_max)
+
+
 def _time(fn, repeat, min_s=0.3):
     fn()                                          # warm up
     best, total, n = float("inf"), 0.0, 0
@@ -77,7 +89,8 @@ def _bench_net(rng, sizes, batch, spec, repeat):
     xq = q.quantize_input(x)
     macs = q.macs * batch
     new = mac_engine(bits=8, rows=16, acc_bits=32, overflow="wrap", rounding="double")
-    engines = [("mac_engine", new, xq), ("previous", previous_engine, xq),
+    engines = [("mac_engine", new, xq), ("int_matmul path", int_matmul_engine, xq),
+               ("previous", previous_engine, xq),
                ("datapath_model", lambda i, L, t: datapath_layer(L, t, bits=8, rows=16), xq)]
     rates, ref = {}, None
     for name, fn, xin in engines:

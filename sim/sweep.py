@@ -125,16 +125,45 @@ class _Clock:
         self.macs = 0
 
 
+#: float32 represents every integer below this exactly (``golden.datapath.int_matmul``)
+_F32_EXACT = 2**24
+
+
+def _prepared(cache, L, acc_bits):
+    """Per-layer constants of :func:`mac_engine`, computed once per layer: the folded bias
+    ``bias − Z_x·Σ w`` (wrapped to ``acc_bits``) and, when every partial sum of the layer
+    stays below 2^24 — ``2^(b−1)·max|w|·K < 2^24`` from the input codes' width ``b``, no
+    data-dependent check — the weights as float32 ``[K, C]`` (the matmul is then exact in
+    float32 BLAS, the argument of :func:`golden.datapath.int_matmul`), else None."""
+    from golden.datapath import wrap
+    key = id(L)
+    if key not in cache:
+        bias = wrap(L.bias - L.x_zp * L.w.sum(axis=1), acc_bits)
+        bound = (1 << (L.bits - 1)) * int(np.abs(L.w).max(initial=0)) * L.w.shape[1]
+        wf = np.ascontiguousarray(L.w.T, dtype=np.float32) if bound < _F32_EXACT else None
+        # |Σ x·w| <= bound: when bound + max|bias'| fits the accumulator, wrap is the identity
+        fits = bound + int(np.abs(bias).max(initial=0)) < (1 << (acc_bits - 1))
+        lo, hi = -(1 << (L.bits - 1)), (1 << (L.bits - 1)) - 1
+        cache[key] = (L, bias, wf, fits, lo, hi)  # L kept: its id stays unique while cached
+    return cache[key][1:]
+
+
 def mac_engine(*, bits, rows, acc_bits, overflow, rounding, clock=None):
     """The exact MAC datapath (module docstring) as a layer function."""
     from golden.datapath import int_matmul, requantize, wrap
     from golden.netquant import datapath_layer
+    cache = {}
 
     def fn(i, L, x):
         t0 = time.perf_counter()
         if overflow == "wrap":
-            acc = wrap(int_matmul(x - 0, L.w.T) + (L.bias - L.x_zp * L.w.sum(axis=1)),
-                       acc_bits)
+            bias, wf, fits, lo, hi = _prepared(cache, L, acc_bits)
+            if wf is not None and lo <= x.min() and x.max() <= hi:   # L.bits-bit codes:
+                dots = np.matmul(x.astype(np.float32), wf).astype(np.int64)  # exact (above)
+                dots += bias
+                acc = dots if fits else wrap(dots, acc_bits)
+            else:
+                acc = wrap(int_matmul(x - 0, L.w.T) + bias, acc_bits)
             y = requantize(acc, m0=L.m0, shift=L.shift, y_zp=L.y_zp, act_min=L.act_min,
                            act_max=L.act_max, rounding=rounding)
         else:

@@ -64,6 +64,25 @@ def test_mac_engine_equals_datapath_model(digits):
         assert all(np.array_equal(a, b) for a, b in zip(f18, r18))
 
 
+def test_mac_engine_outside_its_float32_path_equals_datapath_model(digits):
+    """The engine's exact float32 product holds only for codes of the layer's width and
+    ``2^(b-1)·max|w|·K < 2^24``: 16-bit operands (int64 path) and codes wider than the
+    layer claims (the range guard falls back) still equal the beat-by-beat datapath."""
+    net, xtr, xte, _ = digits
+    q = quantize_network(net, xtr, bits=16)
+    xq = q.quantize_input(xte[:50])
+    fast = run_quantized(q, xq, mac_engine(bits=16, rows=16, acc_bits=48, overflow="wrap",
+                                           rounding="double"))
+    ref = run_quantized(q, xq, lambda i, L, x: datapath_layer(L, x, bits=16, rows=16,
+                                                              acc_bits=48))
+    assert all(np.array_equal(a, b) for a, b in zip(fast, ref))
+    q3 = quantize_network(net, xtr, bits=3)
+    wide = np.random.default_rng(5).integers(-128, 128, (50, 64))   # not 3-bit codes
+    eng = mac_engine(bits=8, rows=16, acc_bits=32, overflow="wrap", rounding="double")
+    L0 = q3.layers[0]
+    np.testing.assert_array_equal(eng(0, L0, wide), datapath_layer(L0, wide, bits=8, rows=16))
+
+
 def test_lossless_crossbar_accuracy_equals_exact_datapath(digits, repo_root):
     net, xtr, xte, yte = digits
     cfg = load_config(repo_root / "constraints" / "sidra_y1.yaml")
