@@ -31,7 +31,8 @@ METHODS = ("minmax", "percentile", "mse", "kl")
 def add_quantize_parser(sub):
     q = sub.add_parser("quantize", help="quantize a float .tflite model into an int8 .tflite "
                                         "that qmac run executes")
-    q.add_argument("model", metavar="FLOAT.tflite", help="float32 TFLite model")
+    q.add_argument("model", metavar="FLOAT.tflite", help="float32 TFLite model (or a float "
+                   "network .npz in qmac sweep's format, golden/network.py)")
     q.add_argument("--calib", required=True, metavar="X.npy",
                    help="calibration inputs: float [B, ...] of the model input's shape")
     q.add_argument("--count", type=_count, default=None, metavar="N",
@@ -87,6 +88,21 @@ def _calib(path, count):
     return x[:count] if count else x
 
 
+def _float_graph(model):
+    """The float graph of a ``.tflite`` model, or of a float network ``.npz``
+    (``golden/network.py`` format, as ``qmac sweep`` takes; no softmax added)."""
+    from golden.network import load_float_network
+    from golden.network_graph import network_graph
+    from golden.tflite_import import load_tflite
+    if str(model).endswith(".npz"):
+        try:
+            net = load_float_network(model)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        return network_graph(net, softmax=False, name=str(model))
+    return load_tflite(model)
+
+
 def quantize_model(model, calib, out, *, method="minmax", count=None, percentile=None,
                    float_io=True, fc_per_channel=True, stream: TextIO | None = None):
     """Python API of ``qmac quantize``; returns ``(graph, report)``."""
@@ -94,17 +110,17 @@ def quantize_model(model, calib, out, *, method="minmax", count=None, percentile
     from golden.graphquant import quantize_graph
     from golden.ops import check_graph
     from golden.tflite_export import graph_to_tflite
-    from golden.tflite_import import load_tflite
 
     from .inputs import check_input_file, check_output_path
     out_stream = stream or sys.stdout
-    check_input_file(model, what="model", allowed="a float32 .tflite file")
+    check_input_file(model, what="model", allowed="a float32 .tflite file or a float "
+                     "network .npz")
     out_path = check_output_path(out, what="output model")
     x = _calib(calib, count)
     options = {"percentile": percentile} if (method == "percentile" and percentile) else {}
     t0 = time.perf_counter()
     try:
-        g = load_tflite(model)
+        g = _float_graph(model)
         qg, rep = quantize_graph(g, x, method=method, float_io=float_io,
                                  fc_per_channel=fc_per_channel, **options)
         check_graph(qg)

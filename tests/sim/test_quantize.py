@@ -145,3 +145,32 @@ def test_qmac_run_points_a_float_model_to_qmac_quantize(cli, tmp_path):
     rc, o, e = cli("run", MODELS / "image_example1.float32.tflite", "-o", tmp_path / "o")
     assert rc == 2 and "quantize them first with qmac quantize" in e
     assert len(e.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_float_network_npz_is_quantized_too(cli, tmp_path):
+    """qmac sweep's float-network .npz (golden/network.py) goes through the same path; the
+    written int8 model equals the one quantized from its float .tflite."""
+    from golden.network import FloatLayer, FloatNetwork, save_float_network
+    from golden.network_graph import network_graph
+    from golden.tflite_export import save_tflite
+    rng = make_rng("test_quantize_npz")
+    net = FloatNetwork((FloatLayer("dense", rng.standard_normal((6, 12)),
+                                   rng.standard_normal(6), "relu"),
+                        FloatLayer("dense", rng.standard_normal((3, 6)),
+                                   rng.standard_normal(3), "none")), (12,))
+    save_float_network(net, tmp_path / "net.npz")
+    save_tflite(network_graph(net, softmax=False), tmp_path / "net.tflite")
+    np.save(tmp_path / "calib.npy", rng.standard_normal((10, 12)).astype(np.float32))
+    for src in ("net.npz", "net.tflite"):
+        rc, o, e = cli("quantize", tmp_path / src, "--calib", tmp_path / "calib.npy", "-o",
+                       tmp_path / f"{src}.q.tflite")
+        assert rc == 0, e
+    from golden.tflite_import import load_tflite
+    a, b = load_tflite(tmp_path / "net.npz.q.tflite"), load_tflite(tmp_path / "net.tflite.q.tflite")
+    for ta, tb in zip(a.tensors, b.tensors):
+        assert ta.dtype == tb.dtype and (ta.data is None) == (tb.data is None)
+        if ta.data is not None:
+            np.testing.assert_array_equal(ta.data, tb.data)
+    rc, o, e = cli("quantize", tmp_path / "calib.npy", "--calib", tmp_path / "calib.npy",
+                   "-o", tmp_path / "x.tflite")
+    assert rc == 2 and "TFL3" in e and len(e.strip().splitlines()) == 1
