@@ -137,10 +137,11 @@ def quantize_model(model, calib, out, *, method="minmax", count=None, percentile
     out_stream.write(format_report(g, qg, rep) + "\n")
     for w in rep.warnings:
         out_stream.write(f"qmac quantize: warning: {w}\n")
-    out_stream.write(f"qmac quantize: {model} -> {out_path} ({len(buf)} bytes): "
-                     f"{sum(op.name in ('FULLY_CONNECTED', 'CONV_2D', 'DEPTHWISE_CONV_2D') for op in qg.ops)}"
-                     f" hardware layers, {len(rep.weights)} weight tensors per-"
-                     f"{'channel' if fc_per_channel else 'channel (FC per-tensor)'}, "
+    from golden.ops import HW_OPS
+    layers = sum(op.name in HW_OPS for op in qg.ops)
+    weights = "per channel" if fc_per_channel else "per channel (FULLY_CONNECTED per tensor)"
+    out_stream.write(f"qmac quantize: {model} -> {out_path} ({len(buf)} bytes): {layers} "
+                     f"hardware layers, {len(rep.weights)} weight tensors {weights}, "
                      f"{len(rep.activations)} activation tensors calibrated ({method}, "
                      f"{rep.calib_count} inputs) in {wall:.2f} s\n")
     out_stream.write(f"next: qmac run {out_path} --inputs X.npy [--labels Y.npy]\n")
