@@ -11,6 +11,8 @@ graph with the same operators, written with TFLite's int8 conventions
   the report) on
   the float values the calibration data produce (:func:`golden.float_ops.run_float_graph`),
   extended to contain 0 (:func:`golden.quantize.asymmetric_params`);
+* ``mse`` on a tensor of more than :data:`MSE_MAX_VALUES` values (all calibration inputs
+  together) searches on every k-th value only (its cost is 100 passes over the data);
 * tensors the int8 kernels require to share one quantization — input and output of
   RESHAPE, SQUEEZE, EXPAND_DIMS, MAX_POOL_2D, AVERAGE_POOL_2D, PAD, and every input and the
   output of CONCATENATION — are calibrated together on all their values;
@@ -49,6 +51,9 @@ __all__ = ["quantize_graph", "QuantizeReport", "SAME_QUANT_OPS", "FIXED_OUTPUT_Q
 SAME_QUANT_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "MAX_POOL_2D", "AVERAGE_POOL_2D", "PAD")
 #: ops with a fixed int8 output quantization (scale, zero point): the spec's
 FIXED_OUTPUT_QUANT = {"SOFTMAX": (1.0 / 256.0, -128), "LOGISTIC": (1.0 / 256.0, -128)}
+#: MSE calibration searches 100 candidate ranges over every value: above this many values
+#: a tensor is calibrated on an evenly strided sample of them (every k-th value)
+MSE_MAX_VALUES = 1 << 20
 _WEIGHT_AXIS = {"FULLY_CONNECTED": 0, "CONV_2D": 0, "DEPTHWISE_CONV_2D": 3}
 
 
@@ -112,6 +117,8 @@ def _calibrate_activations(g, values, method, options, report):
             s, zp = pinned[0]
         else:
             data = np.concatenate([values[i].reshape(-1) for i in idx])
+            if method == "mse" and data.size > MSE_MAX_VALUES:   # every k-th value
+                data = data[::-(-data.size // MSE_MAX_VALUES)]
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 s, zp = calibrate(data, method, bits=8, symmetric=False, signed=True,

@@ -187,3 +187,17 @@ def test_network_graph_equals_the_float_network():
     back = parse_tflite(graph_to_tflite(g), "net.tflite")
     np.testing.assert_allclose(run_float_graph(back, x)[back.outputs[0]], net.forward(x)[-1],
                                rtol=1e-5, atol=1e-5)
+
+
+def test_mse_on_a_large_tensor_uses_a_strided_sample(model, monkeypatch):
+    import golden.graphquant as gq
+    g, rng = model
+    x = rng.standard_normal((6,) + g.input_tensors()[0].shape[1:])
+    monkeypatch.setattr(gq, "MSE_MAX_VALUES", 250)
+    qg, _ = quantize_graph(g, x, method="mse", num_candidates=20)
+    conv = _op(g, "CONV_2D")
+    data = run_float_graph(g, x)[conv.outputs[0]].reshape(-1)      # 6·5·5·6 = 900 values
+    s, zp = calibrate(data[::4], "mse", bits=8, symmetric=False, signed=True,
+                      num_candidates=20)
+    q = qg.tensor(conv.outputs[0]).quant
+    assert (q.s, q.zp) == (np.float32(s), zp)
