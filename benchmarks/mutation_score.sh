@@ -23,7 +23,7 @@ one() {
   echo "== $cfg: $count mutants (seed $seed), icarus + verilator (log: $out/$name.log)"
   PYTHONUNBUFFERED=1 /usr/bin/time -f "CPU $name: user %U s, sys %S s, wall %e s" \
     nice -n 10 "$qmac" mutate "$cfg" --count "$count" --sim icarus,verilator \
-    --seed "$seed" --equiv-timeout 300 -o "$out/$name" > "$out/$name.log" 2>&1 || true
+    --seed "$seed" --equiv-timeout 120 -o "$out/$name" > "$out/$name.log" 2>&1 || true
   tail -n 40 "$out/$name.log"
 }
 uptime

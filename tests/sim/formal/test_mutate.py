@@ -66,6 +66,8 @@ def test_condition_reset_and_enable_mutants(line, expected):
     (["prove", "--widths", "4"], "--widths='4' is not allowed"),
     (["prove", "--only", "banana"], "--only='banana' matches no instance"),
     (["mutate", "--sim", "modelsim"], "--sim='modelsim' is not allowed"),
+    (["mutate", "--mutant", "0"], "--mutant='0' is not allowed"),
+    (["mutate", "--mutant", "x"], "--mutant='x' is not allowed"),
 ])
 def test_cli_errors_are_one_line_exit_2(capsys, argv, text):
     with pytest.raises(SystemExit) as exc:
