@@ -1,6 +1,7 @@
 """Sub-commands ``qmac prove``, ``qmac equiv``, ``qmac mutate`` (added to ``sim.cli``)."""
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -123,10 +124,15 @@ def _cmd_mutate(args):
     if bad or not sims:
         raise UserError(f"--sim={args.sim!r} is not allowed; allowed: icarus, verilator or both")
     cfg = load_config(args.config, bits=args.bits)
-    outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
-                            outdir=Path(args.out), vectors=args.vectors,
-                            equiv_timeout=args.equiv_timeout, schemata=not args.single,
-                            only=args.mutant)
+    from .mutate import MutationError
+    try:
+        outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
+                                outdir=Path(args.out), vectors=args.vectors,
+                                equiv_timeout=args.equiv_timeout, schemata=not args.single,
+                                only=args.mutant)
+    except MutationError as exc:
+        print(f"qmac mutate: {exc}", file=sys.stderr)
+        return 1
     print(format_scores(outcomes, sims))
     return 0
 

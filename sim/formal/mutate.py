@@ -234,6 +234,9 @@ def _run_tests(ctx, s, prep, index, workdir, order):
                 timeout = min(timeout, TIMEOUT_FACTOR * s.walls[name] + TIMEOUT_SLACK_S)
         run = run_test(s.build, module=tb.module, test_dir=workdir / s.sim / name,
                        seed=ctx["seed"], vectors=n, timeout=timeout, extra_env=env or None)
+        if run.status == "interrupted":       # Ctrl-C / SIGTERM: not a kill; stop
+            raise MutationError(f"interrupted at mutant {index} ({s.sim} {name}); the "
+                                f"finished mutants are in outcomes.json")
         if s.walls is not None and index == 0:
             s.walls[name] = run.wall
         if not run.passed:
