@@ -90,12 +90,14 @@ async def corners_every_lane(dut):
     places the pre-clamp value one below, at and one above every limit and on the ties of
     both rounding steps (``tb.cocotb_requantizer.corner_cases``); then bias' at each limit
     with extreme operands of both signs: an overflow upwards and downwards in every lane."""
-    from tb.cocotb_requantizer import corner_groups, corner_layers
+    from tb.cocotb_requantizer import corner_groups, corner_layers, shift_alias_layers
     env = TbEnv(dut, "corners_every_lane")
     await env.start()
     hp = env.hp
     olo, ohi = hp.out_range
-    layers = corner_layers(env, corner_groups(hp))
+    groups = corner_groups(hp)
+    # the shifts at both ends through their 6-bit aliases, every case in every lane
+    layers = corner_layers(env, groups) + shift_alias_layers(env, groups[0], hp.cols)
     C, R = hp.cols, hp.rows
     alo, ahi = hp.acc_range
     xhi, (wlo, whi) = hp.x_range[1], hp.w_range

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cocotb
 
 from tb.env import TbEnv
@@ -93,4 +95,136 @@ async def stall_every_stage(dut):
                      per_channel=hp.per_channel, name="full pipeline")
     await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
                   label="stalls")
+    env.finish()
+
+
+#: docs/design.md: "after reset the requantizer is the identity (M0 = 2^30, SHIFT = 1)
+#: clamped to the output range"; bias, y_zp and the sticky flags reset to 0
+RESET_M0, RESET_SHIFT = 1 << 30, 1
+
+
+def without_parameter_loads(prog):
+    """``prog`` with every load to a region other than WEIGHTS removed (bias, m0, shift,
+    scalars, the sticky clear): it runs on whatever the registers hold."""
+    from constraints.loadmap import REGION_BITS
+    from tb.schedule import KIND_BITS, KIND_LOAD, REGION_WEIGHTS, CommandStream, field_values
+    s, hp = prog.stream, prog.hp
+    region = field_values(s.bits, KIND_BITS + hp.index_bits, REGION_BITS)[:, 0]
+    keep = (s.kind != KIND_LOAD) | (region == REGION_WEIGHTS)
+    assert not keep.all()
+    return dataclasses.replace(prog, stream=CommandStream(hp, s.kind[keep], s.bits[keep]))
+
+
+def small_layer(env, name, **params):
+    """A random one-tile layer with small operands (|acc| well inside the output range, so
+    the identity requantizer shows every offset); ``params`` replace the folded ones."""
+    import numpy as np
+    hp, rng = env.hp, env.rng
+    (xlo, xhi), (wlo, whi) = hp.x_range, hp.w_range
+    k = 2 * hp.rows
+    x = rng.integers(max(xlo, -1), min(xhi, 1) + 1, size=(4, k))
+    w = rng.integers(max(wlo, -3), min(whi, 3) + 1, size=(hp.cols, k))
+    L = random_layer(hp, rng, batch=4, k=k, c=hp.cols, per_channel=hp.per_channel,
+                     name=name).fold(hp)
+    return dataclasses.replace(L, x=x.astype(np.int64), w=w.astype(np.int64), **params)
+
+
+def reset_value_layer(env, name):
+    """A small layer whose parameters are the documented reset values."""
+    import numpy as np
+    hp = env.hp
+    olo, ohi = hp.out_range
+    return small_layer(env, name, bias=np.zeros(hp.cols, np.int64),
+                       m0=np.full(hp.cols, RESET_M0, np.int64),
+                       shift=np.full(hp.cols, RESET_SHIFT, np.int64),
+                       y_zp=0, act_min=olo, act_max=ohi)
+
+
+def extreme_reset_value_layer(env, name):
+    """Reset-value parameters, operands at their limits: ``x = x_max``, weights alternating
+    ``w_max`` / ``w_min`` by column, so the outputs saturate at both ends of the range."""
+    import numpy as np
+    hp = env.hp
+    (_, xhi), (wlo, whi) = hp.x_range, hp.w_range
+    L = reset_value_layer(env, name)
+    k = L.x.shape[1]
+    w = np.where(np.arange(hp.cols)[:, None] % 2 == 0, whi, wlo) * np.ones((1, k), np.int64)
+    return dataclasses.replace(L, x=np.full((2, k), xhi, np.int64), w=w.astype(np.int64))
+
+
+def non_reset_layer(env, name):
+    """A small layer whose every parameter differs from its reset value in every lane."""
+    import numpy as np
+    hp, rng = env.hp, env.rng
+    olo, ohi = hp.out_range
+    m0 = rng.integers((1 << 30) + 1, 1 << 31, size=hp.cols)
+    shift = rng.choice([-3, -2, -1, 0, 2, 3], size=hp.cols)
+    if not hp.per_channel:
+        m0[:], shift[:] = m0[0], shift[0]
+    return small_layer(env, name, bias=rng.integers(1, 64, size=hp.cols) * rng.choice([-1, 1]),
+                       m0=m0.astype(np.int64), shift=shift.astype(np.int64),
+                       y_zp=ohi, act_min=olo + 1, act_max=ohi - 1)
+
+
+@cocotb.test()
+async def reset_restores_defaults(dut):
+    """A second reset after a layer whose every parameter is off its reset value (bias, m0,
+    shift in every lane, y_zp, act_min, act_max) puts each parameter register back to its
+    documented reset value: a layer of small operands that loads only weights then runs with
+    bias 0, the identity requantizer, y_zp 0, the full output range and clear sticky flags
+    (each lane, bit-exact)."""
+    env = TbEnv(dut, "reset_restores_defaults")
+    await env.start()
+    hp = env.hp
+    await env.run(schedule(hp, [non_reset_layer(env, "before reset")]), path="fast",
+                  label="parameters off their reset values")
+    await env.start()
+    prog = without_parameter_loads(schedule(hp, [reset_value_layer(env, "after reset"),
+                                                 extreme_reset_value_layer(env, "extremes")]))
+    await env.run(prog, path="fast", label="reset values")
+    env.finish()
+
+
+@cocotb.test()
+async def reset_mid_flight(dut):
+    """A one-cycle reset (synchronous: it acts in one edge) when the first result of a
+    back-to-back stream reaches ``o_data``, so a beat is in every pipeline stage: after it no beat of the interrupted stream may come out (``o_data.valid`` low,
+    ``o_ovf_sticky`` clear and ``i_load.ready`` high for ``LATENCY + 8`` cycles, checked
+    every cycle from the first one after the reset edge); then a fresh layer runs
+    bit-exact."""
+    from cocotb.triggers import ReadOnly, RisingEdge
+
+    from tb.env import PERIOD_NS
+    from tb.streams import Driver
+    env = TbEnv(dut, "reset_mid_flight")
+    await env.start()
+    hp = env.hp
+    dut.o_data__ready.value = 1
+    drv = Driver(dut, hp, period_ns=PERIOD_NS)
+    # one-beat rows back to back: when the first result reaches o_data, every stage holds one
+    rows = random_layer(hp, env.rng, batch=2 * hp.latency + 4, k=hp.rows, c=hp.cols,
+                        per_channel=hp.per_channel, name="interrupted").fold(hp)
+    task = cocotb.start_soon(drv.run(schedule(hp, [rows]).stream))
+    for _ in range(100 * hp.latency + 1000):
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        if int(dut.o_data__valid.value):
+            break
+    assert int(dut.o_data__valid.value), "no result reached o_data before the reset"
+    await RisingEdge(dut.clk)
+    task.cancel()
+    env._idle_inputs()
+    dut.o_data__ready.value = 1
+    dut.rst.value = 1                          # a synchronous reset acts in one edge
+    await RisingEdge(dut.clk)
+    dut.rst.value = 0
+    for cycle in range(hp.latency + 8):
+        await ReadOnly()
+        bad = {name: int(getattr(dut, name).value) for name, want in
+               (("o_data__valid", 0), ("o_ovf_sticky", 0), ("i_load__ready", 1))
+               if int(getattr(dut, name).value) != want}
+        assert not bad, f"cycle {cycle} after the reset: {bad}"
+        await RisingEdge(dut.clk)
+    await env.run(schedule(hp, [non_reset_layer(env, "after reset")]), path="fast",
+                  label="after the reset")
     env.finish()

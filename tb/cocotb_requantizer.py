@@ -193,6 +193,25 @@ def corner_layers(env, groups) -> list:
     return layers
 
 
+def shift_alias_layers(env, group, reps) -> list:
+    """The shifts at both ends loaded through the 6-bit aliases (−32 acts as −31, 31 as
+    30), each case ``reps`` times (every lane with ``reps = C``); with ``m0`` at both ends
+    of its range, so the value after the shift stays in the output range for some cases."""
+    hp = env.hp
+    alo, ahi = hp.acc_range
+    ends = [(a, m0, sh) for sh in (-31, 30) for m0 in (1 << 30, (1 << 31) - 1)
+            for a in (alo, -(1 << 30) - 1, -3, -1, 1, 3, 1 << 30, ahi) if alo <= a <= ahi]
+    # m0 = 1, 3: a left shift of 30 keeps small values in range (acc·m0/2), so 30 and 29
+    # give different outputs (with m0 >= 2^30 both saturate)
+    ends += [(a, m0, 30) for m0 in (1, 3) for a in (-200, -5, -3, 3, 5, 200)
+             if alo <= a <= ahi]
+    layers = case_layers(hp, [c for c in ends for _ in range(reps)], [group], env.rng,
+                         "shift aliases")
+    for L in layers:
+        L.shift_alias = True
+    return layers
+
+
 @cocotb.test()
 async def requant_corners_every_lane(dut):
     """Every corner in every lane: each case of :func:`corner_cases` is repeated C times
@@ -200,17 +219,9 @@ async def requant_corners_every_lane(dut):
     range (saturation decides) and a window strictly inside it (the clamp decides)."""
     env = TbEnv(dut, "requant_corners_every_lane")
     await env.start()
-    hp, rng = env.hp, env.rng
+    hp = env.hp
     groups = corner_groups(hp)
     reps = corner_repeats(env)
-    layers = corner_layers(env, groups)
-    # shift at both ends loaded through the 6-bit aliases (−32 acts as −31, 31 as 30)
-    alo, ahi = hp.acc_range
-    ends = [(a, m0, sh) for sh in (-31, 30) for m0 in (1 << 30, (1 << 31) - 1)
-            for a in (alo, -(1 << 30) - 1, -3, -1, 1, 3, 1 << 30, ahi) if alo <= a <= ahi]
-    for L in case_layers(hp, [c for c in ends for _ in range(reps)], groups[:1], rng,
-                         "shift aliases"):
-        L.shift_alias = True
-        layers.append(L)
+    layers = corner_layers(env, groups) + shift_alias_layers(env, groups[0], reps)
     await env.run(schedule(hp, layers), path="fast")
     env.finish()

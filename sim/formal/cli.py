@@ -1,6 +1,7 @@
 """Sub-commands ``qmac prove``, ``qmac equiv``, ``qmac mutate`` (added to ``sim.cli``)."""
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -57,7 +58,24 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="random vectors per testbench (default: the regression's)")
     u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout"), default=600,
                    metavar="S", help="seconds per survivor's equivalence proof (default: 600)")
+    u.add_argument("--single", action="store_true",
+                   help="one Verilog and one build per mutant instead of the schemata "
+                        "(all mutants in one build, selected by +qmac_mutant=K)")
+    u.add_argument("--mutant", type=index_list, default=None, metavar="K[,K]",
+                   help="only these of the seeded mutants (to reproduce one)")
     u.add_argument("-o", "--out", default="out/mutate", metavar="DIR", help="work directory")
+
+
+def index_list(text):
+    """``"3,7"`` -> ``[3, 7]`` (mutant indices, each >= 1)."""
+    try:
+        out = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"--mutant={text!r} is not allowed; allowed: "
+                                         "mutant indices >= 1, comma-separated")
+    return out
 
 
 def _cmd_prove(args):
@@ -106,9 +124,15 @@ def _cmd_mutate(args):
     if bad or not sims:
         raise UserError(f"--sim={args.sim!r} is not allowed; allowed: icarus, verilator or both")
     cfg = load_config(args.config, bits=args.bits)
-    outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
-                            outdir=Path(args.out), vectors=args.vectors,
-                            equiv_timeout=args.equiv_timeout)
+    from .mutate import MutationError
+    try:
+        outcomes = run_mutation(cfg, count=args.count, sims=sims, seed=args.seed,
+                                outdir=Path(args.out), vectors=args.vectors,
+                                equiv_timeout=args.equiv_timeout, schemata=not args.single,
+                                only=args.mutant)
+    except MutationError as exc:
+        print(f"qmac mutate: {exc}", file=sys.stderr)
+        return 1
     print(format_scores(outcomes, sims))
     return 0
 

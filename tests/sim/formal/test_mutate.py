@@ -27,9 +27,11 @@ def test_mutants_are_single_point_deterministic_and_spread(verilog):
         changed = [i for i, (a, b) in enumerate(zip(lines, mu.apply(verilog).split("\n")))
                    if a != b]
         assert changed == [mu.line - 1]
-    blocks = {mu.block for mu in ms}
-    assert {"mac", "stage.bank", "stage.rq"} <= blocks
-    assert {mu.operator for mu in mutants(verilog, 200, seed=3)} == set(OPERATORS)
+    blocks = [mu.block for mu in ms]
+    assert set(blocks) == {"mac", "stage", "stage.bank", "stage.rq", "top"}
+    assert max(blocks.count(b) for b in blocks) - min(blocks.count(b) for b in blocks) <= 1
+    assert [mu.index for mu in ms] == list(range(1, 41))     # 0 is the unmutated design
+    assert {mu.operator for mu in ms} == set(OPERATORS)
 
 
 @pytest.mark.parametrize("line, block", [
@@ -37,15 +39,35 @@ def test_mutants_are_single_point_deterministic_and_spread(verilog):
     (r"  assign \mac.sum_0  = a;", "mac"),
     (r"  assign \stage.rq.load_3  = en;", "stage.rq"),
     ("  assign o_valid = x;", "top"),
+    (r"    if (\stage.rq.load_12 ) \stage.rq.y_q_3  <= \stage.rq.y_3 ;", "stage.rq"),
+    (r"    else if (!\$flatten\stage.$2 ) \mac.s3_q_0  <= x;", "mac"),
 ])
 def test_block_of(line, block):
     assert block_of(line) == block
+
+
+def test_block_of_an_if_looks_at_the_statement_it_guards():
+    assert block_of("    if (rst)", [r"      \stage.bank.acc_q_0  <= 32'd0;"]) == "stage.bank"
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("    if (rst) q <= 1'h0;", [("reset", "    if (1'b0) q <= 1'h0;")]),
+    ("    else if (en) q <= d;", [("cond", "    else if (!( en )) q <= d;"),
+                                ("enable", "    else if (1'b1) q <= d;")]),
+    (r"  assign y = \a.b  ? c : d;", [("cond", r"  assign y = !( \a.b ) ? c : d;")]),
+    ("  assign y = { a, b ? c : d };", []),      # a nested ?: is not the RHS's selector
+])
+def test_condition_reset_and_enable_mutants(line, expected):
+    from sim.formal.mutate import _candidates
+    assert _candidates(line) == expected
 
 
 @pytest.mark.parametrize("argv, text", [
     (["prove", "--widths", "4"], "--widths='4' is not allowed"),
     (["prove", "--only", "banana"], "--only='banana' matches no instance"),
     (["mutate", "--sim", "modelsim"], "--sim='modelsim' is not allowed"),
+    (["mutate", "--mutant", "0"], "--mutant='0' is not allowed"),
+    (["mutate", "--mutant", "x"], "--mutant='x' is not allowed"),
 ])
 def test_cli_errors_are_one_line_exit_2(capsys, argv, text):
     with pytest.raises(SystemExit) as exc:
