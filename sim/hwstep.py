@@ -159,6 +159,7 @@ class _Op:
     gi: int
     prog: object
     n_chunks: int
+    golden: list | None
     bits: list = dataclasses.field(default_factory=list)
     unknown: list = dataclasses.field(default_factory=list)
     cycles: int = 0
@@ -166,22 +167,24 @@ class _Op:
     sticky: str = "0"
 
 
-def _chunks(hp, groups, depth):
+def _chunks(hp, groups, depth, golden):
     """``(op, start, stop)`` of every chunk; an op is scheduled when its first chunk is
     wanted, i.e. while the simulator runs the previous op's chunks."""
     from tb.schedule import schedule
     for gi, (_, layers) in enumerate(groups):
         prog = schedule(hp, layers)
         spans = chunk_spans(len(prog.stream), depth)
-        op = _Op(gi, prog, len(spans))
+        op = _Op(gi, prog, len(spans), golden[gi] if golden is not None else None)
         for start, stop in spans:
             yield op, start, stop
 
 
-def run_step(hp, program: Path, sim: str, groups, workdir: Path, *,
-             timeout: float) -> StepResult:
+def run_step(hp, program: Path, sim: str, groups, workdir: Path, *, timeout: float,
+             golden: list | None = None) -> StepResult:
     """Schedule, simulate and check every group (op) of ``groups`` on one serving
-    simulator process; see the module docstring. Raises :class:`ServeError`."""
+    simulator process; see the module docstring. ``golden[i]``: the expected outputs of
+    group ``i``'s layers in folded codes (:func:`tb.model_layers.expected_from_golden`;
+    None: the datapath model). Raises :class:`ServeError`."""
     workdir.mkdir(parents=True, exist_ok=True)
     base = workdir / "serve"
     depth = 1 << hp.harness_depth_bits()
@@ -192,7 +195,7 @@ def run_step(hp, program: Path, sim: str, groups, workdir: Path, *,
     inflight: collections.deque = collections.deque()
     n_chunks = n_cmds = cycles = 0
     try:
-        for op, start, stop in _chunks(hp, groups, depth):
+        for op, start, stop in _chunks(hp, groups, depth, golden):
             while len(inflight) >= 2:       # slot k % 2 is free once chunk k − 2 is read
                 cycles += _collect(srv, hp, inflight.popleft(), base, hw, reports)
             k = n_chunks
@@ -237,14 +240,15 @@ def _check_op(hp, op: _Op, hw: dict, reports: dict) -> None:
     """Every lane of every output beat of ``op`` against the datapath model."""
     from tb.checker import Checker, decode_outputs
     from tb.model import Model
-    from tb.model_layers import reassemble_layers
+    from tb.model_layers import expected_from_golden, reassemble_layers
     prog = op.prog
     bits = np.concatenate(op.bits) if op.bits else np.zeros((0, hp.out_width), np.uint8)
     unknown = np.concatenate(op.unknown) if op.unknown else np.zeros(0, bool)
     got_y, got_ovf = decode_outputs(hp, bits)
     sticky = _sticky_bits(op.sticky, hp.cols)
-    res = Checker(hp, prog, Model(hp).expected(prog)).check(got_y, got_ovf, got_sticky=sticky,
-                                                             unknown=unknown)
+    exp = expected_from_golden(hp, prog, op.golden) if op.golden is not None else None
+    exp = exp if exp is not None else Model(hp).expected(prog)
+    res = Checker(hp, prog, exp).check(got_y, got_ovf, got_sticky=sticky, unknown=unknown)
     mism = res.mismatches + int(op.overrun)
     g = op.gi
     for i, y in enumerate(reassemble_layers(hp, prog, bits)):

@@ -214,9 +214,9 @@ def _beats(hp, groups) -> int:
                for _, ls in groups for L in ls)
 
 
-def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed, driver="cocotb"):
+def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed, driver="cocotb", golden=None):
     if driver == "direct":
-        return _run_hw_direct(prep, sim, groups, workdir, build_root)
+        return _run_hw_direct(prep, sim, groups, workdir, build_root, golden)
     from tb.model_layers import save_groups
     from .runner import BuildError, build, run_test
     layers_path = workdir / "layers.in.npz"
@@ -255,8 +255,9 @@ def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed, driver="cocotb"):
     return hw, "", wall
 
 
-def _run_hw_direct(prep, sim, groups, workdir, build_root):
-    """The hardware step on one serving simulator process, no cocotb (sim/hwstep.py)."""
+def _run_hw_direct(prep, sim, groups, workdir, build_root, golden):
+    """The hardware step on one serving simulator process, no cocotb (sim/hwstep.py);
+    ``golden``: per group, the golden outputs of its layers in folded codes."""
     from .hwstep import ServeError, run_step
     from .runner import BuildError, build_native
     try:
@@ -267,7 +268,8 @@ def _run_hw_direct(prep, sim, groups, workdir, build_root):
     timeout = 600.0 + _beats(prep.hp, groups) * (0.002 if sim == "verilator" else 0.5)
     t0 = time.perf_counter()
     try:
-        res = run_step(prep.hp, program, sim, groups, workdir / sim, timeout=timeout)
+        res = run_step(prep.hp, program, sim, groups, workdir / sim, timeout=timeout,
+                       golden=golden)
     except ServeError as exc:
         return None, f"{sim}: {exc}", time.perf_counter() - t0
     hw = dict(res.hw)
@@ -475,7 +477,8 @@ def _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op, work, buil
     fails the run too and is printed."""
     status, hw_runs, sim_walls = 0, {}, {}
     for sim in sims:
-        hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed, driver)
+        folded = [[y - o for y, o in zip(gys, offs)] for gys, offs in zip(golden, offsets)]
+        hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed, driver, folded)
         bar(f"hardware ({sim})")
         if hw is None:
             out.write(f"qmac run: {err}\n")
