@@ -135,6 +135,7 @@ class _Serve:
         rest = self.proc.stdout.read()
         if rest:
             self._log.write(rest)
+        self.proc.stdout.close()
         _, status, ru = os.wait4(self.proc.pid, 0)
         self.proc.returncode = os.waitstatus_to_exitcode(status)
         self._timer.cancel()
@@ -148,6 +149,11 @@ class _Serve:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:   # pragma: no cover - SIGKILL cannot be ignored
             pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
         if not self._log.closed:
             self._log.close()
 
@@ -167,20 +173,20 @@ class _Op:
     sticky: str = "0"
 
 
-def _chunks(hp, groups, depth, golden):
+def _chunks(hp, groups, depth, golden, chunk):
     """``(op, start, stop)`` of every chunk; an op is scheduled when its first chunk is
     wanted, i.e. while the simulator runs the previous op's chunks."""
     from tb.schedule import schedule
     for gi, (_, layers) in enumerate(groups):
         prog = schedule(hp, layers)
-        spans = chunk_spans(len(prog.stream), depth)
+        spans = chunk_spans(len(prog.stream), depth, chunk)
         op = _Op(gi, prog, len(spans), golden[gi] if golden is not None else None)
         for start, stop in spans:
             yield op, start, stop
 
 
 def run_step(hp, program: Path, sim: str, groups, workdir: Path, *, timeout: float,
-             golden: list | None = None) -> StepResult:
+             golden: list | None = None, chunk: int = CHUNK) -> StepResult:
     """Schedule, simulate and check every group (op) of ``groups`` on one serving
     simulator process; see the module docstring. ``golden[i]``: the expected outputs of
     group ``i``'s layers in folded codes (:func:`tb.model_layers.expected_from_golden`;
@@ -195,7 +201,7 @@ def run_step(hp, program: Path, sim: str, groups, workdir: Path, *, timeout: flo
     inflight: collections.deque = collections.deque()
     n_chunks = n_cmds = cycles = 0
     try:
-        for op, start, stop in _chunks(hp, groups, depth, golden):
+        for op, start, stop in _chunks(hp, groups, depth, golden, chunk):
             while len(inflight) >= 2:       # slot k % 2 is free once chunk k − 2 is read
                 cycles += _collect(srv, hp, inflight.popleft(), base, hw, reports)
             k = n_chunks
@@ -270,7 +276,7 @@ def _sticky_bits(text: str, cols: int) -> np.ndarray | None:
 
 
 def native_replay(hp, program: Path, sim: str, groups, workdir: Path, *,
-                  timeout: float) -> dict:
+                  timeout: float, chunk: int = CHUNK) -> dict:
     """The same program on the same chunks with no Python in the loop: every chunk written
     beforehand (not timed), standard input read from a file, one process. Returns wall and
     CPU seconds (start-up included, like the hardware step), cycles, chunks, commands."""
@@ -281,7 +287,7 @@ def native_replay(hp, program: Path, sim: str, groups, workdir: Path, *,
     k = n_cmds = 0
     for _, layers in groups:
         stream = schedule(hp, layers).stream
-        for start, stop in chunk_spans(len(stream), depth):
+        for start, stop in chunk_spans(len(stream), depth, chunk):
             Path(f"{base}.cmd.{k}").write_bytes(stream.slice(start, stop).with_end().to_bin())
             k += 1
             n_cmds += stop - start

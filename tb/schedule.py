@@ -65,26 +65,6 @@ KIND_NAMES = loadmap.KIND_NAMES
 
 
 # ---------------------------------------------------------------------------- bit helpers
-def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
-    """``values`` (n, k) int64 → (n, k·width) uint8 bits, two's complement, LSB first."""
-    v = np.asarray(values, dtype=np.int64)
-    if v.ndim == 1:
-        v = v[:, None]
-    n, k = v.shape
-    if width > 64:
-        # sign-extend beyond 64 bits
-        sh = np.arange(width, dtype=np.int64)
-        low = (v[..., None] >> np.minimum(sh, 63)) & 1
-        return low.reshape(n, -1).astype(np.uint8)
-    nbytes = (width + 7) // 8
-    store = 1 << (nbytes - 1).bit_length()            # 1, 2, 4 or 8 bytes
-    # the cast to an unsigned store keeps the low bits (two's complement), LSB byte first
-    by = np.ascontiguousarray(v.astype(f"<u{store}")).view(np.uint8).reshape(
-        n, k, store)[:, :, :nbytes]
-    bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :width]
-    return bits.reshape(n, k * width)
-
-
 def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
     """Rows of a bit matrix (LSB first) → ``$readmemh`` text, one word per line."""
     n, w = bits.shape
