@@ -525,6 +525,7 @@ def _speed(prep, groups, build_root, work, hw_runs, sim_walls) -> dict:
     speed = {"driver": hw.get("_driver", "cocotb"), "fast_cycles": fcyc, "fast_seconds": fsec,
              "native_cycles": nat["cycles"], "native_seconds": nat["wall"],
              "native_pieces": nat["chunks"], "native_commands": nat["commands"],
+             "native_runs": nat["runs"],
              "step_seconds": sim_walls["verilator"][0],
              "step_cpu_seconds": float(hw["_cpu"]), "native_cpu_seconds": nat["cpu"],
              "load_average": os.getloadavg()[0],

@@ -71,8 +71,8 @@ def _speed_line(speed, hw_macs) -> str:
     simulator process; the cocotb driver: the fast path under cocotb)."""
     nat = speed["native_cycles"] / max(speed["native_seconds"], 1e-9)
     native = (f"native replay of the same command stream ({speed['native_pieces']} chunks, "
-              f"one process, no Python): {fmt_int(speed['native_cycles'])} cycles, "
-              f"{fmt_int(int(nat))} cycles/s")
+              f"one process, no Python; best of {speed.get('native_runs', 1)} runs): "
+              f"{fmt_int(speed['native_cycles'])} cycles, {fmt_int(int(nat))} cycles/s")
     if speed.get("driver") == "direct":
         return (f"  speed (verilator, direct driver): hardware step = schedule + simulate + "
                 f"check every output lane, overlapped, {speed['step_chunks']} chunks on one "
