@@ -177,26 +177,27 @@ def _pack_fields(n: int, width: int, fields) -> np.ndarray:
     for offset, lane_width, values in fields:
         v = np.asarray(values, dtype=np.int64)
         v = v[:, None] if v.ndim == 1 else v
-        lanes = np.ascontiguousarray(np.broadcast_to(v, (n, v.shape[1])).T)   # (k, n)
-        if lane_width > 64:
-            for j in range(lanes.shape[0]):
-                _put_wide(limbs, offset + j * lane_width, lane_width, lanes[j])
-            continue
-        if lane_width in (8, 16, 32) and lanes.shape[0] * lane_width > 64:
+        k = v.shape[1]
+        v = np.broadcast_to(v, (n, k))
+        if lane_width in (8, 16, 32) and k * lane_width > 64:
             # whole 64-bit groups of lanes at once: the lanes' two's complement bytes,
             # least significant first, are already the group's little-endian value
             per = 64 // lane_width
-            k = lanes.shape[0]
-            packed = np.zeros((-(-k // per) * per, n), f"<u{lane_width // 8}")
-            packed[:k] = lanes.astype(f"<u{lane_width // 8}")
-            groups = np.ascontiguousarray(packed.T).view("<u8").T    # (k / per, n)
-            for i in range(groups.shape[0]):
-                _put(limbs, offset + 64 * i, min(64, (k - i * per) * lane_width), groups[i])
+            packed = np.zeros((n, -(-k // per) * per), f"<u{lane_width // 8}")
+            packed[:, :k] = v            # wraps to the lane width (two's complement)
+            groups = packed.view("<u8")                          # (n, k / per)
+            for i in range(groups.shape[1]):
+                _put(limbs, offset + 64 * i, min(64, (k - i * per) * lane_width), groups[:, i])
+            continue
+        lanes = np.ascontiguousarray(v.T)                        # (k, n)
+        if lane_width > 64:
+            for j in range(k):
+                _put_wide(limbs, offset + j * lane_width, lane_width, lanes[j])
             continue
         u = lanes.astype(np.uint64)
         if lane_width < 64:
             u &= np.uint64((1 << lane_width) - 1)
-        for j in range(u.shape[0]):
+        for j in range(k):
             _put(limbs, offset + j * lane_width, lane_width, u[j])
     nb = _word_bytes(width)
     le = np.ascontiguousarray(limbs[:-1].T).astype("<u8").view(np.uint8)   # LSB first
