@@ -218,6 +218,9 @@ def run_step(hp, program: Path, sim: str, groups, workdir: Path, *, timeout: flo
         raise
     cpu_sim = srv.close()
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    for slot in (0, 1):          # the chunk images (the log keeps every chunk's line)
+        for p in (Path(f"{base}.cmd.{slot}"), Path(f"{base}.out.{slot}")):
+            p.unlink(missing_ok=True)
     return StepResult(hw, wall, cpu, cpu_sim, n_chunks, n_cmds, cycles, reports)
 
 
