@@ -176,6 +176,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="also compare with the TFLite interpreter (needs the [tflite] extra)")
     m.add_argument("--native", action="store_true",
                    help="also replay the streams on the Python-free harness: fast/native speed ratio")
+    m.add_argument("--driver", choices=("direct", "cocotb"), default=None,
+                   help="hardware step: one Python-free simulator process (direct; default on "
+                        "MAC arrays) or cocotb (default on crossbars)")
     m.add_argument("--layer-config", default=None, metavar="SPEC",
                    help="per-layer hardware: hardware-layer positions to configurations, e.g. "
                         "0=constraints/int8.yaml,1-2=constraints/int4.yaml (sim/layer_config.py)")
@@ -301,7 +304,8 @@ def _dispatch(args) -> int:
             return run_model(cfg, args.model, inputs_path=args.inputs, labels_path=args.labels,
                              count=args.count, sims=args.sim, seed=args.seed,
                              compare=args.compare, outdir=Path(args.out),
-                             native=args.native, layer_config=args.layer_config).status
+                             native=args.native, layer_config=args.layer_config,
+                             driver=args.driver).status
         if args.command == "synth":
             from .synth import run_synth
             return run_synth(cfg, targets=args.target, seeds=args.seeds, pnr=not args.no_pnr,

@@ -209,7 +209,14 @@ def _lower_all(g, vals, hp, rows_by_op):
     return groups, golden, lowered, offsets
 
 
-def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
+def _beats(hp, groups) -> int:
+    return sum(L.shape[0] * -(-L.shape[2] // hp.cols) * -(-L.shape[1] // hp.rows)
+               for _, ls in groups for L in ls)
+
+
+def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed, driver="cocotb", golden=None):
+    if driver == "direct":
+        return _run_hw_direct(prep, sim, groups, workdir, build_root, golden)
     from tb.model_layers import save_groups
     from .runner import BuildError, build, run_test
     layers_path = workdir / "layers.in.npz"
@@ -222,8 +229,7 @@ def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
                     sim=sim, build_root=build_root, tag=prep.tag)
     except BuildError as exc:
         return None, f"{sim}: build failed: {exc}", 0.0
-    beats = sum(L.shape[0] * -(-L.shape[2] // prep.hp.cols) * -(-L.shape[1] // prep.hp.rows)
-                for _, ls in groups for L in ls)
+    beats = _beats(prep.hp, groups)
     t0, cpu0 = time.perf_counter(), _children_cpu()
     run = run_test(bld, module="tb.cocotb_model", test_dir=workdir / sim, seed=seed, vectors=1,
                    timeout=600.0 + beats * (0.002 if sim == "verilator" else 0.5),
@@ -245,7 +251,35 @@ def _run_hw(cfg, prep, sim, groups, workdir, build_root, seed):
     hw["_sim_wall"] = sum(r.get("wall", 0.0) for r in run.records)
     hw["_status"] = run.status
     hw["_cpu"] = cpu
+    hw["_driver"] = "cocotb"
     return hw, "", wall
+
+
+def _run_hw_direct(prep, sim, groups, workdir, build_root, golden):
+    """The hardware step on one serving simulator process, no cocotb (sim/hwstep.py);
+    ``golden``: per group, the golden outputs of its layers in folded codes."""
+    from .hwstep import ServeError, run_step
+    from .runner import BuildError, build_native
+    try:
+        program = build_native(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel,
+                               hp=prep.hp, sim=sim, build_root=build_root, tag=prep.tag)
+    except BuildError as exc:
+        return None, f"{sim}: build failed: {exc}", 0.0
+    timeout = 600.0 + _beats(prep.hp, groups) * (0.002 if sim == "verilator" else 0.5)
+    t0 = time.perf_counter()
+    try:
+        res = run_step(prep.hp, program, sim, groups, workdir / sim, timeout=timeout,
+                       golden=golden)
+    except ServeError as exc:
+        return None, f"{sim}: {exc}", time.perf_counter() - t0
+    hw = dict(res.hw)
+    hw["_sim_wall"] = res.wall
+    hw["_status"] = "fail" if res.reports else "pass"
+    hw["_cpu"] = res.cpu_python + res.cpu_sim
+    hw["_driver"] = "direct"
+    hw["_step"] = res
+    hw["_program"] = program
+    return hw, "", time.perf_counter() - t0
 
 
 def _children_cpu() -> float:
@@ -310,9 +344,13 @@ def _rows(g, xs):
 def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None,
               sims=("verilator",), seed=None, compare="golden", outdir="out/run",
               build_root=None, stream: TextIO | None = None, progress=True,
-              native: bool = False, layer_config: str | None = None) -> ModelRun:
+              native: bool = False, layer_config: str | None = None,
+              driver: str | None = None) -> ModelRun:
     """Python API of ``qmac run`` (see the module docstring); returns the rows, the exit
-    status (0 pass, 1 any hw≠golden or unexplained TFLite difference) and the report."""
+    status (0 pass, 1 any hw≠golden or unexplained TFLite difference) and the report.
+    ``driver``: ``"direct"`` (one Python-free simulator process, sim/hwstep.py; the default
+    on MAC-array configurations) or ``"cocotb"`` (the default on crossbar configurations,
+    whose analog macro is cocotb's)."""
     from .regress import default_build_root, prepare
     from .report import ProgressBar
     from .tools import require_simulators
@@ -323,6 +361,7 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     xs = make_inputs(g, inputs_path=inputs_path, count=count, seed=seed)
     labels = _labels(labels_path, len(xs))
     per_op = _layer_configs(g, cfg, layer_config)
+    driver = _driver(driver, cfg)
     if compare == "tflite":
         from .tflite_ref import path_for
         path_for(cfg.rounding)
@@ -351,7 +390,7 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     if per_op:
         status, hw_runs, sim_walls, groups, lowered, refused = _per_layer_hw(
             g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_root,
-            [s for s in sims if s in found], seed, out, bar)
+            [s for s in sims if s in found], seed, out, bar, driver)
         native = False   # the native replay compares one build's streams
     else:
         groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
@@ -361,7 +400,7 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
         work.mkdir(parents=True, exist_ok=True)
         status, hw_runs, sim_walls = _hw_all(cfg, prep, [s for s in sims if s in found],
                                              groups, golden, lowered, offsets, by_op, work,
-                                             build_root, seed, out, bar)
+                                             build_root, seed, out, bar, driver)
     hw_macs = sum(low.useful_macs for _, low in lowered)
     speed = None
     if native and "verilator" in hw_runs:
@@ -394,6 +433,19 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     return ModelRun(rows, status, report)
 
 
+def _driver(driver, cfg) -> str:
+    """``"direct"`` or ``"cocotb"`` (None: direct on a MAC array, cocotb on a crossbar)."""
+    crossbar = cfg.crossbar is not None
+    if driver is None:
+        return "cocotb" if crossbar else "direct"
+    if driver not in ("direct", "cocotb"):
+        raise UserError(f"--driver {driver}: unknown; allowed: direct, cocotb")
+    if driver == "direct" and crossbar:
+        raise UserError(f"--driver direct: {cfg.name} is a crossbar configuration, whose analog "
+                        f"macro runs in cocotb; allowed: --driver cocotb (the default there)")
+    return driver
+
+
 def _golden_chain(g, xs, rounding, bar, hp, per_op=None):
     """``(values of the configured hardware's chain, exact chain or None)`` per image."""
     from golden.graph import GraphError
@@ -419,11 +471,14 @@ def _check_lowered(cfg, model_path, rows, vals, lowered, golden):
 
 
 def _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op, work, build_root, seed,
-            out, bar):
-    """Every simulator: run the groups, shift back (signed_view), count hw≠golden per op."""
+            out, bar, driver="cocotb"):
+    """Every simulator: run the groups, shift back (signed_view), count hw≠golden per op;
+    a mismatch of the testbench's checker (padding lanes, overflow flags, sticky flags)
+    fails the run too and is printed."""
     status, hw_runs, sim_walls = 0, {}, {}
     for sim in sims:
-        hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed)
+        folded = [[y - o for y, o in zip(gys, offs)] for gys, offs in zip(golden, offsets)]
+        hw, err, wall = _run_hw(cfg, prep, sim, groups, work, build_root, seed, driver, folded)
         bar(f"hardware ({sim})")
         if hw is None:
             out.write(f"qmac run: {err}\n")
@@ -440,56 +495,46 @@ def _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op, work, buil
             nd += int(hw[f"g{gi}.expected_beats"]) - int(hw[f"g{gi}.beats"])
             row.hw_diff = (row.hw_diff or 0) + nd
             row.cycles = int(hw[f"g{gi}.cycles"])
-            status = 1 if nd else status
+            checker = int(hw.get(f"g{gi}.mismatches", 0))
+            if checker:
+                out.write(f"qmac run: {sim}: op {op.index}: {checker} mismatch(es) of the "
+                          f"checker\n")
+                report = hw.get("_step").reports.get(gi) if hw.get("_step") else None
+                if report:
+                    out.write(report + "\n")
+            status = 1 if nd or checker else status
     return status, hw_runs, sim_walls
 
 
 def _speed(prep, groups, build_root, work, hw_runs, sim_walls) -> dict:
-    """Fast path vs the native replay of the same streams (Verilator)."""
+    """The hardware step vs the native replay of the same command stream (Verilator): the
+    same program (tb/qmac_native.sv) on the same chunks, one process, no Python in the
+    loop; wall and CPU time of both, start-up included in both (sim/hwstep.py)."""
     import os
-    ncyc, nsec, pieces, ncpu = native_rate(prep, groups, build_root, work / "native")
-    fcyc = sum(int(v) for k, v in hw_runs["verilator"].items() if k.endswith(".cycles"))
+    from .hwstep import native_replay
+    from .runner import build_native
+    hw = hw_runs["verilator"]
+    program = hw.get("_program") or build_native(
+        verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=prep.hp,
+        sim="verilator", build_root=build_root, tag=prep.tag)
+    nat = native_replay(prep.hp, program, "verilator", groups, work / "native",
+                        timeout=600.0 + _beats(prep.hp, groups) * 0.002)
+    fcyc = sum(int(v) for k, v in hw.items() if k.endswith(".cycles"))
     fsec = sim_walls["verilator"][1]
-    return {"fast_cycles": fcyc, "fast_seconds": fsec, "native_cycles": ncyc,
-            "native_seconds": nsec, "native_pieces": pieces,
-            "step_seconds": sim_walls["verilator"][0],
-            "step_cpu_seconds": float(hw_runs["verilator"]["_cpu"]), "native_cpu_seconds": ncpu,
-            "load_average": os.getloadavg()[0],
-            "ratio": (fcyc / fsec) / (ncyc / nsec) if fsec and nsec and ncyc else 0.0}
-
-
-def native_rate(prep, groups, build_root: Path, workdir: Path, sim: str = "verilator"):
-    """Cycles/s of the Python-free harness (tb/qmac_native.sv) replaying the same command
-    streams as the fast path (every op's program, cut into pieces that fit the harness's
-    command memory; each piece is a fresh process, so the rate — not the outputs — is what
-    this measures). Returns ``(cycles, net seconds, pieces, net CPU seconds)``; process
-    start-up (an empty stream, best of 3, wall and CPU) is subtracted from every piece."""
-    from tb.schedule import CommandStream, schedule
-    from .runner import build_native, run_native
-    hp = prep.hp
-    program = build_native(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel, hp=hp,
-                           sim=sim, build_root=build_root, tag=prep.tag)
-    workdir.mkdir(parents=True, exist_ok=True)
-    cmd, outp = workdir / "native.cmd.bin", workdir / "native.out.hex"
-
-    def once(stream):
-        cmd.write_bytes(stream.with_end().to_bin())
-        c0 = _children_cpu()
-        return run_native(program, sim, cmd, outp, timeout=1800.0), _children_cpu() - c0
-
-    empty = [once(CommandStream.concat(hp, [])) for _ in range(3)]
-    startup, startup_cpu = min(r.seconds for r, _ in empty), min(c for _, c in empty)
-    chunk = (1 << hp.harness_depth_bits()) - 1
-    cycles, net, pieces, net_cpu = 0, 0.0, 0, 0.0
-    for _, layers in groups:
-        stream = schedule(hp, layers).stream
-        for s in range(0, len(stream), chunk):
-            r, cpu = once(stream.slice(s, s + chunk))
-            cycles += r.cycles
-            net += max(r.seconds - startup, 0.1 * r.seconds)
-            net_cpu += max(cpu - startup_cpu, 0.1 * cpu)
-            pieces += 1
-    return cycles, net, pieces, net_cpu
+    step = hw.get("_step")
+    speed = {"driver": hw.get("_driver", "cocotb"), "fast_cycles": fcyc, "fast_seconds": fsec,
+             "native_cycles": nat["cycles"], "native_seconds": nat["wall"],
+             "native_pieces": nat["chunks"], "native_commands": nat["commands"],
+             "native_runs": nat["runs"],
+             "step_seconds": sim_walls["verilator"][0],
+             "step_cpu_seconds": float(hw["_cpu"]), "native_cpu_seconds": nat["cpu"],
+             "load_average": os.getloadavg()[0],
+             "ratio": (fcyc / fsec) / (nat["cycles"] / nat["wall"])
+             if fsec and nat["wall"] and nat["cycles"] else 0.0}
+    if step is not None:
+        speed.update(step_python_cpu_seconds=step.cpu_python, step_sim_cpu_seconds=step.cpu_sim,
+                     step_chunks=step.chunks, step_commands=step.commands)
+    return speed
 
 
 # --- per-layer configurations (--layer-config, sim/layer_config.py) -----------------------
@@ -519,7 +564,7 @@ def _per_op_kernel(per_op):
 
 
 def _per_layer_hw(g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_root, sims,
-                  seed, out, bar):
+                  seed, out, bar, driver="cocotb"):
     """Each configuration's hardware layers on its own generated hardware (one build per
     configuration); hw≠golden per op as in a single-configuration run. Returns the merged
     results with the products of every configuration numbered in execution order."""
@@ -541,7 +586,7 @@ def _per_layer_hw(g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_r
         work = outdir / prep.tag
         work.mkdir(parents=True, exist_ok=True)
         st, runs, walls = _hw_all(c, prep, sims, gs, gold, low, offs, by_op, work, build_root,
-                                  seed, out, bar)
+                                  seed, out, bar, driver)
         status |= st
         for sim, hw in runs.items():
             merged = hw_runs.setdefault(sim, {"_sim_wall": 0.0})

@@ -18,7 +18,8 @@ from .checker import decode_outputs
 from .hwparams import HwParams
 from .layers import FcLayer, FoldedLayer
 
-__all__ = ["fold_matmul", "signed_view", "save_groups", "load_groups", "reassemble_layers"]
+__all__ = ["fold_matmul", "signed_view", "save_groups", "load_groups", "reassemble_layers",
+           "expected_from_golden"]
 
 _KEYS = ("x", "w", "bias", "m0", "shift")
 
@@ -108,3 +109,42 @@ def reassemble_layers(hp: HwParams, prog, bits: np.ndarray) -> list[np.ndarray]:
         sel = np.flatnonzero(beats[:, 0] == li)
         y[beats[sel, 1][:, None], beats[sel, 2][:, None] * hp.cols + lanes] = gy[sel]
     return [y[:, :L.shape[2]] for y, L in zip(ys, prog.layers)]
+
+
+def expected_from_golden(hp: HwParams, prog, ys: list[np.ndarray]):
+    """Expected output beats of ``prog`` (a :class:`tb.model.Expected`) from the golden
+    outputs ``ys`` of its layers (``[B, C]`` each, folded codes: the model's codes minus
+    :func:`fold_matmul`'s offset), without running the datapath model again, where that is
+    exact. Real lanes: ``ys``; padding lanes (``w' = bias' = 0``): golden's output stage
+    (:func:`golden.datapath.requantize`) on a zero accumulator; overflow and sticky flags:
+    clear — valid only when no partial sum can leave the accumulator range
+    (:func:`tb.schedule.cannot_overflow` for every layer). Returns None otherwise (then the
+    datapath model, :meth:`tb.model.Model.expected`, gives the flags)."""
+    from golden.datapath import requantize
+
+    from .model import Expected
+    from .schedule import cannot_overflow, padded_output_stage
+    if hp.is_crossbar or len(ys) != len(prog.layers):
+        return None
+    cc = hp.cols
+    full = []
+    for L, y in zip(prog.layers, ys):
+        if not cannot_overflow(hp, L):
+            return None
+        b, _, c = L.shape
+        _, m0p, shp = padded_output_stage(hp, L)
+        f = np.empty((b, m0p.shape[0]), np.int64)
+        f[:, :c] = y
+        if m0p.shape[0] > c:
+            f[:, c:] = requantize(np.zeros(m0p.shape[0] - c, np.int64), m0=m0p[c:],
+                                  shift=shp[c:], y_zp=L.y_zp, act_min=L.act_min,
+                                  act_max=L.act_max, rounding=hp.rounding)[None, :]
+        full.append(f)
+    beats = prog.beats
+    y = np.zeros((prog.n_outputs, cc), np.int64)
+    lanes = np.arange(cc)
+    for li, f in enumerate(full):
+        sel = np.flatnonzero(beats[:, 0] == li)
+        y[sel] = f[beats[sel, 1][:, None], beats[sel, 2][:, None] * cc + lanes]
+    ovf = np.zeros((prog.n_outputs, cc), bool)
+    return Expected(y, ovf, np.zeros(cc, bool) if prog.sticky_cleared else None)

@@ -65,26 +65,6 @@ KIND_NAMES = loadmap.KIND_NAMES
 
 
 # ---------------------------------------------------------------------------- bit helpers
-def _field_bits(values: np.ndarray, width: int) -> np.ndarray:
-    """``values`` (n, k) int64 → (n, k·width) uint8 bits, two's complement, LSB first."""
-    v = np.asarray(values, dtype=np.int64)
-    if v.ndim == 1:
-        v = v[:, None]
-    n, k = v.shape
-    if width > 64:
-        # sign-extend beyond 64 bits
-        sh = np.arange(width, dtype=np.int64)
-        low = (v[..., None] >> np.minimum(sh, 63)) & 1
-        return low.reshape(n, -1).astype(np.uint8)
-    nbytes = (width + 7) // 8
-    store = 1 << (nbytes - 1).bit_length()            # 1, 2, 4 or 8 bytes
-    # the cast to an unsigned store keeps the low bits (two's complement), LSB byte first
-    by = np.ascontiguousarray(v.astype(f"<u{store}")).view(np.uint8).reshape(
-        n, k, store)[:, :, :nbytes]
-    bits = np.unpackbits(by, axis=2, bitorder="little")[:, :, :width]
-    return bits.reshape(n, k * width)
-
-
 def bits_to_hex(bits: np.ndarray, width: int | None = None) -> str:
     """Rows of a bit matrix (LSB first) → ``$readmemh`` text, one word per line."""
     n, w = bits.shape
@@ -183,14 +163,103 @@ def field_values(bits: np.ndarray, offset: int, width: int, count: int = 1,
     return vals
 
 
-# ---------------------------------------------------------------------------- streams
-@dataclasses.dataclass
-class CommandStream:
-    """Commands in issue order: ``kind`` (n,) and the full command words as bits (n, CMD_W)."""
+# ---------------------------------------------------------------------------- words
+def _word_bytes(width: int) -> int:
+    return -(-width // 8)
 
-    hp: HwParams
-    kind: np.ndarray
-    bits: np.ndarray
+
+def _pack_fields(n: int, width: int, fields) -> np.ndarray:
+    """Command words built from ``fields`` = ``[(offset, lane width, values (n, k))]`` (lane
+    ``j`` at bit ``offset + j·lane width``, two's complement) → (n, ceil(width/8)) uint8,
+    most significant byte first (the ``$fread`` image). Built in 64-bit limbs: a few
+    vector operations per lane, no per-bit matrix."""
+    limbs = np.zeros((-(-width // 64) + 1, n), np.uint64)   # + 1: spill-over scratch
+    for offset, lane_width, values in fields:
+        v = np.asarray(values, dtype=np.int64)
+        v = v[:, None] if v.ndim == 1 else v
+        k = v.shape[1]
+        v = np.broadcast_to(v, (n, k))
+        if lane_width in (8, 16, 32) and k * lane_width > 64:
+            # whole 64-bit groups of lanes at once: the lanes' two's complement bytes,
+            # least significant first, are already the group's little-endian value
+            per = 64 // lane_width
+            packed = np.zeros((n, -(-k // per) * per), f"<u{lane_width // 8}")
+            packed[:, :k] = v            # wraps to the lane width (two's complement)
+            groups = packed.view("<u8")                          # (n, k / per)
+            for i in range(groups.shape[1]):
+                _put(limbs, offset + 64 * i, min(64, (k - i * per) * lane_width), groups[:, i])
+            continue
+        lanes = np.ascontiguousarray(v.T)                        # (k, n)
+        if lane_width > 64:
+            for j in range(k):
+                _put_wide(limbs, offset + j * lane_width, lane_width, lanes[j])
+            continue
+        u = lanes.astype(np.uint64)
+        if lane_width < 64:
+            u &= np.uint64((1 << lane_width) - 1)
+        for j in range(k):
+            _put(limbs, offset + j * lane_width, lane_width, u[j])
+    nb = _word_bytes(width)
+    le = np.ascontiguousarray(limbs[:-1].T).astype("<u8").view(np.uint8)   # LSB first
+    return np.ascontiguousarray(le[:, nb - 1::-1])
+
+
+def _put(limbs: np.ndarray, pos: int, width: int, u: np.ndarray) -> None:
+    """OR ``u`` (uint64, already ``width`` bits, ``width <= 64``) in at bit ``pos``."""
+    limb, sh = divmod(pos, 64)
+    if sh == 0:
+        limbs[limb] |= u
+    else:
+        limbs[limb] |= u << np.uint64(sh)
+        if sh + width > 64:
+            limbs[limb + 1] |= u >> np.uint64(64 - sh)
+
+
+def _put_wide(limbs: np.ndarray, pos: int, width: int, v: np.ndarray) -> None:
+    """A lane wider than 64 bits: ``v`` (int64) sign-extended to ``width`` bits."""
+    _put(limbs, pos, 64, v.astype(np.uint64))
+    ext = np.where(v < 0, np.uint64(2**64 - 1), np.uint64(0))
+    for p in range(pos + 64, pos + width, 64):
+        w = min(64, pos + width - p)
+        _put(limbs, p, w, ext & np.uint64((1 << w) - 1) if w < 64 else ext)
+
+
+def _words_to_bits(words: np.ndarray, width: int) -> np.ndarray:
+    """(n, nb) words, most significant byte first → (n, width) bits, LSB first."""
+    return np.ascontiguousarray(
+        np.unpackbits(words[:, ::-1], axis=1, bitorder="little")[:, :width])
+
+
+def _bits_to_words(bits: np.ndarray, width: int) -> np.ndarray:
+    n = bits.shape[0]
+    nb = _word_bytes(width)
+    if n == 0:
+        return np.zeros((0, nb), np.uint8)
+    return np.frombuffer(bits_to_bytes(bits, width), np.uint8).reshape(n, nb).copy()
+
+
+# ---------------------------------------------------------------------------- streams
+class CommandStream:
+    """Commands in issue order: ``kind`` (n,) and the command words, held packed
+    (:attr:`words`, (n, ceil(CMD_W/8)) bytes, most significant first: the harness's binary
+    image) and shown as bits (:attr:`bits`, (n, CMD_W), LSB first) on demand."""
+
+    def __init__(self, hp: HwParams, kind: np.ndarray, bits: np.ndarray | None = None, *,
+                 words: np.ndarray | None = None):
+        self.hp = hp
+        self.kind = kind
+        if words is None:
+            words = _bits_to_words(np.asarray(bits, np.uint8), hp.cmd_width)
+        self.words = words
+
+    @property
+    def bits(self) -> np.ndarray:
+        """(n, CMD_W) uint8 bits of every command word, LSB first."""
+        return _words_to_bits(self.words, self.hp.cmd_width)
+
+    def _bit(self, pos: int) -> np.ndarray:
+        nb = self.words.shape[1]
+        return (self.words[:, nb - 1 - pos // 8] >> (pos % 8)) & 1
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
@@ -199,7 +268,7 @@ class CommandStream:
     def is_last(self) -> np.ndarray:
         """(n,) bool: DATA beats with ``last`` set (each produces one output beat)."""
         pos = KIND_BITS + self.hp.x_bits + self.hp.tile_bits + 1
-        return (self.kind == KIND_DATA) & (self.bits[:, pos] == 1)
+        return (self.kind == KIND_DATA) & (self._bit(pos) == 1)
 
     @property
     def n_outputs(self) -> int:
@@ -212,24 +281,19 @@ class CommandStream:
         g = self.kind == KIND_GAP
         if not g.any():
             return 0
-        return int(np.maximum(field_values(self.bits[g], KIND_BITS, GAP_BITS)[:, 0], 1).sum())
+        bits = _words_to_bits(self.words[g], self.hp.cmd_width)
+        return int(np.maximum(field_values(bits, KIND_BITS, GAP_BITS)[:, 0], 1).sum())
 
     def payload(self, i: int) -> int:
         """The payload of command ``i`` as a Python int (for the cycle-driven driver)."""
-        row = self.bits[i, KIND_BITS:]
-        return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+        return int.from_bytes(self.words[i].tobytes(), "big") >> KIND_BITS
 
     def payloads(self) -> list[int]:
         """All payloads as Python ints."""
-        n, w = self.bits.shape
-        if n == 0:
-            return []
-        sub = self.bits[:, KIND_BITS:]
-        by = np.packbits(sub, axis=1, bitorder="little")
-        return [int.from_bytes(r.tobytes(), "little") for r in by]
+        return [int.from_bytes(r.tobytes(), "big") >> KIND_BITS for r in self.words]
 
     def slice(self, start: int, stop: int) -> "CommandStream":
-        return CommandStream(self.hp, self.kind[start:stop], self.bits[start:stop])
+        return CommandStream(self.hp, self.kind[start:stop], words=self.words[start:stop])
 
     @staticmethod
     def merge(hp: HwParams, streams: list["CommandStream"], keys: list[np.ndarray]
@@ -239,12 +303,12 @@ class CommandStream:
         allk = np.concatenate(keys)
         idx = np.argsort(allk, kind="stable")
         s = CommandStream.concat(hp, streams)
-        return CommandStream(hp, s.kind[idx], s.bits[idx])
+        return CommandStream(hp, s.kind[idx], words=s.words[idx])
 
     def with_end(self) -> "CommandStream":
-        end = np.zeros((1, self.bits.shape[1]), np.uint8)
+        end = np.zeros((1, self.words.shape[1]), np.uint8)
         return CommandStream(self.hp, np.concatenate([self.kind, [KIND_END]]).astype(np.uint8),
-                             np.concatenate([self.bits, end]))
+                             words=np.concatenate([self.words, end]))
 
     def to_hex(self) -> str:
         """``$readmemh`` image of these commands (no END appended)."""
@@ -252,14 +316,15 @@ class CommandStream:
 
     def to_bin(self) -> bytes:
         """``$fread`` image of these commands (no END appended): what the harness loads."""
-        return bits_to_bytes(self.bits, self.hp.cmd_width)
+        return np.ascontiguousarray(self.words).tobytes()
 
     @staticmethod
     def concat(hp: HwParams, streams: list["CommandStream"]) -> "CommandStream":
         if not streams:
-            return CommandStream(hp, np.zeros(0, np.uint8), np.zeros((0, hp.cmd_width), np.uint8))
+            return CommandStream(hp, np.zeros(0, np.uint8),
+                                 words=np.zeros((0, _word_bytes(hp.cmd_width)), np.uint8))
         return CommandStream(hp, np.concatenate([s.kind for s in streams]).astype(np.uint8),
-                             np.concatenate([s.bits for s in streams]))
+                             words=np.concatenate([s.words for s in streams]))
 
 
 class StreamBuilder:
@@ -268,18 +333,14 @@ class StreamBuilder:
     def __init__(self, hp: HwParams):
         self.hp = hp
         self._kinds: list[np.ndarray] = []
-        self._bits: list[np.ndarray] = []
+        self._words: list[np.ndarray] = []
 
     def _block(self, kind: int, n: int, fields: list[tuple[int, int, np.ndarray]]) -> None:
         if n == 0:
             return
-        bits = np.zeros((n, self.hp.cmd_width), np.uint8)
-        bits[:, :KIND_BITS] = _field_bits(np.array([kind]), KIND_BITS)
-        for offset, width, values in fields:
-            fb = _field_bits(values, width)
-            bits[:, offset:offset + fb.shape[1]] = fb
         self._kinds.append(np.full(n, kind, np.uint8))
-        self._bits.append(bits)
+        self._words.append(_pack_fields(n, self.hp.cmd_width,
+                                        [(0, KIND_BITS, np.array([kind]))] + list(fields)))
 
     def load(self, region: int, index, lanes, lane_width: int) -> None:
         """LOAD beats at :func:`constraints.encode_load` addresses, data = ``lanes`` packed LSB
@@ -357,7 +418,7 @@ class StreamBuilder:
         """Append an already built stream."""
         if len(stream):
             self._kinds.append(stream.kind)
-            self._bits.append(stream.bits)
+            self._words.append(stream.words)
 
     def __len__(self) -> int:
         return sum(k.shape[0] for k in self._kinds)
@@ -366,7 +427,7 @@ class StreamBuilder:
         hp = self.hp
         if not self._kinds:
             return CommandStream.concat(hp, [])
-        return CommandStream(hp, np.concatenate(self._kinds), np.concatenate(self._bits))
+        return CommandStream(hp, np.concatenate(self._kinds), words=np.concatenate(self._words))
 
 
 # ---------------------------------------------------------------------------- programs
@@ -403,6 +464,23 @@ class Program:
                 f"{s.count(KIND_GAP)} gaps), {self.n_outputs} output beats, {self.macs} MACs")
 
 
+def padded_output_stage(hp: HwParams, L: FoldedLayer):
+    """``(bias', m0, shift)`` of every lane of ``L``'s column tiles (see :func:`padded_layer`:
+    padded lanes ``bias' = 0``, per-channel ``m0 = shift = 0``, per-tensor the layer's)."""
+    c = L.shape[2]
+    ct = max(1, math.ceil(c / hp.cols))
+    bp = np.zeros(ct * hp.cols, np.int64)
+    bp[:c] = L.bias
+    if hp.per_channel:
+        m0p = np.zeros(ct * hp.cols, np.int64)
+        shp = np.zeros(ct * hp.cols, np.int64)
+        m0p[:c], shp[:c] = L.m0, L.shift
+    else:
+        m0p = np.full(ct * hp.cols, L.m0[0], np.int64)
+        shp = np.full(ct * hp.cols, L.shift[0], np.int64)
+    return bp, m0p, shp
+
+
 def padded_layer(hp: HwParams, L: FoldedLayer):
     """Zero-pad a folded layer to whole k-tiles and column tiles.
 
@@ -417,16 +495,7 @@ def padded_layer(hp: HwParams, L: FoldedLayer):
     xp[:, :k] = L.x
     wp = np.zeros((ct * hp.cols, kt * hp.rows), np.int64)
     wp[:c, :k] = L.w
-    bp = np.zeros(ct * hp.cols, np.int64)
-    bp[:c] = L.bias
-    if hp.per_channel:
-        m0p = np.zeros(ct * hp.cols, np.int64)
-        shp = np.zeros(ct * hp.cols, np.int64)
-        m0p[:c], shp[:c] = L.m0, L.shift
-    else:
-        m0p = np.full(ct * hp.cols, L.m0[0], np.int64)
-        shp = np.full(ct * hp.cols, L.shift[0], np.int64)
-    return xp, wp, bp, m0p, shp
+    return (xp, wp) + padded_output_stage(hp, L)
 
 
 def check_layer(hp: HwParams, L: FoldedLayer) -> None:
@@ -523,12 +592,17 @@ def _schedule_layer(sb: StreamBuilder, hp: HwParams, L: FoldedLayer, li: int,
 
 def _reorder_safe(hp: HwParams, L: FoldedLayer) -> bool:
     """May the k-tiles of a batch row be accumulated in any order? Yes on a MAC array when
-    no partial sum in any order can leave the accumulator range: ``|bias'| + Σ|x||w'|``
-    below ``2^(acc_bits−1)`` for every output — then every addition is exact, the final
-    value and the overflow flags (all clear) do not depend on the order, in ``wrap`` and in
-    ``saturate`` mode. Crossbar tops keep the k-tile order (their model follows it)."""
-    if hp.is_crossbar:
-        return False
+    no partial sum in any order can leave the accumulator range (:func:`cannot_overflow`) —
+    then every addition is exact, the final value and the overflow flags (all clear) do
+    not depend on the order, in ``wrap`` and in ``saturate`` mode. Crossbar tops keep the
+    k-tile order (their model follows it)."""
+    return not hp.is_crossbar and cannot_overflow(hp, L)
+
+
+def cannot_overflow(hp: HwParams, L: FoldedLayer) -> bool:
+    """True when no partial sum of any output of ``L``, in any order, can leave the
+    accumulator range on a MAC array: ``|bias'| + Σ|x||w'| < 2^(acc_bits−1)`` for every
+    output (then every accumulation is exact and every overflow flag stays clear)."""
     limit = 2.0 ** (hp.acc_bits - 1)      # float64 is exact: integers below 2^53
     ax = np.abs(np.asarray(L.x, np.float64))
     aw = np.abs(np.asarray(L.w, np.float64))
@@ -640,6 +714,6 @@ def insert_gaps(stream: CommandStream, rng: np.random.Generator, rate: float,
     gaps = gb.build()
     order = np.concatenate([np.arange(n) * 2 + 1, where * 2])
     kinds = np.concatenate([stream.kind, gaps.kind])
-    bits = np.concatenate([stream.bits, gaps.bits])
+    words = np.concatenate([stream.words, gaps.words])
     idx = np.argsort(order, kind="stable")
-    return CommandStream(stream.hp, kinds[idx], bits[idx])
+    return CommandStream(stream.hp, kinds[idx], words=words[idx])

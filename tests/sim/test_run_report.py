@@ -19,12 +19,24 @@ def test_end_to_end_line_gives_mac_rates_and_both_ratios():
     report = {"summary": ["head", "tail"]}
     extra_summary(report, None, None, None, _speed(10.0, 2.5, 4.0, 1.0), 8_000_000)
     line = next(s for s in report["summary"] if "end to end" in s)
-    assert report["summary"][1].startswith("  speed (verilator)")
+    assert report["summary"][1].startswith("  speed (verilator, cocotb driver)")
     assert report["summary"][2] is line
     # wall: 8M MACs in 10 s vs 2.5 s; CPU: 4 s vs 1 s
     assert "hardware step 800.0k MAC/s vs native 3.2M MAC/s = 25% (wall)" in line, line
     assert re.search(r"CPU time 4\.00 s vs native 1\.00 s: 2\.0M vs 8\.0M MAC/s = 25%", line), line
     assert line.endswith("load average 3.2") or line.endswith("load average 3.3"), line
+
+
+def test_speed_line_of_the_direct_driver_splits_the_cpu():
+    report = {"summary": ["head", "tail"]}
+    speed = dict(_speed(4.0, 2.0, 1.5, 1.0), driver="direct", step_chunks=7,
+                 step_sim_cpu_seconds=1.0, step_python_cpu_seconds=0.5, native_pieces=7)
+    extra_summary(report, None, None, None, speed, 8_000_000)
+    line = report["summary"][1]
+    assert line.startswith("  speed (verilator, direct driver)"), line
+    assert "7 chunks on one simulator process" in line and "CPU 1.50 s (simulator 1.00 s + " \
+        "Python 0.50 s)" in line and "native replay of the same command stream (7 chunks" in line
+    assert "= 67%; load average" in report["summary"][2], report["summary"][2]
 
 
 def test_children_cpu_counts_a_finished_child():
