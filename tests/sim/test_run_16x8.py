@@ -1,15 +1,15 @@
 """TFLite 16x8 models (int16 activations, int8 weights, int64 bias) through ``qmac run`` and
 ``qmac verify`` on ``constraints/tflite16x8.yaml`` (N = 16, 48-bit accumulator, rounding
-``single16``).
+``single16``) and on ``constraints/w8a16.yaml`` (the same with 8-bit stored weights).
 
 * One-op 16x8 CONV_2D (per-channel) and FULLY_CONNECTED (per-tensor) models built here run
   in the real interpreter (ai-edge-litert 2.3.0, ``BUILTIN_REF``) and through the RTL:
   hw == golden on every output; golden == TFLite on every CONV_2D output. LiteRT 2.3.0's
   16x8 FULLY_CONNECTED requantizes in floating point (not the reduced multiplier), so its
   differences must be explained as such (sim/tflite_ref.explain).
-* A frozen tflite-runtime 2.14 16x8 FULLY_CONNECTED vector file (the reduced-multiplier
-  kernel, tests/data/tflite16x8) through ``qmac verify``: hardware == TFLite's own output.
-
+* Frozen tflite-runtime 2.14 16x8 FULLY_CONNECTED vector files (the reduced-multiplier
+  kernel, tests/data/tflite16x8) through ``qmac verify``: hardware == TFLite's own output
+  (two on tflite16x8, all nine on w8a16).
 * Two frozen 16x8 *models* (tests/data/tflite16x8/model16x8_{fc,conv}.npz: the ``.tflite``,
   its int16 inputs and tflite-runtime 2.14's outputs — the reduced-multiplier kernels, every
   op resolver) through ``qmac run`` on ``constraints/w8a16.yaml`` (W8A16: 16-bit inputs,
@@ -82,16 +82,24 @@ def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monk
 
 @pytest.mark.long
 @LONG
+@pytest.mark.parametrize("config", ["tflite16x8", "w8a16"])
 def test_frozen_16x8_fc_vectors_through_hardware(tmp_path, build_root, monkeypatch, capsys,
-                                                 in_ci):
+                                                 in_ci, config):
     """tflite-runtime 2.14's 16x8 FULLY_CONNECTED output (reduced multiplier, int64 bias up
-    to 2^46) equals the hardware's on every output."""
+    to 2^46) equals the hardware's on every output: two cases on tflite16x8 (16-bit
+    weights), all nine on w8a16 (8-bit weights)."""
     need("verilator", in_ci)
     monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
-    for name in ("fc16x8_rand_pc-none.npz", "fc16x8_wide_acc_pt-none.npz"):
+    names = ["fc16x8_rand_pc-none.npz", "fc16x8_wide_acc_pt-none.npz"]
+    if config == "w8a16":
+        names = sorted(p.name for p in (REPO / "tests" / "data" / "tflite16x8").glob(
+            "fc16x8_*.npz"))
+        assert len(names) == 9
+    for name in names:
         vec = REPO / "tests" / "data" / "tflite16x8" / name
         res = tmp_path / f"{name}.out.npz"
-        rc = main(["verify", str(CFG), "--vectors", str(vec), "--sim", "verilator",
+        rc = main(["verify", str(REPO / "constraints" / f"{config}.yaml"), "--vectors",
+                   str(vec), "--sim", "verilator",
                    "-o", str(res)])
         cap = capsys.readouterr()
         assert rc == 0, cap.out + cap.err
