@@ -11,8 +11,10 @@ default ``constraints/sidra_y1.yaml``), ``-o`` (PNG path), ``--vectors`` (batch 
 
 What is measured (all through ``golden/crossbar.py``, which the RTL matches bit for bit):
 
-* a random fully-connected layer: inputs uniform over the int8 range, weights Gaussian
-  (σ = 30 LSB, clipped to int8) — sums much smaller than the worst case, like real layers;
+* a random fully-connected layer: inputs uniform over the A-bit input range, weights
+  Gaussian (σ = 30·2^(W−8) LSB, clipped to the W-bit weight range: 30 LSB at int8) — sums
+  much smaller than the worst case, like real layers (mixed widths: A = input_bits,
+  W = weight_bits of the configuration);
   K = 4·R, so every output accumulates four crossbar tiles;
 * **accumulator SQNR**: the crossbar's dot products (the sum of its partial sums) against
   the exact integer dot products, ``10·log10(Σ exact² / Σ error²)``;
@@ -51,19 +53,20 @@ NOISE_LEVELS = (0.0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05)
 
 def make_layer(cfg, *, vectors, k, seed):
     rng = np.random.default_rng(seed)
-    n = cfg.bits
-    lo, hi = cfg.operand_range(cfg.input_signed)
+    widths = dict(input_bits=cfg.input_bits, weight_bits=cfg.weight_bits)
+    lo, hi = cfg.x_range
     x = rng.integers(lo, hi + 1, (vectors, k))
-    wlo, whi = cfg.operand_range(cfg.weight_signed)
-    w = np.clip(np.rint(rng.normal(0, 30 * 2 ** (n - 8), (cfg.cols, k))), wlo, whi)
+    wlo, whi = cfg.w_range
+    w = np.clip(np.rint(rng.normal(0, 30 * 2 ** (cfg.weight_bits - 8), (cfg.cols, k))), wlo,
+                whi)
     w = w.astype(np.int64)
-    exact = mac(x, w, bits=n, input_signed=cfg.input_signed, weight_signed=cfg.weight_signed)
+    exact = mac(x, w, **widths, input_signed=cfg.input_signed, weight_signed=cfg.weight_signed)
     olo, ohi = cfg.out_range
     scale = max(abs(olo), ohi) / np.maximum(np.abs(exact).max(axis=0), 1)
     m0, shift = quantize_multiplier(scale)
     rq = dict(m0=np.asarray(m0), shift=np.asarray(shift), y_zp=0, act_min=olo, act_max=ohi,
               rounding=cfg.rounding)
-    y_ref, _ = datapath_model(x, w, None, bits=n, input_signed=cfg.input_signed,
+    y_ref, _ = datapath_model(x, w, None, **widths, input_signed=cfg.input_signed,
                               weight_signed=cfg.weight_signed, rows=cfg.rows,
                               acc_bits=cfg.acc_bits, overflow=cfg.overflow, **rq)
     return x, w, exact, y_ref, rq
@@ -156,7 +159,7 @@ def fmt(v):
 
 def print_tables(cfg, adc_rows, noise_rows):
     xbc = cfg.crossbar
-    print(f"{cfg.name}: R={cfg.rows} C={cfg.cols} N={cfg.bits}, {xbc.cell_bits}-bit cells "
+    print(f"{cfg.name}: R={cfg.rows} C={cfg.cols} {cfg.widths_label}, {xbc.cell_bits}-bit cells "
           f"({xbc.weight_encoding}), {xbc.dac_bits}-bit DAC ({xbc.input_encoding}), "
           f"lossless ADC = {xbc.lossless_adc_bits} bits, configured ADC = {xbc.adc_bits} bits "
           f"({'lossless' if xbc.lossless else 'lossy'})")

@@ -206,11 +206,11 @@ def _xb_spec(cfg):
 
 def crossbar_spec_for(base, *, bits, adc_bits, adc_shift=None):
     """``base`` (a ``CrossbarSpec``) with another operand width / ADC (``ValueError`` when
-    illegal)."""
-    bits = max(bits, base.bits)
-    return dataclasses.replace(base, bits=bits, adc_bits=adc_bits, adc_shift=adc_shift,
-                               cell_bits=min(base.cell_bits, bits),
-                               dac_bits=min(base.dac_bits, bits))
+    illegal): each of its widths (A, W) raised to at least ``bits``."""
+    a, w = max(bits, base.input_bits), max(bits, base.weight_bits)
+    return dataclasses.replace(base, bits=None, input_bits=a, weight_bits=w,
+                               adc_bits=adc_bits, adc_shift=adc_shift,
+                               cell_bits=min(base.cell_bits, w), dac_bits=min(base.dac_bits, a))
 
 
 def calibrated_adc_shift(spec, qnet, xq):
@@ -354,7 +354,8 @@ def _run_point(pt, ctx):
                             ctx["out"])
     cfg = ctx["cfg"]
     if pt.engine == "mac":
-        fn = mac_engine(bits=max(max(pt.bits), cfg.bits), rows=cfg.rows, acc_bits=cfg.acc_bits,
+        fn = mac_engine(bits=max(*pt.bits, cfg.input_bits, cfg.weight_bits), rows=cfg.rows,
+                        acc_bits=cfg.acc_bits,
                         overflow=cfg.overflow, rounding=pt.rounding, clock=ctx["clock_mac"])
         res, outs = evaluate(qnet, fn, ctx["x"], ctx["y"], ctx["float_acts"])
         return res, outs
@@ -601,6 +602,12 @@ def _layer_rows(L, t, count):
     return im2col(t, L.kernel, L.stride, L.padding, L.x_zp)[0]
 
 
+def _operand_bits(cfg):
+    """The widest b-bit layer ``cfg`` runs: a sweep layer's inputs and weights are both b-bit
+    codes, so b must fit the input width A and the weight width W."""
+    return min(cfg.input_bits, cfg.weight_bits)
+
+
 def _layer_hw_configs(hcfg, pt, spec, n):
     """``--layer-config``: the configuration of each layer (default ``hcfg``), each with the
     point's rounding and wide enough for the layer's operands."""
@@ -613,10 +620,10 @@ def _layer_hw_configs(hcfg, pt, spec, n):
             raise UserError(f"--layer-config: layer {i} runs on {c.name}, which rounds "
                             f"{c.rounding!r}; allowed: configurations rounding like the checked "
                             f"point ({pt.rounding!r})")
-        if pt.bits[i] > c.bits:
+        if pt.bits[i] > _operand_bits(c):
             raise UserError(f"--layer-config: layer {i} has {pt.bits[i]}-bit operands; allowed:"
                             f" a configuration of at least {pt.bits[i]} bits ({c.name} has "
-                            f"{c.bits})")
+                            f"{c.widths_label})")
     return cfgs
 
 
@@ -626,9 +633,9 @@ def _hw_check(cfg, ctx, pts, results, *, hw_count, sims, outdir, out, layer_conf
     from .verify import run_verify
 
     pt, outs, _ = _hw_point(cfg, pts, results)
-    if max(pt.bits) > cfg.bits and not layer_config:
+    if max(pt.bits) > _operand_bits(cfg) and not layer_config:
         raise UserError(f"--hw-check: point {pt.label()} has {max(pt.bits)}-bit operands; "
-                        f"allowed: <= {cfg.bits} ({cfg.name})")
+                        f"allowed: <= {_operand_bits(cfg)} ({cfg.name}: {cfg.widths_label})")
     hcfg = _hw_config(cfg, pt, ctx)
     qnet = ctx["cache"][(pt.bits, pt.method)]
     cfgs = _layer_hw_configs(hcfg, pt, layer_config, len(qnet.layers))

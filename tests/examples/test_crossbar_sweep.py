@@ -30,3 +30,15 @@ def test_crossbar_sweep_on_isaac(tmp_path, repo_root):
         capture_output=True, text=True, timeout=600, cwd=repo_root)
     assert res.returncode == 0, res.stderr
     assert "lossless ADC = 9 bits, configured ADC = 9 bits (lossless)" in res.stdout
+
+
+def test_crossbar_sweep_on_a_mixed_width_tile(tmp_path, repo_root):
+    """xbar_w4a8 (8-bit inputs, 4-bit weights): the example reads both widths."""
+    res = subprocess.run(
+        [sys.executable, str(repo_root / "examples" / "crossbar_sweep.py"), "--config",
+         str(repo_root / "constraints" / "xbar_w4a8.yaml"), "-o", str(tmp_path / "x.png"),
+         "--vectors", "8"],
+        capture_output=True, text=True, timeout=600, cwd=repo_root)
+    assert res.returncode == 0, res.stderr
+    assert "R=8 C=4 A=8 W=4" in res.stdout
+    assert "lossless ADC = 7 bits, configured ADC = 7 bits (lossless)" in res.stdout

@@ -79,3 +79,18 @@ def test_bad_output_path_is_one_line(tmp_path, make_bad, repo_root):
     assert res.returncode == 2
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and expected in lines[0] and "Traceback" not in res.stderr
+
+
+def test_a_command_needing_one_width_says_so_in_one_line(tmp_path, monkeypatch, capsys,
+                                                        repo_root):
+    """No command reads ``cfg.bits`` of a mixed-width configuration today (issue 15); should
+    one again, ``constraints.MixedWidthsError`` becomes one line naming the command, exit 2."""
+    import sim.cli as cli
+    from constraints import common_bits
+    monkeypatch.setattr(cli, "_cmd_generate", lambda args, cfg: common_bits("Probe", 8, 4))
+    rc = cli.main(["generate", str(repo_root / "constraints" / "w4a8.yaml"), "-o",
+                   str(tmp_path / "g")])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("qmac generate: error: Probe: bits is not defined for input_bits=8, "
+                          "weight_bits=4") and "input_bits == weight_bits" in err

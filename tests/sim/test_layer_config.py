@@ -72,20 +72,23 @@ def test_bad_specs_on_the_command_line(tmp_path, capsys):
 @pytest.mark.long
 @pytest.mark.skipif(__import__("os").environ.get("QMAC_LONG") != "1",
                     reason="long: set QMAC_LONG=1")
-def test_qmac_run_8_4_8_on_per_layer_hardware(tmp_path, capsys, in_ci):
+@pytest.mark.parametrize("middle, name", [("constraints/int8.yaml@4", "int8_n4"),
+                                          ("constraints/w4a8.yaml", "w4a8")])
+def test_qmac_run_8_4_8_on_per_layer_hardware(tmp_path, capsys, in_ci, middle, name):
     """An 8/4/8 int8 model: layers 0 and 2 on int8 hardware, layer 1 on int8.yaml@4
-    (qmac_int8_n4); every hardware output == golden, golden == the interpreter."""
+    (qmac_int8_n4) or on the mixed-width W4A8 array (8-bit inputs, 4-bit weights); every
+    hardware output == golden, golden == the interpreter."""
     import json
     from tests.helpers.tflite_builder import mlp_8_4_8
     path = tmp_path / "mlp.tflite"
     path.write_bytes(mlp_8_4_8(np.random.default_rng(4)))
-    rc = main(["run", str(path), INT8, "--layer-config", "1=constraints/int8.yaml@4",
+    rc = main(["run", str(path), INT8, "--layer-config", f"1={middle}",
                "--compare", "tflite", "--count", "8", "--seed", "4", "-o", str(tmp_path / "o")])
     cap = capsys.readouterr()
     print(cap.out)
     assert rc == 0, cap.out + cap.err
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
-    assert rep["layer_config"]["ops"] == {"0": "int8", "1": "int8_n4", "2": "int8"}
+    assert rep["layer_config"]["ops"] == {"0": "int8", "1": name, "2": "int8"}
     hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
     assert len(hw) == 3 and all(r["hw_diff"] == 0 and r["cycles"] > 0 for r in hw)
     assert rep["tflite"]["unexplained"] == 0
