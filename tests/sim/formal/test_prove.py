@@ -32,6 +32,11 @@ def formal_tools(in_ci):
         pytest.skip(str(exc))
 
 
+#: The full data proofs take seconds of solver CPU per positive shift even at acc6 (measured
+#: 4.6 s for shift 3 at load 13): opt-in. The planted-bug tests below (in the suite) show the
+#: same harness is not vacuous.
+@pytest.mark.long
+@LONG
 @pytest.mark.parametrize("rounding", ["double", "single", "ruy", "single16"])
 def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     inst = Instance(f"rq {rounding}", "requantizer", _rq(rounding, W), cut=True)
@@ -40,6 +45,8 @@ def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     assert res.cases == 64
 
 
+@pytest.mark.long
+@LONG
 @pytest.mark.parametrize("rounding", ["double", "single16"])
 def test_requantizer_proved_per_channel(formal_tools, tmp_path, rounding):
     inst = Instance("rq pc", "requantizer", _rq(rounding, 4, per_channel=True, cols=2),
