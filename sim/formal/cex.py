@@ -56,13 +56,18 @@ def _acc_case(inst, trace):
     starts = [i for i, (_, v) in enumerate(beats) if v["free_first"]]
     out = dict(step=step, lane=c, signal=hw, hardware=trace[step][hw],
                reference=trace[step][ref], golden=None)
-    if starts and "acc" in hw:        # replay the open accumulation from its first beat
-        beats = beats[starts[-1]:]
-        bias = _bias_at(trace, c, beats[0][0], p["cols"])
+    if beats and "sticky" not in hw:
+        # replay the open accumulation from its first beat (without one since reset: from
+        # the reset value 0, which is what a bias of 0 gives)
+        if starts:
+            beats = beats[starts[-1]:]
+            bias = _bias_at(trace, c, beats[0][0], p["cols"])
+        else:
+            bias = 0
         acc, ovf = accumulate([v[f"free_psum_{c}"] for _, v in beats], bias=bias,
                               acc_bits=p["acc_bits"], overflow=p["overflow"])
-        out.update(golden=int(acc), inputs=dict(bias=bias, psums=[v[f"free_psum_{c}"]
-                                                                  for _, v in beats]))
+        out.update(golden=int(acc) if "acc" in hw else int(ovf),
+                   inputs=dict(bias=bias, psums=[v[f"free_psum_{c}"] for _, v in beats]))
     return out
 
 

@@ -39,7 +39,8 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="also prove the partial-product multiplier (stages 0-3) equal to acc*m0 "
                         "at narrow widths (slow: not finished within minutes here)")
     p.add_argument("--plant", choices=sorted(PLANTS), default=None,
-                   help="test only: plant a bug in the requantizer's RTLIL (must FAIL)")
+                   help="test only: plant a bug in the RTLIL (nudge1/nudge2: the requantizer's "
+                        "rounding terms, psum: the accumulator's partial sum; must FAIL)")
     p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
 
     e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist")
@@ -80,7 +81,7 @@ def index_list(text):
 
 def _cmd_prove(args):
     from .cex import explain
-    from .prove import MULTIPLIERS, default_instances, format_report, prove
+    from .prove import MULTIPLIERS, PLANT_BLOCKS, default_instances, format_report, prove
     insts = default_instances(widths=args.widths,
                               multipliers=MULTIPLIERS if args.multipliers else ())
     if args.only:
@@ -89,7 +90,7 @@ def _cmd_prove(args):
             raise UserError(f"--only={args.only!r} matches no instance; allowed: a part of "
                             f"a name in 'qmac prove' output")
     if args.plant:
-        insts = [i for i in insts if i.block == "requantizer" and not i.control]
+        insts = [i for i in insts if i.block == PLANT_BLOCKS[args.plant] and not i.control]
     print(f"qmac prove: {len(insts)} instances, yices via Yosys write_smt2, "
           f"{args.jobs} solver processes")
     t0 = time.monotonic()
@@ -112,7 +113,8 @@ def _cmd_equiv(args):
     res = equiv(cfg, Path(args.out))
     verdict = "PROVED" if res.proved else "NOT PROVED"
     print(f"qmac equiv: {cfg.toplevel}: {verdict} — {res.equiv_cells} $equiv cells, "
-          f"{res.unproven} unproven, {res.seconds:.1f} s (log: {Path(args.out) / 'equiv.log'})")
+          f"{res.unproven} unproven, {res.seconds:.1f} s wall, {res.cpu:.1f} s Yosys CPU "
+          f"(log: {Path(args.out) / 'equiv.log'})")
     return 0 if res.proved else 1
 
 

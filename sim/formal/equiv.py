@@ -6,12 +6,21 @@ Yosys ``proc``/``flatten``/``opt``/``opt_clean -purge`` -> ``write_verilog``, pl
 ``hw/generate.py`` rewrites), read back with full Yosys ``read_verilog``. Both get the same
 memory mapping (``memory -nomap``, then ``memory_map``: memories become registers with the
 same names on both sides) and are compared with ``equiv_make`` (state matched by name),
-``equiv_struct``, ``equiv_induct -seq`` and ``equiv_status -assert``: every output and
-every matched register equal in every cycle from the same initial state, proved by
-induction (unbounded).
+``equiv_struct``, ``equiv_simple -seq`` (most cells, each from its own input cone),
+``equiv_induct -seq`` (the rest: every matched register equal in every cycle, proved by
+induction, unbounded) and ``equiv_status``.
+
+Both sides also get ``opt_expr``, ``opt_dff`` and ``opt_merge`` after ``flatten``: the
+shipped netlist's ``opt`` merged identical registers (e.g. two ``valid`` chains with the same
+input and enable), so a gold register would have no partner of its name and induction could
+not constrain it; folding enables into the flip-flops and merging identical cells on both
+sides gives every register its partner. What is proved is therefore: the shipped Verilog
+(qmac's Yosys script, ``write_verilog``, qmac's rewrites, read back by full Yosys) equals
+Amaranth's RTLIL up to these three Yosys passes, which are trusted.
 """
 
 import re
+import resource
 import subprocess
 import time
 from dataclasses import dataclass
@@ -33,11 +42,12 @@ class EquivResult:
     equiv_cells: int
     unproven: int          # -1: the proof timed out
     log: str
+    cpu: float = 0.0       # CPU seconds of Yosys (user + system)
 
 
 def _script(top, seq, gold_reader):
-    prep = ["proc", "flatten", "memory -nomap", "memory_map", "opt_clean",
-            f"rename {top} {{name}}"]
+    prep = ["proc", "flatten", "opt_expr", "opt_clean", "opt_dff", "opt_merge",
+            "memory -nomap", "memory_map", "opt_clean", f"rename {top} {{name}}"]
     script = [gold_reader, *[c.format(name="gold") for c in prep],
               "design -stash gold_d",
               "read_verilog -sv gate.v", *[c.format(name="gate") for c in prep],
@@ -46,7 +56,8 @@ def _script(top, seq, gold_reader):
               "design -copy-from gate_d -as gate gate",
               "equiv_make gold gate equiv", "hierarchy -top equiv", "async2sync",
               "equiv_struct",
-              f"equiv_induct -seq {seq}", "tee -o status.txt equiv_status"]
+              f"equiv_simple -seq {seq}", f"equiv_induct -seq {seq}",
+              "tee -o status.txt equiv_status"]
     return script
 
 
@@ -58,19 +69,26 @@ def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=Fals
     gold_file = "gold.v" if gold_is_verilog else "gold.il"
     (workdir / gold_file).write_text(gold)
     (workdir / "gate.v").write_text(gate_verilog)
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), _child_cpu()
     reader = "read_verilog -sv gold.v" if gold_is_verilog else "read_rtlil gold.il"
     try:
         tools.run_yosys(workdir, _script(top, seq, reader), log="equiv.log", timeout=timeout)
     except subprocess.TimeoutExpired:
-        return EquivResult(False, time.monotonic() - t0, 0, -1, "timeout")
+        return EquivResult(False, time.monotonic() - t0, 0, -1, "timeout",
+                           _child_cpu() - cpu0)
     status = (workdir / "status.txt").read_text()
     found = re.search(r"Found (\d+) \$equiv cells", status)
     cells = int(found.group(1)) if found else 0
     unproven = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", status)
     bad = int(unproven.group(2)) if unproven else (0 if "Equivalence successfully proven" in
                                                    status else cells)
-    return EquivResult(bad == 0 and cells > 0, time.monotonic() - t0, cells, bad, status)
+    return EquivResult(bad == 0 and cells > 0, time.monotonic() - t0, cells, bad, status,
+                       _child_cpu() - cpu0)
+
+
+def _child_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def equiv(cfg, workdir, *, inject_fault=None, gate_verilog=None):

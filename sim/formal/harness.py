@@ -12,7 +12,7 @@ from amaranth.hdl import Assert, Assume, ClockDomain, Elaboratable, Module, Sign
 from hw.accumulator_bank import AccumulatorBank
 from hw.requantizer import CHUNK, M0_BITS, Requantizer
 
-from .reference import AccumulatorReference, RequantReference
+from .reference import AccumulatorReference, RequantReference, reduced_multiplier_reference
 
 __all__ = ["RequantMiter", "MultiplierMiter", "AccumulatorMiter", "PRODUCT_STAGE"]
 
@@ -32,8 +32,11 @@ class _CutRequantizer(Requantizer):
         super().__init__(**kwargs)
         shape = signed(self.acc_bits + M0_BITS - 1)
         self.products = [Signal(shape, name=f"product_{c}") for c in range(self.cols)]
+        #: the multiplier operand the hardware formed from ``m0`` (``"single16"``: ``rm·2**16``)
+        self.m0_in = [Signal(M0_BITS - 1, name=f"probe_m0_{c}") for c in range(self.cols)]
 
     def _multiply(self, m, load, acc, m0, c):
+        m.d.comb += self.m0_in[c].eq(m0[:M0_BITS - 1])
         return self._stage(m, load[2], self.products[c], f"p_q_{c}", self.products[c].shape())
 
 
@@ -128,11 +131,13 @@ class RequantMiter(Elaboratable):
             m.d.comb += dut.acc[c].eq(acc)
             wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
             wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
-            m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
+            mult = (reduced_multiplier_reference(m0) if dut.rounding == "single16"
+                    else m0[:31])
+            m.d.comb += [wide_acc.eq(acc), wide_m0.eq(mult)]
             return wide_acc * wide_m0
         product = dut.products[c]
-        if self.product == "operands":
-            m.d.comb += product.eq(acc * m0[:31])
+        if self.product == "operands":      # the hardware's own multiplier operand
+            m.d.comb += product.eq(acc * dut.m0_in[c])
         else:
             m.d.comb += product.eq(AnySeq(product.shape()))
             lo, hi = -(1 << (dut.acc_bits - 1)), (1 << (dut.acc_bits - 1)) - 1
@@ -149,6 +154,17 @@ class RequantMiter(Elaboratable):
                      ref.shift.eq(dut.shift[c] if dut.per_channel else dut.shift)]
         return ref.y
 
+    def _reduced_multiplier(self, m, dut, c):
+        """``"single16"``: the multiplier operand (``rm_q``, registered every cycle from the
+        constant ``m0``) is TFLite's ``reduced_multiplier(m0)·2**16`` from the first clock
+        edge on (the multiplier itself is proved for any 31-bit operand)."""
+        m0 = dut.m0[c] if dut.per_channel else dut.m0
+        ref = Signal(M0_BITS - 1, name=f"ref_m0_{c}")
+        primed = Signal(name=f"ref_primed_{c}")
+        m.d.sync += primed.eq(1)
+        m.d.comb += [ref.eq(reduced_multiplier_reference(m0)),
+                     Assert(~primed | (dut.m0_in[c] == ref))]
+
     def ports(self):
         return [self.domain.clk]
 
@@ -157,6 +173,9 @@ class RequantMiter(Elaboratable):
         m.domains.sync = self.domain
         m.submodules.dut = dut = self.dut
         self._params(m, dut)
+        if dut.rounding == "single16" and self.entry:
+            for c in range(dut.cols):
+                self._reduced_multiplier(m, dut, c)
         en = _free(m, 1, "en") if self.control else 1
         valid = _free(m, 1, "valid") if self.control else 1
         m.d.comb += [dut.en.eq(en), dut.valid.eq(valid)]

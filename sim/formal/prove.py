@@ -38,11 +38,14 @@ from hw.requantizer import CHUNK, ROUNDINGS, Requantizer
 from . import smt, tools
 from .harness import PRODUCT_STAGE, AccumulatorMiter, MultiplierMiter, RequantMiter
 
-__all__ = ["Instance", "default_instances", "prove", "PLANTS", "plant_rtlil", "format_report",
-           "MULTIPLIERS"]
+__all__ = ["Instance", "default_instances", "prove", "PLANTS", "PLANT_BLOCKS", "plant_rtlil",
+           "format_report", "MULTIPLIERS"]
 
-#: Planted bugs (test only): the wire whose adder loses its rounding term (lane 0).
-PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0"}
+#: Planted bugs (test only): the wire whose adder loses its second operand (lane 0): the
+#: requantizer's first or second rounding term (the nudge), the accumulator's partial sum.
+PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0", "psum": "sum_0"}
+#: The block each planted bug is in (``qmac prove --plant`` runs that block's instances).
+PLANT_BLOCKS = {"nudge1": "requantizer", "nudge2": "requantizer", "psum": "accumulator"}
 _OUT_BITS = 8
 
 
@@ -57,10 +60,23 @@ class Instance:
 
     @property
     def depth(self):
+        """Cycles unrolled. A requantizer data proof checks the *second* result after reset
+        (``LATENCY + 2`` cycles): every stage register then holds values of the first,
+        free, input, so a stage that depended on an earlier result would show; a multiplier
+        proof checks the first (its case fixes the ``acc`` of cycle 0)."""
         if self.block == "accumulator":
             return 8
         lat = PRODUCT_STAGE + 1 if self.block == "multiplier" else Requantizer.LATENCY
-        return 2 * lat + 2 if self.control else lat + 1
+        if self.control:
+            return 2 * lat + 2
+        return lat + 1 if self.block == "multiplier" else lat + 2
+
+    @property
+    def check(self):
+        """Steps whose assertions are checked: every step of a bounded run; only the last
+        step of a data proof (the first result of the flushed pipeline: values that entered
+        at the first enabled, valid cycle; before it, both sides show their initial values)."""
+        return None if self.method == "bmc" else [self.depth - 1]
 
     @property
     def method(self):
@@ -92,9 +108,8 @@ class Instance:
         return [{name: k} for k in range(-32, 32)]
 
 
-#: rounding modes the formal reference models (``"single16"``, TFLite's 16x8 int64 path, is
-#: not modelled there yet; it is checked by simulation against golden)
-PROVEN_ROUNDINGS = tuple(r for r in ROUNDINGS if r != "single16")
+#: rounding modes proved (all of them; ``"single16"`` with its ``reduced_multiplier``)
+PROVEN_ROUNDINGS = ROUNDINGS
 
 
 def _rq(rounding, acc_bits, *, per_channel=False, cols=1, out_signed=True, chunk=CHUNK):
@@ -183,14 +198,15 @@ def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
     yices = tools.require()["yices-smt2"]
     smt2 = build(inst, workdir, plant)
     results, widths = smt.bmc_cases(yices, smt2, inst.depth, inst.cases(), jobs=jobs,
-                                    progress=progress)
+                                    progress=progress, check=inst.check)
     failed = [(case, trace) for case, trace in results if trace is not None]
     cex = None
     if failed:
         case, trace = failed[0]
         if inst.cut:       # values of acc and m0 whose product fails: solve with one $mul
             smt2 = build(inst, workdir / "operands", plant, product="operands")
-            again, widths = smt.bmc_cases(yices, smt2, inst.depth, [case], jobs=1)
+            again, widths = smt.bmc_cases(yices, smt2, inst.depth, [case], jobs=1,
+                                          check=inst.check)
             trace = again[0][1]
         if trace is not None:
             cex = {"case": case, "trace": [{n: _signed(v, widths[n]) if not _unsigned(n)

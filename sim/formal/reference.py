@@ -16,6 +16,9 @@ to [-31, 30], ``left = max(s, 0)``, ``right = max(-s, 0)``, ``P = x·m`` exact):
 * ``"ruy"`` — the same ``h``, then ``(h + 2**(right-1)) >> right`` (ties toward +inf);
 * ``"single"`` — TFLite ``TFLITE_SINGLE_ROUNDING``: ``t = 31 - s``,
   ``(P + 2**(t-1)) >> t``;
+* ``"single16"`` — TFLite's int64 ``MultiplyByQuantizedMultiplier``: ``"single"`` of
+  ``P = x·rm·2**16``, ``rm`` the ``reduced_multiplier`` of ``m``
+  (:func:`reduced_multiplier_reference`; ``x·rm / 2**(15-s)`` is the same quotient);
 
 then ``y = min(max(r + y_zp, act_min), act_max)`` limited to the output type's range.
 """
@@ -24,7 +27,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RequantReference", "AccumulatorReference", "mbqm_reference", "clamp_reference"]
+__all__ = ["RequantReference", "AccumulatorReference", "mbqm_reference", "clamp_reference",
+           "reduced_multiplier_reference"]
 
 SHIFT_MIN, SHIFT_MAX = -31, 30
 
@@ -58,7 +62,7 @@ def mbqm_reference(m, product, shift, rounding):
     m.d.comb += s.eq(Mux(shift < SHIFT_MIN, SHIFT_MIN, Mux(shift > SHIFT_MAX, SHIFT_MAX, shift)))
     left = Mux(s > 0, s, 0)[:5]
     right = Mux(s < 0, -s, 0)[:5]
-    if rounding == "single":
+    if rounding in ("single", "single16"):     # single16: product = x·rm·2**16 (see below)
         t = (31 - s)[:6]                                   # 1 .. 62
         return (product + ((Const(1, 1) << t) >> 1)) >> t
     ab = product << left
@@ -68,6 +72,16 @@ def mbqm_reference(m, product, shift, rounding):
     if rounding == "double":
         return _rdbpot_away(h, right)
     return _rdbpot_up(h, right)
+
+
+def reduced_multiplier_reference(m0):
+    """TFLite's ``reduced_multiplier`` of the int64 ``MultiplyByQuantizedMultiplier`` (16x8
+    kernels) of ``m0`` (bits [0, 31) of the register): ``(m0 + 2**15) >> 16`` if
+    ``m0 < 0x7FFF0000``, else ``0x7FFF``; returned as the 31-bit multiplier ``rm·2**16``
+    that ``"single16"`` uses in place of ``m0``."""
+    m = m0[:31]
+    rm = Mux(m < 0x7FFF0000, (m + (1 << 15)) >> 16, 0x7FFF)
+    return rm << 16
 
 
 def clamp_reference(value, y_zp, act_min, act_max, out_bits, out_signed):

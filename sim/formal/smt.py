@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 __all__ = ["bmc_cases", "wire_widths"]
 
 _WIRE = re.compile(r"^; yosys-smt2-wire (\S+) (\d+)$", re.M)
-_VALUE = re.compile(r"\(\(\|top_n (\S+)\| s(\d+)\) #b([01]+)\)")
+_VALUE = re.compile(r"\(\(\|top_n (\S+)\| s(\d+)\) (#b[01]+|true|false)\)")
 _OBSERVED = ("free_", "obs_", "product_")
 
 
@@ -24,7 +24,7 @@ def wire_widths(smt2):
     return {name: int(width) for name, width in _WIRE.findall(smt2)}
 
 
-def _prefix(smt2, depth):
+def _prefix(smt2, depth, check=None):
     q = ["(set-option :produce-models true)", "(set-logic QF_UFBV)", smt2]
     q += [f"(declare-fun s{i} () |top_s|)" for i in range(depth)]
     q.append("(assert (|top_i| s0))")
@@ -32,7 +32,8 @@ def _prefix(smt2, depth):
         q.append(f"(assert (|top_u| s{i}))")
         if i:
             q.append(f"(assert (|top_t| s{i - 1} s{i}))")
-    q.append("(assert (not (and " + " ".join(f"(|top_a| s{i})" for i in range(depth)) + ")))")
+    steps = range(depth) if check is None else check
+    q.append("(assert (not (and " + " ".join(f"(|top_a| s{i})" for i in steps) + ")))")
     return "\n".join(q) + "\n"
 
 
@@ -83,8 +84,8 @@ def _model(solver, widths, depth):
     names = [n for n in widths if n.startswith(_OBSERVED)]
     terms = [f"(|top_n {n}| s{i})" for i in range(depth) for n in names]
     trace = [{} for _ in range(depth)]
-    for name, step, bits in _VALUE.findall(solver.values(terms)):
-        trace[int(step)][name] = int(bits, 2)
+    for name, step, bits in _VALUE.findall(solver.values(terms)):   # 1-bit wires are Bool
+        trace[int(step)][name] = int(bits[2:], 2) if bits[0] == "#" else int(bits == "true")
     return trace
 
 
@@ -104,13 +105,16 @@ def _worker(yices, prefix, widths, depth, cases, stop_on_fail):
     return results
 
 
-def bmc_cases(yices, smt2, depth, cases, *, jobs=2, stop_on_fail=True, progress=None):
+def bmc_cases(yices, smt2, depth, cases, *, jobs=2, stop_on_fail=True, progress=None,
+              check=None):
     """Check every case; returns ``[(case, trace or None)]`` (``None`` = proved).
+
+    ``check``: the steps whose assertions are checked (default: every step).
 
     ``trace`` is a list (one dict per step) of raw unsigned values of the observed wires.
     """
     widths = wire_widths(smt2)
-    prefix = _prefix(smt2, depth)
+    prefix = _prefix(smt2, depth, check)
     jobs = max(1, min(jobs, len(cases)))
     chunks = [cases[i::jobs] for i in range(jobs)]
     with ThreadPoolExecutor(jobs) as pool:
