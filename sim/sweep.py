@@ -46,6 +46,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from constraints import derive
+
 from .errors import UserError, VectorError
 
 __all__ = ["SweepPoint", "load_dataset", "run_sweep", "mac_engine", "crossbar_engine",
@@ -169,29 +171,24 @@ def crossbar_engine(spec, noise, *, acc_bits, overflow, rounding, clock=None, st
     return fn
 
 
-def _xb_spec(cfg):
-    """The configuration's crossbar tile as a ``golden.crossbar.CrossbarSpec``."""
-    from golden.crossbar import CrossbarSpec
-    return CrossbarSpec.from_record(cfg.crossbar)
-
-
 def crossbar_spec_for(base, *, bits, adc_bits, adc_shift=None):
-    """``base`` (a ``CrossbarSpec``) with another operand width / ADC (``ValueError`` when
-    illegal)."""
+    """``base`` (a ``constraints.CrossbarRecord``) with another operand width / ADC
+    (``ValueError`` when illegal; ``adc_shift=None``: the ``auto`` full scale)."""
+    from golden.crossbar import retile
     bits = max(bits, base.bits)
-    return dataclasses.replace(base, bits=bits, adc_bits=adc_bits, adc_shift=adc_shift,
-                               cell_bits=min(base.cell_bits, bits),
-                               dac_bits=min(base.dac_bits, bits))
+    return retile(base, bits=bits, adc_bits=adc_bits, adc_shift=adc_shift,
+                  cell_bits=min(base.cell_bits, bits), dac_bits=min(base.dac_bits, bits))
 
 
 def calibrated_adc_shift(spec, qnet, xq):
     """Per physical column, the LSB exponent of the smallest power-of-two full scale
     holding every ideal column sum of the calibration codes ``xq`` (all layers, phases,
     column tiles): ``k_j = max(0, bit_length(peak_j) − B)`` (CrossSim-style calibration)."""
-    from golden.crossbar import adc_quantize, column_sums, encode_weights, input_phases
+    from golden.crossbar import (adc_quantize, column_sums, encode_weights, input_phases,
+                                 retile)
     from golden.netquant import run_quantized
 
-    lossless = dataclasses.replace(spec, adc_bits=spec.lossless_adc_bits, adc_shift=0)
+    lossless = retile(spec, adc_bits=spec.lossless_adc_bits, adc_shift=0)
     peak = np.zeros(spec.phys_cols, np.int64)
 
     def fn(i, L, x):
@@ -290,7 +287,7 @@ def _full_scale_shift(fs, spec, cfg_spec, calibrated):
     if fs == "calibrated":
         return calibrated
     if fs == "config":  # the configured full scale(s) 2^(B_cfg + k_cfg), at this B
-        kmax = max(0, spec.lossless_adc_bits - spec.adc_bits) + 4
+        kmax = derive.max_adc_shift(spec.adc_bits, spec.lossless_adc_bits)
         return tuple(min(kmax, max(0, cfg_spec.adc_bits + k - spec.adc_bits))
                      for k in cfg_spec.adc_shift)
     return adc_shift_for_full_scale(int(fs), adc_bits=spec.adc_bits,
@@ -344,7 +341,8 @@ def _run_point(pt, ctx):
 
 
 def _point_spec(pt, qnet, ctx):
-    base = _xb_spec(ctx["cfg"])
+    from golden.crossbar import retile
+    base = ctx["cfg"].crossbar
     adc = base.lossless_adc_bits if pt.adc_bits == "lossless" else int(pt.adc_bits)
     try:
         spec = crossbar_spec_for(base, bits=max(pt.bits), adc_bits=adc)
@@ -353,7 +351,7 @@ def _point_spec(pt, qnet, ctx):
             xq = qnet.quantize_input(ctx["x_calib"])
             ctx["cache"][key] = calibrated_adc_shift(spec, qnet, xq)
         shift = _full_scale_shift(pt.full_scale, spec, base, ctx["cache"].get(key))
-        return dataclasses.replace(spec, adc_shift=shift)
+        return retile(spec, adc_shift=shift)
     except ValueError as exc:
         raise UserError(f"crossbar point {pt.label()}: {exc}") from None
 
@@ -557,7 +555,7 @@ def _hw_config(cfg, pt, ctx):
         return cfg
     qnet = ctx["cache"][(pt.bits, pt.method)]
     spec = _point_spec(pt, qnet, ctx)
-    if spec == _xb_spec(cfg):
+    if spec.tile_parameters() == cfg.crossbar.tile_parameters():
         return cfg                      # the configuration as given: no override, same build
     fs = [1 << (spec.adc_bits + k) for k in spec.adc_shift]
     return config_with_overrides(cfg, adc_bits=spec.adc_bits,
