@@ -450,10 +450,6 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
               sims=("verilator",), stream: TextIO | None = None, progress=True,
               layer_config: str | None = None) -> int:
     """Run the sweep (module docstring); returns 0, or 1 when a check fails."""
-    from golden.network import load_float_network
-
-    from .report import ProgressBar
-
     if layer_config is not None:
         from .layer_config import parse_layer_config
         if not hw_check:
@@ -462,22 +458,8 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
         parse_layer_config(layer_config)       # syntax errors before any work
     out = stream or sys.stdout
     outdir = Path(outdir)
-    try:
-        net = load_float_network(model_path)
-    except ValueError as exc:
-        raise VectorError(str(exc)) from None
-    x, y, x_calib = load_dataset(data_path)
-    if x.shape[1:] != tuple(net.input_shape):
-        raise VectorError(f"{data_path}: x: shape {list(x.shape)} does not match the model "
-                          f"input {list(net.input_shape)}; allowed: [B, "
-                          f"{', '.join(map(str, net.input_shape))}]")
-    if count:
-        x, y = x[:count], y[:count]
+    net, x, y, x_calib = _load_inputs(model_path, data_path, count, layer_bits)
     L = len(net.layers)
-    for lb in layer_bits:
-        if len(lb) != L:
-            raise UserError(f"--layer-bits={','.join(map(str, lb))} has {len(lb)} values; "
-                            f"allowed: {L} (one per layer of {model_path})")
     roundings = list(roundings or [cfg.rounding])
     if cfg.crossbar is not None:
         xb_bits = list(xb_bits or [max(bits)])
@@ -491,15 +473,7 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
                   seeds=seeds, noise_adc_bits=noise_adc_bits)
     out.write(f"qmac sweep: {model_path} ({L} layers, {_macs(net, x):,} MACs per example) on "
               f"{len(y)} examples of {data_path}, {cfg.name}: {len(pts)} points\n")
-    bar = ProgressBar(len(pts), enabled=progress and getattr(sys.stderr, "isatty", bool)())
-    rows, results, t0 = [], [], time.perf_counter()
-    for pt in pts:
-        bar.start(pt.label())
-        res, outs = _run_point(pt, ctx)
-        bar.finish(pt.label(), f"{100 * res['accuracy']:.2f} %")
-        rows.append(_row(pt, res))
-        results.append((pt, outs, res))
-    wall = time.perf_counter() - t0
+    rows, results, wall = _run_points(pts, ctx, progress)
     out.write(format_sweep_table(rows, float_acc) + "\n")
     status = 0 if _lossless_check(rows, results, out) else 1
     cm, cx = ctx["clock_mac"], ctx["clock_xb"]
@@ -520,6 +494,44 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
         written += write_plots(outdir, rows, float_acc)
     out.write(f"qmac sweep: wrote {', '.join(str(outdir / w) for w in written)}\n")
     return status
+
+
+def _load_inputs(model_path, data_path, count, layer_bits):
+    """``(net, x, y, x_calib)``: the float network and the dataset (the first ``count``
+    examples), checked against each other and ``layer_bits``."""
+    from golden.network import load_float_network
+    try:
+        net = load_float_network(model_path)
+    except ValueError as exc:
+        raise VectorError(str(exc)) from None
+    x, y, x_calib = load_dataset(data_path)
+    if x.shape[1:] != tuple(net.input_shape):
+        raise VectorError(f"{data_path}: x: shape {list(x.shape)} does not match the model "
+                          f"input {list(net.input_shape)}; allowed: [B, "
+                          f"{', '.join(map(str, net.input_shape))}]")
+    if count:
+        x, y = x[:count], y[:count]
+    L = len(net.layers)
+    for lb in layer_bits:
+        if len(lb) != L:
+            raise UserError(f"--layer-bits={','.join(map(str, lb))} has {len(lb)} values; "
+                            f"allowed: {L} (one per layer of {model_path})")
+    return net, x, y, x_calib
+
+
+def _run_points(pts, ctx, progress):
+    """Every point through golden (a progress bar on a terminal): ``(rows, results,
+    wall seconds)``."""
+    from .report import ProgressBar
+    bar = ProgressBar(len(pts), enabled=progress and getattr(sys.stderr, "isatty", bool)())
+    rows, results, t0 = [], [], time.perf_counter()
+    for pt in pts:
+        bar.start(pt.label())
+        res, outs = _run_point(pt, ctx)
+        bar.finish(pt.label(), f"{100 * res['accuracy']:.2f} %")
+        rows.append(_row(pt, res))
+        results.append((pt, outs, res))
+    return rows, results, time.perf_counter() - t0
 
 
 def _print_rates(out, cm, cx, wall):
