@@ -23,11 +23,10 @@ from pathlib import Path
 import pytest
 
 from sim.config import load_config
-from sim.errors import ToolError
 from sim.regress import prepare
 from sim.runner import build
-from sim.tools import require_simulators
 from tests.helpers.processes import live_processes
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "name: tiny\noperands: {bits: 4}\narray: {rows: 4, cols: 4, weight_tiles: 2}\n"
@@ -38,12 +37,7 @@ RETURN_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, in_ci):
     """The tiny configuration, generated and built for Icarus in a private build cache."""
-    try:
-        require_simulators(["icarus"], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
+    need("icarus", in_ci)
     root = tmp_path_factory.mktemp("faults")
     cfg_path = root / "tiny.yaml"
     cfg_path.write_text(TINY)

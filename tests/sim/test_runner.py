@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from sim.config import load_config
-from sim.errors import ToolError
 from sim.regress import prepare
 from sim.runner import build, run_test
-from sim.tools import require_simulators
 from tests.helpers.processes import live_processes
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +40,7 @@ async def crash(dut):
 
 @pytest.fixture(scope="module")
 def icarus_build(tmp_path_factory, in_ci):
-    try:
-        require_simulators(["icarus"], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
+    need("icarus", in_ci)
     root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
     prep = prepare(load_config(REPO / "constraints" / "int8.yaml"), root)
     return prep, root, build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel,
