@@ -74,52 +74,11 @@ def _reference_pipeline(m, value, en, load_out, regs, name, obs):
     return q[-1]
 
 
-def _wide_product(m, acc, m0, acc_bits, c):
-    """The reference product ``acc·m0[:31]`` of lane ``c``, formed from operands sign-extended
-    by one more bit (independent of the hardware's chunked multiplier)."""
-    wide_acc = Signal(signed(acc_bits + 1), name=f"ref_acc_{c}")
-    wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
-    m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
-    return wide_acc * wide_m0
-
-
-def _assert_equal(m, hw_value, ref_value, c):
-    """``Assert(hw == ref)`` of lane ``c`` through the observed signal ``obs_hw_<c>``."""
-    hw = Signal(ref_value.shape(), name=f"obs_hw_{c}")
-    m.d.comb += [hw.eq(hw_value), Assert(hw == ref_value)]
-
-
-class _Miter(Elaboratable):
-    """A ``dut`` in a reset-less ``sync`` domain whose clock is the miter's only port."""
-
-    def __init__(self, dut, control=False):
-        self.dut, self.control = dut, control
-        self.domain = ClockDomain("sync", reset_less=True)
-
-    def ports(self):
-        return [self.domain.clk]
-
-    def _module(self):
-        """``(m, dut)``: a module with the ``sync`` domain and the DUT as ``dut``."""
-        m = Module()
-        m.domains.sync = self.domain
-        m.submodules.dut = self.dut
-        return m, self.dut
-
-    def _controls(self, m, before=()):
-        """``(en, valid)``: free every cycle with ``control``, else 1; driven into the DUT
-        (after the statements ``before``)."""
-        en = _free(m, 1, "en") if self.control else 1
-        valid = _free(m, 1, "valid") if self.control else 1
-        m.d.comb += [*before, self.dut.en.eq(en), self.dut.valid.eq(valid)]
-        return en, valid
-
-
 #: The requantizer's stage whose register holds the product ``P`` (stages 0-3 multiply).
 PRODUCT_STAGE = 3
 
 
-class RequantMiter(_Miter):
+class RequantMiter(Elaboratable):
     """``Requantizer`` vs :class:`RequantReference` behind a pipeline of ``LATENCY`` stages.
 
     Parameters
@@ -142,11 +101,12 @@ class RequantMiter(_Miter):
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
                  chunk=CHUNK, product="cut", control=False):
         kind = _CutRequantizer if product in ("cut", "operands") else Requantizer
-        super().__init__(kind(cols=cols, acc_bits=acc_bits, out_bits=out_bits,
-                              out_signed=out_signed, rounding=rounding,
-                              per_channel=per_channel, chunk=chunk), control)
-        self.product = product
+        self.dut = kind(cols=cols, acc_bits=acc_bits, out_bits=out_bits,
+                        out_signed=out_signed, rounding=rounding, per_channel=per_channel,
+                        chunk=chunk)
+        self.product, self.control = product, control
         self.entry = 0 if product == "independent" else PRODUCT_STAGE
+        self.domain = ClockDomain("sync", reset_less=True)
 
     def _params(self, m, dut):
         lanes = range(dut.cols) if dut.per_channel else [None]
@@ -166,7 +126,10 @@ class RequantMiter(_Miter):
         m0 = dut.m0[c] if dut.per_channel else dut.m0
         if self.product == "independent":
             m.d.comb += dut.acc[c].eq(acc)
-            return _wide_product(m, acc, m0, dut.acc_bits, c)
+            wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
+            wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
+            m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
+            return wide_acc * wide_m0
         product = dut.products[c]
         if self.product == "operands":
             m.d.comb += product.eq(acc * m0[:31])
@@ -186,10 +149,17 @@ class RequantMiter(_Miter):
                      ref.shift.eq(dut.shift[c] if dut.per_channel else dut.shift)]
         return ref.y
 
+    def ports(self):
+        return [self.domain.clk]
+
     def elaborate(self, platform):
-        m, dut = self._module()
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.dut = dut = self.dut
         self._params(m, dut)
-        en, valid = self._controls(m)
+        en = _free(m, 1, "en") if self.control else 1
+        valid = _free(m, 1, "valid") if self.control else 1
+        m.d.comb += [dut.en.eq(en), dut.valid.eq(valid)]
         # the specified timing: a valid value appears on y LATENCY enabled cycles after it
         # entered stage 0 (``self.entry`` stages fewer after it entered stage ``entry``) and
         # y holds otherwise
@@ -198,11 +168,12 @@ class RequantMiter(_Miter):
             y_ref = _reference_pipeline(m, self._lane_ref(m, dut, c), en, vq[-1],
                                         dut.LATENCY - 1 - self.entry, f"ref_y_{c}",
                                         f"obs_ref_{c}")
-            _assert_equal(m, dut.y[c], y_ref, c)
+            hw_y = Signal(y_ref.shape(), name=f"obs_hw_{c}")
+            m.d.comb += [hw_y.eq(dut.y[c]), Assert(hw_y == y_ref)]
         return m
 
 
-class MultiplierMiter(_Miter):
+class MultiplierMiter(Elaboratable):
     """The requantizer's multiplier (stages 0-3: ``CHUNK``-bit partial products, row sums,
     ``P``) vs the exact product ``acc·m0[:31]``: the stage-3 register ``p_q`` equals the
     product of the ``acc`` that entered stage 0 four enabled cycles earlier and holds
@@ -210,37 +181,55 @@ class MultiplierMiter(_Miter):
     cycle if ``control``, else 1."""
 
     def __init__(self, *, acc_bits, chunk=CHUNK, cols=1, control=False):
-        super().__init__(_ProbedRequantizer(cols=cols, acc_bits=acc_bits, out_bits=8,
-                                            out_signed=True, rounding="double",
-                                            per_channel=False, chunk=chunk), control)
+        self.dut = _ProbedRequantizer(cols=cols, acc_bits=acc_bits, out_bits=8, out_signed=True,
+                                      rounding="double", per_channel=False, chunk=chunk)
+        self.control = control
+        self.domain = ClockDomain("sync", reset_less=True)
+
+    def ports(self):
+        return [self.domain.clk]
 
     def elaborate(self, platform):
-        m, dut = self._module()
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.dut = dut = self.dut
         m0 = _free(m, 32, "m0", const=True)
-        en, valid = self._controls(m, before=[dut.m0.eq(m0)])
+        en = _free(m, 1, "en") if self.control else 1
+        valid = _free(m, 1, "valid") if self.control else 1
+        m.d.comb += [dut.m0.eq(m0), dut.en.eq(en), dut.valid.eq(valid)]
         for name in ("shift", "y_zp", "act_min", "act_max"):
             m.d.comb += getattr(dut, name).eq(0)
         vq = _valid_chain(m, en, valid, PRODUCT_STAGE)
         for c in range(dut.cols):
             acc = _free(m, signed(dut.acc_bits), f"acc_{c}")
             m.d.comb += dut.acc[c].eq(acc)
+            wide_acc = Signal(signed(dut.acc_bits + 1), name=f"ref_acc_{c}")
+            wide_m0 = Signal(signed(33), name=f"ref_m_{c}")
+            m.d.comb += [wide_acc.eq(acc), wide_m0.eq(m0[:31])]
             want = Signal(signed(dut.acc_bits + M0_BITS - 1), name=f"ref_product_{c}")
-            m.d.comb += want.eq(_wide_product(m, acc, m0, dut.acc_bits, c))
+            m.d.comb += want.eq(wide_acc * wide_m0)
             p_ref = _reference_pipeline(m, want, en, vq[-1], PRODUCT_STAGE, f"ref_p_{c}",
                                         f"obs_ref_{c}")
-            _assert_equal(m, dut.p_q[c], p_ref, c)
+            hw_p = Signal(p_ref.shape(), name=f"obs_hw_{c}")
+            m.d.comb += [hw_p.eq(dut.p_q[c]), Assert(hw_p == p_ref)]
         return m
 
 
-class AccumulatorMiter(_Miter):
+class AccumulatorMiter(Elaboratable):
     """``AccumulatorBank`` vs one :class:`AccumulatorReference` per lane, every input free."""
 
     def __init__(self, *, cols, psum_bits, acc_bits, overflow):
-        super().__init__(AccumulatorBank(cols=cols, psum_bits=psum_bits, acc_bits=acc_bits,
-                                         overflow=overflow))
+        self.dut = AccumulatorBank(cols=cols, psum_bits=psum_bits, acc_bits=acc_bits,
+                                   overflow=overflow)
+        self.domain = ClockDomain("sync", reset_less=True)
+
+    def ports(self):
+        return [self.domain.clk]
 
     def elaborate(self, platform):
-        m, dut = self._module()
+        m = Module()
+        m.domains.sync = self.domain
+        m.submodules.dut = dut = self.dut
         ctl = {n: _free(m, 1, n) for n in ("en", "valid", "first", "last", "clear", "bias_en")}
         for n, s in ctl.items():
             m.d.comb += getattr(dut, n).eq(s)
