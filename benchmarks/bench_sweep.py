@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from golden_baseline import int_matmul_f64, requantize_split                  # noqa: E402
 
-from golden.crossbar import CrossbarNoise, CrossbarSpec                        # noqa: E402
+from golden.crossbar import CrossbarNoise                        # noqa: E402
 from golden.datapath import requantize, wrap                                   # noqa: E402
 from golden.netquant import datapath_layer, quantize_network, run_quantized    # noqa: E402
 from golden.network import FloatLayer, FloatNetwork                            # noqa: E402
@@ -124,7 +124,7 @@ def main(argv=None):
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     repeat = 2 if quick else 5
     rng = np.random.default_rng(0)
-    spec = CrossbarSpec.from_record(load_config(ROOT / "constraints" / "sidra_y1.yaml").crossbar)
+    spec = load_config(ROOT / "constraints" / "sidra_y1.yaml").crossbar
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; one "
           f"BLAS thread; best of >= {repeat} runs")
     print(f"{'network':>22}  {'batch':>5}  {'engine':>17}  {'G MAC/s':>8}  {'vs previous':>11}")

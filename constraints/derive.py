@@ -9,8 +9,8 @@ from .ranges import ceil_log2
 from .vocab import FULL_SCALE_AUTO
 
 __all__ = ["index_bits", "addr_bits", "load_data_bits", "tile_bits", "col_bits", "sel_bits",
-           "cmd_width", "slices", "polarities", "phys_cols", "sign_phase", "phase_plan",
-           "cell_max", "lossless_adc_bits", "max_adc_shift", "adc_shift_for_full_scale",
+           "cmd_width", "slices", "slice_widths", "polarities", "phys_cols",
+           "encoding_offset", "sign_phase", "phase_plan", "phase_weights", "cell_max", "lossless_adc_bits", "max_adc_shift", "adc_shift_for_full_scale",
            "cycles_per_vector", "FullScaleError"]
 
 
@@ -58,6 +58,12 @@ def slices(weight_bits, cell_bits):
     return -(-weight_bits // cell_bits)
 
 
+def slice_widths(weight_bits, cell_bits):
+    """Bits held by slice s: ``b``, the top slice ``W − (S−1)·b``."""
+    return tuple(min(cell_bits, weight_bits - s * cell_bits)
+                 for s in range(slices(weight_bits, cell_bits)))
+
+
 def polarities(weight_encoding):
     """E = 2 columns per slice (``differential``: w+, w−), 1 for ``offset``."""
     return 2 if weight_encoding == "differential" else 1
@@ -66,6 +72,12 @@ def polarities(weight_encoding):
 def phys_cols(cols, weight_bits, cell_bits, weight_encoding):
     """``C_phys = C·S·E``."""
     return cols * slices(weight_bits, cell_bits) * polarities(weight_encoding)
+
+
+def encoding_offset(bits, signed, encoding):
+    """The offset added before a value is driven/stored unsigned: ``2^(bits−1)`` for signed
+    values in ``offset`` encoding (inputs: A, weights: G), else 0."""
+    return 1 << (bits - 1) if signed and encoding == "offset" else 0
 
 
 def sign_phase(input_signed, input_encoding):
@@ -83,6 +95,13 @@ def phase_plan(bits, input_signed, dac_bits, input_encoding):
     if sign:
         plan.append((bits - 1, 1, True))
     return tuple(plan)
+
+
+def phase_weights(bits, dac_bits, plan):
+    """ω_p of every phase of ``plan`` (:func:`phase_plan`): ``2^lsb``; the sign phase (DAC
+    code ``2^(v−1)``) has ``−2^(A−v)``, so that ``ω·code = −2^(A−1)``: two's-complement MSB
+    weighting."""
+    return tuple(-(1 << (bits - dac_bits)) if sign else 1 << lo for lo, _, sign in plan)
 
 
 def cell_max(dac_bits, cell_bits):

@@ -1,7 +1,8 @@
 """Integer ranges and widths: the one signed/unsigned range helper and the widths derived
 from it (pure Python, exact for any width)."""
 
-__all__ = ["int_range", "ceil_log2", "signed_width_for", "product_range", "dot_product_bits",
+__all__ = ["int_range", "ceil_log2", "signed_width_for", "product_range", "dot_product_range",
+           "dot_product_bits",
            "exact_max_depth"]
 
 
@@ -34,11 +35,17 @@ def product_range(bits, input_signed, weight_signed, *, weight_bits=None):
     return min(corners), max(corners)
 
 
+def dot_product_range(bits, rows, input_signed, weight_signed, *, weight_bits=None):
+    """``(lo, hi)`` of a sum of ``rows`` products (:func:`product_range`)."""
+    lo, hi = product_range(bits, input_signed, weight_signed, weight_bits=weight_bits)
+    return rows * lo, rows * hi
+
+
 def dot_product_bits(bits, rows, input_signed, weight_signed, *, weight_bits=None):
     """Smallest signed width holding every sum of ``rows`` products of a ``bits``-bit input
     and a ``weight_bits``-bit weight (default: ``bits``)."""
-    lo, hi = product_range(bits, input_signed, weight_signed, weight_bits=weight_bits)
-    return signed_width_for(rows * lo, rows * hi)
+    return signed_width_for(*dot_product_range(bits, rows, input_signed, weight_signed,
+                                               weight_bits=weight_bits))
 
 
 def exact_max_depth(bits, acc_bits, input_signed, weight_signed, *, weight_bits=None):

@@ -13,7 +13,8 @@ import json
 from pathlib import PurePath
 
 from . import derive
-from .ranges import int_range
+from .fields import default_of
+from .ranges import dot_product_range, int_range
 
 __all__ = ["PortWidths", "DatapathRecord", "CrossbarRecord", "MixedWidthsError",
            "common_bits"]
@@ -194,6 +195,29 @@ class CrossbarRecord(OperandWidths):
     trim_range = property(lambda s: int_range(s.adc_bits, True),
                           doc="Per-column ADC offset trim, signed B bits.")
     dac_width = property(lambda s: s.rows * s.dac_bits, doc="``dac_codes`` port width.")
+    slice_widths = property(lambda s: derive.slice_widths(s.weight_bits, s.cell_bits),
+                            doc="Bits held by slice s (``b``, the top slice ``W − (S−1)·b``).")
+    weight_offset = property(lambda s: derive.encoding_offset(s.weight_bits, s.weight_signed,
+                                                              s.weight_encoding),
+                             doc="G: ``2^(W−1)`` for signed weights in ``offset`` encoding.")
+    input_offset = property(lambda s: derive.encoding_offset(s.input_bits, s.input_signed,
+                                                             s.input_encoding),
+                            doc="``2^(A−1)`` for signed inputs in ``offset`` encoding.")
+    phase_bits = property(lambda s: tuple((lo, w) for lo, w, _ in s.phase_plan),
+                          doc="``(lsb, width)`` of each phase's digit of the A-bit input.")
+    phase_weights = property(lambda s: derive.phase_weights(s.input_bits, s.dac_bits,
+                                                            s.phase_plan),
+                             doc="ω_p: ``2^lsb``; the sign phase ``−2^(A−v)``.")
+    sign_code = property(lambda s: 1 << (s.dac_bits - 1),
+                         doc="DAC code of the sign phase for a negative input: the DAC's MSB.")
+    adc_lsb = property(lambda s: tuple(1 << k for k in s.adc_shift),
+                       doc="LSB of each physical column's conversion, ``2^k_j``.")
+    input_range = property(lambda s: int_range(s.input_bits, s.input_signed))
+    weight_range = property(lambda s: int_range(s.weight_bits, s.weight_signed))
+    psum_range = property(lambda s: dot_product_range(s.input_bits, s.rows, s.input_signed,
+                                                      s.weight_signed,
+                                                      weight_bits=s.weight_bits),
+                          doc="Range of an exact dot product of R terms.")
 
     @property
     def ideal(self):
@@ -226,6 +250,27 @@ class CrossbarRecord(OperandWidths):
         return {**cfg.hw_params(), **self.top_parameters()}
 
     # --- plain data ----------------------------------------------------------------------
+    #: The parameters of a bare tile (what ``golden.crossbar.crossbar_tile`` takes).
+    TILE_PARAMETERS = ("input_bits", "weight_bits", "input_signed", "weight_signed", "rows",
+                       "cols", "cell_bits", "weight_encoding", "dac_bits", "input_encoding",
+                       "adc_bits", "adc_shift", "cols_per_adc", "weight_tiles")
+
+    def tile_parameters(self):
+        """``{name: value}`` of :data:`TILE_PARAMETERS`."""
+        return {k: getattr(self, k) for k in self.TILE_PARAMETERS}
+
+    @classmethod
+    def for_tile(cls, *, adc_shift, adc_full_scale_auto, **tile):
+        """A record of a bare tile (:data:`TILE_PARAMETERS`, ``adc_shift`` one exponent per
+        physical column): the full scales ``2^(B + k)`` follow from the shifts; nominal
+        ADC latency ``adc_bits``, the table's settle cycles, no noise, no clock."""
+        b = tile["adc_bits"]
+        return cls(adc_shift=tuple(adc_shift), adc_full_scale_auto=adc_full_scale_auto,
+                   adc_full_scale=tuple(1 << (b + k) for k in adc_shift), adc_latency=b,
+                   dac_settle_cycles=default_of("crossbar.dac_settle_cycles"),
+                   program_sigma=0.0, read_sigma=0.0, adc_offset_sigma=0.0, seed=0,
+                   clock_mhz=0.0, **tile)
+
     def to_dict(self):
         """The section as configured (resolved) plus the derived numbers."""
         fs = "auto" if self.adc_full_scale_auto else list(self.adc_full_scale)
@@ -368,6 +413,16 @@ class DatapathRecord(PortWidths):
         if self.crossbar is not None:
             d["crossbar"] = self.crossbar.to_dict()
         return d
+
+    @classmethod
+    def from_dict(cls, d):
+        """The record back from :meth:`to_dict` (``bits`` as the shorthand for both widths
+        when ``input_bits`` / ``weight_bits`` are missing; the crossbar section through
+        :meth:`CrossbarRecord.from_dict`). Extra keys are ignored."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "crossbar"]
+        kw = {**{k: d[k] for k in names if k in d}, **_widths_of(d)}
+        xb = d.get("crossbar")
+        return cls(**kw, crossbar=CrossbarRecord.from_dict(xb, d) if xb else None)
 
     @property
     def config_id(self):

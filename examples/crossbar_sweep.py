@@ -34,7 +34,6 @@ each alone, at the configuration's ADC and at a lossless ADC (noise only).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def valid_shift(spec_kw, k):
 def column_peaks(cfg, layer):
     """Largest ideal column sum of each physical column over the layer (for calibration)."""
     x, w = layer[0], layer[1]
-    spec = xb.CrossbarSpec.from_record(cfg.crossbar)
+    spec = cfg.crossbar
     k = x.shape[1]
     chunks = -(-k // spec.rows)
     pad = chunks * spec.rows - k
@@ -110,7 +109,7 @@ LABELS = {"auto": "auto full scale 2^L",
 
 
 def sweep_adc(cfg, layer):
-    base = dataclasses.asdict(xb.CrossbarSpec.from_record(cfg.crossbar))
+    base = cfg.crossbar.tile_parameters()
     lossless = cfg.crossbar.lossless_adc_bits
     fs_cal = None if cfg.crossbar.adc_full_scale_auto else max(cfg.crossbar.adc_full_scale)
     peaks = column_peaks(cfg, layer)
@@ -127,7 +126,7 @@ def sweep_adc(cfg, layer):
             if k is None or not all(valid_shift(kw, kk) for kk in ks):
                 entry[label] = None
                 continue
-            spec = xb.CrossbarSpec(**{**kw, "adc_shift": k})
+            spec = xb.crossbar_tile(**{**kw, "adc_shift": k})
             entry[label] = measure(cfg, spec, None, layer)
         if any(entry[c] is not None for c in CURVES):
             rows.append(entry)
@@ -138,9 +137,8 @@ NOISE_CURVES = ("program", "read", "program, lossless ADC", "read, lossless ADC"
 
 
 def sweep_noise(cfg, layer, seed):
-    spec = xb.CrossbarSpec.from_record(cfg.crossbar)
-    ideal_adc = xb.CrossbarSpec(**{**dataclasses.asdict(spec),
-                                   "adc_bits": cfg.crossbar.lossless_adc_bits, "adc_shift": 0})
+    spec = cfg.crossbar
+    ideal_adc = xb.retile(spec, adc_bits=spec.lossless_adc_bits, adc_shift=0)
     rows = []
     for sigma in NOISE_LEVELS:
         entry = {"sigma": sigma}

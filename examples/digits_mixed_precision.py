@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -35,7 +34,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from golden.network import FloatLayer, FloatNetwork, save_float_network  # noqa: E402
+sys.path.insert(0, str(ROOT / "examples"))
+
+from digits_sweep import train_mlp                                     # noqa: E402
+from golden.network import save_float_network                           # noqa: E402
 from sim.config import load_config                                     # noqa: E402
 from sim.sweep import run_sweep                                        # noqa: E402
 
@@ -53,21 +55,8 @@ timing: {clock_mhz: 300}
 
 
 def train(seed=0, iters=400):
-    from sklearn.datasets import load_digits
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-    d = load_digits()
-    x, y = d.data / 16.0, d.target.astype(np.int64)
-    idx = np.random.default_rng(seed).permutation(len(x))
-    tr, te = idx[:1200], idx[1200:]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier(hidden_layer_sizes=(32, 32), max_iter=iters, random_state=seed)
-        clf.fit(x[tr], y[tr])
-    acts = ("relu", "relu", "none")
-    net = FloatNetwork(tuple(FloatLayer("dense", w.T.copy(), b.copy(), a)
-                             for w, b, a in zip(clf.coefs_, clf.intercepts_, acts)), (64,))
-    return net, (x[tr], y[tr]), (x[te], y[te])
+    """The digits split and a trained 64→32→32→10 MLP (``digits_sweep.train_mlp``)."""
+    return train_mlp(seed, iters=iters, hidden=(32, 32))
 
 
 def main(argv=None) -> int:

@@ -51,8 +51,9 @@ from sim.config import load_config                                     # noqa: E
 from sim.sweep import run_sweep                                        # noqa: E402
 
 
-def train_mlp(seed=0, *, iters=300):
-    """The data split and a trained 64→32→10 MLP as a :class:`FloatNetwork`."""
+def train_mlp(seed=0, *, iters=300, hidden=(32,)):
+    """The data split and a trained 64→hidden…→10 ReLU MLP (default 64→32→10) as a
+    :class:`FloatNetwork`."""
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -63,12 +64,12 @@ def train_mlp(seed=0, *, iters=300):
     tr, te = idx[:1200], idx[1200:]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=iters, random_state=seed)
+        clf = MLPClassifier(hidden_layer_sizes=tuple(hidden), max_iter=iters,
+                            random_state=seed)
         clf.fit(x[tr], y[tr])
-    net = FloatNetwork((
-        FloatLayer("dense", clf.coefs_[0].T.copy(), clf.intercepts_[0].copy(), "relu"),
-        FloatLayer("dense", clf.coefs_[1].T.copy(), clf.intercepts_[1].copy(), "none"),
-    ), (64,))
+    acts = ("relu",) * len(hidden) + ("none",)
+    net = FloatNetwork(tuple(FloatLayer("dense", w.T.copy(), b.copy(), a)
+                             for w, b, a in zip(clf.coefs_, clf.intercepts_, acts)), (64,))
     return net, (x[tr], y[tr]), (x[te], y[te])
 
 

@@ -38,7 +38,7 @@ import dataclasses
 
 import numpy as np
 
-from constraints import derive, int_range
+from constraints import CrossbarRecord, derive
 from constraints import limits as _limits
 from constraints.vocab import INPUT_ENCODINGS, WEIGHT_ENCODINGS
 from golden._validate import (
@@ -57,7 +57,8 @@ __all__ = [
     "ADC_BITS_MAX",
     "lossless_adc_bits",
     "adc_shift_for_full_scale",
-    "CrossbarSpec",
+    "crossbar_tile",
+    "retile",
     "CrossbarNoise",
     "encode_weights",
     "decode_levels",
@@ -141,17 +142,19 @@ def adc_shift_for_full_scale(full_scale, *, adc_bits, lossless_bits):
 # ---------------------------------------------------------------------------------------
 # parameters
 
-@dataclasses.dataclass(frozen=True)
-class CrossbarSpec:
-    """Validated parameters of one crossbar tile and its converters (plain data).
+def crossbar_tile(*, bits=None, input_bits=None, weight_bits=None, input_signed,
+                  weight_signed, rows, cols, cell_bits, weight_encoding, dac_bits,
+                  input_encoding, adc_bits, adc_shift=None, cols_per_adc=1, weight_tiles=1):
+    """Validated parameters of one crossbar tile and its converters, as the contract's
+    :class:`constraints.CrossbarRecord` (the record ``sim`` resolves from a configuration
+    is used as it is; this builds one for a bare tile, see
+    :meth:`~constraints.CrossbarRecord.for_tile`).
 
     Parameters
     ----------
     bits : int or None
         N, ``[2, 16]``: the shorthand for ``input_bits = weight_bits = N``; when not
-        ``None`` it sets both (so ``dataclasses.replace(spec, bits=n)`` changes both).
-        ``None`` with ``input_bits`` and ``weight_bits`` given; after construction it is N
-        when the two widths are equal, else ``None``.
+        ``None`` it sets both (so ``retile(spec, bits=n)`` changes both).
     input_signed, weight_signed : bool
     rows, cols : int
         R ``[1, 256]`` rows (dot-product length) and C ``[1, 256]`` logical columns.
@@ -169,197 +172,66 @@ class CrossbarSpec:
         ``auto`` full scale, ``k = max(0, L − B)``.
     cols_per_adc : int
         m: physical columns multiplexed onto one ADC; must divide ``C_phys``.
-    tiles : int
-        T ``[1, 1024]`` (``constraints.limits.TILES_MAX``): weight tiles held by the macro (only sizes the noise arrays).
+    weight_tiles : int
+        T ``[1, 1024]`` (``constraints.limits.TILES_MAX``): weight tiles held by the macro
+        (only sizes the noise arrays).
     input_bits, weight_bits : int or None
         A (inputs ``x``: DAC phases) and W (stored weights ``w'``: cell slices), each
         ``[2, 16]``; both default to ``bits``.
+
+    Returns
+    -------
+    constraints.CrossbarRecord
     """
+    if bits is not None:
+        input_bits = weight_bits = check_int("bits", bits, _limits.BITS_MIN, _limits.BITS_MAX)
+    a = check_int("input_bits", input_bits, _limits.BITS_MIN, _limits.BITS_MAX)
+    wb = check_int("weight_bits", weight_bits, _limits.BITS_MIN, _limits.BITS_MAX)
+    tile = dict(
+        input_bits=a, weight_bits=wb,
+        input_signed=check_bool("input_signed", input_signed),
+        weight_signed=check_bool("weight_signed", weight_signed),
+        rows=check_int("rows", rows, 1, _limits.DIM_MAX),
+        cols=check_int("cols", cols, 1, _limits.DIM_MAX),
+        cell_bits=check_int("cell_bits", cell_bits, 1, wb),
+        weight_encoding=check_choice("weight_encoding", weight_encoding, WEIGHT_ENCODINGS),
+        dac_bits=check_int("dac_bits", dac_bits, 1, a),
+        input_encoding=check_choice("input_encoding", input_encoding, INPUT_ENCODINGS),
+        adc_bits=check_int("adc_bits", adc_bits, 1, ADC_BITS_MAX),
+        weight_tiles=check_int("weight_tiles", weight_tiles, 1, _limits.TILES_MAX))
+    cp = derive.phys_cols(cols, wb, cell_bits, weight_encoding)
+    m = check_int("cols_per_adc", cols_per_adc, 1, cp)
+    if cp % m:
+        raise ValueError(f"cols_per_adc={m} is out of range; allowed: a divisor of the "
+                         f"{cp} physical columns")
+    return CrossbarRecord.for_tile(cols_per_adc=m, adc_full_scale_auto=adc_shift is None,
+                                   adc_shift=_adc_shifts(adc_shift, tile, cp), **tile)
 
-    bits: int
-    input_signed: bool
-    weight_signed: bool
-    rows: int
-    cols: int
-    cell_bits: int
-    weight_encoding: str
-    dac_bits: int
-    input_encoding: str
-    adc_bits: int
-    adc_shift: tuple = None
-    cols_per_adc: int = 1
-    tiles: int = 1
-    input_bits: int = None
-    weight_bits: int = None
 
-    def __post_init__(self):
-        if self.bits is not None:
-            n = check_int("bits", self.bits, 2, 16)
-            object.__setattr__(self, "input_bits", n)
-            object.__setattr__(self, "weight_bits", n)
-        a = check_int("input_bits", self.input_bits, 2, 16)
-        wb = check_int("weight_bits", self.weight_bits, 2, 16)
-        object.__setattr__(self, "bits", a if a == wb else None)
-        check_bool("input_signed", self.input_signed)
-        check_bool("weight_signed", self.weight_signed)
-        check_int("rows", self.rows, 1, 256)
-        check_int("cols", self.cols, 1, 256)
-        check_int("cell_bits", self.cell_bits, 1, wb)
-        check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
-        check_int("dac_bits", self.dac_bits, 1, a)
-        check_choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
-        check_int("adc_bits", self.adc_bits, 1, ADC_BITS_MAX)
-        check_int("tiles", self.tiles, 1, _limits.TILES_MAX)
-        cp = self.phys_cols
-        m = check_int("cols_per_adc", self.cols_per_adc, 1, cp)
-        if cp % m:
-            raise ValueError(f"cols_per_adc={m} is out of range; allowed: a divisor of the "
-                             f"{cp} physical columns")
-        kmax = derive.max_adc_shift(self.adc_bits, self.lossless_adc_bits)
-        shift = self.adc_shift
-        if shift is None:
-            shift = max(0, self.lossless_adc_bits - self.adc_bits)
-        if isinstance(shift, (list, tuple, np.ndarray)):
-            shift = tuple(int(check_int(f"adc_shift[{j}]", k, 0, kmax))
-                          for j, k in enumerate(shift))
-            if len(shift) != cp:
-                raise ValueError(f"len(adc_shift)={len(shift)} is out of range; allowed: "
-                                 f"{cp} (one per physical column) or a single int")
-        else:
-            shift = (check_int("adc_shift", shift, 0, kmax),) * cp
-        object.__setattr__(self, "adc_shift", shift)
+def _adc_shifts(shift, tile, cp):
+    """One checked LSB exponent per physical column (``None``: the ``auto`` full scale)."""
+    lossless = derive.lossless_adc_bits(tile["rows"], tile["dac_bits"], tile["cell_bits"])
+    kmax = derive.max_adc_shift(tile["adc_bits"], lossless)
+    if shift is None:
+        shift = max(0, lossless - tile["adc_bits"])
+    if not isinstance(shift, (list, tuple, np.ndarray)):
+        return (check_int("adc_shift", shift, 0, kmax),) * cp
+    shift = tuple(int(check_int(f"adc_shift[{j}]", k, 0, kmax)) for j, k in enumerate(shift))
+    if len(shift) != cp:
+        raise ValueError(f"len(adc_shift)={len(shift)} is out of range; allowed: "
+                         f"{cp} (one per physical column) or a single int")
+    return shift
 
-    @classmethod
-    def from_record(cls, record):
-        """The spec of a contract :class:`constraints.CrossbarRecord` (what ``sim`` resolves
-        from a configuration and ``tb`` reads back)."""
-        return cls(bits=None, input_bits=record.input_bits, weight_bits=record.weight_bits,
-                   input_signed=record.input_signed,
-                   weight_signed=record.weight_signed, rows=record.rows, cols=record.cols,
-                   cell_bits=record.cell_bits, weight_encoding=record.weight_encoding,
-                   dac_bits=record.dac_bits, input_encoding=record.input_encoding,
-                   adc_bits=record.adc_bits, adc_shift=tuple(record.adc_shift),
-                   cols_per_adc=record.cols_per_adc, tiles=record.weight_tiles)
 
-    # --- weights ------------------------------------------------------------------------
-    @property
-    def slices(self):
-        """S = ceil(W / b) cells per weight magnitude."""
-        return derive.slices(self.weight_bits, self.cell_bits)
-
-    @property
-    def slice_widths(self):
-        """Bits held by slice s (``b``, the top slice ``W − (S−1)·b``)."""
-        b, n = self.cell_bits, self.weight_bits
-        return tuple(min(b, n - s * b) for s in range(self.slices))
-
-    @property
-    def polarities(self):
-        """E: 2 columns (w⁺, w⁻) per slice for ``differential``, 1 for ``offset``."""
-        return derive.polarities(self.weight_encoding)
-
-    @property
-    def phys_cols(self):
-        """``C_phys = C·S·E`` physical columns, column ``j = (c·S + s)·E + e``."""
-        return derive.phys_cols(self.cols, self.weight_bits, self.cell_bits,
-                                self.weight_encoding)
-
-    @property
-    def weight_offset(self):
-        """G: ``2^(W−1)`` for signed weights in ``offset`` encoding, else 0."""
-        return 1 << (self.weight_bits - 1) if (self.weight_encoding == "offset"
-                                         and self.weight_signed) else 0
-
-    # --- inputs -------------------------------------------------------------------------
-    @property
-    def input_offset(self):
-        """A: ``2^(N_x−1)`` (N_x = ``input_bits``) for signed inputs in ``offset``
-        encoding, else 0."""
-        return 1 << (self.input_bits - 1) if (self.input_encoding == "offset"
-                                         and self.input_signed) else 0
-
-    @property
-    def sign_phase(self):
-        """True when the sign bit is a phase of its own (signed, ``twos_complement``)."""
-        return derive.sign_phase(self.input_signed, self.input_encoding)
-
-    @property
-    def phase_bits(self):
-        """``(lsb, width)`` of each phase's digit within the ``input_bits``-bit input
-        pattern."""
-        return tuple((lo, width) for lo, width, _ in derive.phase_plan(
-            self.input_bits, self.input_signed, self.dac_bits, self.input_encoding))
-
-    @property
-    def sign_code(self):
-        """DAC code driven in the sign phase for a negative input: ``2^(v−1)``, the DAC's
-        MSB (so the sign phase uses half the DAC range, not one LSB)."""
-        return 1 << (self.dac_bits - 1)
-
-    @property
-    def phases(self):
-        """P: ``ceil(N/v)``, or ``ceil((N−1)/v) + 1`` with a separate sign phase."""
-        return len(self.phase_bits)
-
-    @property
-    def phase_weights(self):
-        """ω_p: ``2^lsb_p``; the sign phase (code ``2^(v−1)``) has ``−2^(N−v)``, so that
-        ``ω·code = −2^(N−1)``: two's-complement MSB weighting."""
-        w = [1 << lo for lo, _ in self.phase_bits]
-        if self.sign_phase:
-            w[-1] = -(1 << (self.input_bits - self.dac_bits))
-        return tuple(w)
-
-    # --- converters ---------------------------------------------------------------------
-    @property
-    def cell_max(self):
-        """Largest contribution of one cell: ``(2^v − 1)·(2^b − 1)``."""
-        return derive.cell_max(self.dac_bits, self.cell_bits)
-
-    @property
-    def column_max(self):
-        """Ymax = ``R·(2^v − 1)·(2^b − 1)``, the largest ideal column sum."""
-        return self.rows * self.cell_max
-
-    @property
-    def lossless_adc_bits(self):
-        """L = ``ceil(log2(Ymax + 1))``."""
-        return lossless_adc_bits(self.rows, self.dac_bits, self.cell_bits)
-
-    @property
-    def lossless(self):
-        """True when every ideal column sum converts exactly (B >= L and every LSB is 1)."""
-        return self.adc_bits >= self.lossless_adc_bits and not any(self.adc_shift)
-
-    @property
-    def adc_lsb(self):
-        """LSB of each physical column's conversion, ``2^k_j`` column units."""
-        return tuple(1 << k for k in self.adc_shift)
-
-    @property
-    def num_adcs(self):
-        """``C_phys / m`` ADCs; ADC ``a`` converts columns ``a·m .. a·m + m − 1``."""
-        return self.phys_cols // self.cols_per_adc
-
-    @property
-    def trim_range(self):
-        """Per-column offset trim, signed B bits: ``[−2^(B−1), 2^(B−1) − 1]``."""
-        return int_range(self.adc_bits, True)
-
-    @property
-    def input_range(self):
-        return int_range(self.input_bits, self.input_signed)
-
-    @property
-    def weight_range(self):
-        return int_range(self.weight_bits, self.weight_signed)
-
-    @property
-    def psum_range(self):
-        """Range of an exact dot product of R terms; reconstructed psums are clamped to it."""
-        (xl, xh), (wl, wh) = self.input_range, self.weight_range
-        corners = [a * b for a in (xl, xh) for b in (wl, wh)]
-        return self.rows * min(corners), self.rows * max(corners)
+def retile(spec, **changes):
+    """``spec`` (a :class:`constraints.CrossbarRecord`) with some tile parameters changed
+    (:func:`crossbar_tile`'s keywords), validated again; an ``auto`` full scale stays
+    ``auto`` (its shifts recomputed) unless ``adc_shift`` is among the changes."""
+    keep = None if _spec(spec).adc_full_scale_auto else spec.adc_shift
+    params = {**spec.tile_parameters(), "adc_shift": keep, **changes}
+    if "bits" in changes:
+        params.pop("input_bits"), params.pop("weight_bits")
+    return crossbar_tile(**params)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -414,8 +286,8 @@ class CrossbarNoise:
 
 
 def _spec(spec):
-    if not isinstance(spec, CrossbarSpec):
-        raise ValueError(f"spec={spec!r} is out of range; allowed: a CrossbarSpec")
+    if not isinstance(spec, CrossbarRecord):
+        raise ValueError(f"spec={spec!r} is out of range; allowed: a constraints.CrossbarRecord")
     return spec
 
 
@@ -443,7 +315,7 @@ def encode_weights(w, spec):
     ----------
     w : array_like of int, shape (..., R, C)
         Stored weights ``w'`` of a tile in crossbar orientation (row r, column c), N bits.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
 
     Returns
     -------
@@ -473,7 +345,7 @@ def decode_levels(levels, spec):
     Parameters
     ----------
     levels : array_like of int, shape (..., R, C_phys)
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
 
     Returns
     -------
@@ -502,13 +374,13 @@ def input_phases(x, spec):
     ``twos_complement`` the N−1 magnitude bits are split that way and the sign bit is a
     phase of its own that drives ``2^(v−1)`` (the DAC's MSB) on the rows whose input is
     negative, with weight ``−2^(N−v)``; so ``Σ_p ω_p·d_p = x + A`` exactly
-    (:attr:`CrossbarSpec.phase_weights`).
+    (:attr:`constraints.CrossbarRecord.phase_weights`).
 
     Parameters
     ----------
     x : array_like of int, shape (..., R)
         N-bit inputs (``input_signed``).
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
 
     Returns
     -------
@@ -579,7 +451,7 @@ def program_noise_fx(spec, noise):
     np.ndarray of int64, shape (T, R, C_phys)
     """
     spec, noise = _spec(spec), _noise(noise)
-    shape = (spec.tiles, spec.rows, spec.phys_cols)
+    shape = (spec.weight_tiles, spec.rows, spec.phys_cols)
     if noise.program_sigma == 0.0:
         return np.zeros(shape, dtype=np.int64)
     n = noise_streams(noise.seed)[0].standard_normal(shape)
@@ -611,7 +483,7 @@ def read_noise_fx(d, normals, spec, noise):
         DAC codes of the conversions.
     normals : array_like of float, shape (..., C_phys)
         Standard normals, drawn from ``noise_streams(seed)[1]`` in conversion order.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     noise : CrossbarNoise
     """
     spec, noise = _spec(spec), _noise(noise)
@@ -636,7 +508,7 @@ def column_values(d, levels, spec, *, program_fx=None, read_fx=None):
     ----------
     d : array_like of int, shape (..., R)
     levels : array_like of int, shape (R, C_phys)
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     program_fx : array_like of int, shape (R, C_phys), optional
     read_fx : array_like of int, shape (..., C_phys), optional
     """
@@ -670,7 +542,7 @@ def adc_quantize(y, spec, *, offset_lsb=None, frac_bits=ANALOG_FRAC_BITS):
     y : array_like of int, shape (..., C_phys)
         Column values in units of ``2^-frac_bits`` (:func:`column_values`), or ideal
         integer sums with ``frac_bits=0``.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     offset_lsb : array_like of float, shape (C_phys,), optional
         ADC offset of each column in LSB (:func:`adc_offsets_lsb`).
     frac_bits : int
@@ -712,7 +584,7 @@ def reconstruct(codes, x, w, spec, *, trim=0):
 
     For an ideal crossbar with a lossless ADC and zero trim, ``U = Σ_r (x_r + A)(w'_rc + G)``
     and ``psum = Σ_r x_r·w'_rc`` exactly; the clamp to the range an exact dot product can
-    take (:attr:`CrossbarSpec.psum_range`) only ever removes error.
+    take (:attr:`constraints.CrossbarRecord.psum_range`) only ever removes error.
 
     Parameters
     ----------
@@ -722,7 +594,7 @@ def reconstruct(codes, x, w, spec, *, trim=0):
         The inputs (the digital side knows them: ``Σ_r x_r`` is an adder tree).
     w : array_like of int, shape (R, C)
         The tile's stored weights (``Σ_r w'_rc`` is computed when the tile is loaded).
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     trim : int or array_like of int, shape (C_phys,)
         Per-column ADC offset trim in codes, signed B bits.
 
@@ -774,7 +646,7 @@ def crossbar_psums(x, w, spec, *, trim=0):
     x : array_like of int, shape (..., R)
     w : array_like of int, shape (R, C)
         Stored weights ``w'`` in crossbar orientation.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     trim : int or array_like of int, shape (C_phys,)
 
     Returns
@@ -812,7 +684,7 @@ def exact_layer_psums(x, w, spec):
     x : array_like of int, shape (..., K)
     w : array_like of int, shape (C, K)
         Stored weights ``w'`` (the ``golden.datapath`` orientation).
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
 
     Returns
     -------
@@ -831,8 +703,8 @@ def crossbar_layer_psums(x, w, spec, *, noise=None, trim=0, read_rng=None,
     """Partial sums of a layer through the crossbar, in the hardware schedule.
 
     ``K`` is split into ``ceil(K / R)`` chunks (zero-padded); chunk i is held in weight
-    tile ``i mod T`` (``T = spec.tiles``; the programming error is a per-cell pattern, so
-    reloading a tile does not change it). Conversions happen vector by vector (flattened
+    tile ``i mod T`` (``T = spec.weight_tiles``; the programming error is a per-cell
+    pattern, so reloading a tile does not change it). Conversions happen vector by vector (flattened
     leading axes, C order), within a vector chunk by chunk, within a chunk phase by phase
     (the order of ``CrossbarDatapath`` beats when a driver streams each vector's chunks
     together); read noise is drawn in that order, ``C_phys`` normals per phase, so
@@ -843,7 +715,7 @@ def crossbar_layer_psums(x, w, spec, *, noise=None, trim=0, read_rng=None,
     x : array_like of int, shape (..., K)
     w : array_like of int, shape (C, K)
         Stored weights ``w'``.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     noise : CrossbarNoise, optional
     trim : int or array_like of int, shape (C_phys,)
     read_rng : numpy.random.Generator, optional
@@ -866,7 +738,8 @@ def crossbar_layer_psums(x, w, spec, *, noise=None, trim=0, read_rng=None,
     d = np.moveaxis(input_phases(xt, spec), 0, 2)                  # (B, chunks, P, R)
     y = np.empty((nvec, chunks, spec.phases, spec.phys_cols), dtype=np.int64)
     for i in range(chunks):
-        y[:, i] = column_values(d[:, i], levels[i], spec, program_fx=prog[i % spec.tiles])
+        y[:, i] = column_values(d[:, i], levels[i], spec,
+                                program_fx=prog[i % spec.weight_tiles])
     if noise.read_sigma:
         rng = noise_streams(noise.seed)[1] if read_rng is None else read_rng
         normals = rng.standard_normal(y.shape)
@@ -895,7 +768,7 @@ def crossbar_datapath_model(x, w, bias, *, spec, acc_bits, overflow, m0, shift, 
         Stored weights ``w'`` (after :func:`golden.datapath.fold_zero_points`).
     bias : array_like of int, shape (C,) or (), or None
         Folded ``bias'``.
-    spec : CrossbarSpec
+    spec : constraints.CrossbarRecord
     acc_bits, overflow, m0, shift, y_zp, act_min, act_max, rounding
         As in :func:`golden.datapath.datapath_model`.
     noise : CrossbarNoise, optional

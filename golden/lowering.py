@@ -26,12 +26,27 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["MatmulLayer", "LoweredOp", "conv_geometry", "im2col", "lower_fully_connected",
-           "lower_conv_2d", "lower_depthwise_conv_2d", "depthwise_group"]
+__all__ = ["MatmulShape", "MatmulLayer", "LoweredOp", "conv_geometry", "im2col",
+           "lower_fully_connected", "lower_conv_2d", "lower_depthwise_conv_2d", "depthwise_group"]
+
+
+class MatmulShape:
+    """``shape`` and ``macs`` of a matrix product with ``x[B, K]`` and ``w[C, K]`` (the
+    lowered layers here and the testbench's folded layers)."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(B, K, C)``."""
+        return self.x.shape[0], self.x.shape[1], self.w.shape[0]
+
+    @property
+    def macs(self) -> int:
+        b, k, c = self.shape
+        return b * k * c
 
 
 @dataclasses.dataclass
-class MatmulLayer:
+class MatmulLayer(MatmulShape):
     """One matrix product plus requantization: TFLite's fully-connected arithmetic.
 
     ``y[b, c] = clamp(MBQM(Σ_k (x[b,k] − x_zp)(w[c,k] − w_zp) + bias[c], m0[c], shift[c])
@@ -52,15 +67,6 @@ class MatmulLayer:
     #: TFLite's accumulator: 32 (int32, the int8 kernels) or 48 (the 16x8 kernels' int64,
     #: whose MultiplyByQuantizedMultiplier assumes ``|acc| < 2^47``)
     acc_bits: int = 32
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.x.shape[0], self.x.shape[1], self.w.shape[0]
-
-    @property
-    def macs(self) -> int:
-        b, k, c = self.shape
-        return b * k * c
 
 
 @dataclasses.dataclass

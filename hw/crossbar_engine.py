@@ -6,6 +6,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from constraints import derive
+from constraints.ranges import dot_product_range
 from constraints.vocab import WEIGHT_ENCODINGS
 
 from ._util import (add, as_signed, ceil_log2, check_array, check_choice, check_fault, check_int,
@@ -182,25 +183,24 @@ class CrossbarEngine(wiring.Component):
         self.plan = phase_plan(bits=a, input_signed=self.input_signed, dac_bits=self.dac_bits,
                                input_encoding=self.input_encoding)
         self.PHASES = len(self.plan)
-        self.phase_weights = tuple(-(1 << (a - self.dac_bits)) if sign else 1 << lo
-                                   for lo, _, sign in self.plan)
-        self.A = 1 << (a - 1) if (self.input_signed and self.input_encoding == "offset") else 0
-        self.G = 1 << (w - 1) if (self.weight_signed and self.weight_encoding == "offset") else 0
+        self.phase_weights = derive.phase_weights(a, self.dac_bits, self.plan)
+        self.A = derive.encoding_offset(a, self.input_signed, self.input_encoding)
+        self.G = derive.encoding_offset(w, self.weight_signed, self.weight_encoding)
         self.x_range = int_range(a, self.input_signed)
         self.w_range = int_range(w, self.weight_signed)
         self.psum_bits = MacArray.psum_bits_for(input_bits=a, weight_bits=w,
                                                 input_signed=self.input_signed,
                                                 weight_signed=self.weight_signed, rows=self.rows)
-        corners = [a * b for a in self.x_range for b in self.w_range]
-        self.psum_range = (self.rows * min(corners), self.rows * max(corners))
-        self.TILE_BITS = max(1, ceil_log2(self.weight_tiles))
-        self.COL_BITS = max(1, ceil_log2(self.cols))
+        self.psum_range = dot_product_range(a, self.rows, self.input_signed,
+                                            self.weight_signed, weight_bits=w)
+        self.TILE_BITS = derive.tile_bits(self.weight_tiles)
+        self.COL_BITS = derive.col_bits(self.cols)
         self.ASUM_BITS = signed_width_for(self.rows * (self.x_range[0] + self.A),
                                           self.rows * (self.x_range[1] + self.A))
         self.WSUM_BITS = signed_width_for(self.rows * self.w_range[0],
                                           self.rows * self.w_range[1])
         self.NUM_ADCS = self.PHYS_COLS // self.cols_per_adc
-        self.SEL_BITS = max(1, ceil_log2(self.cols_per_adc))
+        self.SEL_BITS = derive.sel_bits(self.cols_per_adc)
         self.TRIM_ADDR_BITS = max(1, ceil_log2(self.PHYS_COLS))
 
     def _layouts(self):

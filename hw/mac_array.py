@@ -5,6 +5,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from constraints import derive
 from constraints.ranges import dot_product_bits, product_range
 
 from ._util import (add, ceil_log2, check_array, eq_const, extend, lt,
@@ -101,8 +102,8 @@ class MacArray(wiring.Component):
         self.psum_bits = self.psum_bits_for(input_bits=a, weight_bits=w,
                                             input_signed=input_signed,
                                             weight_signed=weight_signed, rows=rows)
-        self.TILE_BITS = max(1, ceil_log2(self.weight_tiles))
-        self.COL_BITS = max(1, ceil_log2(self.cols))
+        self.TILE_BITS = derive.tile_bits(self.weight_tiles)
+        self.COL_BITS = derive.col_bits(self.cols)
         self.tree_levels = ceil_log2(self.rows)
         self.LATENCY = self.latency_for(rows=rows)
 

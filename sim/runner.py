@@ -357,15 +357,7 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
         from .hwcov import VERILATOR_COVERAGE_ARGS
         build_args += VERILATOR_COVERAGE_ARGS
     ccache = find_ccache() if sim == "verilator" else None
-    key = {
-        "sim": sim, "sim_version": simulator.version_text, "sim_exe": str(simulator.executable),
-        "waves": waves, "verilog": _sha256_file(verilog_path), "harness": _sha256_file(HARNESS),
-        "parameters": parameters, "defines": defines,
-        "build_args": [a for a in build_args if not a.endswith(".vlt")],
-        "makeflags": os.environ.get("MAKEFLAGS", "") if sim == "verilator" else "",
-        "public": "harness-only", "opt_fast": VERILATOR_OPT_FAST if sim == "verilator" else "",
-        "cocotb": _cocotb_version(), "python": sys.version.split()[0], "timescale": TIMESCALE,
-    }
+    key = _build_key(simulator, waves, verilog_path, parameters, defines, build_args)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     stamp = bdir / STAMP
     artifact = bdir / ("sim.vvp" if sim == "icarus" else HARNESS_TOP)
@@ -403,6 +395,22 @@ def build(*, verilog_path: Path, dut_toplevel: str, hp: HwParams, sim: str, buil
                      note=note)
     finally:
         lock.close()
+
+
+def _build_key(simulator, waves, verilog_path, parameters, defines,
+               build_args) -> dict[str, Any]:
+    """Everything a build with ``simulator`` (:func:`find_simulator`) depends on: its digest
+    decides whether a cached build is reused."""
+    sim = simulator.name
+    return {
+        "sim": sim, "sim_version": simulator.version_text, "sim_exe": str(simulator.executable),
+        "waves": waves, "verilog": _sha256_file(verilog_path), "harness": _sha256_file(HARNESS),
+        "parameters": parameters, "defines": defines,
+        "build_args": [a for a in build_args if not a.endswith(".vlt")],
+        "makeflags": os.environ.get("MAKEFLAGS", "") if sim == "verilator" else "",
+        "public": "harness-only", "opt_fast": VERILATOR_OPT_FAST if sim == "verilator" else "",
+        "cocotb": _cocotb_version(), "python": sys.version.split()[0], "timescale": TIMESCALE,
+    }
 
 
 def _cached_build(stamp: Path, digest: str, artifact: Path) -> tuple[bool, str]:

@@ -46,6 +46,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from constraints import derive
+
 from .errors import UserError, VectorError
 
 __all__ = ["SweepPoint", "load_dataset", "run_sweep", "mac_engine", "crossbar_engine",
@@ -198,29 +200,25 @@ def crossbar_engine(spec, noise, *, acc_bits, overflow, rounding, clock=None, st
     return fn
 
 
-def _xb_spec(cfg):
-    """The configuration's crossbar tile as a ``golden.crossbar.CrossbarSpec``."""
-    from golden.crossbar import CrossbarSpec
-    return CrossbarSpec.from_record(cfg.crossbar)
-
-
 def crossbar_spec_for(base, *, bits, adc_bits, adc_shift=None):
-    """``base`` (a ``CrossbarSpec``) with another operand width / ADC (``ValueError`` when
-    illegal): each of its widths (A, W) raised to at least ``bits``."""
+    """``base`` (a ``constraints.CrossbarRecord``) with another operand width / ADC
+    (``ValueError`` when illegal; ``adc_shift=None``: the ``auto`` full scale): each of its
+    widths (A, W) raised to at least ``bits``."""
+    from golden.crossbar import retile
     a, w = max(bits, base.input_bits), max(bits, base.weight_bits)
-    return dataclasses.replace(base, bits=None, input_bits=a, weight_bits=w,
-                               adc_bits=adc_bits, adc_shift=adc_shift,
-                               cell_bits=min(base.cell_bits, w), dac_bits=min(base.dac_bits, a))
+    return retile(base, input_bits=a, weight_bits=w, adc_bits=adc_bits, adc_shift=adc_shift,
+                  cell_bits=min(base.cell_bits, w), dac_bits=min(base.dac_bits, a))
 
 
 def calibrated_adc_shift(spec, qnet, xq):
     """Per physical column, the LSB exponent of the smallest power-of-two full scale
     holding every ideal column sum of the calibration codes ``xq`` (all layers, phases,
     column tiles): ``k_j = max(0, bit_length(peak_j) − B)`` (CrossSim-style calibration)."""
-    from golden.crossbar import adc_quantize, column_sums, encode_weights, input_phases
+    from golden.crossbar import (adc_quantize, column_sums, encode_weights, input_phases,
+                                 retile)
     from golden.netquant import run_quantized
 
-    lossless = dataclasses.replace(spec, adc_bits=spec.lossless_adc_bits, adc_shift=0)
+    lossless = retile(spec, adc_bits=spec.lossless_adc_bits, adc_shift=0)
     peak = np.zeros(spec.phys_cols, np.int64)
 
     def fn(i, L, x):
@@ -319,7 +317,7 @@ def _full_scale_shift(fs, spec, cfg_spec, calibrated):
     if fs == "calibrated":
         return calibrated
     if fs == "config":  # the configured full scale(s) 2^(B_cfg + k_cfg), at this B
-        kmax = max(0, spec.lossless_adc_bits - spec.adc_bits) + 4
+        kmax = derive.max_adc_shift(spec.adc_bits, spec.lossless_adc_bits)
         return tuple(min(kmax, max(0, cfg_spec.adc_bits + k - spec.adc_bits))
                      for k in cfg_spec.adc_shift)
     return adc_shift_for_full_scale(int(fs), adc_bits=spec.adc_bits,
@@ -374,7 +372,8 @@ def _run_point(pt, ctx):
 
 
 def _point_spec(pt, qnet, ctx):
-    base = _xb_spec(ctx["cfg"])
+    from golden.crossbar import retile
+    base = ctx["cfg"].crossbar
     adc = base.lossless_adc_bits if pt.adc_bits == "lossless" else int(pt.adc_bits)
     try:
         spec = crossbar_spec_for(base, bits=max(pt.bits), adc_bits=adc)
@@ -383,7 +382,7 @@ def _point_spec(pt, qnet, ctx):
             xq = qnet.quantize_input(ctx["x_calib"])
             ctx["cache"][key] = calibrated_adc_shift(spec, qnet, xq)
         shift = _full_scale_shift(pt.full_scale, spec, base, ctx["cache"].get(key))
-        return dataclasses.replace(spec, adc_shift=shift)
+        return retile(spec, adc_shift=shift)
     except ValueError as exc:
         raise UserError(f"crossbar point {pt.label()}: {exc}") from None
 
@@ -482,10 +481,6 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
               sims=("verilator",), stream: TextIO | None = None, progress=True,
               layer_config: str | None = None) -> int:
     """Run the sweep (module docstring); returns 0, or 1 when a check fails."""
-    from golden.network import load_float_network
-
-    from .report import ProgressBar
-
     if layer_config is not None:
         from .layer_config import parse_layer_config
         if not hw_check:
@@ -494,22 +489,8 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
         parse_layer_config(layer_config)       # syntax errors before any work
     out = stream or sys.stdout
     outdir = Path(outdir)
-    try:
-        net = load_float_network(model_path)
-    except ValueError as exc:
-        raise VectorError(str(exc)) from None
-    x, y, x_calib = load_dataset(data_path)
-    if x.shape[1:] != tuple(net.input_shape):
-        raise VectorError(f"{data_path}: x: shape {list(x.shape)} does not match the model "
-                          f"input {list(net.input_shape)}; allowed: [B, "
-                          f"{', '.join(map(str, net.input_shape))}]")
-    if count:
-        x, y = x[:count], y[:count]
+    net, x, y, x_calib = _load_inputs(model_path, data_path, count, layer_bits)
     L = len(net.layers)
-    for lb in layer_bits:
-        if len(lb) != L:
-            raise UserError(f"--layer-bits={','.join(map(str, lb))} has {len(lb)} values; "
-                            f"allowed: {L} (one per layer of {model_path})")
     roundings = list(roundings or [cfg.rounding])
     if cfg.crossbar is not None:
         xb_bits = list(xb_bits or [max(bits)])
@@ -523,15 +504,7 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
                   seeds=seeds, noise_adc_bits=noise_adc_bits)
     out.write(f"qmac sweep: {model_path} ({L} layers, {_macs(net, x):,} MACs per example) on "
               f"{len(y)} examples of {data_path}, {cfg.name}: {len(pts)} points\n")
-    bar = ProgressBar(len(pts), enabled=progress and getattr(sys.stderr, "isatty", bool)())
-    rows, results, t0 = [], [], time.perf_counter()
-    for pt in pts:
-        bar.start(pt.label())
-        res, outs = _run_point(pt, ctx)
-        bar.finish(pt.label(), f"{100 * res['accuracy']:.2f} %")
-        rows.append(_row(pt, res))
-        results.append((pt, outs, res))
-    wall = time.perf_counter() - t0
+    rows, results, wall = _run_points(pts, ctx, progress)
     out.write(format_sweep_table(rows, float_acc) + "\n")
     status = 0 if _lossless_check(rows, results, out) else 1
     cm, cx = ctx["clock_mac"], ctx["clock_xb"]
@@ -552,6 +525,44 @@ def run_sweep(cfg, *, model_path, data_path, bits=(8,), layer_bits=(), methods=(
         written += write_plots(outdir, rows, float_acc)
     out.write(f"qmac sweep: wrote {', '.join(str(outdir / w) for w in written)}\n")
     return status
+
+
+def _load_inputs(model_path, data_path, count, layer_bits):
+    """``(net, x, y, x_calib)``: the float network and the dataset (the first ``count``
+    examples), checked against each other and ``layer_bits``."""
+    from golden.network import load_float_network
+    try:
+        net = load_float_network(model_path)
+    except ValueError as exc:
+        raise VectorError(str(exc)) from None
+    x, y, x_calib = load_dataset(data_path)
+    if x.shape[1:] != tuple(net.input_shape):
+        raise VectorError(f"{data_path}: x: shape {list(x.shape)} does not match the model "
+                          f"input {list(net.input_shape)}; allowed: [B, "
+                          f"{', '.join(map(str, net.input_shape))}]")
+    if count:
+        x, y = x[:count], y[:count]
+    L = len(net.layers)
+    for lb in layer_bits:
+        if len(lb) != L:
+            raise UserError(f"--layer-bits={','.join(map(str, lb))} has {len(lb)} values; "
+                            f"allowed: {L} (one per layer of {model_path})")
+    return net, x, y, x_calib
+
+
+def _run_points(pts, ctx, progress):
+    """Every point through golden (a progress bar on a terminal): ``(rows, results,
+    wall seconds)``."""
+    from .report import ProgressBar
+    bar = ProgressBar(len(pts), enabled=progress and getattr(sys.stderr, "isatty", bool)())
+    rows, results, t0 = [], [], time.perf_counter()
+    for pt in pts:
+        bar.start(pt.label())
+        res, outs = _run_point(pt, ctx)
+        bar.finish(pt.label(), f"{100 * res['accuracy']:.2f} %")
+        rows.append(_row(pt, res))
+        results.append((pt, outs, res))
+    return rows, results, time.perf_counter() - t0
 
 
 def _print_rates(out, cm, cx, wall):
@@ -587,7 +598,7 @@ def _hw_config(cfg, pt, ctx):
         return cfg
     qnet = ctx["cache"][(pt.bits, pt.method)]
     spec = _point_spec(pt, qnet, ctx)
-    if spec == _xb_spec(cfg):
+    if spec.tile_parameters() == cfg.crossbar.tile_parameters():
         return cfg                      # the configuration as given: no override, same build
     fs = [1 << (spec.adc_bits + k) for k in spec.adc_shift]
     return config_with_overrides(cfg, adc_bits=spec.adc_bits,

@@ -63,47 +63,28 @@ _GENERIC_CLASSES = (
     (r"\$_S?DFFS?R?E?_\w+_$|\$_DFF\w*_$|\$_SDFF\w*_$|\$_ALDFF\w*_$|\$_DLATCH\w*_$", "ff"),
 )
 
-TARGETS: dict[str, Target] = {
-    "ecp5": Target(
-        name="ecp5",
-        script=("synth_ecp5 -top {top} -json {top}_ecp5.json",),
-        classes=_ECP5_CLASSES,
-        # LFE5U-85F (Lattice ECP5 family data sheet): 84k LUT4, 156 18x18 multipliers,
-        # 208 sysMEM EBR; one CCU2C takes the LUT4 pair of a slice half.
-        device="LFE5U-85F-6",
-        capacity={"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208},
-        pnr=True,
-    ),
-    "ice40": Target(
-        name="ice40",
-        script=("synth_ice40 -dsp -top {top}",),
-        classes=_ICE40_CLASSES,
-        # iCE40 UltraPlus UP5K (the iCE40 with DSPs): 5280 LUT4, 8 SB_MAC16, 30 EBR
-        device="iCE40UP5K",
-        capacity={"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30},
-    ),
-    "xc7": Target(
-        name="xc7",
-        script=("synth_xilinx -family xc7 -top {top}",),
-        classes=_XC7_CLASSES,
-        # Artix-7 XC7A200T (7 series data sheet): 134600 LUTs, 269200 FFs, 740 DSP48E1,
-        # 365 RAMB36 (730 RAMB18)
-        device="XC7A200T",
-        capacity={"lut": 134600, "ff": 269200, "dsp": 740, "bram": 730},
-    ),
-    "generic": Target(
-        name="generic",
-        # flip-flops with enable / sync reset become a plain D flip-flop plus gates, so
-        # every cell has a CMOS transistor cost in 'stat -tech cmos'
-        script=("synth -flatten -top {top}", "dfflegalize -cell $_DFF_P_ 01",
-                "abc -g cmos2", "opt_clean"),
-        classes=_GENERIC_CLASSES,
-        note=("ASIC-style area PROXY, not a standard-cell area: Yosys generic synthesis, "
-              "flip-flops lowered to plain D flip-flops plus gates, abc mapped to "
-              "NAND/NOR/NOT (cmos2), transistors estimated by Yosys 'stat -tech cmos'; "
-              "NAND2-equivalents = transistors / 4"),
-    ),
-}
+#: One row per target: name, Yosys script, cell classes, device, capacity per class.
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    # LFE5U-85F (Lattice ECP5 family data sheet): 84k LUT4, 156 18x18 multipliers,
+    # 208 sysMEM EBR; one CCU2C takes the LUT4 pair of a slice half.
+    Target("ecp5", ("synth_ecp5 -top {top} -json {top}_ecp5.json",), _ECP5_CLASSES,
+           "LFE5U-85F-6", {"lut": 83640, "ff": 83640, "dsp": 156, "bram": 208}, pnr=True),
+    # iCE40 UltraPlus UP5K (the iCE40 with DSPs): 5280 LUT4, 8 SB_MAC16, 30 EBR
+    Target("ice40", ("synth_ice40 -dsp -top {top}",), _ICE40_CLASSES,
+           "iCE40UP5K", {"lut": 5280, "ff": 5280, "dsp": 8, "bram": 30}),
+    # Artix-7 XC7A200T (7 series data sheet): 134600 LUTs, 269200 FFs, 740 DSP48E1,
+    # 365 RAMB36 (730 RAMB18)
+    Target("xc7", ("synth_xilinx -family xc7 -top {top}",), _XC7_CLASSES,
+           "XC7A200T", {"lut": 134600, "ff": 269200, "dsp": 740, "bram": 730}),
+    # flip-flops with enable / sync reset become a plain D flip-flop plus gates, so
+    # every cell has a CMOS transistor cost in 'stat -tech cmos'
+    Target("generic", ("synth -flatten -top {top}", "dfflegalize -cell $_DFF_P_ 01",
+                       "abc -g cmos2", "opt_clean"), _GENERIC_CLASSES,
+           note=("ASIC-style area PROXY, not a standard-cell area: Yosys generic synthesis, "
+                 "flip-flops lowered to plain D flip-flops plus gates, abc mapped to "
+                 "NAND/NOR/NOT (cmos2), transistors estimated by Yosys 'stat -tech cmos'; "
+                 "NAND2-equivalents = transistors / 4")),
+)}
 
 
 def classify(target: Target, cells: dict[str, int]) -> dict[str, int]:

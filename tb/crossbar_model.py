@@ -27,10 +27,10 @@ import dataclasses
 
 import numpy as np
 
+from constraints import CrossbarRecord, derive
 from golden.crossbar import (
     ANALOG_FRAC_BITS,
     CrossbarNoise,
-    CrossbarSpec,
     adc_offsets_lsb,
     adc_quantize,
     column_values,
@@ -70,17 +70,17 @@ class CrossbarMacro:
 
     Parameters
     ----------
-    spec : golden.crossbar.CrossbarSpec
+    spec : constraints.CrossbarRecord
     noise : golden.crossbar.CrossbarNoise, optional
     read_rng : numpy.random.Generator, optional
         Source of read-noise normals; default ``noise_streams(noise.seed)[1]``.
     """
 
-    def __init__(self, spec: CrossbarSpec, noise: CrossbarNoise | None = None, *,
+    def __init__(self, spec: CrossbarRecord, noise: CrossbarNoise | None = None, *,
                  read_rng=None):
         self.spec = spec
         self.noise = noise if noise is not None else CrossbarNoise()
-        self.levels = np.zeros((spec.tiles, spec.rows, spec.phys_cols), dtype=np.int64)
+        self.levels = np.zeros((spec.weight_tiles, spec.rows, spec.phys_cols), dtype=np.int64)
         self.program_fx = program_noise_fx(spec, self.noise)
         self.offset_lsb = (adc_offsets_lsb(spec, self.noise) if self.noise.adc_offset_sigma
                            else None)
@@ -96,9 +96,9 @@ class CrossbarMacro:
         """Apply one ``o_prog`` beat: logical column ``col`` of ``tile``;
         ``levels[((s·E + e)·R + r)·b +: b]`` goes to physical column ``(col·S + s)·E + e``."""
         sp = self.spec
-        if not 0 <= tile < sp.tiles or not 0 <= col < sp.cols:
+        if not 0 <= tile < sp.weight_tiles or not 0 <= col < sp.cols:
             raise ProtocolError(f"o_prog tile={tile}, col={col} is out of range; allowed: "
-                                f"tile < {sp.tiles}, col < {sp.cols}")
+                                f"tile < {sp.weight_tiles}, col < {sp.cols}")
         fields = unpack(levels_word, sp.cell_bits, sp.slices * sp.polarities * sp.rows)
         fields = fields.reshape(sp.slices * sp.polarities, sp.rows)
         for k in range(sp.slices * sp.polarities):
@@ -271,8 +271,7 @@ async def drive_crossbar(dut, responder: AdcResponder, *, clk=None, prefix="", p
         port("adc_code").value = code
         if prog and prog_ready and int(port("o_prog__valid").value):
             payload = int(port("o_prog__payload").value)
-            tile_bits = max(1, (sp.tiles - 1).bit_length())
-            col_bits = max(1, (sp.cols - 1).bit_length())
+            tile_bits, col_bits = derive.tile_bits(sp.weight_tiles), derive.col_bits(sp.cols)
             tile = payload & ((1 << tile_bits) - 1)
             col = (payload >> tile_bits) & ((1 << col_bits) - 1)
             macro.program_beat(tile, col, payload >> (tile_bits + col_bits))

@@ -99,10 +99,10 @@ class TbEnv:
             self.log.info("crossbar: %d physical columns, %d phases, %d ADCs x %d columns, "
                           "%d-bit ADC (%s, LSB 2^%s), ADC latency %d, settle %d, noise %s; "
                           "%d cycles/vector, latency %d", self.hp.phys_cols, self.hp.phases,
-                          self.hp.num_adcs, xb["cols_per_adc"], xb["adc_bits"],
-                          "lossless" if xb["lossless"] else "lossy",
-                          ",".join(map(str, sorted(set(xb["adc_shift"])))), xb["adc_latency"],
-                          xb["dac_settle_cycles"], xb["noise"], self.hp.cycles_per_vector(),
+                          self.hp.num_adcs, xb.cols_per_adc, xb.adc_bits,
+                          "lossless" if xb.lossless else "lossy",
+                          ",".join(map(str, sorted(set(xb.adc_shift)))), xb.adc_latency,
+                          xb.dac_settle_cycles, xb.to_dict()["noise"], self.hp.cycles_per_vector(),
                           self.hp.latency)
 
     def chunks(self):

@@ -1,88 +1,55 @@
-"""Widths and options of the datapath under test, as the testbenches see them.
+"""The datapath under test as the testbenches see it: the contract's record.
 
 The testbench never reads YAML (only ``sim/`` does, see docs/design.md): ``sim/runner.py``
-writes the resolved configuration plus the generated manifest to a JSON file and passes its
-path in ``QMAC_TB_PARAMS``; :meth:`HwParams.from_env` reads it back. All derived widths
-follow the address map and port layout of docs/design.md.
+writes the resolved configuration record (:meth:`constraints.DatapathRecord.to_dict`) plus
+the generated top's latency and module name to a JSON file and passes its path in
+``QMAC_TB_PARAMS``; :meth:`HwParams.from_env` reads the record back. Every width and
+derived number is the record's (:class:`constraints.DatapathRecord`,
+:class:`constraints.CrossbarRecord`): nothing is re-derived here.
 
-Crossbar configurations (a ``crossbar:`` section, docs/crossbar.md) carry a ``crossbar``
-dict: the tile's converter parameters (cell/DAC/ADC bits, encodings, per-column ADC LSB
-exponents, columns per ADC), the analog non-idealities, the nominal ADC latency and DAC
-settle time, and the derived numbers the testbench needs (physical columns, phases, cycles
-per vector). ``INDEX_BITS`` then also covers the ``C_phys`` trim registers (region 5).
+Crossbar configurations (a ``crossbar:`` section, docs/crossbar.md) carry the tile's record
+in ``crossbar``: converter parameters, per-column ADC LSB exponents, noise, nominal ADC
+latency and DAC settle time, and the derived numbers (physical columns, phases, cycles per
+vector). ``INDEX_BITS`` then also covers the ``C_phys`` trim registers (region 5).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from constraints import CrossbarRecord, PortWidths
+from constraints import CrossbarRecord, DatapathRecord
 
-__all__ = ["HwParams", "PARAMS_ENV", "crossbar_params"]
+__all__ = ["HwParams", "PARAMS_ENV"]
 
 PARAMS_ENV = "QMAC_TB_PARAMS"
 
 
 @dataclasses.dataclass(frozen=True)
-class HwParams(PortWidths):
-    """Parameters of the generated top as the testbench sees them. Every width is the
-    contract's (:class:`constraints.PortWidths`, :class:`constraints.CrossbarRecord`):
-    nothing is re-derived here."""
+class HwParams(DatapathRecord):
+    """The configuration record of the generated top plus what only the generator knows:
+    ``latency`` (the top's ``LATENCY``) and ``toplevel`` (its module name)."""
 
-    input_bits: int
-    weight_bits: int
-    input_signed: bool
-    weight_signed: bool
-    rows: int
-    cols: int
-    weight_tiles: int
-    acc_bits: int
-    overflow: str
-    out_bits: int
-    out_signed: bool
-    rounding: str
-    per_channel: bool
     latency: int = 0
-    name: str = "qmac"
     toplevel: str = ""
-    #: crossbar engine parameters (:func:`crossbar_params`), None for the MAC array
-    crossbar: dict | None = None
+
+    @classmethod
+    def from_record(cls, record: DatapathRecord, *, latency: int = 0,
+                    toplevel: str = "") -> "HwParams":
+        """``record`` as the testbench's parameters."""
+        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(DatapathRecord)}
+        return cls(**fields, latency=int(latency or 0), toplevel=toplevel or record.toplevel)
 
     # ------------------------------------------------------------------ crossbar
     @property
-    def is_crossbar(self) -> bool:
-        return bool(self.crossbar)
-
-    @functools.cached_property
     def xb(self) -> CrossbarRecord:
-        """The crossbar tile as the contract's record (AttributeError for the MAC array)."""
-        if not self.crossbar:
+        """The crossbar tile's record (AttributeError for the MAC array)."""
+        if self.crossbar is None:
             raise AttributeError("not a crossbar configuration")
-        xb, noise = self.crossbar, self.crossbar["noise"]
-        shift = tuple(int(k) for k in xb["adc_shift"])
-        b = int(xb["adc_bits"])
-        return CrossbarRecord(
-            rows=self.rows, cols=self.cols, cell_bits=int(xb["cell_bits"]),
-            weight_encoding=xb["weight_encoding"], dac_bits=int(xb["dac_bits"]),
-            input_encoding=xb["input_encoding"], adc_bits=b,
-            adc_full_scale=tuple(1 << (b + k) for k in shift), adc_full_scale_auto=False,
-            adc_shift=shift, cols_per_adc=int(xb["cols_per_adc"]),
-            adc_latency=int(xb["adc_latency"]), dac_settle_cycles=int(xb["dac_settle_cycles"]),
-            program_sigma=float(noise["program_sigma"]), read_sigma=float(noise["read_sigma"]),
-            adc_offset_sigma=float(noise["adc_offset_sigma"]), seed=int(noise["seed"]),
-            input_bits=self.input_bits, weight_bits=self.weight_bits,
-            input_signed=self.input_signed, weight_signed=self.weight_signed,
-            weight_tiles=self.weight_tiles, clock_mhz=0.0,
-            latency_cycles=int(xb.get("latency_cycles", 0)))
-
-    @property
-    def phys_cols_or_zero(self) -> int:
-        return self.xb.phys_cols if self.crossbar else 0
+        return self.crossbar
 
     phys_cols = property(lambda self: self.xb.phys_cols, doc="``C_phys = C·S·E``.")
     num_adcs = property(lambda self: self.xb.num_adcs)
@@ -117,10 +84,9 @@ class HwParams(PortWidths):
         """No analog noise configured (crossbar), always True for the MAC array."""
         return self.xb.ideal if self.crossbar else True
 
-    def xb_spec(self):
-        """The tile as a ``golden.crossbar.CrossbarSpec``."""
-        from golden.crossbar import CrossbarSpec
-        return CrossbarSpec.from_record(self.xb)
+    def xb_spec(self) -> CrossbarRecord:
+        """The tile as ``golden.crossbar`` takes it: the contract's record."""
+        return self.xb
 
     def xb_noise(self):
         """The analog non-idealities as a ``golden.crossbar.CrossbarNoise``."""
@@ -180,26 +146,16 @@ class HwParams(PortWidths):
     @classmethod
     def from_config_dict(cls, cfg: dict[str, Any], *, latency: int = 0,
                          toplevel: str = "") -> "HwParams":
-        fields = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: cfg[k] for k in fields if k in cfg}
-        for k in ("input_bits", "weight_bits"):     # ``bits``: the shorthand for both
-            if kw.get(k) is None:
-                kw[k] = cfg["bits"]
-        kw["latency"] = int(latency or 0)
-        kw["toplevel"] = toplevel
-        kw["crossbar"] = crossbar_params(cfg.get("crossbar"), cfg)
-        return cls(**kw)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """From a record's plain-data form (:meth:`constraints.DatapathRecord.to_dict`)."""
+        return cls.from_record(DatapathRecord.from_dict(cfg), latency=latency,
+                               toplevel=toplevel)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "HwParams":
-        kw = {f.name: d[f.name] for f in dataclasses.fields(cls) if f.name in d}
-        for k in ("input_bits", "weight_bits"):     # ``bits``: the shorthand for both
-            if k not in kw:
-                kw[k] = d["bits"]
-        return cls(**kw)
+        """From :meth:`to_dict` (the record's plain-data form plus ``latency`` and
+        ``toplevel``)."""
+        return cls.from_config_dict(d, latency=d.get("latency", 0),
+                                    toplevel=d.get("toplevel", ""))
 
     def write(self, path: str | Path) -> Path:
         path = Path(path)
@@ -214,31 +170,3 @@ class HwParams(PortWidths):
             raise RuntimeError(f"{PARAMS_ENV} is not set: run the testbenches through "
                                f"'qmac regress' (sim/regress.py)")
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-
-def crossbar_params(section: dict | None, cfg: dict[str, Any]) -> dict | None:
-    """The testbench's view of a ``crossbar:`` section (JSON-friendly).
-
-    Accepts the contract record's ``to_dict()`` (what ``DatapathConfig.to_dict`` holds: the
-    resolved section plus ``derived``) or an already converted dict (which has
-    ``adc_shift``). The record is rebuilt with :meth:`constraints.CrossbarRecord.from_dict`
-    (the one full-scale → LSB mapping), and its numbers copied.
-    """
-    if not section:
-        return None
-    if "adc_shift" in section:
-        return dict(section)
-    xb = CrossbarRecord.from_dict(section, cfg)
-    return {
-        "cell_bits": xb.cell_bits, "weight_encoding": xb.weight_encoding,
-        "dac_bits": xb.dac_bits, "input_encoding": xb.input_encoding,
-        "adc_bits": xb.adc_bits, "adc_shift": list(xb.adc_shift),
-        "cols_per_adc": xb.cols_per_adc, "adc_latency": xb.adc_latency,
-        "dac_settle_cycles": xb.dac_settle_cycles,
-        "noise": {"program_sigma": xb.program_sigma, "read_sigma": xb.read_sigma,
-                  "adc_offset_sigma": xb.adc_offset_sigma, "seed": xb.seed},
-        "slices": xb.slices, "polarities": xb.polarities, "phys_cols": xb.phys_cols,
-        "phases": xb.phases, "num_adcs": xb.num_adcs,
-        "lossless_adc_bits": xb.lossless_adc_bits, "lossless": xb.lossless,
-        "cycles_per_vector": xb.cycles_per_vector, "latency_cycles": xb.latency_cycles,
-    }

@@ -17,11 +17,12 @@ import dataclasses
 import numpy as np
 
 from golden.datapath import fold_zero_points
+from golden.lowering import MatmulLayer, MatmulShape
 from golden.multiplier import quantize_multiplier
 
 from .hwparams import HwParams
 
-__all__ = ["FcLayer", "FoldedLayer", "LayerError", "random_layer", "activation_bounds",
+__all__ = ["FcLayer", "FoldedLayer", "fold", "LayerError", "random_layer", "activation_bounds",
            "ACTIVATIONS"]
 
 ACTIVATIONS = ("none", "relu", "relu6")
@@ -36,7 +37,7 @@ def _i64(a) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class FoldedLayer:
+class FoldedLayer(MatmulShape):
     """A layer in the form the hardware runs: raw ``x``, stored ``w'``, folded ``bias'``.
 
     ``m0`` and ``shift`` are always per-channel arrays ``[C]`` here (a per-tensor layer has
@@ -61,16 +62,6 @@ class FoldedLayer:
     #: register ("31 and −32 act as 30 and −31"), so the clamp of the encoding is exercised
     shift_alias: bool = False
 
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """``(B, K, C)``."""
-        return self.x.shape[0], self.x.shape[1], self.w.shape[0]
-
-    @property
-    def macs(self) -> int:
-        b, k, c = self.shape
-        return b * k * c
-
     def describe(self) -> str:
         b, k, c = self.shape
         q = "per-tensor" if self.per_tensor else "per-channel"
@@ -78,61 +69,56 @@ class FoldedLayer:
                 f"act=[{self.act_min}, {self.act_max}]")
 
 
-@dataclasses.dataclass
-class FcLayer:
-    """A fully-connected layer in TFLite terms (see ``golden.datapath.fully_connected``)."""
-
-    x: np.ndarray
-    w: np.ndarray
-    bias: np.ndarray | None
-    x_zp: int
-    w_zp: int
-    m0: np.ndarray
-    shift: np.ndarray
-    y_zp: int
-    act_min: int
-    act_max: int
-    name: str = "layer"
+class FcLayer(MatmulLayer):
+    """A fully-connected layer in TFLite terms: ``golden.lowering.MatmulLayer`` (``bias``
+    may be ``None``; ``acc_bits`` is the configuration's, not the layer's) that folds
+    itself for a configuration (:func:`fold`)."""
 
     def fold(self, hp: HwParams) -> FoldedLayer:
-        """Fold the zero points and check everything fits ``hp``; raises :class:`LayerError`."""
-        x, w = _i64(self.x), _i64(self.w)
-        if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1] or 0 in x.shape + w.shape:
-            raise LayerError(f"{self.name}: shapes x{tuple(x.shape)} and w{tuple(w.shape)} do not "
-                             f"match; allowed: x [B, K] and w [C, K] with B, K, C >= 1")
-        c = w.shape[0]
-        lo, hi = hp.x_range
-        _check_range(f"{self.name}: x", x, lo, hi, f"{hp.input_bits}-bit "
-                     f"{'signed' if hp.input_signed else 'unsigned'} inputs")
-        wf, bf = fold_zero_points(w, self.bias, x_zp=int(self.x_zp), w_zp=int(self.w_zp))
-        wlo, whi = hp.w_range
-        _check_range(f"{self.name}: w - w_zp", wf, wlo, whi,
-                     f"{hp.weight_bits}-bit {'signed' if hp.weight_signed else 'unsigned'} stored weights")
-        alo, ahi = hp.acc_range
-        if hp.overflow == "wrap":
-            half = 1 << (hp.acc_bits - 1)
-            bf = ((bf + half) & ((half << 1) - 1)) - half
-        else:
-            _check_range(f"{self.name}: bias - x_zp*sum(w')", bf, alo, ahi,
-                         f"the {hp.acc_bits}-bit saturating accumulator")
-        m0 = np.broadcast_to(_i64(self.m0), (c,)).copy()
-        shift = np.broadcast_to(_i64(self.shift), (c,)).copy()
-        per_tensor = bool(np.all(m0 == m0[0]) and np.all(shift == shift[0]))
-        if not hp.per_channel and not per_tensor:
-            raise LayerError(f"{self.name}: per-channel m0/shift given but the configuration is "
-                             f"per-tensor (requant.per_channel: false); allowed: one m0 and shift")
-        _check_range(f"{self.name}: m0", m0, 0, 2**31 - 1, "QuantizeMultiplier's range")
-        _check_range(f"{self.name}: shift", shift, -31, 30, "TFLite's shift range")
-        olo, ohi = hp.out_range
-        for nm, v in (("y_zp", self.y_zp), ("act_min", self.act_min), ("act_max", self.act_max)):
-            _check_range(f"{self.name}: {nm}", _i64(v), olo, ohi,
-                         f"the {hp.out_bits}-bit {'signed' if hp.out_signed else 'unsigned'} output")
-        if int(self.act_min) > int(self.act_max):
-            raise LayerError(f"{self.name}: act_min={int(self.act_min)} > act_max="
-                             f"{int(self.act_max)}; allowed: act_min <= act_max")
-        return FoldedLayer(x=x, w=wf, bias=_i64(bf), m0=m0, shift=shift, y_zp=int(self.y_zp),
-                           act_min=int(self.act_min), act_max=int(self.act_max),
-                           per_tensor=per_tensor, name=self.name)
+        """:func:`fold` of this layer."""
+        return fold(self, hp)
+
+
+def fold(layer: MatmulLayer, hp: HwParams) -> FoldedLayer:
+    """``layer`` (a ``golden.lowering.MatmulLayer``) as the hardware runs it: the zero points
+    folded, everything checked to fit ``hp``; raises :class:`LayerError`."""
+    x, w = _i64(layer.x), _i64(layer.w)
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1] or 0 in x.shape + w.shape:
+        raise LayerError(f"{layer.name}: shapes x{tuple(x.shape)} and w{tuple(w.shape)} do "
+                         f"not match; allowed: x [B, K] and w [C, K] with B, K, C >= 1")
+    c = w.shape[0]
+    lo, hi = hp.x_range
+    _check_range(f"{layer.name}: x", x, lo, hi, f"{hp.input_bits}-bit "
+                 f"{'signed' if hp.input_signed else 'unsigned'} inputs")
+    wf, bf = fold_zero_points(w, layer.bias, x_zp=int(layer.x_zp), w_zp=int(layer.w_zp))
+    wlo, whi = hp.w_range
+    _check_range(f"{layer.name}: w - w_zp", wf, wlo, whi,
+                 f"{hp.weight_bits}-bit {'signed' if hp.weight_signed else 'unsigned'} stored weights")
+    alo, ahi = hp.acc_range
+    if hp.overflow == "wrap":
+        half = 1 << (hp.acc_bits - 1)
+        bf = ((bf + half) & ((half << 1) - 1)) - half
+    else:
+        _check_range(f"{layer.name}: bias - x_zp*sum(w')", bf, alo, ahi,
+                     f"the {hp.acc_bits}-bit saturating accumulator")
+    m0 = np.broadcast_to(_i64(layer.m0), (c,)).copy()
+    shift = np.broadcast_to(_i64(layer.shift), (c,)).copy()
+    per_tensor = bool(np.all(m0 == m0[0]) and np.all(shift == shift[0]))
+    if not hp.per_channel and not per_tensor:
+        raise LayerError(f"{layer.name}: per-channel m0/shift given but the configuration is "
+                         f"per-tensor (requant.per_channel: false); allowed: one m0 and shift")
+    _check_range(f"{layer.name}: m0", m0, 0, 2**31 - 1, "QuantizeMultiplier's range")
+    _check_range(f"{layer.name}: shift", shift, -31, 30, "TFLite's shift range")
+    olo, ohi = hp.out_range
+    for nm, v in (("y_zp", layer.y_zp), ("act_min", layer.act_min), ("act_max", layer.act_max)):
+        _check_range(f"{layer.name}: {nm}", _i64(v), olo, ohi,
+                     f"the {hp.out_bits}-bit {'signed' if hp.out_signed else 'unsigned'} output")
+    if int(layer.act_min) > int(layer.act_max):
+        raise LayerError(f"{layer.name}: act_min={int(layer.act_min)} > act_max="
+                         f"{int(layer.act_max)}; allowed: act_min <= act_max")
+    return FoldedLayer(x=x, w=wf, bias=_i64(bf), m0=m0, shift=shift, y_zp=int(layer.y_zp),
+                       act_min=int(layer.act_min), act_max=int(layer.act_max),
+                       per_tensor=per_tensor, name=layer.name)
 
 
 def _check_range(what: str, a: np.ndarray, lo: int, hi: int, allowed: str) -> None:

@@ -16,7 +16,7 @@ from golden.lowering import MatmulLayer
 
 from .checker import decode_outputs
 from .hwparams import HwParams
-from .layers import FcLayer, FoldedLayer
+from .layers import FoldedLayer, fold
 
 __all__ = ["fold_matmul", "signed_view", "save_groups", "load_groups", "reassemble_layers",
            "expected_from_golden"]
@@ -59,9 +59,7 @@ def fold_matmul(hp: HwParams, L: MatmulLayer) -> tuple[FoldedLayer, int]:
     layer and the offset to add to the hardware's outputs. Raises ``tb.layers.LayerError``
     (one line) when it does not fit."""
     S, off = signed_view(hp, L)
-    return FcLayer(x=S.x, w=S.w, bias=S.bias, x_zp=S.x_zp, w_zp=S.w_zp, m0=S.m0,
-                   shift=S.shift, y_zp=S.y_zp, act_min=S.act_min, act_max=S.act_max,
-                   name=S.name).fold(hp), off
+    return fold(S, hp), off
 
 
 def save_groups(path, groups: list[tuple[str, list[FoldedLayer]]]) -> None:

@@ -44,7 +44,7 @@ class CrossbarAgent:
         self.spec = hp.xb_spec()
         self.noise = hp.xb_noise()
         self.macro = CrossbarMacro(self.spec, self.noise)
-        self.settle = int(hp.crossbar["dac_settle_cycles"])
+        self.settle = hp.xb.dac_settle_cycles
         self.responder = AdcResponder(self.macro, adc_latency=hp.adc_latency, jitter=0,
                                       dac_settle_cycles=self.settle, seed=seed)
         self.rng = np.random.default_rng([seed, 0x5AB])

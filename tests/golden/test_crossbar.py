@@ -26,7 +26,7 @@ def spec(**kw):
     base.update(kw)
     if "adc_bits" not in base:
         base["adc_bits"] = xb.lossless_adc_bits(base["rows"], base["dac_bits"], base["cell_bits"])
-    return xb.CrossbarSpec(**base)   # adc_shift default: auto, k = max(0, L − B)
+    return xb.crossbar_tile(**base)   # adc_shift default: auto, k = max(0, L − B)
 
 
 def rand_operands(rng, sp, shape):
@@ -219,7 +219,7 @@ def test_layer_matches_mac_path(w_enc, x_enc):
         bits, rows, cols, k, batch = 8, 16, 5, 53, 12
         sp = spec(bits=bits, input_signed=x_signed, weight_signed=w_signed, rows=rows,
                   cols=cols, cell_bits=3, dac_bits=2, weight_encoding=w_enc,
-                  input_encoding=x_enc, tiles=4)
+                  input_encoding=x_enc, weight_tiles=4)
         xlo, xhi = sp.input_range
         wlo, whi = sp.weight_range
         x = rng.integers(xlo, xhi + 1, (batch, k))
@@ -252,7 +252,7 @@ def test_lossy_adc_matches_reference(w_enc, x_enc):
         kmax = sp.lossless_adc_bits - sp.adc_bits
         ks = [int(k) for k in rng.integers(0, kmax + 3, sp.phys_cols)]
         trims = [int(t) for t in rng.integers(-3, 4, sp.phys_cols)]
-        sp = xb.CrossbarSpec(**{**sp.__dict__, "adc_shift": ks})
+        sp = xb.retile(sp, adc_shift=ks)
         x, w = rand_operands(rng, sp, (6,))
         got = xb.crossbar_psums(x, w, sp, trim=np.array(trims))
         for i in range(len(x)):
@@ -293,7 +293,7 @@ def test_more_adc_bits_less_error():
 
 # --------------------------------------------------------------------------- noise
 def test_noise_is_seeded_and_zero_noise_is_ideal():
-    sp = spec(rows=32, cols=4, cell_bits=4, dac_bits=2, tiles=2)
+    sp = spec(rows=32, cols=4, cell_bits=4, dac_bits=2, weight_tiles=2)
     rng = make_rng(8)
     x = rng.integers(-128, 128, (10, 50))
     w = rng.integers(-128, 128, (4, 50))
@@ -323,7 +323,7 @@ def test_read_noise_stream_continues_across_calls():
 
 
 def test_program_noise_pattern_and_scale():
-    sp = spec(rows=64, cols=16, cell_bits=8, tiles=3)
+    sp = spec(rows=64, cols=16, cell_bits=8, weight_tiles=3)
     noise = xb.CrossbarNoise(program_sigma=0.01, seed=4)
     p = xb.program_noise_fx(sp, noise)
     assert p.shape == (3, 64, sp.phys_cols) and p.dtype == np.int64

@@ -5,7 +5,6 @@ and without noise; equal to the exact datapath with a lossless ADC."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -56,10 +55,10 @@ def test_tiled_model_equals_testbench_schedule(c, noisy, repo_root):
 @pytest.mark.parametrize("per_channel", [False, True])
 def test_tiled_lossless_equals_exact_datapath(per_channel):
     rng = make_rng()
-    spec = xb.CrossbarSpec(bits=8, input_signed=True, weight_signed=True, rows=16, cols=4,
-                           cell_bits=2, weight_encoding="differential", dac_bits=1,
-                           input_encoding="twos_complement",
-                           adc_bits=xb.lossless_adc_bits(16, 1, 2))
+    spec = xb.crossbar_tile(bits=8, input_signed=True, weight_signed=True, rows=16, cols=4,
+                            cell_bits=2, weight_encoding="differential", dac_bits=1,
+                            input_encoding="twos_complement",
+                            adc_bits=xb.lossless_adc_bits(16, 1, 2))
     x, w, bias, m0, shift = _layer(rng, 7, 37, 11, per_channel)
     m0, shift = (m0, shift) if per_channel else (int(m0[0]), int(shift[0]))
     kw = dict(acc_bits=32, overflow="wrap", m0=m0, shift=shift, y_zp=5, act_min=-100,
@@ -70,15 +69,15 @@ def test_tiled_lossless_equals_exact_datapath(per_channel):
     assert np.array_equal(y, want)
     assert np.array_equal(psums.sum(axis=0), x @ w.T)
     # a lossy ADC changes something (the test can fail)
-    lossy = dataclasses.replace(spec, adc_bits=4, adc_shift=None)
+    lossy = xb.retile(spec, adc_bits=4, adc_shift=None)
     y4, _, _ = xb.crossbar_layer_model(x, w, bias, spec=lossy, **kw)
     assert not np.array_equal(y4, want)
 
 
 def test_tiled_model_rejects_bad_weights():
-    spec = xb.CrossbarSpec(bits=8, input_signed=True, weight_signed=True, rows=4, cols=2,
-                           cell_bits=8, weight_encoding="offset", dac_bits=8,
-                           input_encoding="offset", adc_bits=8)
+    spec = xb.crossbar_tile(bits=8, input_signed=True, weight_signed=True, rows=4, cols=2,
+                            cell_bits=8, weight_encoding="offset", dac_bits=8,
+                            input_encoding="offset", adc_bits=8)
     with pytest.raises(ValueError, match=r"w.shape=\(0, 4\) is out of range"):
         xb.crossbar_layer_model(np.zeros((1, 4), int), np.zeros((0, 4), int), None, spec=spec,
                                 acc_bits=32, overflow="wrap", m0=1 << 30, shift=0, y_zp=0,

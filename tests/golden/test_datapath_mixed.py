@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 
-from constraints import int_range, make_rng
-from golden.crossbar import CrossbarSpec, crossbar_psums
+from constraints import MixedWidthsError, int_range, make_rng
+from golden.crossbar import crossbar_psums, crossbar_tile, retile
 from golden.datapath import (datapath_model, fold_zero_points, fully_connected,
                              lossless_acc_bits, mac)
 
@@ -87,11 +87,11 @@ XB_CASES = [(8, 4, "offset", "offset", 2, 2), (8, 4, "differential", "twos_compl
 def test_lossless_crossbar_equals_exact_mac_for_mixed_widths(a, w, wenc, ienc, cell, dac,
                                                              signs):
     rows, cols = 5, 3
-    spec = CrossbarSpec(bits=None, input_bits=a, weight_bits=w, input_signed=signs[0],
-                        weight_signed=signs[1], rows=rows, cols=cols, cell_bits=cell,
-                        weight_encoding=wenc, dac_bits=dac, input_encoding=ienc,
-                        adc_bits=40, adc_shift=0)
-    assert spec.lossless and spec.bits is None
+    spec = crossbar_tile(bits=None, input_bits=a, weight_bits=w, input_signed=signs[0],
+                         weight_signed=signs[1], rows=rows, cols=cols, cell_bits=cell,
+                         weight_encoding=wenc, dac_bits=dac, input_encoding=ienc,
+                         adc_bits=40, adc_shift=0)
+    assert spec.lossless and spec.mixed == (a != w)
     assert spec.slices == -(-w // cell)
     rng = make_rng("mixed-xbar", a, w, cell, dac, *signs)
     xlo, xhi = int_range(a, signs[0])
@@ -105,13 +105,15 @@ def test_lossless_crossbar_equals_exact_mac_for_mixed_widths(a, w, wenc, ienc, c
 
 
 def test_crossbar_spec_bits_sets_both_widths():
-    import dataclasses
-    spec = CrossbarSpec(bits=None, input_bits=8, weight_bits=4, input_signed=True,
-                        weight_signed=True, rows=2, cols=1, cell_bits=2,
-                        weight_encoding="offset", dac_bits=2, input_encoding="offset",
-                        adc_bits=10)
+    spec = crossbar_tile(bits=None, input_bits=8, weight_bits=4, input_signed=True,
+                         weight_signed=True, rows=2, cols=1, cell_bits=2,
+                         weight_encoding="offset", dac_bits=2, input_encoding="offset",
+                         adc_bits=10)
     assert (spec.phases, spec.slices, spec.input_offset, spec.weight_offset) == (4, 2, 128, 8)
-    same = dataclasses.replace(spec, bits=6, adc_shift=None)
+    with pytest.raises(MixedWidthsError, match=r"bits is not defined for input_bits=8, "
+                                               r"weight_bits=4"):
+        spec.bits
+    same = retile(spec, bits=6)
     assert (same.input_bits, same.weight_bits, same.bits) == (6, 6, 6)
 
 

@@ -10,8 +10,9 @@ import dataclasses
 import numpy as np
 from amaranth.sim import Simulator
 
-from constraints import LANE_BITS, SCALAR_INDEX, derive, encode_load, int_range, pack_lanes
-from golden.crossbar import CrossbarNoise, CrossbarSpec, crossbar_datapath_model
+from constraints import (LANE_BITS, SCALAR_INDEX, CrossbarRecord, derive, encode_load, int_range,
+                         pack_lanes)
+from golden.crossbar import CrossbarNoise, crossbar_datapath_model, crossbar_tile
 from golden.datapath import datapath_model, fold_zero_points
 from hw.crossbar_datapath import CrossbarDatapath
 from tb.crossbar_model import AdcResponder, CrossbarMacro
@@ -52,13 +53,8 @@ def make_top(**kw):
 
 
 def spec_of(top):
-    return CrossbarSpec(bits=None, input_bits=top.input_bits, weight_bits=top.weight_bits,
-                        input_signed=top.input_signed,
-                        weight_signed=top.weight_signed, rows=top.rows, cols=top.cols,
-                        cell_bits=top.cell_bits, weight_encoding=top.weight_encoding,
-                        dac_bits=top.dac_bits, input_encoding=top.input_encoding,
-                        adc_bits=top.adc_bits, adc_shift=top.adc_shift,
-                        cols_per_adc=top.cols_per_adc, tiles=top.weight_tiles)
+    """The tile of a ``CrossbarDatapath`` top as ``golden.crossbar`` takes it."""
+    return crossbar_tile(**{k: getattr(top, k) for k in CrossbarRecord.TILE_PARAMETERS})
 
 
 def random_layer(top, rng, *, batch, k, relu=True, trim_span=0):

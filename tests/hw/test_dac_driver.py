@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from golden.crossbar import CrossbarSpec, input_phases
+from golden.crossbar import crossbar_tile, input_phases
 from hw.dac_driver import DacDriver
 from tb.crossbar_model import unpack
 from tests.helpers.hwsim import simulate
@@ -18,9 +18,9 @@ def test_dac_driver_phases(x_enc, v):
     rows, bits, settle = 3, 8, 2
     dut = DacDriver(rows=rows, bits=bits, input_signed=True, dac_bits=v, input_encoding=x_enc,
                     dac_settle_cycles=settle, tile_bits=2, tag_bits=4)
-    sp = CrossbarSpec(bits=bits, input_signed=True, weight_signed=True, rows=rows, cols=1,
-                      cell_bits=1, weight_encoding="offset", dac_bits=v, input_encoding=x_enc,
-                      adc_bits=12)
+    sp = crossbar_tile(bits=bits, input_signed=True, weight_signed=True, rows=rows, cols=1,
+                       cell_bits=1, weight_encoding="offset", dac_bits=v, input_encoding=x_enc,
+                       adc_bits=12)
     assert dut.PHASES == sp.phases
     xs = np.array([-128, 127, -37])
     expect = input_phases(xs, sp)

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from sim.config import load_config
-from sim.errors import ToolError
 from sim.regress import prepare
 from sim.runner import build
-from sim.tools import require_simulators
+from tests.helpers.processes import live_processes
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "name: tiny\noperands: {bits: 4}\narray: {rows: 4, cols: 4, weight_tiles: 2}\n"
@@ -37,12 +37,7 @@ RETURN_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory, in_ci):
     """The tiny configuration, generated and built for Icarus in a private build cache."""
-    try:
-        require_simulators(["icarus"], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
+    need("icarus", in_ci)
     root = tmp_path_factory.mktemp("faults")
     cfg_path = root / "tiny.yaml"
     cfg_path.write_text(TINY)
@@ -97,21 +92,6 @@ class Regress:
         return self.proc.returncode
 
 
-def _survivors(text: str) -> list[str]:
-    """Live processes whose command line mentions ``text`` (our temporary directory)."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmd and state != "Z" and int(pid) != os.getpid():
-            found.append(f"{pid} [{state}] {cmd[:120]}")
-    return found
-
-
 def _interrupt_run(tiny, tmp_path, sig: int, *, group: bool) -> tuple[Regress, float]:
     run = Regress(tiny, tmp_path / "o")
     # 8 s in — and after the first test finished, so "passed" has something to name
@@ -134,7 +114,7 @@ def _check_interrupted(run: Regress, out: Path, returned: float, reason: str, tm
     assert returned < RETURN_SECONDS, err[-2000:]
     assert run.proc.returncode == 128 + getattr(signal, reason), err[-2000:]
     assert "Traceback" not in err and "Traceback" not in run.stdout
-    assert not _survivors(str(tmp_path)), _survivors(str(tmp_path))
+    assert not live_processes(str(tmp_path)), live_processes(str(tmp_path))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] == reason and not summary["passed"]
     results = {f"{r['sim']}:{r['test']}": r["status"] for r in summary["results"]}
@@ -212,7 +192,7 @@ def test_sigterm_during_verify_leaves_no_process(tiny, tmp_path):
     try:
         end = time.monotonic() + 120
         while time.monotonic() < end and not any("sim.runner child" in s
-                                                 for s in _survivors(str(tmp_path))):
+                                                 for s in live_processes(str(tmp_path))):
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()
         time.sleep(1.0)
@@ -226,5 +206,5 @@ def test_sigterm_during_verify_leaves_no_process(tiny, tmp_path):
     print(f"verify: returned {time.monotonic() - t0:.2f} s after SIGTERM")
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "qmac: interrupted (SIGTERM)"
     assert "Traceback" not in err
-    assert not _survivors(str(tmp_path)), _survivors(str(tmp_path))
+    assert not live_processes(str(tmp_path)), live_processes(str(tmp_path))
     assert not (tmp_path / "out.npz").exists()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from sim.config import load_config
-from sim.errors import ToolError
 from sim.regress import prepare
 from sim.runner import build, run_test
-from sim.tools import require_simulators
+from tests.helpers.processes import live_processes
+from tests.helpers.simulators import need
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,12 +40,7 @@ async def crash(dut):
 
 @pytest.fixture(scope="module")
 def icarus_build(tmp_path_factory, in_ci):
-    try:
-        require_simulators(["icarus"], ci=in_ci)
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
+    need("icarus", in_ci)
     root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO / "build" / "test-sim")
     prep = prepare(load_config(REPO / "constraints" / "int8.yaml"), root)
     return prep, root, build(verilog_path=prep.verilog_path, dut_toplevel=prep.toplevel,
@@ -73,15 +68,21 @@ def test_build_is_reused_and_rebuilt_on_change(icarus_build, tmp_path):
                  build_root=tmp_path / "b", tag="t").rebuilt
 
 
+def _run_module(b, tmp_path, monkeypatch, name, source, timeout):
+    """Run the cocotb module ``source`` (as ``qmac_<name>_tb``) on build ``b``."""
+    mod = tmp_path / "mods"
+    mod.mkdir()
+    (mod / f"qmac_{name}_tb.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", str(mod))
+    return run_test(b, module=f"qmac_{name}_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
+                    timeout=timeout, log_name=name)
+
+
 @pytest.mark.parametrize("kind", ["hang", "crash"])
 def test_hang_and_crash_are_failures_with_log(kind, icarus_build, tmp_path, monkeypatch):
     _, _, b = icarus_build
-    mod = tmp_path / "mods"
-    mod.mkdir()
-    (mod / f"qmac_{kind}_tb.py").write_text(HANG if kind == "hang" else CRASH)
-    monkeypatch.setenv("PYTHONPATH", str(mod))
-    run = run_test(b, module=f"qmac_{kind}_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
-                   timeout=15 if kind == "hang" else 120, log_name=kind)
+    run = _run_module(b, tmp_path, monkeypatch, kind, HANG if kind == "hang" else CRASH,
+                      timeout=15 if kind == "hang" else 120)
     assert not run.passed
     assert run.status == ("timeout" if kind == "hang" else "error")
     assert str(run.log_path) in run.message
@@ -117,41 +118,17 @@ async def stopped(dut):
 '''
 
 
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-                errors="replace")
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmd and state != "Z":
-            found.append(f"{pid} {state} {cmd[:100]}")
-    return found
-
-
 def test_signal_death_is_named(icarus_build, tmp_path, monkeypatch):
     _, _, b = icarus_build
-    mod = tmp_path / "mods"
-    mod.mkdir()
-    (mod / "qmac_segv_tb.py").write_text(SEGV)
-    monkeypatch.setenv("PYTHONPATH", str(mod))
-    run = run_test(b, module="qmac_segv_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
-                   timeout=120, log_name="segv")
+    run = _run_module(b, tmp_path, monkeypatch, "segv", SEGV, timeout=120)
     assert run.status == "error" and "killed by SIGSEGV" in run.message, run.message
 
 
 def test_stopped_simulator_is_killed_on_timeout(icarus_build, tmp_path, monkeypatch):
     _, _, b = icarus_build
-    mod = tmp_path / "mods"
-    mod.mkdir()
-    (mod / "qmac_stopped_tb.py").write_text(STOPPED)
-    monkeypatch.setenv("PYTHONPATH", str(mod))
-    run = run_test(b, module="qmac_stopped_tb", test_dir=tmp_path / "run", seed=1, vectors=1,
-                   timeout=8, log_name="stopped")
+    run = _run_module(b, tmp_path, monkeypatch, "stopped", STOPPED, timeout=8)
     assert run.status == "timeout", run.message
-    assert not _processes_mentioning(str(tmp_path)), "a process of the test survived"
+    assert not live_processes(str(tmp_path)), "a process of the test survived"
 
 
 def test_damaged_build_cache_is_detected_and_rebuilt(icarus_build, tmp_path):
@@ -197,9 +174,9 @@ def test_kill_descendants_reaches_grandchildren(tmp_path):
              f" start_new_session=True); time.sleep(120)")
     proc = subprocess.Popen([sys.executable, "-c", outer])
     deadline = time.time() + 30
-    while time.time() < deadline and len(_processes_mentioning(marker)) < 1:
+    while time.time() < deadline and len(live_processes(marker)) < 1:
         time.sleep(0.1)
-    assert _processes_mentioning(marker)
+    assert live_processes(marker)
     kill_descendants()
     proc.wait(timeout=10)
-    assert not _processes_mentioning(marker)
+    assert not live_processes(marker)

@@ -6,7 +6,6 @@ input is one line with exit 2. (Hardware-checked points: examples/digits_sweep.p
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import subprocess
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from golden.calibration import CalibrationWarning
-from golden.crossbar import CrossbarNoise, CrossbarSpec
+from golden.crossbar import CrossbarNoise
 from golden.network import save_float_network
 from golden.netquant import datapath_layer, quantize_network, run_quantized
 from sim.cli import main as qmac
@@ -86,7 +85,7 @@ def test_mac_engine_outside_its_float32_path_equals_datapath_model(digits):
 def test_lossless_crossbar_accuracy_equals_exact_datapath(digits, repo_root):
     net, xtr, xte, yte = digits
     cfg = load_config(repo_root / "constraints" / "sidra_y1.yaml")
-    base = CrossbarSpec.from_record(cfg.crossbar)
+    base = cfg.crossbar
     q = quantize_network(net, xtr, bits=8)
     xq = q.quantize_input(xte)
     exact = run_quantized(q, xq, mac_engine(bits=8, rows=cfg.rows, acc_bits=32, overflow="wrap",
@@ -209,8 +208,8 @@ def test_config_overrides_without_yaml_copy(repo_root):
     assert (o.crossbar.adc_bits, o.crossbar.cell_bits, o.crossbar.dac_bits) == (6, 4, 2)
     assert o.config_id != cfg.config_id and o.name.startswith("sidra_y1_")
     assert config_with_overrides(cfg) is cfg
-    spec = crossbar_spec_for(CrossbarSpec.from_record(cfg.crossbar), bits=8, adc_bits=5)
-    assert dataclasses.asdict(spec)["adc_bits"] == 5
+    spec = crossbar_spec_for(cfg.crossbar, bits=8, adc_bits=5)
+    assert spec.adc_bits == 5 and spec.adc_shift == (max(0, spec.lossless_adc_bits - 5),) * spec.phys_cols
 
 
 def test_sweep_hw_check_int8(files, tmp_path, build_root, monkeypatch, in_ci, capsys):

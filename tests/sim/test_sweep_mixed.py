@@ -12,7 +12,6 @@ import os
 import numpy as np
 import pytest
 
-from golden.crossbar import CrossbarSpec
 from golden.network import FloatLayer, FloatNetwork, save_float_network
 from sim.cli import main as qmac
 from sim.config import load_config
@@ -72,11 +71,10 @@ def test_sweep_on_the_w4a8_crossbar_lossless_equals_mac(files, tmp_path, capsys)
 
 
 def test_crossbar_spec_for_widens_each_width_of_a_mixed_tile(repo_root):
-    base = CrossbarSpec.from_record(load_config(repo_root / "constraints" /
-                                                "xbar_w4a8.yaml").crossbar)
-    assert (base.input_bits, base.weight_bits, base.bits) == (8, 4, None)
+    base = load_config(repo_root / "constraints" / "xbar_w4a8.yaml").crossbar
+    assert (base.input_bits, base.weight_bits) == (8, 4)
     same = crossbar_spec_for(base, bits=4, adc_bits=base.adc_bits)
     assert (same.input_bits, same.weight_bits, same.cell_bits) == (8, 4, base.cell_bits)
     wide = crossbar_spec_for(base, bits=6, adc_bits=9)
-    assert (wide.input_bits, wide.weight_bits, wide.bits, wide.adc_bits) == (8, 6, None, 9)
+    assert (wide.input_bits, wide.weight_bits, wide.adc_bits) == (8, 6, 9)
     assert wide.slices == -(-6 // base.cell_bits)

@@ -16,7 +16,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
-from golden.crossbar import CrossbarNoise, CrossbarSpec
+from golden.crossbar import CrossbarNoise, crossbar_tile
 from tb.crossbar_model import AdcResponder, CrossbarMacro, drive_crossbar
 
 #: harness inputs held at 0 in cycle mode (fast-mode controls, idle streams, ADC answers)
@@ -43,7 +43,7 @@ def _lanes(word, w):
 async def crossbar_layer(dut):
     with open(os.environ["QMAC_XB_JOB"]) as f:
         job = json.load(f)
-    spec = CrossbarSpec(**{**job["spec"], "adc_shift": tuple(job["spec"]["adc_shift"])})
+    spec = crossbar_tile(**job["spec"])
     macro = CrossbarMacro(spec, CrossbarNoise(**job["noise"]))
     resp = AdcResponder(macro, adc_latency=job["adc_latency"], jitter=job["jitter"],
                         dac_settle_cycles=job["dac_settle_cycles"], seed=1)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from amaranth.back import rtlil
 
-from golden.crossbar import CrossbarNoise, CrossbarSpec, adc_offsets_lsb
+from golden.crossbar import CrossbarNoise, adc_offsets_lsb, crossbar_tile
 from sim.config import resolve_config
 from sim.generate import build_component
 from sim.regress import prepare
@@ -78,12 +78,12 @@ def test_crossbar_under_hdl_simulators(tmp_path, sim, case, in_ci, build_root):
         assert y.tolist() == y_mac.tolist()
     prep = prepare(_config_of(top, f"xb_model_{case}"), build_root)
     # the generated top is the one golden models (this also elaborates the test's top)
-    assert prep.hp.xb_spec() == spec_of(top)
+    assert prep.hp.xb_spec().tile_parameters() == spec_of(top).tile_parameters()
     assert (rtlil.convert(top, name="xb", emit_src=False)
             == rtlil.convert(build_component(prep.cfg), name="xb", emit_src=False))
     job = {
         "spec": {k: (list(v) if isinstance(v, tuple) else v)
-                 for k, v in dataclasses.asdict(spec_of(top)).items()},
+                 for k, v in spec_of(top).tile_parameters().items()},
         "noise": dataclasses.asdict(noise),
         "adc_latency": top.adc_latency, "jitter": jitter, "stall": stall,
         "dac_settle_cycles": top.dac_settle_cycles,
@@ -109,9 +109,9 @@ def test_responder_detects_protocol_violations():
     respected it)."""
     from tb.crossbar_model import AdcResponder, CrossbarMacro
 
-    sp = CrossbarSpec(bits=4, input_signed=True, weight_signed=True, rows=2, cols=1,
-                      cell_bits=2, weight_encoding="differential", dac_bits=2,
-                      input_encoding="twos_complement", adc_bits=4, cols_per_adc=2)
+    sp = crossbar_tile(bits=4, input_signed=True, weight_signed=True, rows=2, cols=1,
+                       cell_bits=2, weight_encoding="differential", dac_bits=2,
+                       input_encoding="twos_complement", adc_bits=4, cols_per_adc=2)
 
     def responder():
         return AdcResponder(CrossbarMacro(sp), adc_latency=3, dac_settle_cycles=2)
