@@ -17,7 +17,7 @@ generates the other. Both are then synthesized, placed and routed by the current
 (:func:`sim.synth.measure_generated`, the same tools). Prints ``uptime`` before and after
 and the CPU time (user + sys of the tools) next to the wall time of each design: the
 machine's load changes P&R wall time, not Fmax. 5-20 min per seed on a loaded 2-core
-machine; ``-j`` runs seeds in parallel.
+machine; ``-j`` runs seeds in parallel; ``--seeds 0`` compares the synthesis counts only.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _measure(outdir: Path, seeds: int, jobs: int) -> tuple[dict, float, float]:
     from sim.synth import measure_generated
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    measure_generated(outdir, targets=["ecp5"], seeds=seeds, pnr=True, jobs=jobs)
+    measure_generated(outdir, targets=["ecp5"], seeds=max(seeds, 1), pnr=seeds > 0, jobs=jobs)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -75,14 +75,15 @@ def _row(label: str, summary: dict, latency: int) -> list[str]:
     return [label, str(latency), str(c["lut"]), str(c["carry"]), str(c["ff"]), str(c["dsp"]),
             f"{f:.1f} [{p['fmax_mhz_min']:.1f}-{p['fmax_mhz_max']:.1f}]" if f else "-",
             f"{summary['macs_per_cycle'] * f / 1e3:.2f} G" if f else "-",
-            f"{cp.get('from', '?')} -> {cp.get('to', '?')} ({cp.get('delay_ns', 0):.1f} ns)"]
+            f"{cp['from']} -> {cp['to']} ({cp['delay_ns']:.1f} ns)" if cp else "-"]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config", nargs="?", default="benchmarks/int8_4x4.yaml")
     ap.add_argument("--baseline-rev", default=BASELINE_REV)
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="P&R seeds per design (0: synthesis counts only, no Fmax)")
     ap.add_argument("-j", "--jobs", type=int, default=1, help="P&R seeds in parallel")
     ap.add_argument("-o", "--out", default="out/bench_synth")
     args = ap.parse_args()
@@ -112,7 +113,7 @@ def main() -> int:
               f"({args.seeds} seeds each, {before['targets']['ecp5']['device']}, "
               f"out-of-context; tools: "
               + ", ".join(f"{k} {v}" for k, v in after["tools"].items()) + ")")
-    return 0 if fb and fa else 1
+    return 0 if (fb and fa) or args.seeds == 0 else 1
 
 
 if __name__ == "__main__":
