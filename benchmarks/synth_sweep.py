@@ -39,13 +39,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RESUME = False
+
+
+def _reusable(config: str, outdir: Path, bits: int | None, targets: str, seeds: int) -> bool:
+    """``--resume``: ``outdir`` holds a finished ``qmac synth`` run of every requested target
+    (P&R as requested) of the Verilog that ``qmac generate`` writes for this point now."""
+    try:
+        old = json.loads((outdir / "synth.json").read_text())
+    except (OSError, ValueError):
+        return False
+    want = targets.split(",")
+    if any(t not in old["targets"] for t in want):
+        return False
+    if "ecp5" in want and bool(seeds) != bool(old["targets"]["ecp5"].get("pnr")):
+        return False
+    fresh = outdir.with_name(outdir.name + ".check")
+    cmd = [sys.executable, "-m", "sim.cli", "generate", config, "-o", str(fresh)]
+    cmd += ["--bits", str(bits)] if bits else []
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return verilog_sha256(fresh) == verilog_sha256(outdir)
+
+
 def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
     cmd = [sys.executable, "-m", "sim.cli", "synth", config, "--target", targets,
            "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
-    print("$", " ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if RESUME and _reusable(config, outdir, bits, targets, seeds):
+        print("reused (--resume, same Verilog):", " ".join(cmd[2:]), flush=True)
+    else:
+        print("$", " ".join(cmd[2:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return json.loads((outdir / "synth.json").read_text())
 
 
@@ -288,7 +313,12 @@ def main() -> int:
                     help="qmac synth processes in parallel (default 1)")
     ap.add_argument("--results", default=None,
                     help="JSON file collecting each config's counts (docs/synth_results.json)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse a point's finished run in DIR when qmac generate gives the "
+                         "same Verilog now (same targets and P&R)")
     args = ap.parse_args()
+    global RESUME
+    RESUME = args.resume
     if args.mode in ("bits", "size"):
         args.config = args.config or ["benchmarks/int8_4x4.yaml"]
         (sweep_bits if args.mode == "bits" else sweep_size)(args)

@@ -102,7 +102,8 @@ def synthesize(target: Target, top: str, outdir: Path) -> dict[str, Any]:
                    outdir, f"synth_{target.name}.out")
     stat_path = outdir / f"stat_{target.name}.json"
     if rc != 0 or not stat_path.exists():
-        err = next((ln for ln in log.splitlines() if "ERROR" in ln), log.strip()[-200:])
+        err = next((ln for ln in log.splitlines() if "ERROR" in ln),
+                   log.strip()[-200:] or f"exit status {rc} without a message")
         raise UserError(f"yosys ({target.name}) failed: {err.strip()}; see "
                         f"{outdir / f'synth_{target.name}.log'}")
     design = json.loads(stat_path.read_text())["design"]
