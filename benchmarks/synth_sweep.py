@@ -261,8 +261,11 @@ def record(args) -> int:
         summary = json.loads((d / "synth.json").read_text())
         manifest = json.loads((d / "manifest.json").read_text())
         key = Path(manifest["config"].get("source") or f"{summary['config']}.yaml").name
+        stored = (json.loads(Path(args.results).read_text())["configs"].get(key, {})
+                  if Path(args.results).exists() else {})
         ok &= merge_result(Path(args.results), key,
-                           result_entry(summary, key, verilog_sha256(d)), hw_tree())
+                           result_entry(summary, stored.get("config", key), verilog_sha256(d)),
+                           hw_tree())
         print(f"recorded {d} as {key} in {args.results}")
     return 0 if ok else 1
 
