@@ -10,6 +10,7 @@ Run::
     .venv/bin/python benchmarks/synth_sweep.py configs [CONFIG ...] [--seeds K]
         [--targets ecp5,generic] [-j JOBS] [-o DIR] [--results docs/synth_results.json]
     .venv/bin/python benchmarks/synth_sweep.py record DIR ... [--results FILE]
+    .venv/bin/python benchmarks/synth_sweep.py plot JSON --png FILE
 
 ``bits``: ``qmac synth CONFIG --bits N --target TARGETS`` for each N (``--seeds 0`` =
 counts only): ECP5 LUT4 / CCU2C / FF / MULT18X18D, the generic NAND2-equivalent proxy and,
@@ -26,6 +27,7 @@ versions is compared first (the counts must be identical on a rerun, exit 1 othe
 and a target this run did not measure is kept from it.
 ``record``: put existing ``qmac synth`` output directories (``synth.json`` +
 ``manifest.json``) into the results file without running a tool (e.g. a P&R run).
+``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file.
 """
 
 from __future__ import annotations
@@ -151,7 +153,7 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
     nand = [(p[key], p["nand2_equivalents"]) for p in points if p.get("nand2_equivalents")]
     panels = 1 + bool(nand) + bool(fm)
-    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), squeeze=False)
+    fig, axes = plt.subplots(1, panels, figsize=(max(7, 5 * panels), 4.5), squeeze=False)
     a, rest = axes[0][0], list(axes[0][1:])
     for cls, name in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
         a.plot(xs, [p[cls] for p in points], marker="o", label=name)
@@ -181,7 +183,7 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
         c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
         c.set_ylim(bottom=0)
         c.set_title("place and route")
-    fig.suptitle(f"{title} (Yosys 0.70; synthesis only unless Fmax shown)")
+    fig.suptitle(f"{title}\n(Yosys 0.70; synthesis only unless Fmax is shown)", fontsize=10)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=90)
@@ -301,7 +303,7 @@ def sweep_configs(args) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("bits", "size", "configs", "record"))
+    ap.add_argument("mode", choices=("bits", "size", "configs", "record", "plot"))
     ap.add_argument("config", nargs="*")
     ap.add_argument("--bits", default="2,4,8,12,16")
     ap.add_argument("--sizes", default="2,4,8,16")
@@ -325,6 +327,11 @@ def main() -> int:
     if args.mode in ("bits", "size"):
         args.config = args.config or ["benchmarks/int8_4x4.yaml"]
         (sweep_bits if args.mode == "bits" else sweep_size)(args)
+        return 0
+    if args.mode == "plot":                 # redraw from a --json file, no tool run
+        data = json.loads(Path(args.config[0]).read_text())
+        label = {"bits": "operand bits N", "size": "array S×S"}[data["x"]]
+        _plot(data["points"], Path(args.png), data["x"], label, data["title"])
         return 0
     if args.mode == "record":
         args.results = args.results or "docs/synth_results.json"
