@@ -4,25 +4,30 @@ on stdout, the results as JSON, and a plot (a script, not a test).
 Run::
 
     .venv/bin/python benchmarks/synth_sweep.py bits [CONFIG] [--bits 2,4,8,12,16] [--seeds K]
-        [-o DIR] [--png docs/synth_vs_bits.png]
+        [--targets ecp5,generic] [-j JOBS] [-o DIR] [--json FILE] [--png FILE]
     .venv/bin/python benchmarks/synth_sweep.py size [CONFIG] [--sizes 2,4,8,16] [--seeds K]
-        [-o DIR] [--png docs/img/synth_vs_size.png]
-    .venv/bin/python benchmarks/synth_sweep.py configs [CONFIG ...] [--seeds K] [-o DIR]
-        [--results docs/synth_results.json]
+        [--targets ecp5,generic] [-j JOBS] [-o DIR] [--json FILE] [--png FILE]
+    .venv/bin/python benchmarks/synth_sweep.py configs [CONFIG ...] [--seeds K]
+        [--targets ecp5,generic] [-j JOBS] [-o DIR] [--results docs/synth_results.json]
     .venv/bin/python benchmarks/synth_sweep.py record DIR ... [--results FILE]
+    .venv/bin/python benchmarks/synth_sweep.py plot JSON --png FILE
 
-``bits``: ``qmac synth CONFIG --bits N --target ecp5`` for each N (``--seeds 0`` = counts
-only), LUT4 / CCU2C / FF / MULT18X18D and, where placed and routed, Fmax against N.
-``size``: the same against the array size S×S (CONFIG with ``array.rows = array.cols = S``,
-written to ``DIR/s<S>.yaml``).
-``configs``: ECP5 and generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
-as a markdown table. Each point is one ``qmac synth`` process run from the
-repository root; its ``synth.json`` stays in ``DIR``. With ``--results FILE`` every config's
-counts go into that JSON (``docs/synth_results.json`` is what ``scripts/readme_tables.py``
-renders into the README); an entry measured before with the same ``hw/`` tree and tool
-versions is compared first: the counts must be identical on a rerun (exit 1 otherwise).
+``bits``: ``qmac synth CONFIG --bits N --target TARGETS`` for each N (``--seeds 0`` =
+counts only): ECP5 LUT4 / CCU2C / FF / MULT18X18D, the generic NAND2-equivalent proxy and,
+where placed and routed, Fmax against N. ``size``: the same against the array size S×S
+(CONFIG with ``array.rows = array.cols = S``, written to ``DIR/s<S>.yaml``). The points go
+to ``--json`` (default ``DIR/sweep_<bits|size>.json``), the plot to ``--png``.
+``configs``: ECP5 and/or generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
+as a markdown table. Each point is one ``qmac synth`` process run from the repository root
+(``-j`` of them at a time); its ``synth.json`` stays in ``DIR``. With ``--results FILE``
+every config's counts go into that JSON (``docs/synth_results.json`` is what
+``scripts/readme_tables.py`` renders into the README), keyed by the SHA-256 of the
+generated Verilog: an entry measured before from the same Verilog with the same tool
+versions is compared first (the counts must be identical on a rerun, exit 1 otherwise),
+and a target this run did not measure is kept from it.
 ``record``: put existing ``qmac synth`` output directories (``synth.json`` +
 ``manifest.json``) into the results file without running a tool (e.g. a P&R run).
+``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file.
 """
 
 from __future__ import annotations
@@ -36,13 +41,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+RESUME = False
+
+
+def _reusable(config: str, outdir: Path, bits: int | None, targets: str, seeds: int) -> bool:
+    """``--resume``: ``outdir`` holds a finished ``qmac synth`` run of every requested target
+    (P&R as requested) of the Verilog that ``qmac generate`` writes for this point now."""
+    try:
+        old = json.loads((outdir / "synth.json").read_text())
+    except (OSError, ValueError):
+        return False
+    want = targets.split(",")
+    if any(t not in old["targets"] for t in want):
+        return False
+    if "ecp5" in want and bool(seeds) != bool(old["targets"]["ecp5"].get("pnr")):
+        return False
+    fresh = outdir.with_name(outdir.name + ".check")
+    cmd = [sys.executable, "-m", "sim.cli", "generate", config, "-o", str(fresh)]
+    cmd += ["--bits", str(bits)] if bits else []
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return verilog_sha256(fresh) == verilog_sha256(outdir)
+
+
 def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
     cmd = [sys.executable, "-m", "sim.cli", "synth", config, "--target", targets,
            "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
-    print("$", " ".join(cmd[2:]), flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    if RESUME and _reusable(config, outdir, bits, targets, seeds):
+        print("reused (--resume, same Verilog):", " ".join(cmd[2:]), flush=True)
+    else:
+        print("$", " ".join(cmd[2:]), flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return json.loads((outdir / "synth.json").read_text())
 
 
@@ -52,28 +82,48 @@ def _fmax(res: dict) -> float | None:
 
 def _point(key: str, value: int, s: dict) -> dict:
     e = s["targets"]["ecp5"]
+    g = s["targets"].get("generic", {})
     return {key: value, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
             "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
-            "fits": e["fits"], "over": e["over"]}
+            "fits": e["fits"], "over": e["over"],
+            "nand2_equivalents": g.get("area_proxy", {}).get("nand2_equivalents"),
+            "generic_gates": g.get("counts", {}).get("gates"),
+            "generic_ff": g.get("counts", {}).get("ff")}
+
+
+def _run_points(jobs: int, calls: list) -> list[dict]:
+    """``calls`` (zero-argument functions, one ``qmac synth`` each), ``jobs`` at a time;
+    results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(lambda f: f(), calls))
 
 
 def _report(points: list[dict], key: str, label: str, args, title: str) -> None:
-    print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) "
+          f"| generic NAND2-eq. (proxy) |")
+    print("|---|---|---|---|---|---|---|---|")
     for p in points:
         f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
         fits = "yes" if p["fits"] else "no: " + ", ".join(p["over"])
+        nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
         print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
-              f"| {f} |")
-    (Path(args.out) / f"sweep_{key}.json").write_text(json.dumps(points, indent=2) + "\n")
+              f"| {f} | {nand} |")
+    data = {"title": title, "x": key, "targets": args.targets, "seeds": args.seeds,
+            "points": points}
+    path = Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}")
     if args.png:
         _plot(points, Path(args.png), key, label, title)
 
 
 def sweep_bits(args) -> None:
-    points = [_point("bits", n, synth(args.config[0], Path(args.out) / f"n{n}", bits=n,
-                                      targets="ecp5", seeds=args.seeds))
-              for n in [int(b) for b in args.bits.split(",")]]
+    bits = [int(b) for b in args.bits.split(",")]
+    calls = [lambda n=n: synth(args.config[0], Path(args.out) / f"n{n}", bits=n,
+                               targets=args.targets, seeds=args.seeds) for n in bits]
+    points = [_point("bits", n, s) for n, s in zip(bits, _run_points(args.jobs, calls))]
     _report(points, "bits", "operand bits N", args,
             f"qmac synth {Path(args.config[0]).name} --bits N")
 
@@ -83,13 +133,15 @@ def sweep_size(args) -> None:
     base = yaml.safe_load((ROOT / args.config[0]).read_text())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    points = []
-    for n in [int(v) for v in args.sizes.split(",")]:
+    sizes = [int(v) for v in args.sizes.split(",")]
+    calls = []
+    for n in sizes:
         cfg = dict(base, name=f"{base['name']}_s{n}", array=dict(base["array"], rows=n, cols=n))
         path = out / f"s{n}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        points.append(_point("size", n, synth(str(path), out / f"s{n}", bits=None,
-                                              targets="ecp5", seeds=args.seeds)))
+        calls.append(lambda n=n, path=path: synth(str(path), out / f"s{n}", bits=None,
+                                                  targets=args.targets, seeds=args.seeds))
+    points = [_point("size", n, s) for n, s in zip(sizes, _run_points(args.jobs, calls))]
     _report(points, "size", "array S×S", args, f"{Path(args.config[0]).name}, rows = cols = S")
 
 
@@ -98,27 +150,41 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     xs = [p[key] for p in points]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
+    nand = [(p[key], p["nand2_equivalents"]) for p in points if p.get("nand2_equivalents")]
+    panels = 1 + bool(nand) + bool(fm)
+    fig, axes = plt.subplots(1, panels, figsize=(max(7, 5 * panels), 4.5), squeeze=False)
+    a, rest = axes[0][0], list(axes[0][1:])
     for cls, name in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
         a.plot(xs, [p[cls] for p in points], marker="o", label=name)
     a.set_xlabel(label)
-    a.set_ylabel("cells")
+    a.set_ylabel("ECP5 cells (synth_ecp5)")
     a.set_yscale("log")
-    a.legend(loc="upper left")
+    a.set_xticks(xs)
     ax2 = a.twinx()
-    ax2.plot(xs, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D")
+    ax2.plot(xs, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D (right)")
     ax2.set_ylabel("MULT18X18D")
-    ax2.legend(loc="lower right")
-    fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
+    ax2.set_ylim(0, 1.6 * max(p["dsp"] for p in points))
+    lines = a.get_legend_handles_labels()
+    more = ax2.get_legend_handles_labels()
+    a.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
+    a.set_title("ECP5 cell counts")
+    if nand:
+        b = rest.pop(0)
+        b.plot(*zip(*nand), marker="o", color="tab:purple")
+        b.set_xlabel(label)
+        b.set_ylabel("NAND2-equivalents (transistors / 4)")
+        b.set_ylim(bottom=0)
+        b.set_xticks(xs)
+        b.set_title("generic: ASIC-style area PROXY")
     if fm:
-        b.plot(*zip(*fm), marker="o")
-    b.set_xlabel(label)
-    b.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
-    b.set_ylim(bottom=0)
-    if not fm:
-        b.text(0.5, 0.5, "not placed and routed (--seeds 0)", ha="center",
-               transform=b.transAxes)
-    fig.suptitle(f"{title} (Yosys 0.70 synth_ecp5)")
+        c = rest.pop(0)
+        c.plot(*zip(*fm), marker="o")
+        c.set_xlabel(label)
+        c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
+        c.set_ylim(bottom=0)
+        c.set_title("place and route")
+    fig.suptitle(f"{title}\n(Yosys 0.70; synthesis only unless Fmax is shown)", fontsize=10)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=90)
@@ -126,22 +192,32 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
 
 
 def hw_tree() -> str:
-    """The git tree hash of ``hw/`` (what the counts depend on besides the tools)."""
+    """The git tree hash of ``hw/`` (recorded for information)."""
     return subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD:hw"], check=True,
                           capture_output=True, text=True).stdout.strip()
 
 
-def result_entry(summary: dict, config_path: str) -> dict:
+def verilog_sha256(outdir: Path) -> str:
+    """The SHA-256 of the generated top-level Verilog (from ``manifest.json``): what the
+    counts depend on, besides the tool versions."""
+    m = json.loads((outdir / "manifest.json").read_text())
+    return m["files"][f"{m['toplevel']}.v"]["sha256"]
+
+
+def result_entry(summary: dict, config_path: str, verilog: str) -> dict:
     """One config's entry of the results file, from its ``synth.json``."""
     entry = {"config": config_path, "config_id": summary["config_id"],
              "macs_per_cycle": summary["macs_per_cycle"],
-             "target_clock_mhz": summary["target_clock_mhz"], "tools": summary["tools"]}
+             "target_clock_mhz": summary["target_clock_mhz"], "tools": summary["tools"],
+             "verilog_sha256": verilog}
     for name, res in summary["targets"].items():
         t = {"counts": res["counts"]}
         if "device" in res:
             t.update(device=res["device"], fits=res["fits"], over=res["over"])
         if "area_proxy" in res:
             t["nand2_equivalents"] = res["area_proxy"]["nand2_equivalents"]
+        if "synth_wall_s" in res:
+            t["synth_wall_s"] = res["synth_wall_s"]
         p = res.get("pnr", {})
         if p.get("fmax_mhz_median"):
             t["pnr"] = {k: p[k] for k in ("fmax_mhz_median", "fmax_mhz_min", "fmax_mhz_max")}
@@ -151,12 +227,15 @@ def result_entry(summary: dict, config_path: str) -> dict:
 
 
 def merge_result(path: Path, key: str, entry: dict, tree: str) -> bool:
-    """Store ``entry`` under ``key``; False when the same hw tree and tools gave other
-    counts before (not deterministic)."""
+    """Store ``entry`` under ``key``; False when the same Verilog and tools gave other
+    counts before (not deterministic). What this run did not measure is kept from the stored
+    entry when that was the same Verilog and tools."""
     data = json.loads(path.read_text()) if path.exists() else {"configs": {}}
     old = data["configs"].get(key, {})
     same = True
-    if old.get("hw_tree") == tree and old.get("tools") == entry["tools"]:
+    if (old.get("verilog_sha256") == entry["verilog_sha256"]
+            and old.get("tools") == entry["tools"]):
+        reruns = set(old.get("reruns_identical", []))
         for target in ("ecp5", "generic"):
             if target in old and target in entry:
                 ok = old[target]["counts"] == entry[target]["counts"]
@@ -164,12 +243,14 @@ def merge_result(path: Path, key: str, entry: dict, tree: str) -> bool:
                       f"{'identical' if ok else 'DIFFERENT'} to the stored run")
                 same &= ok
                 if ok:
-                    entry.setdefault("reruns_identical", []).append(target)
+                    reruns.add(target)
         for target in ("ecp5", "generic"):        # keep what this run did not measure
             if target in old and target not in entry:
                 entry[target] = old[target]
             elif "pnr" in old.get(target, {}) and "pnr" not in entry.get(target, {}):
                 entry[target]["pnr"] = old[target]["pnr"]
+        if reruns:
+            entry["reruns_identical"] = sorted(reruns)
     entry["hw_tree"] = tree
     data["configs"][key] = entry
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,49 +263,76 @@ def record(args) -> int:
     for d in map(Path, args.config):
         summary = json.loads((d / "synth.json").read_text())
         manifest = json.loads((d / "manifest.json").read_text())
-        key = manifest["config"].get("source") or f"{summary['config']}.yaml"
-        ok &= merge_result(Path(args.results), key, result_entry(summary, key), hw_tree())
+        key = Path(manifest["config"].get("source") or f"{summary['config']}.yaml").name
+        stored = (json.loads(Path(args.results).read_text())["configs"].get(key, {})
+                  if Path(args.results).exists() else {})
+        ok &= merge_result(Path(args.results), key,
+                           result_entry(summary, stored.get("config", key), verilog_sha256(d)),
+                           hw_tree())
         print(f"recorded {d} as {key} in {args.results}")
     return 0 if ok else 1
+
+
+def _config_row(config: str, s: dict) -> str:
+    e, g = s["targets"].get("ecp5"), s["targets"].get("generic")
+    nand = f"{g['area_proxy']['nand2_equivalents']}" if g else "-"
+    if not e:
+        return f"| `{Path(config).name}` | - | - | - | - | - | - | - | {nand} |"
+    c, f = e["counts"], _fmax(e)
+    fits = "yes" if e["fits"] else "no: " + ", ".join(e["over"])
+    rate = f"{s['macs_per_cycle'] * f / 1e3:.2f} G" if f else "-"
+    return (f"| `{Path(config).name}` | {c['lut']} | {c['carry']} | {c['ff']} | {c['dsp']} "
+            f"| {fits} | {f'{f:.1f}' if f else '-'} | {rate} | {nand} |")
 
 
 def sweep_configs(args) -> int:
     print("| config | ECP5 LUT4 | CCU2C | FF | MULT18X18D | fits LFE5U-85F | Fmax MHz | "
           "MAC/s at Fmax | generic NAND2-eq. (proxy) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    ok, tree = True, hw_tree()
-    for config in args.config:
-        name = Path(config).stem
-        s = synth(config, Path(args.out) / name, bits=None, targets="ecp5,generic",
-                  seeds=args.seeds)
-        e, g = s["targets"]["ecp5"], s["targets"]["generic"]
-        c, f = e["counts"], _fmax(e)
-        fits = "yes" if e["fits"] else "no: " + ", ".join(e["over"])
-        rate = f"{s['macs_per_cycle'] * f / 1e3:.2f} G" if f else "-"
-        print(f"| `{Path(config).name}` | {c['lut']} | {c['carry']} | {c['ff']} | {c['dsp']} "
-              f"| {fits} | {f'{f:.1f}' if f else '-'} | {rate} "
-              f"| {g['area_proxy']['nand2_equivalents']} |", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    tree = hw_tree()
+    dirs = [Path(args.out) / Path(c).stem for c in args.config]
+    calls = [lambda c=c, d=d: synth(c, d, bits=None, targets=args.targets, seeds=args.seeds)
+             for c, d in zip(args.config, dirs)]
+    ok = True
+    for config, d, s in zip(args.config, dirs, _run_points(args.jobs, calls)):
+        print(_config_row(config, s), flush=True)
         if args.results:
             ok &= merge_result(Path(args.results), Path(config).name,
-                               result_entry(s, config), tree)
+                               result_entry(s, config, verilog_sha256(d)), tree)
     return 0 if ok else 1
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("bits", "size", "configs", "record"))
+    ap.add_argument("mode", choices=("bits", "size", "configs", "record", "plot"))
     ap.add_argument("config", nargs="*")
     ap.add_argument("--bits", default="2,4,8,12,16")
     ap.add_argument("--sizes", default="2,4,8,16")
     ap.add_argument("--seeds", type=int, default=0)
     ap.add_argument("-o", "--out", default="out/synth_sweep")
     ap.add_argument("--png", default=None)
+    ap.add_argument("--json", default=None,
+                    help="bits/size: where the points go (default DIR/sweep_<bits|size>.json)")
+    ap.add_argument("--targets", default="ecp5,generic",
+                    help="qmac synth targets (ecp5 first; default ecp5,generic)")
+    ap.add_argument("-j", "--jobs", type=int, default=1,
+                    help="qmac synth processes in parallel (default 1)")
     ap.add_argument("--results", default=None,
                     help="JSON file collecting each config's counts (docs/synth_results.json)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse a point's finished run in DIR when qmac generate gives the "
+                         "same Verilog now (same targets and P&R)")
     args = ap.parse_args()
+    global RESUME
+    RESUME = args.resume
     if args.mode in ("bits", "size"):
         args.config = args.config or ["benchmarks/int8_4x4.yaml"]
         (sweep_bits if args.mode == "bits" else sweep_size)(args)
+        return 0
+    if args.mode == "plot":                 # redraw from a --json file, no tool run
+        data = json.loads(Path(args.config[0]).read_text())
+        label = {"bits": "operand bits N", "size": "array S×S"}[data["x"]]
+        _plot(data["points"], Path(args.png), data["x"], label, data["title"])
         return 0
     if args.mode == "record":
         args.results = args.results or "docs/synth_results.json"
