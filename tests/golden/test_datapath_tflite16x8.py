@@ -1,6 +1,6 @@
 """golden vs the real TFLite runtime on the 16x8 FULLY_CONNECTED kernel, zero tolerance.
 
-``tests/data/tflite16x8/*.npz`` hold int16 inputs, int8 weights, int64 biases, the float
+``tests/data/tflite16x8/fc16x8_*.npz`` hold int16 inputs, int8 weights, int64 biases, the float
 scales and the int16 output of tflite-runtime 2.14's 16x8 kernel (int64 accumulator, the
 int64 ``MultiplyByQuantizedMultiplier`` with its 15-bit reduced multiplier); the
 ``make_vectors.py`` beside them made them (it needs TFLite; this test does not). The
@@ -24,7 +24,7 @@ from golden.layer import activation_range, layer_multipliers
 from tests.helpers import fixedpoint_reference as ref
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tflite16x8"
-FILES = sorted(DATA.glob("*.npz"))
+FILES = sorted(DATA.glob("fc16x8_*.npz"))   # the frozen vectors (model16x8_*.npz: whole models)
 
 
 def load(path):
