@@ -12,9 +12,11 @@ from amaranth.hdl import Assert, Assume, ClockDomain, Elaboratable, Module, Sign
 from hw.accumulator_bank import AccumulatorBank
 from hw.requantizer import CHUNK, M0_BITS, Requantizer
 
-from .reference import AccumulatorReference, RequantReference, reduced_multiplier_reference
+from .reference import (AccumulatorReference, RequantReference, clamp_reference, clamp_window,
+                        mbqm_reference, reduced_multiplier_reference)
 
-__all__ = ["RequantMiter", "MultiplierMiter", "AccumulatorMiter", "PRODUCT_STAGE"]
+__all__ = ["RequantMiter", "MultiplierMiter", "AccumulatorMiter", "ClampLemma", "PRODUCT_STAGE",
+           "ROUNDING_STAGE", "SEGMENTS", "r_bits"]
 
 
 def _free(m, shape, name, const=False):
@@ -26,18 +28,45 @@ def _free(m, shape, name, const=False):
 class _CutRequantizer(Requantizer):
     """The requantizer with its multiplier (stages 0-3) cut out: the stage-3 register ``p_q``
     loads ``products[c]``, a value the miter chooses (the product abstraction). Everything
-    after ``p_q`` is the hardware's own code."""
+    after ``p_q`` is the hardware's own code. ``segment="clamp"``: the stage-10 register ``r_q`` (the second rounding's result) loads
+    ``r_in[c]`` instead (a free value); ``segment`` set: the ``r_q`` registers are exposed
+    as ``r_q[c]`` (what the rounding segment observes)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, segment=None, **kwargs):
         super().__init__(**kwargs)
         shape = signed(self.acc_bits + M0_BITS - 1)
         self.products = [Signal(shape, name=f"product_{c}") for c in range(self.cols)]
         #: the multiplier operand the hardware formed from ``m0`` (``"single16"``: ``rm·2**16``)
         self.m0_in = [Signal(M0_BITS - 1, name=f"probe_m0_{c}") for c in range(self.cols)]
+        self.segment = segment
+        self.r_q = [Signal(signed(r_bits(self.acc_bits, self.out_bits)), name=f"probe_r_{c}")
+                    for c in range(self.cols)] if segment else []
+        #: ``segment="clamp"``: what the stage-10 registers load (the miter drives them)
+        self.r_in = [Signal(signed(r_bits(self.acc_bits, self.out_bits)), name=f"cut_r_{c}")
+                     for c in range(self.cols)] if segment == "clamp" else []
 
     def _multiply(self, m, load, acc, m0, c):
         m.d.comb += self.m0_in[c].eq(m0[:M0_BITS - 1])
         return self._stage(m, load[2], self.products[c], f"p_q_{c}", self.products[c].shape())
+
+    def _second_rounding(self, m, load, t_q, dec, tie_q, c):
+        if not self.segment:
+            return super()._second_rounding(m, load, t_q, dec, tie_q, c)
+        if len(t_q) != len(self.r_q[c]):
+            raise AssertionError(f"r_q is {len(t_q)} bits, the harness assumes "
+                                 f"{len(self.r_q[c])}: update harness.r_bits")
+        if self.segment == "clamp":
+            r_q = self._stage(m, load[9], self.r_in[c], f"r_q_{c}")
+        else:
+            r_q = super()._second_rounding(m, load, t_q, dec, tie_q, c)
+        m.d.comb += self.r_q[c].eq(r_q)
+        return r_q
+
+
+def r_bits(acc_bits, out_bits):
+    """Width of the requantizer's stage-10 register ``r_q``: ``max(acc_bits, out_bits + 2)
+    + 2`` (the first rounding saturates to ``w2 + 1`` bits; ``t = (h << 1) >> right``)."""
+    return max(acc_bits, out_bits + 2) + 2
 
 
 class _ProbedRequantizer(Requantizer):
@@ -77,12 +106,51 @@ def _reference_pipeline(m, value, en, load_out, regs, name, obs):
     return q[-1]
 
 
+def _parameters(m, dut, free=True):
+    """The quasi-static parameters every requantizer miter drives: free constants (``m0`` and
+    ``shift`` per lane if ``per_channel``; ``y_zp``, ``act_min``, ``act_max`` with the one
+    assumption ``act_min <= act_max``) or, ``free=False`` (the multiplier proof), only a
+    free ``m0`` and the rest 0. Returns the free ``m0`` of the multiplier proof and the
+    statements that drive it (the caller adds them after :func:`_enables`)."""
+    if not free:
+        m0 = _free(m, 32, "m0", const=True)
+        return m0, [dut.m0.eq(m0)] + [getattr(dut, n).eq(0)
+                                      for n in ("shift", "y_zp", "act_min", "act_max")]
+    lanes = range(dut.cols) if dut.per_channel else [None]
+    for c in lanes:
+        sfx = "" if c is None else f"_{c}"
+        m0 = _free(m, 32, "m0" + sfx, const=True)
+        shift = _free(m, signed(6), "shift" + sfx, const=True)
+        m.d.comb += [(dut.m0 if c is None else dut.m0[c]).eq(m0),
+                     (dut.shift if c is None else dut.shift[c]).eq(shift)]
+    for name in ("y_zp", "act_min", "act_max"):
+        m.d.comb += getattr(dut, name).eq(
+            _free(m, signed(dut.out_bits + 1), name, const=True))
+    m.d.comb += Assume(dut.act_min <= dut.act_max)
+    return None, []
+
+
+def _enables(m, dut, control, first=()):
+    """``en`` and ``valid``: free every cycle if ``control``, else 1 (``first``: statements
+    to add before them). Returns ``(en, valid)``."""
+    en = _free(m, 1, "en") if control else 1
+    valid = _free(m, 1, "valid") if control else 1
+    m.d.comb += [*first[:1], dut.en.eq(en), dut.valid.eq(valid)]
+    m.d.comb += first[1:]
+    return en, valid
+
+
 #: The requantizer's stage whose register holds the product ``P`` (stages 0-3 multiply).
 PRODUCT_STAGE = 3
+#: The stage whose register ``r_q`` holds the second rounding's result (the RDBPOT result
+#: before the zero point): where the proof cuts the pipeline in two segments.
+ROUNDING_STAGE = 10
+#: The proof segments of the requantizer data path (``RequantMiter(segment=...)``).
+SEGMENTS = ("all", "round", "clamp")
 
 
 class RequantMiter(Elaboratable):
-    """``Requantizer`` vs :class:`RequantReference` behind a pipeline of ``LATENCY`` stages.
+    """``Requantizer`` vs the reference behind the pipeline's registers.
 
     Parameters
     ----------
@@ -97,32 +165,32 @@ class RequantMiter(Elaboratable):
         free operands (one ``$mul``; used to turn a ``"cut"`` counterexample into operands).
         ``"independent"``: the whole hardware; the reference forms the product itself from
         operands it sign-/zero-extends by one more bit (small ``acc_bits`` only).
+    segment : str
+        ``"all"``: ``y`` vs :class:`RequantReference` (stages 4-11 when cut). ``"round"``
+        (cut products only): stages 4-10 — the stage-10 register ``r_q`` vs the reference's
+        rounded value ``r = mbqm_reference(P)``, both seen through :func:`clamp_window`.
+        ``"clamp"``: stage 11 — ``r_q`` loads a free value (any ``r_bits`` value) and ``y``
+        vs ``clamp_reference(r_q)``. With :class:`ClampLemma` the two segments give
+        ``"all"`` (see :mod:`sim.formal.prove`).
     control : bool
         ``en`` and ``valid`` free every cycle (stalls, bubbles) instead of constant 1.
     """
 
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
-                 chunk=CHUNK, product="cut", control=False):
+                 chunk=CHUNK, product="cut", control=False, segment="all"):
+        if segment not in SEGMENTS or (segment != "all" and product != "cut"):
+            raise ValueError(f"segment={segment!r} with product={product!r}; allowed: "
+                             f"{SEGMENTS}, the segments with product='cut' only")
         kind = _CutRequantizer if product in ("cut", "operands") else Requantizer
+        extra = {} if segment == "all" else {"segment": segment}
         self.dut = kind(cols=cols, acc_bits=acc_bits, out_bits=out_bits,
                         out_signed=out_signed, rounding=rounding, per_channel=per_channel,
-                        chunk=chunk)
-        self.product, self.control = product, control
-        self.entry = 0 if product == "independent" else PRODUCT_STAGE
+                        chunk=chunk, **extra)
+        self.product, self.control, self.segment = product, control, segment
+        self.entry = {"all": 0 if product == "independent" else PRODUCT_STAGE,
+                      "round": PRODUCT_STAGE, "clamp": ROUNDING_STAGE}[segment]
+        self.observed = ROUNDING_STAGE if segment == "round" else Requantizer.LATENCY - 1
         self.domain = ClockDomain("sync", reset_less=True)
-
-    def _params(self, m, dut):
-        lanes = range(dut.cols) if dut.per_channel else [None]
-        for c in lanes:
-            sfx = "" if c is None else f"_{c}"
-            m0 = _free(m, 32, "m0" + sfx, const=True)
-            shift = _free(m, signed(6), "shift" + sfx, const=True)
-            m.d.comb += [(dut.m0 if c is None else dut.m0[c]).eq(m0),
-                         (dut.shift if c is None else dut.shift[c]).eq(shift)]
-        for name in ("y_zp", "act_min", "act_max"):
-            m.d.comb += getattr(dut, name).eq(
-                _free(m, signed(dut.out_bits + 1), name, const=True))
-        m.d.comb += Assume(dut.act_min <= dut.act_max)
 
     def _product(self, m, dut, c):
         acc = _free(m, signed(dut.acc_bits), f"acc_{c}")
@@ -145,14 +213,23 @@ class RequantMiter(Elaboratable):
         return product
 
     def _lane_ref(self, m, dut, c):
+        """The reference value of lane ``c`` at the segment's entry and the hardware value
+        at its observed register, both as the assertion compares them."""
+        shift = dut.shift[c] if dut.per_channel else dut.shift
+        if self.segment == "clamp":
+            return (clamp_reference(dut.r_in[c], dut.y_zp, dut.act_min, dut.act_max, dut.out_bits,
+                                    dut.out_signed), dut.y[c])
         product = self._product(m, dut, c)
+        if self.segment == "round":
+            r = mbqm_reference(m, product, shift, dut.rounding)
+            return (clamp_window(r, dut.out_bits), clamp_window(dut.r_q[c], dut.out_bits))
         ref = RequantReference(product_shape=product.shape(), out_bits=dut.out_bits,
                                out_signed=dut.out_signed, rounding=dut.rounding)
         m.submodules[f"ref_{c}"] = ref
         m.d.comb += [ref.product.eq(product), ref.y_zp.eq(dut.y_zp),
                      ref.act_min.eq(dut.act_min), ref.act_max.eq(dut.act_max),
-                     ref.shift.eq(dut.shift[c] if dut.per_channel else dut.shift)]
-        return ref.y
+                     ref.shift.eq(shift)]
+        return ref.y, dut.y[c]
 
     def _reduced_multiplier(self, m, dut, c):
         """``"single16"``: the multiplier operand (``rm_q``, registered every cycle from the
@@ -172,23 +249,24 @@ class RequantMiter(Elaboratable):
         m = Module()
         m.domains.sync = self.domain
         m.submodules.dut = dut = self.dut
-        self._params(m, dut)
-        if dut.rounding == "single16" and self.entry:
+        _parameters(m, dut)
+        if dut.rounding == "single16" and self.entry and self.segment != "clamp":
             for c in range(dut.cols):
                 self._reduced_multiplier(m, dut, c)
-        en = _free(m, 1, "en") if self.control else 1
-        valid = _free(m, 1, "valid") if self.control else 1
-        m.d.comb += [dut.en.eq(en), dut.valid.eq(valid)]
-        # the specified timing: a valid value appears on y LATENCY enabled cycles after it
-        # entered stage 0 (``self.entry`` stages fewer after it entered stage ``entry``) and
-        # y holds otherwise
+        en, valid = _enables(m, dut, self.control)
+        for c in range(dut.cols if self.segment == "clamp" else 0):
+            m.d.comb += dut.r_in[c].eq(_free(m, dut.r_in[c].shape(), f"r_{c}"))
+        # the specified timing: a valid value appears in the register of stage ``observed``
+        # (``y``: stage LATENCY - 1) ``observed - entry`` enabled cycles after it entered the
+        # register of stage ``entry`` (from stage 0: LATENCY cycles) and holds otherwise
         vq = _valid_chain(m, en, valid, dut.LATENCY - 1)
+        regs = self.observed - self.entry
         for c in range(dut.cols):
-            y_ref = _reference_pipeline(m, self._lane_ref(m, dut, c), en, vq[-1],
-                                        dut.LATENCY - 1 - self.entry, f"ref_y_{c}",
-                                        f"obs_ref_{c}")
-            hw_y = Signal(y_ref.shape(), name=f"obs_hw_{c}")
-            m.d.comb += [hw_y.eq(dut.y[c]), Assert(hw_y == y_ref)]
+            value, hw = self._lane_ref(m, dut, c)
+            ref = _reference_pipeline(m, value, en, vq[self.observed - 1], regs,
+                                      f"ref_y_{c}", f"obs_ref_{c}")
+            hw_y = Signal(ref.shape(), name=f"obs_hw_{c}")
+            m.d.comb += [hw_y.eq(hw), Assert(hw_y == ref)]
         return m
 
 
@@ -212,12 +290,8 @@ class MultiplierMiter(Elaboratable):
         m = Module()
         m.domains.sync = self.domain
         m.submodules.dut = dut = self.dut
-        m0 = _free(m, 32, "m0", const=True)
-        en = _free(m, 1, "en") if self.control else 1
-        valid = _free(m, 1, "valid") if self.control else 1
-        m.d.comb += [dut.m0.eq(m0), dut.en.eq(en), dut.valid.eq(valid)]
-        for name in ("shift", "y_zp", "act_min", "act_max"):
-            m.d.comb += getattr(dut, name).eq(0)
+        m0, drive = _parameters(m, dut, free=False)
+        en, valid = _enables(m, dut, self.control, first=drive)
         vq = _valid_chain(m, en, valid, PRODUCT_STAGE)
         for c in range(dut.cols):
             acc = _free(m, signed(dut.acc_bits), f"acc_{c}")
@@ -231,6 +305,31 @@ class MultiplierMiter(Elaboratable):
                                         f"obs_ref_{c}")
             hw_p = Signal(p_ref.shape(), name=f"obs_hw_{c}")
             m.d.comb += [hw_p.eq(dut.p_q[c]), Assert(hw_p == p_ref)]
+        return m
+
+
+class ClampLemma(Elaboratable):
+    """A lemma about the reference alone (no hardware, combinational): for every ``value`` of
+    ``value_bits`` bits and every ``y_zp``, ``act_min``, ``act_max``,
+    ``clamp_reference(value) == clamp_reference(clamp_window(value))`` — what lets the
+    rounding segment compare the rounded values through :func:`clamp_window` only."""
+
+    def __init__(self, *, value_bits, out_bits, out_signed):
+        self.value_bits, self.out_bits, self.out_signed = value_bits, out_bits, out_signed
+
+    def ports(self):
+        return []
+
+    def elaborate(self, platform):
+        m = Module()
+        value = _free(m, signed(self.value_bits), "value")
+        params = [_free(m, signed(self.out_bits + 1), n) for n in ("y_zp", "act_min", "act_max")]
+        full = Signal(signed(self.out_bits + 1), name="obs_ref_0")
+        seen = Signal(signed(self.out_bits + 1), name="obs_hw_0")
+        m.d.comb += [full.eq(clamp_reference(value, *params, self.out_bits, self.out_signed)),
+                     seen.eq(clamp_reference(clamp_window(value, self.out_bits), *params,
+                                             self.out_bits, self.out_signed)),
+                     Assert(full == seen)]
         return m
 
 

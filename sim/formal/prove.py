@@ -33,10 +33,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from amaranth.hdl import Module, Signal, signed
+
 from hw.requantizer import CHUNK, ROUNDINGS, Requantizer
 
 from . import smt, tools
-from .harness import PRODUCT_STAGE, AccumulatorMiter, MultiplierMiter, RequantMiter
+from .harness import (PRODUCT_STAGE, AccumulatorMiter, ClampLemma, MultiplierMiter, RequantMiter,
+                      r_bits)
+from .reference import mbqm_reference
 
 __all__ = ["Instance", "default_instances", "prove", "PLANTS", "PLANT_BLOCKS", "plant_rtlil",
            "format_report", "MULTIPLIERS"]
@@ -59,11 +63,24 @@ class Instance:
     control: bool = False
 
     @property
-    def depth(self):
+    def parts(self):
+        """The queries of this instance, in order. A requantizer data proof (cut product) is
+        composed of three (see the module docstring): ``"round"`` (stages 4-10, one query
+        per shift encoding), ``"clamp"`` (stage 11, one query) and ``"lemma"`` (the
+        reference's clamp through :func:`~sim.formal.reference.clamp_window`, one query);
+        every other instance is one miter (``"all"``)."""
+        if self.block == "requantizer" and self.cut and not self.control:
+            return ("round", "clamp", "lemma")
+        return ("all",)
+
+    def depth(self, part="all"):
         """Cycles unrolled. A requantizer data proof checks the *second* result after reset
         (``LATENCY + 2`` cycles): every stage register then holds values of the first,
         free, input, so a stage that depended on an earlier result would show; a multiplier
-        proof checks the first (its case fixes the ``acc`` of cycle 0)."""
+        proof checks the first (its case fixes the ``acc`` of cycle 0); the lemma has no
+        registers (1 step)."""
+        if part == "lemma":
+            return 1
         if self.block == "accumulator":
             return 8
         lat = PRODUCT_STAGE + 1 if self.block == "multiplier" else Requantizer.LATENCY
@@ -71,12 +88,11 @@ class Instance:
             return 2 * lat + 2
         return lat + 1 if self.block == "multiplier" else lat + 2
 
-    @property
-    def check(self):
+    def check(self, part="all"):
         """Steps whose assertions are checked: every step of a bounded run; only the last
         step of a data proof (the first result of the flushed pipeline: values that entered
         at the first enabled, valid cycle; before it, both sides show their initial values)."""
-        return None if self.method == "bmc" else [self.depth - 1]
+        return None if self.method == "bmc" else [self.depth(part) - 1]
 
     @property
     def method(self):
@@ -87,15 +103,32 @@ class Instance:
         """Stage at which the reference's input enters (3: the cut product, else 0)."""
         return PRODUCT_STAGE if self.cut else 0
 
-    def miter(self, product=None):
+    def miter(self, product=None, part="all"):
         if self.block == "accumulator":
             return AccumulatorMiter(**self.params)
         if self.block == "multiplier":
             return MultiplierMiter(**self.params, control=self.control)
+        if part == "lemma":
+            return ClampLemma(value_bits=self.lemma_bits, out_bits=self.params["out_bits"],
+                              out_signed=self.params["out_signed"])
         product = product or ("cut" if self.cut else "independent")
-        return RequantMiter(**self.params, product=product, control=self.control)
+        return RequantMiter(**self.params, product=product, control=self.control,
+                            segment="all" if part in ("all", None) else part)
 
-    def cases(self):
+    @property
+    def lemma_bits(self):
+        """Width of the lemma's value: the wider of the hardware's ``r_q`` and the
+        reference's rounded value (both are sign-extended into it)."""
+        p = self.params
+        product = Signal(signed(p["acc_bits"] + 31))
+        scratch = Module()
+        scratch._MustUse__silence = True      # only the value's width is wanted
+        ref = mbqm_reference(scratch, product, Signal(signed(6)), p["rounding"])
+        return max(len(ref), r_bits(p["acc_bits"], p["out_bits"]))
+
+    def cases(self, part="all"):
+        if part in ("clamp", "lemma"):
+            return [{}]
         if self.block == "multiplier":     # one query per accumulator value (m0 free)
             a = self.params["acc_bits"]
             return [{"free_acc_0": v} for v in range(-(1 << (a - 1)), 1 << (a - 1))]
@@ -162,13 +195,17 @@ def plant_rtlil(text, wire):
     raise ValueError(f"plant: no $add cell drives {wire!r}")
 
 
-def build(inst, workdir, plant=None, product=None):
+def build(inst, workdir, plant=None, product=None, part="all"):
     """RTLIL -> Yosys -> SMT-LIB model text, in ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    miter = inst.miter(product)
+    miter = inst.miter(product, part)
     text = tools.write_rtlil(miter, workdir / "miter.il", miter.ports())
-    if plant:
-        (workdir / "miter.il").write_text(plant_rtlil(text, PLANTS[plant]))
+    if plant and part != "lemma":
+        try:
+            (workdir / "miter.il").write_text(plant_rtlil(text, PLANTS[plant]))
+        except ValueError:
+            if part == "all":
+                raise          # the planted wire is in another segment of a composed proof
     script = ["read_rtlil miter.il", "proc", "flatten", "chformal -lower", "opt_clean",
               "opt_merge"]
     if inst.cut and product is None:   # the product is abstract on both sides: no multiplier
@@ -193,27 +230,44 @@ def _signed(value, width):
 
 
 def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
-    """Run one instance; a counterexample is re-derived with the real multiplier if cut."""
+    """Run every part of one instance (stops at the first that fails); a counterexample of
+    a cut proof is re-derived with the real multiplier on the whole stages 4-11."""
     t0, cpu0 = time.monotonic(), _child_cpu()
     yices = tools.require()["yices-smt2"]
-    smt2 = build(inst, workdir, plant)
-    results, widths = smt.bmc_cases(yices, smt2, inst.depth, inst.cases(), jobs=jobs,
-                                    progress=progress, check=inst.check)
-    failed = [(case, trace) for case, trace in results if trace is not None]
+    count, failed = 0, None
+    for part in inst.parts:
+        smt2 = build(inst, workdir / part, plant, part=part)
+        results, widths = smt.bmc_cases(yices, smt2, inst.depth(part), inst.cases(part),
+                                        jobs=jobs, progress=progress, check=inst.check(part))
+        count += len(results)
+        failed = next(((case, trace, part) for case, trace in results if trace is not None),
+                      None)
+        if failed:
+            break
     cex = None
     if failed:
-        case, trace = failed[0]
-        if inst.cut:       # values of acc and m0 whose product fails: solve with one $mul
+        case, trace, part = failed
+        if inst.cut and part in ("all", "round"):   # operands whose product fails, on y
             smt2 = build(inst, workdir / "operands", plant, product="operands")
-            again, widths = smt.bmc_cases(yices, smt2, inst.depth, [case], jobs=1,
-                                          check=inst.check)
-            trace = again[0][1]
+            for extra in (_wide_open(inst), {}):        # first with y = sat(r): fast
+                again, widths = smt.bmc_cases(yices, smt2, inst.depth(), [{**case, **extra}],
+                                              jobs=1, check=inst.check())
+                if again[0][1] is not None:
+                    break
+            trace, part = again[0][1], "all"
         if trace is not None:
-            cex = {"case": case, "trace": [{n: _signed(v, widths[n]) if not _unsigned(n)
-                                            else v for n, v in step.items()}
-                                           for step in trace]}
-    return Result(inst, not failed, time.monotonic() - t0, len(results), cex,
+            cex = {"case": case, "part": part,
+                   "trace": [{n: _signed(v, widths[n]) if not _unsigned(n) else v
+                              for n, v in step.items()} for step in trace]}
+    return Result(inst, failed is None, time.monotonic() - t0, count, cex,
                   _child_cpu() - cpu0)
+
+
+def _wide_open(inst):
+    """``y_zp = 0`` and the activation range as wide as the output's: ``y`` is the rounded
+    value saturated (a case constraint that makes the counterexample search fast)."""
+    bits = inst.params["out_bits"]
+    return {"free_y_zp": 0, "free_act_min": -(1 << bits), "free_act_max": (1 << bits) - 1}
 
 
 def _child_cpu():
@@ -243,7 +297,7 @@ def format_report(results):
     """Summary table: instance, method, depth, cases, result, wall and tool CPU time."""
     rows = [("instance", "method", "cycles", "cases", "result", "wall", "tool cpu")]
     for r in results:
-        rows.append((r.instance.name, r.instance.method, str(r.instance.depth), str(r.cases),
+        rows.append((r.instance.name, r.instance.method, str(r.instance.depth()), str(r.cases),
                      "PROVED" if r.proved else "FAILED", f"{r.seconds:.1f} s",
                      f"{r.cpu:.1f} s"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -28,7 +28,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["RequantReference", "AccumulatorReference", "mbqm_reference", "clamp_reference",
-           "reduced_multiplier_reference"]
+           "clamp_window", "reduced_multiplier_reference"]
 
 SHIFT_MIN, SHIFT_MAX = -31, 30
 
@@ -93,6 +93,17 @@ def clamp_reference(value, y_zp, act_min, act_max, out_bits, out_signed):
     y = Mux(y > act_max, act_max, y)
     y = Mux(y < lo, lo, y)
     return Mux(y > hi, hi, y)
+
+
+def clamp_window(value, out_bits):
+    """``value`` saturated to the ``signed(out_bits + 3)`` range ``[-2**(out_bits+2),
+    2**(out_bits+2) - 1]``: :func:`clamp_reference` with any ``y_zp``, ``act_min``,
+    ``act_max`` (``out_bits + 1`` bits) gives the same result for both — it only tells
+    values apart inside ``[lo - 2**out_bits - 1, hi + 2**out_bits + 1]`` (``lo``, ``hi`` the
+    output range). ``qmac prove`` proves that (:class:`~sim.formal.harness.ClampLemma`), so
+    a rounded value need only be proved equal through this window."""
+    lo, hi = -(1 << (out_bits + 2)), (1 << (out_bits + 2)) - 1
+    return Mux(value < lo, lo, Mux(value > hi, hi, value))
 
 
 class RequantReference(wiring.Component):
