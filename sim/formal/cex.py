@@ -9,6 +9,8 @@ the reference) or the reference wrong (golden agrees with the hardware).
 from golden.datapath import accumulate, requantize
 from hw.requantizer import Requantizer
 
+from .harness import ROUNDING_STAGE
+
 __all__ = ["explain"]
 
 
@@ -20,7 +22,7 @@ def _first_mismatch(trace, lanes_hw_ref):
     return None
 
 
-def _requant_case(inst, trace):
+def _requant_case(inst, trace, part="all"):
     p = inst.params
     lanes = [(f"obs_hw_{c}", f"obs_ref_{c}") for c in range(p["cols"])]
     found = _first_mismatch(trace, lanes)
@@ -28,17 +30,36 @@ def _requant_case(inst, trace):
         return None
     step, hw, ref = found
     c = int(hw.rsplit("_", 1)[1])
-    # the operands entered stage ``entry`` (LATENCY - entry) cycles earlier
-    src = trace[step - (Requantizer.LATENCY - inst.entry)]
     sfx = f"_{c}" if p["per_channel"] else ""
     lo, hi = ((-(1 << (p["out_bits"] - 1)), (1 << (p["out_bits"] - 1)) - 1)
               if p["out_signed"] else (0, (1 << p["out_bits"]) - 1))
+    if part == "clamp":
+        return _clamp_case(inst, trace, step, hw, ref, c, (lo, hi))
+    # the operands entered stage ``entry`` (LATENCY - entry) cycles earlier
+    src = trace[step - (Requantizer.LATENCY - inst.entry)]
     inputs = dict(acc=src[f"free_acc_{c}"], m0=src[f"free_m0{sfx}"] & (2**31 - 1),
                   shift=min(max(src[f"free_shift{sfx}"], -31), 30), y_zp=src["free_y_zp"],
                   act_min=min(max(src["free_act_min"], lo), hi),
                   act_max=min(max(src["free_act_max"], lo), hi))
     want = int(requantize(inputs["acc"], **{k: v for k, v in inputs.items() if k != "acc"},
                           rounding=p["rounding"]))
+    return dict(step=step, lane=c, inputs=inputs, hardware=trace[step][hw],
+                reference=trace[step][ref], golden=want)
+
+
+def _clamp_case(inst, trace, step, hw, ref, c, limits):
+    """Stage 11 (``r_q`` cut): the rounded value ``r`` entered ``r_q`` two cycles earlier;
+    golden's ``requantize(acc=r, m0=2**30, shift=1)`` scales by exactly 1, so it gives the
+    clamp of ``r`` (``r`` first limited to the clamp window, which the lemma shows changes
+    nothing)."""
+    src = trace[step - (Requantizer.LATENCY - ROUNDING_STAGE)]
+    edge = 1 << (inst.params["out_bits"] + 1)
+    lo, hi = limits
+    inputs = dict(r=min(max(src[f"free_r_{c}"], -edge), edge), y_zp=src["free_y_zp"],
+                  act_min=min(max(src["free_act_min"], lo), hi),
+                  act_max=min(max(src["free_act_max"], lo), hi))
+    want = int(requantize(inputs["r"], m0=2**30, shift=1, y_zp=inputs["y_zp"],
+                          act_min=inputs["act_min"], act_max=inputs["act_max"]))
     return dict(step=step, lane=c, inputs=inputs, hardware=trace[step][hw],
                 reference=trace[step][ref], golden=want)
 
@@ -102,8 +123,10 @@ def explain(inst, cex):
     if cex is None:
         return "no counterexample trace"
     trace = cex["trace"]
-    case = {"accumulator": _acc_case, "multiplier": _mul_case}.get(
-        inst.block, _requant_case)(inst, trace)
+    if inst.block == "requantizer":
+        case = _requant_case(inst, trace, cex.get("part", "all"))
+    else:
+        case = {"accumulator": _acc_case, "multiplier": _mul_case}[inst.block](inst, trace)
     if case is None:
         return f"assertion failed in case {cex['case']}, outputs equal (check the trace)"
     lines = [f"counterexample: cycle {case['step']}, lane {case['lane']}"]

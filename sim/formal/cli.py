@@ -38,9 +38,13 @@ def add_parsers(sub, add_config_args, positive_int):
     p.add_argument("--multipliers", action="store_true",
                    help="also prove the partial-product multiplier (stages 0-3) equal to acc*m0 "
                         "at narrow widths (slow: not finished within minutes here)")
+    p.add_argument("--control", action="store_true",
+                   help="also the bounded proof with en/valid free every cycle (26 cycles at "
+                        "acc8; slow: not finished within minutes here)")
     p.add_argument("--plant", choices=sorted(PLANTS), default=None,
                    help="test only: plant a bug in the RTLIL (nudge1/nudge2: the requantizer's "
-                        "rounding terms, psum: the accumulator's partial sum; must FAIL)")
+                        "rounding terms, zp: its output zero point, psum: the accumulator's "
+                        "partial sum; must FAIL)")
     p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
 
     e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist")
@@ -83,7 +87,8 @@ def _cmd_prove(args):
     from .cex import explain
     from .prove import MULTIPLIERS, PLANT_BLOCKS, default_instances, format_report, prove
     insts = default_instances(widths=args.widths,
-                              multipliers=MULTIPLIERS if args.multipliers else ())
+                              multipliers=MULTIPLIERS if args.multipliers else (),
+                              control=args.control)
     if args.only:
         insts = [i for i in insts if args.only in i.name]
         if not insts:

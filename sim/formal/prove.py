@@ -46,10 +46,12 @@ __all__ = ["Instance", "default_instances", "prove", "PLANTS", "PLANT_BLOCKS", "
            "format_report", "MULTIPLIERS"]
 
 #: Planted bugs (test only): the wire whose adder loses its second operand (lane 0): the
-#: requantizer's first or second rounding term (the nudge), the accumulator's partial sum.
-PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0", "psum": "sum_0"}
+#: requantizer's first or second rounding term (the nudge; stages 7, 10), its output zero
+#: point (stage 11), the accumulator's partial sum.
+PLANTS = {"nudge1": "round1_0", "nudge2": "round2_0", "zp": "zp_0", "psum": "sum_0"}
 #: The block each planted bug is in (``qmac prove --plant`` runs that block's instances).
-PLANT_BLOCKS = {"nudge1": "requantizer", "nudge2": "requantizer", "psum": "accumulator"}
+PLANT_BLOCKS = {"nudge1": "requantizer", "nudge2": "requantizer", "zp": "requantizer",
+                "psum": "accumulator"}
 _OUT_BITS = 8
 
 
@@ -157,9 +159,10 @@ MULTIPLIERS = ((8, CHUNK), (7, 3))
 
 
 def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32,
-                      multipliers=()):
+                      multipliers=(), control=False):
     """The instances of ``qmac prove`` (``widths``: accumulator widths of the requantizer;
-    ``multipliers``: :data:`MULTIPLIERS` to add the slow multiplier proofs, ``--multipliers``)."""
+    ``multipliers``: :data:`MULTIPLIERS` to add the slow multiplier proofs, ``--multipliers``;
+    ``control``: the bounded en/valid proof, ``--control``: not finished in 5 minutes)."""
     out = []
     for w in widths:
         for r in PROVEN_ROUNDINGS:
@@ -173,8 +176,9 @@ def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32,
     for a, k in multipliers:
         out.append(Instance(f"multiplier acc{a} chunk{k}", "multiplier",
                             dict(acc_bits=a, chunk=k)))
-    out.append(Instance(f"requant double en/valid acc{control_bits}", "requantizer",
-                        _rq("double", control_bits), cut=True, control=True))
+    if control:
+        out.append(Instance(f"requant double en/valid acc{control_bits}", "requantizer",
+                            _rq("double", control_bits), cut=True, control=True))
     for ovf in ("wrap", "saturate"):
         out.append(Instance(f"accumulator {ovf} x2 acc{acc_bits}", "accumulator",
                             dict(cols=2, psum_bits=acc_bits - 12, acc_bits=acc_bits,
@@ -183,15 +187,21 @@ def default_instances(widths=(32,), mul_bits=8, control_bits=8, acc_bits=32,
 
 
 def plant_rtlil(text, wire):
-    """Zero the second operand of the cell driving ``wire`` (a dropped rounding term)."""
-    cells = re.finditer(r"^  cell \$add \S+\n(?:    .*\n)*?  end\n", text, re.M)
-    for cell in cells:
-        body = cell.group(0)
-        if re.search(rf"^    connect \\Y \\{wire}\n", body, re.M):
-            width = int(re.search(r"parameter \\B_WIDTH (\d+)", body).group(1))
-            new = re.sub(r"^    connect \\B .*$", f"    connect \\\\B {width}'" + "0" * width,
-                         body, flags=re.M)
-            return text[:cell.start()] + new + text[cell.end():]
+    """Zero the second operand of the ``$add`` cell behind ``wire`` (a dropped rounding term):
+    the cell driving it, or whose result it is a slice of (a truncated sum), in the module
+    that has ``wire``."""
+    for module in re.finditer(r"^module .*?^end$", text, re.M | re.S):
+        body = module.group(0)
+        drive = re.search(rf"^ *connect \\{wire} (\S+)(?: \[\d+:\d+\])?$", body, re.M)
+        names = {rf"\\{wire}"} | ({re.escape(drive.group(1))} if drive else set())
+        for cell in re.finditer(r"^  cell \$add \S+\n(?:    .*\n)*?  end\n", body, re.M):
+            cbody = cell.group(0)
+            if any(re.search(rf"^    connect \\Y {n}\n", cbody, re.M) for n in names):
+                width = int(re.search(r"parameter \\B_WIDTH (\d+)", cbody).group(1))
+                new = re.sub(r"^    connect \\B .*$", f"    connect \\\\B {width}'" + "0" * width,
+                             cbody, flags=re.M)
+                at = module.start() + cell.start()
+                return text[:at] + new + text[at + len(cbody):]
     raise ValueError(f"plant: no $add cell drives {wire!r}")
 
 
@@ -200,9 +210,11 @@ def build(inst, workdir, plant=None, product=None, part="all"):
     workdir.mkdir(parents=True, exist_ok=True)
     miter = inst.miter(product, part)
     text = tools.write_rtlil(miter, workdir / "miter.il", miter.ports())
+    planted = False
     if plant and part != "lemma":
         try:
             (workdir / "miter.il").write_text(plant_rtlil(text, PLANTS[plant]))
+            planted = True
         except ValueError:
             if part == "all":
                 raise          # the planted wire is in another segment of a composed proof
@@ -212,7 +224,7 @@ def build(inst, workdir, plant=None, product=None, part="all"):
         script += ["select -assert-none t:$mul"]
     script += ["async2sync", "dffunmap", "write_smt2 -wires miter.smt2"]
     tools.run_yosys(workdir, script)
-    return (workdir / "miter.smt2").read_text()
+    return (workdir / "miter.smt2").read_text(), planted
 
 
 @dataclass
@@ -234,9 +246,10 @@ def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
     a cut proof is re-derived with the real multiplier on the whole stages 4-11."""
     t0, cpu0 = time.monotonic(), _child_cpu()
     yices = tools.require()["yices-smt2"]
-    count, failed = 0, None
+    count, failed, planted = 0, None, False
     for part in inst.parts:
-        smt2 = build(inst, workdir / part, plant, part=part)
+        smt2, done = build(inst, workdir / part, plant, part=part)
+        planted |= done
         results, widths = smt.bmc_cases(yices, smt2, inst.depth(part), inst.cases(part),
                                         jobs=jobs, progress=progress, check=inst.check(part))
         count += len(results)
@@ -244,11 +257,13 @@ def prove_instance(inst, workdir, *, plant=None, jobs=2, progress=None):
                       None)
         if failed:
             break
+    if plant and not planted:
+        raise ValueError(f"plant {plant!r}: wire {PLANTS[plant]!r} not found in {inst.name}")
     cex = None
     if failed:
         case, trace, part = failed
         if inst.cut and part in ("all", "round"):   # operands whose product fails, on y
-            smt2 = build(inst, workdir / "operands", plant, product="operands")
+            smt2, _ = build(inst, workdir / "operands", plant, product="operands")
             for extra in (_wide_open(inst), {}):        # first with y = sat(r): fast
                 again, widths = smt.bmc_cases(yices, smt2, inst.depth(), [{**case, **extra}],
                                               jobs=1, check=inst.check())

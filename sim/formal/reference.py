@@ -96,14 +96,15 @@ def clamp_reference(value, y_zp, act_min, act_max, out_bits, out_signed):
 
 
 def clamp_window(value, out_bits):
-    """``value`` saturated to the ``signed(out_bits + 3)`` range ``[-2**(out_bits+2),
-    2**(out_bits+2) - 1]``: :func:`clamp_reference` with any ``y_zp``, ``act_min``,
-    ``act_max`` (``out_bits + 1`` bits) gives the same result for both — it only tells
-    values apart inside ``[lo - 2**out_bits - 1, hi + 2**out_bits + 1]`` (``lo``, ``hi`` the
-    output range). ``qmac prove`` proves that (:class:`~sim.formal.harness.ClampLemma`), so
-    a rounded value need only be proved equal through this window."""
-    lo, hi = -(1 << (out_bits + 2)), (1 << (out_bits + 2)) - 1
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))
+    """``value`` limited to ``[-2**(out_bits+1), 2**(out_bits+1)]``: :func:`clamp_reference`
+    with any ``y_zp``, ``act_min``, ``act_max`` (``out_bits + 1`` bits) gives the same result
+    for both — beyond the window ``value + y_zp`` is beyond the output range on the same side
+    — which ``qmac prove`` proves (:class:`~sim.formal.harness.ClampLemma`), so a rounded
+    value need only be proved equal through this window. (The hardware saturates its
+    first rounding to ``out_bits + 3`` bits or more, so its rounded value reaches
+    ``±2**(out_bits+1)``.)"""
+    edge = 1 << (out_bits + 1)
+    return Mux(value < -edge, -edge, Mux(value > edge, edge, value))
 
 
 class RequantReference(wiring.Component):
