@@ -314,8 +314,10 @@ class ClampLemma(Elaboratable):
     ``clamp_reference(value) == clamp_reference(clamp_window(value))`` — what lets the
     rounding segment compare the rounded values through :func:`clamp_window` only."""
 
-    def __init__(self, *, value_bits, out_bits, out_signed):
+    def __init__(self, *, value_bits, out_bits, out_signed, window_bits=None):
         self.value_bits, self.out_bits, self.out_signed = value_bits, out_bits, out_signed
+        #: test only: the window of another ``out_bits`` (a narrower one must fail)
+        self.window_bits = out_bits if window_bits is None else window_bits
 
     def ports(self):
         return []
@@ -327,7 +329,7 @@ class ClampLemma(Elaboratable):
         full = Signal(signed(self.out_bits + 1), name="obs_ref_0")
         seen = Signal(signed(self.out_bits + 1), name="obs_hw_0")
         m.d.comb += [full.eq(clamp_reference(value, *params, self.out_bits, self.out_signed)),
-                     seen.eq(clamp_reference(clamp_window(value, self.out_bits), *params,
+                     seen.eq(clamp_reference(clamp_window(value, self.window_bits), *params,
                                              self.out_bits, self.out_signed)),
                      Assert(full == seen)]
         return m

@@ -11,9 +11,10 @@ from amaranth.sim import Simulator
 from golden.datapath import requantize
 from hw.requantizer import Requantizer
 from sim.errors import ToolError
-from sim.formal import tools
+from sim.formal import smt, tools
 from sim.formal.cex import explain
-from sim.formal.prove import Instance, _rq, plant_rtlil, prove_instance
+from sim.formal.harness import ClampLemma
+from sim.formal.prove import Instance, _rq, default_instances, plant_rtlil, prove_instance
 from sim.formal.reference import RequantReference, reduced_multiplier_reference
 
 W = 6    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
@@ -32,27 +33,65 @@ def formal_tools(in_ci):
         pytest.skip(str(exc))
 
 
-#: The full data proofs take seconds of solver CPU per positive shift even at acc6 (measured
-#: 4.6 s for shift 3 at load 13): opt-in. The planted-bug tests below (in the suite) show the
-#: same harness is not vacuous.
-@pytest.mark.long
-@LONG
-@pytest.mark.parametrize("rounding", ["double", "single", "ruy", "single16"])
+#: Composed at r_q (stages 4-10 per shift, stage 11, the clamp lemma): about 3 s of solver
+#: CPU per instance at acc6 (more in wall time under load), so one rounding per form is in
+#: the suite, the rest opt-in.
+@pytest.mark.parametrize("rounding", [
+    "double", pytest.param("single", marks=[pytest.mark.long, LONG]),
+    pytest.param("ruy", marks=[pytest.mark.long, LONG]),
+    pytest.param("single16", marks=[pytest.mark.long, LONG])])
 def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     inst = Instance(f"rq {rounding}", "requantizer", _rq(rounding, W), cut=True)
+    assert inst.parts == ("round", "clamp", "lemma")
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
-    assert res.cases == 64
+    assert res.cases == 64 + 1 + 1
 
 
-@pytest.mark.long
-@LONG
-@pytest.mark.parametrize("rounding", ["double", "single16"])
+@pytest.mark.parametrize("rounding", [
+    "ruy", pytest.param("double", marks=[pytest.mark.long, LONG]),
+    pytest.param("single16", marks=[pytest.mark.long, LONG])])
 def test_requantizer_proved_per_channel(formal_tools, tmp_path, rounding):
     inst = Instance("rq pc", "requantizer", _rq(rounding, 4, per_channel=True, cols=2),
                     cut=True)
     res = prove_instance(inst, tmp_path)
     assert res.proved, explain(inst, res.counterexample)
+
+
+@pytest.mark.parametrize("bits, proved", [(None, True), (7, False)])
+def test_clamp_lemma_needs_its_window(formal_tools, tmp_path, bits, proved):
+    """The lemma that lets the rounding segment compare through ``clamp_window`` is proved,
+    and fails for a window one bit narrower (so it is not vacuous)."""
+    inst = Instance("lemma", "requantizer", _rq("double", W), cut=True)
+    lemma = ClampLemma(value_bits=inst.lemma_bits, out_bits=8, out_signed=True,
+                       window_bits=bits)
+    tools.write_rtlil(lemma, tmp_path / "miter.il")
+    tools.run_yosys(tmp_path, ["read_rtlil miter.il", "proc", "flatten", "chformal -lower",
+                               "write_smt2 -wires miter.smt2"])
+    results, _ = smt.bmc_cases(formal_tools["yices-smt2"], (tmp_path / "miter.smt2")
+                               .read_text(), 1, [{}], check=[0])
+    assert (results[0][1] is None) == proved
+
+
+def test_default_instances_state_the_widths():
+    """``qmac prove`` defaults: every rounding at acc32, per-tensor and per-channel, the
+    unsigned output, both accumulator modes; the en/valid proof only on request."""
+    names = [i.name for i in default_instances()]
+    for r in ("double", "single", "ruy", "single16"):
+        assert f"requant {r} per-tensor acc32" in names
+        assert f"requant {r} per-channel x2 acc32" in names
+    assert "requant double unsigned-out acc32" in names
+    assert "accumulator wrap x2 acc32" in names and "accumulator saturate x2 acc32" in names
+    assert not any("en/valid" in n for n in names)
+    assert any("en/valid" in i.name for i in default_instances(control=True))
+
+
+@pytest.mark.long
+@LONG
+def test_qmac_prove_default_run(formal_tools, tmp_path):
+    """The whole default ``qmac prove`` (acc32, 10 instances): minutes, opt-in."""
+    from sim.cli import main
+    assert main(["prove", "-o", str(tmp_path)]) == 0
 
 
 @pytest.mark.long
@@ -92,6 +131,7 @@ def test_accumulator_proved(formal_tools, tmp_path, overflow):
 @pytest.mark.parametrize("plant, inst", [
     ("nudge1", Instance("rq planted", "requantizer", _rq("double", W), cut=True)),
     ("nudge2", Instance("rq planted", "requantizer", _rq("ruy", W), cut=True)),
+    ("zp", Instance("rq planted", "requantizer", _rq("single", W), cut=True)),
     ("psum", Instance("acc planted", "accumulator",
                       dict(cols=2, psum_bits=5, acc_bits=6, overflow="saturate")))])
 def test_planted_bug_fails_and_golden_reproduces_it(formal_tools, tmp_path, plant, inst):
