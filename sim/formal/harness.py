@@ -28,9 +28,10 @@ def _free(m, shape, name, const=False):
 class _CutRequantizer(Requantizer):
     """The requantizer with its multiplier (stages 0-3) cut out: the stage-3 register ``p_q``
     loads ``products[c]``, a value the miter chooses (the product abstraction). Everything
-    after ``p_q`` is the hardware's own code. ``segment="clamp"``: the stage-10 register ``r_q`` (the second rounding's result) loads
-    ``r_in[c]`` instead (a free value); ``segment`` set: the ``r_q`` registers are exposed
-    as ``r_q[c]`` (what the rounding segment observes)."""
+    after ``p_q`` is the hardware's own code. ``segment="clamp"``: the stage-10 register
+    ``r_q`` (the second rounding's result) loads ``r_in[c]`` instead (a free value);
+    ``segment`` set: the ``r_q`` registers are exposed as ``r_q[c]`` (what the rounding
+    segment observes)."""
 
     def __init__(self, *, segment=None, **kwargs):
         super().__init__(**kwargs)

@@ -6,12 +6,18 @@ What one run proves (the table printed by :func:`format_report` restates it per 
   signed), ``m0`` (32 bits, bit 31 ignored), ``shift`` (all 64 six-bit encodings; outside
   [-31, 30] clamped), ``y_zp``, ``act_min``, ``act_max`` (``out_bits + 1`` signed) with the one
   assumption ``act_min <= act_max``, the output ``LATENCY`` cycles later equals
-  :class:`~sim.formal.reference.RequantReference`. The proof is split into one solver query
-  per shift value. The multiplier (stages 0-3, registered partial products) is cut out:
+  :class:`~sim.formal.reference.RequantReference`. The multiplier (stages 0-3) is cut out:
   the stage-3 register ``p_q`` loads a free product ``P`` (any value in the range of
-  ``acc·m0``) and the reference is fed the same ``P``: stages 4-11 are proved for every
-  product value (``harness.RequantMiter``, ``product="cut"``). A counterexample is turned
-  into operands by solving the failing case again with ``P = acc·m0`` (one ``$mul``).
+  ``acc·m0``). The rest is proved by composition at the stage-10 register ``r_q`` (the
+  rounded value before the zero point), three parts (:attr:`Instance.parts`):
+  ``"round"`` — stages 4-10, ``clamp_window(r_q) == clamp_window(mbqm_reference(P))``, one
+  solver query per shift value; ``"clamp"`` — stage 11 with ``r_q`` free,
+  ``y == clamp_reference(r_q)``; ``"lemma"`` — the reference alone,
+  ``clamp_reference(v) == clamp_reference(clamp_window(v))`` for every ``v``. Together
+  they give ``y == clamp_reference(mbqm_reference(P))`` for every ``P`` and parameter; the
+  end-to-end query (``segment="all"``) says the same but is about 30 times slower. A
+  counterexample is turned into operands by solving the failing case end to end again
+  with ``P = acc·m0`` (one ``$mul``).
 
 * **multiplier**: stages 0-3 equal ``acc·m0[:31]`` exactly, at the accumulator widths and
   chunk widths of :data:`MULTIPLIERS` (a solver cannot compare two multiplier structures
