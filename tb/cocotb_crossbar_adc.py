@@ -3,10 +3,12 @@
 * ``adc_extremes`` — extreme operands (every input / weight at its minimum or maximum,
   checkerboards, one-hot rows, zeros, random extremes; one and two k-tiles): column sums
   from 0 to the largest the tile can produce, i.e. the top ADC code of a lossless ADC and
-  clipping of a lossy or calibrated one; calibrated trims.
+  clipping of a lossy or calibrated one; every lane at the four corner dot products (both
+  ends of the psum clamp on every lane); calibrated trims.
 * ``trim_limits`` — trims at the ends of the signed ``adc_bits`` range (and 0, ±1) with
   random and extreme layers: ``code − trim`` spans its whole width, the reconstruction
-  clamps.
+  clamps; then every limit trim on every physical column (rotated sets, so no column's
+  trim sign bit is left to chance).
 * ``requant_through_crossbar`` — a zero input vector through programmed zero weights gives
   an exact partial sum of 0 on an ideal crossbar (any ADC), so bias' alone sets the
   accumulator: limits of the accumulator, zero points and clamps at the ends of the output
@@ -23,7 +25,8 @@ import cocotb
 from tb.env import TbEnv
 from tb.layers import FoldedLayer
 from tb.schedule import schedule
-from tb.xbar_cases import calibrated_trim, extreme_layers, limit_trim, xb_random_layers
+from tb.xbar_cases import (calibrated_trim, corner_layers, extreme_layers, limit_trim,
+                           limit_trim_sets, xb_random_layers)
 
 
 @cocotb.test()
@@ -33,6 +36,7 @@ async def adc_extremes(dut):
     await env.start()
     hp, rng = env.hp, env.rng
     layers = extreme_layers(hp, rng, k_tiles=1, max_rows=8 if env.vectors >= 16 else 5)
+    layers += corner_layers(hp, rng)
     if env.vectors >= 16:
         layers += extreme_layers(hp, rng, k_tiles=2, max_rows=4)
     await env.run(schedule(hp, layers, trim=calibrated_trim(hp)), path="fast",
@@ -51,6 +55,10 @@ async def trim_limits(dut):
         layers += extreme_layers(hp, rng, max_rows=5)[:1]
     await env.run(schedule(hp, layers, trim=limit_trim(hp, rng)), path="fast",
                   label="trims at the limits")
+    for k, trim in enumerate(limit_trim_sets(hp)):
+        layer = extreme_layers(hp, rng, max_rows=2)[:1]
+        await env.run(schedule(hp, layer, trim=trim), path="fast",
+                      label=f"every trim limit on every column, set {k}")
     env.finish()
 
 

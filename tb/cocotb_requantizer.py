@@ -212,16 +212,39 @@ def shift_alias_layers(env, group, reps) -> list:
     return layers
 
 
+def product_extremes(hp) -> list[tuple[int, int, int]]:
+    """The 17-bit chunks of ``acc`` and ``m0`` at their extremes, so every partial product
+    of ``acc·m0`` reaches the top of its width (its sign bit and the one below differ),
+    with the shift chosen to bring the result into the output range: an error in a partial
+    product's upper bits then changes the output instead of saturating with it."""
+    alo, ahi = hp.acc_range
+    accs = {alo, ahi, (1 << 17) - 1, -(1 << 17), 1 << 16, -(1 << 16) - 1}
+    # large m0 (every chunk full) and small ones with a full low chunk: only with a small
+    # m0 does a partial product near 2^31 leave the result small enough to show its error
+    m0s = ((1 << 31) - 1, (1 << 30) | ((1 << 17) - 1), 0x7FFE0000, 1 << 30, (1 << 17) - 1,
+           (1 << 24) | ((1 << 17) - 1))
+    room = max(1, hp.out_range[1].bit_length() - 1)
+    cases = []
+    for a in sorted(a for a in accs if alo <= a <= ahi):
+        for m0 in m0s:
+            r = (abs(a) * m0) >> 31
+            cases.append((a, m0, -min(31, max(0, r.bit_length() - room))))
+    return cases
+
+
 @cocotb.test()
 async def requant_corners_every_lane(dut):
     """Every corner in every lane: each case of :func:`corner_cases` is repeated C times
     (:func:`corner_repeats`) so lane ``c`` of some beat carries it — for zero points at both limits, the plain output
-    range (saturation decides) and a window strictly inside it (the clamp decides)."""
+    range (saturation decides) and a window strictly inside it (the clamp decides); and, on
+    every simulator, :func:`product_extremes` in every lane."""
     env = TbEnv(dut, "requant_corners_every_lane")
     await env.start()
     hp = env.hp
     groups = corner_groups(hp)
     reps = corner_repeats(env)
     layers = corner_layers(env, groups) + shift_alias_layers(env, groups[0], reps)
+    layers += case_layers(hp, [c for c in product_extremes(hp) for _ in range(hp.cols)],
+                          groups[:1], env.rng, "partial products at their extremes")
     await env.run(schedule(hp, layers), path="fast")
     env.finish()

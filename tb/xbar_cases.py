@@ -9,7 +9,8 @@
   the limits / zero, no activation / ReLU / ReLU6), sized for the crossbar's cycle cost;
 * :func:`extreme_layers` — one layer whose columns are weight patterns (all max, all min,
   checkerboard, one-hot rows, zero, random extremes) and whose batch rows are input patterns:
-  column sums from 0 to the ADC's clipping point in few data beats;
+  column sums from 0 to the ADC's clipping point in few data beats; :func:`corner_layers` —
+  every lane at the four corner dot products (both ends of the psum clamp on every lane);
 * :func:`folded` — a :class:`~tb.layers.FoldedLayer` from raw ``x``/``w'`` with a multiplier
   that maps the accumulator's spread onto the output range.
 """
@@ -24,7 +25,7 @@ from golden.multiplier import quantize_multiplier
 from .hwparams import HwParams
 from .layers import ACTIVATIONS, FoldedLayer, random_layer
 
-__all__ = ["calibrated_trim", "random_trim", "limit_trim", "xb_random_layers", "extreme_layers",
+__all__ = ["calibrated_trim", "random_trim", "limit_trim", "limit_trim_sets", "corner_layers", "xb_random_layers", "extreme_layers",
            "folded", "beats_of"]
 
 
@@ -44,11 +45,23 @@ def random_trim(hp: HwParams, rng: np.random.Generator, span: int = 4) -> np.nda
     return np.clip(rng.integers(-span, span + 1, size=hp.phys_cols), lo, hi).astype(np.int64)
 
 
+def _limit_candidates(hp: HwParams) -> np.ndarray:
+    """The ends of the signed ``adc_bits`` trim range, ±1 inside them, and 0, ±1."""
+    lo, hi = hp.trim_range
+    return np.array(sorted({lo, lo + 1, -1, 0, 1, hi - 1, hi} & set(range(lo, hi + 1))),
+                    np.int64)
+
+
 def limit_trim(hp: HwParams, rng: np.random.Generator) -> np.ndarray:
     """Trims at the ends of the signed ``adc_bits`` range (and 0, ±1), per column."""
-    lo, hi = hp.trim_range
-    cand = np.array(sorted({lo, lo + 1, -1, 0, 1, hi - 1, hi} & set(range(lo, hi + 1))))
-    return rng.choice(cand, size=hp.phys_cols).astype(np.int64)
+    return rng.choice(_limit_candidates(hp), size=hp.phys_cols).astype(np.int64)
+
+
+def limit_trim_sets(hp: HwParams) -> list[np.ndarray]:
+    """Every limit trim on every physical column: set ``k`` gives column ``j`` candidate
+    ``(j + k) mod n`` (a random choice per column can miss a column's sign bit)."""
+    cand, j = _limit_candidates(hp), np.arange(hp.phys_cols)
+    return [cand[(j + k) % len(cand)] for k in range(len(cand))]
 
 
 def beats_of(hp: HwParams, layers) -> int:
@@ -102,6 +115,16 @@ def xb_random_layers(env, target_beats: int, *, allow_reload: bool = False,
         beats += b * -(-c // CC)
         i += 1
     return layers
+
+
+def corner_layers(hp: HwParams, rng: np.random.Generator) -> list[FoldedLayer]:
+    """Every lane at the four corner dot products ``R·x·w`` (x, w at their limits): all
+    columns ``w_lo`` (then ``w_hi``) against the rows all ``x_lo`` and all ``x_hi`` — both
+    ends of the psum clamp on every lane, not only on the one column a pattern lands on."""
+    (xlo, xhi), (wlo, whi), K = hp.x_range, hp.w_range, hp.rows
+    x = np.stack([np.full(K, xlo), np.full(K, xhi)])
+    return [folded(hp, x, np.full((hp.cols, K), v), rng, f"every lane at w = {v}")
+            for v in (wlo, whi)]
 
 
 def folded(hp: HwParams, x, w, rng: np.random.Generator, name: str, *, bias=None,
