@@ -209,9 +209,9 @@ def test_edges_single16():
     assert every.min() == -(2**15) and every.max() == 2**15 - 1
 
 
-@pytest.mark.parametrize("rounding", ROUNDINGS)
-@pytest.mark.parametrize("per_channel, pipeline", [(True, "standard"), (False, "standard"),
-                                                   (True, "deep")])
+@pytest.mark.parametrize("rounding, per_channel, pipeline", [
+    *((r, pc, "standard") for r in ROUNDINGS for pc in (True, False)),
+    ("double", True, "deep"), ("single", False, "deep")])
 def test_random(rounding, per_channel, pipeline):
     """Seeded random accumulators (all magnitudes), multipliers and shifts, with stalls
     (``"deep"``: registered multiplier operands, two-level parameter decodes)."""
