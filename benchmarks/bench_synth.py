@@ -13,7 +13,8 @@ the requantizer was pipelined), 3 seeds, ``out/bench_synth``. The baseline revis
 tree is extracted with ``git archive`` into ``DIR/baseline_src`` and its own ``qmac
 generate`` writes the baseline Verilog (its ``sim/`` matches its ``hw/``; the current
 ``sim/`` does not import an old ``hw/``), from that tree's copy of CONFIG; the current tree
-generates the other. Both are then synthesized, placed and routed by the current flow
+generates the other (with ``timing.pipeline: deep``, also its ECP5 DSP variant, as
+``qmac synth`` does). Both are then synthesized, placed and routed by the current flow
 (:func:`sim.synth.measure_generated`, the same tools). Prints ``uptime`` before and after
 and the CPU time (user + sys of the tools) next to the wall time of each design: the
 machine's load changes P&R wall time, not Fmax. 5-20 min per seed on a loaded 2-core
@@ -55,6 +56,17 @@ def _generate(src: Path, config: str, outdir: Path) -> None:
     subprocess.run(cmd, check=True, env=env, cwd=src)
 
 
+def _dsp_variant(config: str, outdir: Path) -> None:
+    """``timing.pipeline: deep``: the ECP5 MULT18X18D variant the current ``qmac synth``
+    synthesizes (``sim.synth.write_dsp_variant``), written next to the generated top."""
+    from sim.config import load_config
+    from sim.synth import write_dsp_variant
+    path = write_dsp_variant(load_config(ROOT / config), outdir)
+    if path is not None:
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} "
+              f"(timing.pipeline: deep; the ecp5 target synthesizes it)", flush=True)
+
+
 def _measure(outdir: Path, seeds: int, jobs: int) -> tuple[dict, float, float]:
     """The current flow on a generated directory: (synth.json, wall s, tools' CPU s)."""
     from sim.synth import measure_generated
@@ -93,6 +105,7 @@ def main() -> int:
     _extract_tree(args.baseline_rev, base_src)
     _generate(base_src, args.config, out / "baseline")
     _generate(ROOT, args.config, out / "current")
+    _dsp_variant(args.config, out / "current")
     measured = {d: _measure(out / d, args.seeds, args.jobs) for d in ("baseline", "current")}
     subprocess.run(["uptime"], check=False)
     head = ["design", "latency", "LUT4", "CCU2C", "FF", "MULT18X18D", "Fmax MHz median [min-max]",

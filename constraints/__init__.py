@@ -14,7 +14,8 @@ from .loadmap import (CROSSBAR_REGIONS, GAP_BITS, KIND_BITS, KIND_NAMES, KINDS, 
 from .ranges import ceil_log2, dot_product_bits, exact_max_depth, int_range, signed_width_for
 from .records import CrossbarRecord, DatapathRecord, MixedWidthsError, PortWidths, common_bits
 from .seeds import DEFAULT_SEED, SEED_ENV, base_seed, make_rng, seed_key
-from .vocab import FULL_SCALE_AUTO, INPUT_ENCODINGS, OVERFLOW_POLICIES, ROUNDINGS, WEIGHT_ENCODINGS
+from .vocab import (FULL_SCALE_AUTO, INPUT_ENCODINGS, OVERFLOW_POLICIES, PIPELINES, ROUNDINGS,
+                    WEIGHT_ENCODINGS)
 
 __all__ = [
     "derive", "limits",

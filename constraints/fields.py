@@ -11,7 +11,8 @@ import dataclasses
 import math
 
 from . import limits as L
-from .vocab import INPUT_ENCODINGS, OVERFLOW_POLICIES, ROUNDINGS, WEIGHT_ENCODINGS
+from .vocab import (INPUT_ENCODINGS, OVERFLOW_POLICIES, PIPELINES, ROUNDINGS,
+                    WEIGHT_ENCODINGS)
 
 __all__ = ["Field", "FIELDS", "SECTIONS", "TOP_LEVEL", "DERIVED", "ContractError", "field",
            "section_fields", "show", "check_value", "check_keys", "default_of"]
@@ -129,6 +130,11 @@ FIELDS = (
     F("timing.clock_mhz", "number", 200.0, "Target clock (a target, not a measured figure): "
       "throughput figures in the manifest and the timing constraints file.",
       L.CLOCK_MHZ_MIN, L.CLOCK_MHZ_MAX),
+    F("timing.pipeline", "choice", "standard", "Pipeline depth of the MAC-array top: `deep` "
+      "registers the weight write (MAC array latency +1, weights read one edge later), "
+      "decodes shift and clamp limits in two register levels and registers every multiplier's "
+      "operands and product in the FPGA DSP (`qmac synth --target ecp5`: MULT18X18D input and "
+      "output registers); `standard` generates the shipped Verilog.", choices=PIPELINES),
     # --- crossbar --------------------------------------------------------------------------
     F("crossbar.rows", "int", DERIVED, "Crossbar rows; must equal `array.rows` (the tile is "
       "the datapath's R×C tile).", 1, L.DIM_MAX, default_doc="array.rows",

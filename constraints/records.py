@@ -247,7 +247,8 @@ class CrossbarRecord(OperandWidths):
 
     def hw_params(self, cfg):
         """Every keyword parameter of ``CrossbarDatapath``: ``cfg``'s plus the tile's."""
-        return {**cfg.hw_params(), **self.top_parameters()}
+        params = {k: v for k, v in cfg.hw_params().items() if k != "pipeline"}  # MAC top only
+        return {**params, **self.top_parameters()}
 
     # --- plain data ----------------------------------------------------------------------
     #: The parameters of a bare tile (what ``golden.crossbar.crossbar_tile`` takes).
@@ -395,6 +396,7 @@ class DatapathRecord(PortWidths):
     rounding: str
     per_channel: bool
     clock_mhz: float
+    pipeline: str = "standard"
     crossbar: CrossbarRecord = None
 
     @property
@@ -432,6 +434,8 @@ class DatapathRecord(PortWidths):
         d = self.to_dict()
         for k in ("name", "description", "source"):
             d.pop(k)
+        if d["pipeline"] == default_of("timing.pipeline"):
+            d.pop("pipeline")      # hashed only when not the default: ids from before stay
         for k in (("input_bits", "weight_bits") if not self.mixed else ("bits",)):
             d.pop(k)
         blob = json.dumps(d, sort_keys=True).encode()
@@ -455,6 +459,7 @@ class DatapathRecord(PortWidths):
             rows=self.rows, cols=self.cols, weight_tiles=self.weight_tiles,
             acc_bits=self.acc_bits, overflow=self.overflow, out_bits=self.out_bits,
             out_signed=self.out_signed, rounding=self.rounding, per_channel=self.per_channel,
+            pipeline=self.pipeline,
         )
 
     def top_parameters(self):

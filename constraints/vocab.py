@@ -5,7 +5,7 @@ dispatch tables name exactly these); ``sim`` validates YAML against them.
 """
 
 __all__ = ["ROUNDINGS", "OVERFLOW_POLICIES", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS",
-           "FULL_SCALE_AUTO"]
+           "FULL_SCALE_AUTO", "PIPELINES"]
 
 #: ``requant.rounding``: gemmlowp double rounding, TFLITE_SINGLE_ROUNDING, ruy's x86 form,
 #: TFLite's int64 MultiplyByQuantizedMultiplier of the 16x8 kernels (16-bit multiplier).
@@ -18,3 +18,6 @@ WEIGHT_ENCODINGS = ("differential", "offset")
 INPUT_ENCODINGS = ("twos_complement", "offset")
 #: ``crossbar.adc_full_scale``: the smallest power-of-two range holding every column sum.
 FULL_SCALE_AUTO = "auto"
+#: ``timing.pipeline``: the shipped pipeline, or the deeper one (registered weight write,
+#: two-level parameter decode, DSP-registered multipliers; MAC-array tops only).
+PIPELINES = ("standard", "deep")

@@ -4,7 +4,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import wiring
 
 from ._top import check_common, describe_common, from_record, load_widths, stream_members
-from ._util import check_fault, divmod_const, eq_const, lt, wire
+from constraints.vocab import PIPELINES
+
+from ._dsp import check_dsp
+from ._util import check_choice, check_fault, divmod_const, eq_const, lt, wire
 from .accumulator_bank import AccumulatorBank
 from .mac_array import MacArray
 from .requant_stage import (REGION_BITS, REGIONS, RESET_M0, RESET_SHIFT, SCALAR_INDEX,
@@ -65,6 +68,14 @@ class Datapath(wiring.Component):
         ``"double"``, ``"single"`` or ``"ruy"``.
     per_channel : bool
         One ``M0``/``SHIFT`` register per column (``True``) or one shared (``False``).
+    pipeline : str
+        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``): the MAC array's
+        registered weight write and extra stage (:class:`MacArray`, latency +1) and the
+        requantizer's registered multiplier operands, two-level parameter decodes and split
+        output stage (:class:`Requantizer`, latency +1).
+    dsp : None or str
+        ``"deep"`` only: ``"ecp5"`` builds every multiplier as a ``MULT18X18D`` with its
+        input and output registers (``qmac synth --target ecp5``); same cycle behaviour.
     inject_fault : str or None
         Test only: ``"rounding_off_by_one"`` (see :class:`Requantizer`).
 
@@ -72,7 +83,8 @@ class Datapath(wiring.Component):
     ----------
     LATENCY : int
         Instance attribute: ``MacArray.LATENCY + AccumulatorBank.LATENCY +
-        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 12``, the number of cycles
+        Requantizer.LATENCY`` = ``(2 + ceil(ceil(log2 R) / 2)) + 1 + 12`` (``"deep"``: two
+        more, one in each), the number of cycles
         from the cycle a ``last`` beat is accepted on ``i_data`` to the cycle its result is
         valid on ``o_data`` when ``o_data`` is not stalled. No extra registers.
     THROUGHPUT : int
@@ -145,13 +157,19 @@ class Datapath(wiring.Component):
 
     def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
                  weight_signed, rows, cols, weight_tiles, acc_bits, overflow, out_bits,
-                 out_signed, rounding, per_channel, inject_fault=None):
+                 out_signed, rounding, per_channel, pipeline="standard", dsp=None,
+                 inject_fault=None):
         check_common(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
                      input_signed=input_signed, weight_signed=weight_signed,
                      rows=rows, cols=cols, weight_tiles=weight_tiles, acc_bits=acc_bits,
                      overflow=overflow, out_bits=out_bits, out_signed=out_signed,
                      rounding=rounding, per_channel=per_channel)
         self.inject_fault = check_fault(type(self).__name__, inject_fault, FAULTS)
+        self.pipeline = check_choice(type(self).__name__, "pipeline", pipeline, PIPELINES)
+        self.dsp = check_dsp(type(self).__name__, dsp)
+        if self.dsp is not None and self.pipeline != "deep":
+            raise ValueError(f"Datapath: dsp={dsp!r} with pipeline={pipeline!r} is not "
+                             f"allowed; allowed: dsp=None, or pipeline='deep'")
 
         r = self.rows
         self.psum_bits = MacArray.psum_bits_for(
@@ -159,9 +177,9 @@ class Datapath(wiring.Component):
             input_signed=input_signed, weight_signed=weight_signed, rows=r)
         load_widths(self)
         self.latency_breakdown = {
-            "mac_array": MacArray.latency_for(rows=r),
+            "mac_array": MacArray.latency_for(rows=r, pipeline=self.pipeline),
             "accumulator_bank": AccumulatorBank.LATENCY,
-            "requantizer": Requantizer.LATENCY,
+            "requantizer": Requantizer.latency_for(self.pipeline),
         }
         self.LATENCY = sum(self.latency_breakdown.values())
 
@@ -176,12 +194,12 @@ class Datapath(wiring.Component):
             cols=self.cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits,
             overflow=self.overflow, out_bits=self.out_bits, out_signed=self.out_signed,
             rounding=self.rounding, per_channel=self.per_channel, index_bits=self.INDEX_BITS,
-            inject_fault=self.inject_fault)
+            pipeline=self.pipeline, dsp=self.dsp, inject_fault=self.inject_fault)
 
     def describe(self):
         """Plain-data summary (widths, latency, address map) for the JSON manifest."""
         return describe_common(
-            self, parameters={"inject_fault": self.inject_fault},
+            self, parameters={"inject_fault": self.inject_fault, "pipeline": self.pipeline},
             timing={"throughput_beats_per_cycle": self.THROUGHPUT}, extra={}, regions={},
             payloads={})
 
@@ -191,7 +209,8 @@ class Datapath(wiring.Component):
 
         m.submodules.mac = mac = MacArray(
             input_bits=self.input_bits, weight_bits=w, input_signed=self.input_signed,
-            weight_signed=self.weight_signed, rows=rows, cols=cols, weight_tiles=tiles)
+            weight_signed=self.weight_signed, rows=rows, cols=cols, weight_tiles=tiles,
+            pipeline=self.pipeline, dsp=self.dsp)
         m.submodules.stage = stage = self._requant_stage()
         assert mac.psum_bits == self.psum_bits and mac.LATENCY == self.latency_breakdown[
             "mac_array"]

@@ -1,14 +1,16 @@
 """Weight-stationary array of A-bit × W-bit multipliers with exact dot products."""
 
-from amaranth.hdl import Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from constraints import derive
 from constraints.ranges import dot_product_bits, product_range
+from constraints.vocab import PIPELINES
 
-from ._util import (add, ceil_log2, check_array, eq_const, extend, lt,
+from ._dsp import check_dsp, registered_product
+from ._util import (add, ceil_log2, check_array, check_choice, eq_const, extend, lt,
                     signed_width_for)
 
 __all__ = ["MacArray"]
@@ -42,6 +44,16 @@ class MacArray(wiring.Component):
         C, number of output channels (dot products per vector), in [1, 256].
     weight_tiles : int
         T, number of weight tiles held, in [1, 4096].
+    pipeline : str
+        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``): the weight write is
+        registered (it takes effect one edge after ``w_en``), so stage 1 registers ``x`` and
+        ``tile`` and the memory is read one edge later, in stage 2, beside a second register
+        of ``x``; stage 3 registers the products. Latency +1.
+    dsp : None or str
+        ``"deep"`` only: ``"ecp5"`` builds each multiplier as a ``MULT18X18D`` whose input
+        registers are stage 2 (the weight memory then has an asynchronous read port) and
+        whose output register is stage 3 (``hw/_dsp.py``; for ``qmac synth --target
+        ecp5``); ``None`` (default) generic RTL with the same cycle behaviour.
 
     Attributes
     ----------
@@ -55,9 +67,10 @@ class MacArray(wiring.Component):
     COL_BITS : int
         Width of ``w_col``, ``max(1, ceil(log2 C))``.
     LATENCY : int
-        Instance attribute (depends on ``rows``): ``2 + ceil(ceil(log2 R) / 2)``. Stage 1 reads
-        the weight memory and registers ``x``, stage 2 registers the products, each further
-        stage registers ``ADD_LEVELS_PER_STAGE`` (= 2) levels of the adder tree.
+        Instance attribute (depends on ``rows`` and ``pipeline``): ``2 + ceil(ceil(log2 R) /
+        2)`` (``"deep"``: one more). Stage 1 reads the weight memory and registers ``x``,
+        stage 2 registers the products, each further stage registers
+        ``ADD_LEVELS_PER_STAGE`` (= 2) levels of the adder tree.
 
     Members
     -------
@@ -76,7 +89,10 @@ class MacArray(wiring.Component):
         that edge see the new weights; a vector sampled at the same edge sees the old ones.
         Writes are independent of ``en``; the weight memory is not reset.
     w_tile : ``In(TILE_BITS)``
-        Tile index of the write.
+        Tile index of the write. (``"deep"``: ``w_en``, ``w_tile``, ``w_col`` and
+        ``w_data`` are registered and the write happens one edge later; vectors sampled
+        after that edge see it — the first of them is read from the memory one edge after
+        it is sampled.)
     w_col : ``In(COL_BITS)``
         Column index of the write.
     w_data : ``In(data.ArrayLayout(signed(W) or unsigned(W), R))``
@@ -89,10 +105,16 @@ class MacArray(wiring.Component):
     ADD_LEVELS_PER_STAGE = 2
 
     def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
-                 weight_signed, rows, cols, weight_tiles=1):
+                 weight_signed, rows, cols, weight_tiles=1, pipeline="standard", dsp=None):
         check_array(self, bits=bits, input_bits=input_bits, weight_bits=weight_bits,
                     input_signed=input_signed, weight_signed=weight_signed,
                     rows=rows, cols=cols, weight_tiles=weight_tiles)
+        owner = type(self).__name__
+        self.pipeline = check_choice(owner, "pipeline", pipeline, PIPELINES)
+        self.dsp = check_dsp(owner, dsp)
+        if self.dsp is not None and self.pipeline != "deep":
+            raise ValueError(f"{owner}: dsp={dsp!r} with pipeline={pipeline!r} is not "
+                             f"allowed; allowed: dsp=None, or pipeline='deep'")
 
         a, w = self.input_bits, self.weight_bits
         self.x_shape = signed(a) if input_signed else unsigned(a)
@@ -105,7 +127,7 @@ class MacArray(wiring.Component):
         self.TILE_BITS = derive.tile_bits(self.weight_tiles)
         self.COL_BITS = derive.col_bits(self.cols)
         self.tree_levels = ceil_log2(self.rows)
-        self.LATENCY = self.latency_for(rows=rows)
+        self.LATENCY = self.latency_for(rows=rows, pipeline=self.pipeline)
 
         super().__init__({
             "en": In(1),
@@ -129,9 +151,10 @@ class MacArray(wiring.Component):
         return dot_product_bits(a, rows, input_signed, weight_signed, weight_bits=w)
 
     @classmethod
-    def latency_for(cls, *, rows):
+    def latency_for(cls, *, rows, pipeline="standard"):
         """``LATENCY`` of a ``MacArray`` with ``rows`` rows (without building one)."""
-        return 2 + -(-ceil_log2(rows) // cls.ADD_LEVELS_PER_STAGE)
+        deep = 1 if pipeline == "deep" else 0
+        return 2 + deep + -(-ceil_log2(rows) // cls.ADD_LEVELS_PER_STAGE)
 
     def _node_width(self, count):
         lo, hi = self.product_range
@@ -139,15 +162,78 @@ class MacArray(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        rd_data = self._weight_memories(m)
-        x_q, w_q = self._operand_registers(m, rd_data)
-        columns = self._adder_tree(m, self._products(m, x_q, w_q))
+        if self.pipeline == "deep":
+            columns = self._adder_tree(m, self._deep_products(m))
+        else:
+            rd_data = self._weight_memories(m)
+            x_q, w_q = self._operand_registers(m, rd_data)
+            columns = self._adder_tree(m, self._products(m, x_q, w_q))
         for c in range(self.cols):
             (root, _), = columns[c]
             m.d.comb += self.psum[c].eq(extend(root, self.psum_bits).as_signed())
         return m
 
-    def _weight_memories(self, m):
+    def _deep_products(self, m):
+        """``"deep"``: registered write, stage 1 ``x``/``tile``, stage 2 the memory read and a
+        second ``x`` register (the DSP input registers), stage 3 the products (the DSP
+        output registers); per column a list of ``(product, 1)``."""
+        write = self._registered_write(m)
+        tile_q = Signal(self.TILE_BITS, name="tile_q", reset_less=True)
+        x_q = []
+        for r in range(self.rows):
+            x_r = Signal(self.x_shape, name=f"x_q_{r}", reset_less=True)
+            x_q.append(x_r)
+        tile = self.tile
+        if self.weight_tiles != 1 << self.TILE_BITS:      # larger indices read tile 0
+            t_limit = Const(self.weight_tiles, unsigned(self.TILE_BITS + 1))
+            tile_ok = lt(m, tile, t_limit, name="tile_ok")
+            tile = tile & tile_ok.replicate(self.TILE_BITS)
+        with m.If(self.en):
+            m.d.sync += [tile_q.eq(tile), *(x_q[r].eq(self.x[r]) for r in range(self.rows))]
+        rd_data = self._weight_memories(m, write=write, rd_tile=tile_q,
+                                        rd_domain="comb" if self.dsp else "sync")
+        x_q2 = [None] * self.rows
+        if self.dsp is None:
+            for r in range(self.rows):
+                x_q2[r] = Signal(self.x_shape, name=f"x_q2_{r}", reset_less=True)
+                with m.If(self.en):
+                    m.d.sync += x_q2[r].eq(x_q[r])
+        width = self.input_bits + self.weight_bits
+        both_unsigned = not (self.input_signed or self.weight_signed)
+        product_shape = unsigned(width) if both_unsigned else signed(width)
+        columns = []
+        for c in range(self.cols):
+            w_c = data.View(data.ArrayLayout(self.w_shape, self.rows), rd_data[c])
+            column = []
+            for r in range(self.rows):
+                # generic: the shared x_q2 and the memory's read register are the operand
+                # registers; ecp5: the DSP samples x_q and the asynchronous read itself
+                p = registered_product(m, x_q[r], w_c[r], ce_in=self.en, ce_out=self.en,
+                                       name=f"p_{c}_{r}", dsp=self.dsp, a_q=x_q2[r],
+                                       b_q=w_c[r] if self.dsp is None else None)
+                p_q = Signal(product_shape, name=f"p_q_{c}_{r}")
+                m.d.comb += p_q.eq(p)
+                column.append((p_q, 1))
+            columns.append(column)
+        return columns
+
+    def _registered_write(self, m):
+        """``"deep"``: the write registered (one write enable per column, decoded before the
+        register, so each memory's write enable comes straight from a flip-flop)."""
+        we_q = Signal(self.cols, name="w_we_q")
+        tile_q = Signal(self.TILE_BITS, name="w_tile_q", reset_less=True)
+        data_q = Signal(len(self.w_data.as_value()), name="w_data_q", reset_less=True)
+        w_ok = self.w_en
+        if self.weight_tiles != 1 << self.TILE_BITS:
+            t_limit = Const(self.weight_tiles, unsigned(self.TILE_BITS + 1))
+            w_ok = w_ok & lt(m, self.w_tile, t_limit, name="w_tile_ok")
+        m.d.sync += [
+            we_q.eq(Cat(w_ok & eq_const(self.w_col, c) for c in range(self.cols))),
+            tile_q.eq(self.w_tile), data_q.eq(self.w_data.as_value()),
+        ]
+        return we_q, tile_q, data_q
+
+    def _weight_memories(self, m, write=None, rd_tile=None, rd_domain="sync"):
         """Weight memories: one per column (a word per tile, R·W bits), so each column's read
         register feeds only that column's R multipliers; returns their read data.
 
@@ -158,26 +244,35 @@ class MacArray(wiring.Component):
         tiles, col_width = self.weight_tiles, self.rows * self.weight_bits
         exact_tiles = tiles == 1 << self.TILE_BITS
         t_limit = Const(tiles, unsigned(self.TILE_BITS + 1))
-        w_ok = self.w_en
-        if not exact_tiles:
-            w_ok = w_ok & lt(m, self.w_tile, t_limit, name="w_tile_ok")
-        rd_tile = self.tile
-        if not exact_tiles:
-            tile_ok = lt(m, self.tile, t_limit, name="tile_ok")
-            rd_tile = self.tile & tile_ok.replicate(self.TILE_BITS)
+        if write is None:
+            w_ok = self.w_en
+            if not exact_tiles:
+                w_ok = w_ok & lt(m, self.w_tile, t_limit, name="w_tile_ok")
+            w_en = [w_ok & eq_const(self.w_col, c) for c in range(self.cols)]
+            w_tile, w_data = self.w_tile, self.w_data
+        else:                                           # "deep": registered, decoded
+            we_q, w_tile, w_data = write
+            w_en = [we_q[c] for c in range(self.cols)]
+        masked = rd_tile is not None                    # "deep": masked before tile_q
+        if rd_tile is None:
+            rd_tile = self.tile
+        if not exact_tiles and not masked:
+            tile_ok = lt(m, rd_tile, t_limit, name="tile_ok")
+            rd_tile = rd_tile & tile_ok.replicate(self.TILE_BITS)
         rd_data = []
         for c in range(self.cols):
             mem = Memory(shape=unsigned(col_width), depth=max(2, tiles), init=[])
             m.submodules[f"weights_{c}"] = mem
             wr = mem.write_port()
-            rd = mem.read_port(domain="sync")
+            rd = mem.read_port(domain=rd_domain)
             m.d.comb += [
-                wr.addr.eq(self.w_tile[:len(wr.addr)]),
-                wr.data.eq(self.w_data),
-                wr.en.eq(w_ok & eq_const(self.w_col, c)),
+                wr.addr.eq(w_tile[:len(wr.addr)]),
+                wr.data.eq(w_data),
+                wr.en.eq(w_en[c]),
                 rd.addr.eq(rd_tile[:len(rd.addr)]),
-                rd.en.eq(self.en),
             ]
+            if rd_domain != "comb":
+                m.d.comb += rd.en.eq(self.en)
             rd_data.append(rd.data)
         return rd_data
 

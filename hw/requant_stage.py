@@ -40,13 +40,17 @@ class RequantStage(wiring.Component):
     index_bits : int
         Width of the load index (``p_index``), in [1, 20] (``ceil(log2(T·C))`` of a top with
         T ≤ 4096 tiles and C ≤ 256 columns).
+    pipeline, dsp
+        Passed to the requantizer (:class:`hw.requantizer.Requantizer`; ``"deep"``: latency
+        +1).
     inject_fault : str or None
         Test only: a :data:`hw.requantizer.FAULTS` entry, passed to the requantizer.
 
     Attributes
     ----------
     LATENCY : int
-        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 13: cycles from the
+        Class constant, ``AccumulatorBank.LATENCY + Requantizer.LATENCY`` = 13 (an instance
+        attribute of 14 with ``pipeline="deep"``): cycles from the
         enabled edge that samples a ``last`` beat on ``valid``/``last`` to the cycle its
         result is valid on ``o_data`` (the last requantizer stage is the output register).
     P_DATA_BITS : int
@@ -89,7 +93,7 @@ class RequantStage(wiring.Component):
     LATENCY = AccumulatorBank.LATENCY + Requantizer.LATENCY
 
     def __init__(self, *, cols, psum_bits, acc_bits, overflow, out_bits, out_signed, rounding,
-                 per_channel, index_bits, inject_fault=None):
+                 per_channel, index_bits, pipeline="standard", dsp=None, inject_fault=None):
         owner = type(self).__name__
         self.cols = check_int(owner, "cols", cols, 1, 256)
         self.psum_bits = check_int(owner, "psum_bits", psum_bits, 2, 64)
@@ -101,6 +105,9 @@ class RequantStage(wiring.Component):
         self.per_channel = check_bool(owner, "per_channel", per_channel)
         self.index_bits = check_int(owner, "index_bits", index_bits, 1, 20)
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
+        self.pipeline, self.dsp = pipeline, dsp      # checked by the Requantizer
+        if pipeline == "deep":
+            self.LATENCY = AccumulatorBank.LATENCY + Requantizer.latency_for(pipeline)
         self.P_DATA_BITS = max(self.acc_bits, M0_BITS, self.out_bits + 1)
         self.OutBeat = data.StructLayout({
             "y": unsigned(self.cols * self.out_bits),
@@ -131,7 +138,7 @@ class RequantStage(wiring.Component):
         m.submodules.rq = rq = Requantizer(
             cols=cols, acc_bits=self.acc_bits, out_bits=out_bits, out_signed=self.out_signed,
             rounding=self.rounding, per_channel=self.per_channel,
-            inject_fault=self.inject_fault)
+            pipeline=self.pipeline, dsp=self.dsp, inject_fault=self.inject_fault)
 
         o_valid_q = Signal(name="o_valid_q")
         en = self.en

@@ -4,6 +4,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints.vocab import PIPELINES
+
+from ._dsp import check_dsp, registered_product
 from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
                     int_range, lt, saturate, shift_right, silent_on_error, sub, wire)
 
@@ -62,6 +65,17 @@ class Requantizer(wiring.Component):
         18x18 DSP per partial product). For proof instances (``qmac prove`` proves the
         partial-product multiplier at chunk widths a solver can handle); shipped
         configurations keep the default.
+    pipeline : str
+        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``; ``LATENCY`` 13):
+        ``m0`` is registered in stage 0 beside ``acc`` (so both multiplier operands come
+        from registers: the DSP's input registers), the shift and the clamp limits are
+        decoded in two register levels instead of one, and stage 11 is split in two: the
+        comparisons with the limits and ``r + y_zp`` registered (11), then the selection
+        (12, the output register).
+    dsp : None or str
+        ``"deep"`` only: ``"ecp5"`` builds each partial product as a ``MULT18X18D`` whose
+        input registers are stage 0 and whose output register is stage 1 (``hw/_dsp.py``,
+        for ``qmac synth --target ecp5``); ``None`` (default) generic RTL, same cycles.
     inject_fault : str or None
         Test only. ``"rounding_off_by_one"`` makes exact ties of the second rounding step
         (``shift < 0``) round toward −inf, so a regression can prove it catches the bug.
@@ -116,15 +130,24 @@ class Requantizer(wiring.Component):
     ``m0`` is read when a value enters stage 1 (``"single16"``: its reduced form is
     registered every cycle, so there ``m0`` is read when the value enters stage 0); ``shift``, ``act_min`` and ``act_max`` are
     decoded into registers that load at every clock edge, so a change takes effect for
-    values entering stage 1 at that edge or later, like ``m0``.
+    values entering stage 1 at that edge or later, like ``m0``. (``"deep"``: ``m0`` is read
+    when a value enters stage 0; the two-level decodes take effect for values entering
+    stage 2 at that edge or later.)
     No backpressure of its own: the caller's ``en`` stalls the pipeline.
     """
 
     LATENCY = 12
+    #: ``LATENCY`` of the ``"deep"`` pipeline (an instance attribute then)
+    LATENCY_DEEP = 13
+
+    @classmethod
+    def latency_for(cls, pipeline="standard"):
+        """``LATENCY`` of a ``Requantizer`` with this ``pipeline`` (without building one)."""
+        return cls.LATENCY_DEEP if pipeline == "deep" else cls.LATENCY
 
     @silent_on_error
     def __init__(self, *, cols, acc_bits, out_bits, out_signed, rounding, per_channel,
-                 chunk=CHUNK, inject_fault=None):
+                 chunk=CHUNK, pipeline="standard", dsp=None, inject_fault=None):
         owner = type(self).__name__
         self.cols = check_int(owner, "cols", cols, 1, 256)
         self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2, 64)
@@ -134,6 +157,13 @@ class Requantizer(wiring.Component):
         self.per_channel = check_bool(owner, "per_channel", per_channel)
         self.chunk = check_int(owner, "chunk", chunk, 2, M0_BITS - 2)
         self.inject_fault = check_fault(owner, inject_fault, FAULTS)
+        self.pipeline = check_choice(owner, "pipeline", pipeline, PIPELINES)
+        self.dsp = check_dsp(owner, dsp)
+        if self.dsp is not None and self.pipeline != "deep":
+            raise ValueError(f"{owner}: dsp={dsp!r} with pipeline={pipeline!r} is not "
+                             f"allowed; allowed: dsp=None, or pipeline='deep'")
+        if self.pipeline == "deep":
+            self.LATENCY = self.LATENCY_DEEP
 
         self.out_shape = signed(self.out_bits) if out_signed else unsigned(self.out_bits)
         if per_channel:
@@ -165,6 +195,10 @@ class Requantizer(wiring.Component):
         m.d.comb += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
                                 Const(SHIFT_MAX, signed(SHIFT_BITS)), SHIFT_BITS + 1,
                                 name=f"shift_clamp{suffix}"))
+        if self.pipeline == "deep":          # first of two register levels
+            sh_q = Signal(signed(SHIFT_BITS), name=f"shift_c_q{suffix}", reset_less=True)
+            m.d.sync += sh_q.eq(sh)
+            sh = sh_q
         neg = sh[-1]
         pos = ~neg & sh.any()
         left = Mux(pos, sh[:5], Const(0, 5))
@@ -203,6 +237,9 @@ class Requantizer(wiring.Component):
         c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
         act_lo = clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
         act_hi = clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
+        if self.pipeline == "deep":          # first of two register levels
+            act_lo, act_hi = self._register(m, act_lo, "act_lo_c_q"), \
+                self._register(m, act_hi, "act_hi_c_q")
         lo_eff = Mux(lt(m, act_hi, act_lo, name="act_empty"), act_hi, act_lo)
         regs = {"lo_eff": (lo_eff, lim_bits), "hi": (act_hi, lim_bits),
                 "lo_r": (sub(m, act_lo, self.y_zp, lim_bits + 1, name="lo_r_d"), lim_bits + 1),
@@ -221,8 +258,20 @@ class Requantizer(wiring.Component):
         y_low = add(m, r_q[:w], self.y_zp[:w], w, name=f"zp_{c}")
         below = lt(m, r_q, lim["lo_r"], name=f"below_{c}")
         above = lt(m, lim["hi_r"], r_q, name=f"above_{c}")
+        if self.pipeline == "deep":       # compare (stage 11), then select (stage 12)
+            below = self._stage(m, load[10], below, f"below_q_{c}")
+            above = self._stage(m, load[10], above, f"above_q_{c}")
+            y_low = self._stage(m, load[10], y_low[:w], f"y_low_q_{c}")
+            load = load[1:]
         y = Mux(below, lim["lo_eff"][:w], Mux(above, lim["hi"][:w], y_low[:w]))
         return self._stage(m, load[10], wire(m, y, f"y_{c}"), f"y_q_{c}", self.out_shape)
+
+    @staticmethod
+    def _register(m, value, name):
+        """``value`` registered at every edge (a quasi-static parameter's decode)."""
+        q = Signal(value.shape(), name=name, reset_less=True)
+        m.d.sync += q.eq(value)
+        return q
 
     def _stage(self, m, load, value, name, shape=None):
         """A pipeline register for ``value`` that loads on ``load`` (operand isolation)."""
@@ -231,9 +280,14 @@ class Requantizer(wiring.Component):
             m.d.sync += q.eq(value)
         return q
 
-    def _multiply(self, m, load, acc, m0, c):
+    def _multiply(self, m, load, acc, m0, c, product=None):
         """Stages 1-3: ``P = acc · m0[:31]`` from registered ``chunk``-bit partial products
-        (each fits one 18x18 DSP multiplier), summed in two registered steps."""
+        (each fits one 18x18 DSP multiplier), summed in two registered steps. ``product(a_i,
+        m_j, name)`` builds a registered partial product (default: the stage-1 register of
+        ``a_i * m_j``)."""
+        if product is None:
+            def product(a_i, m_j, name):
+                return self._stage(m, load[0], a_i * m_j, name)
         acc_bits, chunk = self.acc_bits, self.chunk
         a_chunks = [(lo, min(lo + chunk, acc_bits)) for lo in range(0, acc_bits, chunk)]
         m_chunks = [(0, chunk), (chunk, M0_BITS - 1)]
@@ -241,7 +295,7 @@ class Requantizer(wiring.Component):
         for i, (lo, hi) in enumerate(a_chunks):
             top = hi == acc_bits
             a_i = acc[lo:hi].as_signed() if top else acc[lo:hi]
-            pps = [self._stage(m, load[0], a_i * m0[ml:mh], f"pp_q_{c}_{i}_{j}")
+            pps = [product(a_i, m0[ml:mh], f"pp_q_{c}_{i}_{j}")
                    for j, (ml, mh) in enumerate(m_chunks)]
             # stage 2: row i = a_i · m0[:31], the low chunk bits of pp_i0 pass through
             lo_pp, hi_pp = pps
@@ -287,15 +341,36 @@ class Requantizer(wiring.Component):
                 dec, m0 = shared, self.m0
             if self.rounding == "single16":
                 m0 = self._reduce_m0(m, m0, c)
-            # stage 0: the accumulators, registered beside the DSP multipliers they feed
-            acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
             load_ = load[1:]
-            p_q = self._multiply(m, load_, acc_q, m0, c)
+            if self.pipeline == "deep":
+                p_q = self._multiply(m, load_, *self._deep_operands(m, load, m0, c))
+            else:
+                # stage 0: the accumulators, registered beside the DSP multipliers they feed
+                acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
+                p_q = self._multiply(m, load_, acc_q, m0, c)
             h_q = self._first_rounding(m, load_, p_q, dec, w2, ties_away, c)
             t_q, tie_q = self._second_shift(m, load_, h_q, dec, w2, fault, c)
             r_q = self._second_rounding(m, load_, t_q, dec, tie_q, c)
             m.d.comb += self.y[c].eq(self._output(m, load_, r_q, lim, c))
         return m
+
+    def _deep_operands(self, m, load, m0, c):
+        """``"deep"``: ``(acc, m0, c, product)`` for :meth:`_multiply`. Generic: ``acc`` and
+        ``m0`` registered in stage 0, their chunks multiplied into stage-1 registers;
+        ``"ecp5"``: each partial product one ``MULT18X18D`` sampling the chunks of the raw
+        ``acc`` and ``m0`` in its input registers (stage 0) and registering the product
+        (stage 1)."""
+        if self.dsp is None:
+            acc = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
+            m0 = self._stage(m, load[0], m0, f"m0_q_{c}")
+        else:
+            acc = self.acc[c]
+
+        def product(a_i, m_j, name):
+            registered = dict(a_q=a_i, b_q=m_j) if self.dsp is None else {}
+            return registered_product(m, a_i, m_j, ce_in=load[0], ce_out=load[1], name=name,
+                                      dsp=self.dsp, **registered)
+        return acc, m0, c, product
 
     def _first_rounding(self, m, load, p_q, dec, w2, ties_away, c):
         """Stages 4-7: ``v = sat(P >> a1)`` (coarse shift by multiples of 4, fine shift,

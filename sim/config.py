@@ -255,8 +255,11 @@ def _resolve(raw: dict, where: str, bits: int | None, default_name: str) -> Data
         overflow=v["overflow"], acc_bits=acc_bits, psum_bits=psum_bits,
         out_bits=_resolve_out_bits(v["out_bits"], v["input_bits"], acc_bits),
         out_signed=v["out_signed"], rounding=v["rounding"], per_channel=v["per_channel"],
-        clock_mhz=v["clock_mhz"])
+        clock_mhz=v["clock_mhz"], pipeline=v["pipeline"])
     if raw.get("crossbar") is not None:
+        if cfg.pipeline != F.default_of("timing.pipeline"):
+            raise ContractError("timing.pipeline", cfg.pipeline,
+                                "standard (the deep pipeline is the MAC array's)")
         from .crossbar_config import parse_crossbar
         cfg = dataclasses.replace(cfg, crossbar=parse_crossbar(raw["crossbar"], cfg, where))
     check_budget(cfg)

@@ -117,6 +117,20 @@ def test_datapath_lint_clean(verilator_cmd, tmp_path, cfg):
     assert code == 0 and "%Warning" not in out and "%Error" not in out, out
 
 
+#: ``timing.pipeline: deep`` (generic RTL): the reference, odd tiles and rows, 16-bit operands
+DEEP = [DATAPATHS[6], DATAPATHS[1], dp(16, False, True, 3, 2, 3, 48, "wrap", 16, False,
+                                      "single16", False)]
+
+
+@pytest.mark.parametrize("cfg", DEEP, ids=_id)
+def test_deep_datapath_lint_clean(verilator_cmd, tmp_path, cfg):
+    path = tmp_path / "qmac_lint.v"
+    path.write_text(generate_verilog(Datapath(**cfg, pipeline="deep"), name="qmac_lint",
+                                     header_lines=[f"lint deep point {_id(cfg)}"]))
+    code, out = lint(verilator_cmd, path)
+    assert code == 0 and "%Warning" not in out and "%Error" not in out, out
+
+
 @pytest.mark.parametrize("cls, kwargs", COMPONENTS,
                          ids=[f"{c.__name__}-{i}" for i, (c, _) in enumerate(COMPONENTS)])
 def test_component_lint_clean(verilator_cmd, tmp_path, cls, kwargs):

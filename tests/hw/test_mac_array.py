@@ -127,15 +127,17 @@ def test_extremes_16bit(rows, input_signed, weight_signed):
     assert want.min() == dut.psum_range[0] and want.max() == dut.psum_range[1]
 
 
-@pytest.mark.parametrize("bits, input_signed, weight_signed, rows", [
-    (8, True, True, 5), (8, False, True, 16), (4, False, False, 9), (13, True, False, 6),
+@pytest.mark.parametrize("bits, input_signed, weight_signed, rows, pipeline", [
+    (8, True, True, 5, "standard"), (8, False, True, 16, "standard"),
+    (4, False, False, 9, "standard"), (13, True, False, 6, "standard"),
+    (8, True, True, 5, "deep"), (16, False, False, 3, "deep"),
 ])
-def test_random_with_stalls(bits, input_signed, weight_signed, rows):
+def test_random_with_stalls(bits, input_signed, weight_signed, rows, pipeline):
     """Random vectors and tiles with ``en`` dropping 30 % of the cycles."""
     rng = make_rng(bits * 100 + rows)
     cols, tiles = 3, 3
     dut = MacArray(bits=bits, input_signed=input_signed, weight_signed=weight_signed,
-                   rows=rows, cols=cols, weight_tiles=tiles)
+                   rows=rows, cols=cols, weight_tiles=tiles, pipeline=pipeline)
     wlo, whi = int_range(bits, weight_signed)
     xlo, xhi = int_range(bits, input_signed)
     weights = rng.integers(wlo, whi, (tiles, cols, rows), endpoint=True).tolist()
@@ -145,11 +147,13 @@ def test_random_with_stalls(bits, input_signed, weight_signed, rows):
     assert np.array_equal(got, expected(weights, vectors, dut))
 
 
-def test_write_port_edges():
+@pytest.mark.parametrize("pipeline", ["standard", "deep"])
+def test_write_port_edges(pipeline):
     """Writes to tiles ≥ T are ignored, tiles ≥ T read tile 0, writes work while stalled,
-    and a vector sampled at the edge of a write sees the old weights."""
+    and a vector sampled at the edge of a write sees the old weights (``"deep"``: the
+    write lands one edge later, and the vector reads the memory one edge later)."""
     dut = MacArray(bits=4, input_signed=True, weight_signed=True, rows=2, cols=2,
-                   weight_tiles=3)
+                   weight_tiles=3, pipeline=pipeline)
     seen = []
 
     async def write(ctx, tile, col, values):

@@ -209,13 +209,15 @@ def test_edges_single16():
     assert every.min() == -(2**15) and every.max() == 2**15 - 1
 
 
-@pytest.mark.parametrize("rounding", ROUNDINGS)
-@pytest.mark.parametrize("per_channel", [True, False])
-def test_random(rounding, per_channel):
-    """Seeded random accumulators (all magnitudes), multipliers and shifts, with stalls."""
+@pytest.mark.parametrize("rounding, per_channel, pipeline", [
+    *((r, pc, "standard") for r in ROUNDINGS for pc in (True, False)),
+    ("double", True, "deep"), ("single", False, "deep")])
+def test_random(rounding, per_channel, pipeline):
+    """Seeded random accumulators (all magnitudes), multipliers and shifts, with stalls
+    (``"deep"``: registered multiplier operands, two-level parameter decodes)."""
     rng = make_rng(ROUNDINGS.index(rounding) + 10 * per_channel)
     dut = Requantizer(cols=3, acc_bits=40, out_bits=8, out_signed=True, rounding=rounding,
-                      per_channel=per_channel)
+                      per_channel=per_channel, pipeline=pipeline)
     batches = random_batches(dut, rng, 12, 40)
     batches += random_batches(dut, rng, 12, 40, shift_range=(-12, 2), small=True)
     results = run_rq(dut, batches, rng=rng, stall_rate=0.2)

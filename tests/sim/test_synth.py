@@ -179,3 +179,34 @@ def test_read_pnr_report(tmp_path):
     failed = read_pnr_report(tmp_path / "missing.json",
                              "Info: x\nERROR: Unable to place cell 'dsp', no Bels remaining\n", 1)
     assert failed == {"error": "Unable to place cell 'dsp', no Bels remaining"}
+
+
+def test_deep_pipeline_writes_the_dsp_variant_for_ecp5(tmp_path):
+    """``timing.pipeline: deep``: the ECP5 target synthesizes ``<top>_dsp_ecp5.v`` (every
+    multiplier a MULT18X18D with its registers); the default writes none, and the other
+    targets read ``<top>.v``."""
+    import yaml
+    from sim.config import resolve_config
+    from sim.synth import _verilog_for, write_dsp_variant
+    raw = yaml.safe_load(TINY)
+    assert write_dsp_variant(resolve_config(raw), tmp_path) is None
+    raw["timing"]["pipeline"] = "deep"
+    path = write_dsp_variant(resolve_config(raw), tmp_path)
+    text = path.read_text()
+    assert path.name == "qmac_tiny_dsp_ecp5.v"
+    # 2 MACs + 1 lane x (1 accumulator chunk x 2 m0 chunks)
+    assert text.count("MULT18X18D #(") == 4 and '.REG_OUTPUT_CLK("CLK0")' in text
+    top = path.name.removesuffix("_dsp_ecp5.v")
+    assert _verilog_for(TARGETS["ecp5"], top, tmp_path) == path.name
+    assert _verilog_for(TARGETS["generic"], top, tmp_path) == f"{top}.v"
+
+
+def test_deep_pipeline_is_refused_for_the_crossbar(repo_root):
+    import yaml
+    from sim.config import load_config, resolve_config
+    from sim.errors import UserError
+    raw = yaml.safe_load((repo_root / "constraints" / "xbar_w4a8.yaml").read_text())
+    raw.setdefault("timing", {})["pipeline"] = "deep"
+    with pytest.raises((UserError, ValueError), match="timing.pipeline: 'deep' is not allowed"):
+        resolve_config(raw)
+    assert load_config(repo_root / "benchmarks" / "int8_4x4.yaml").pipeline == "deep"
