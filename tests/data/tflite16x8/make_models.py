@@ -46,9 +46,9 @@ from golden.tflite_import import parse_tflite  # noqa: E402
 
 try:
     import tflite_runtime
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
 
-    from make_vectors import RESOLVERS, write_npz
+    from make_vectors import write_npz
+    from tests.data.tflite_generators import RESOLVERS, freeze, interpreter, invoke
     from tests.helpers.tflite_builder import model_16x8
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_models.py: {exc}; run it in the TFLite venv (see the docstring)")
@@ -67,15 +67,8 @@ def inputs(rng, shape, n):
 
 
 def interpret(model: bytes, x: np.ndarray, resolver: str) -> np.ndarray:
-    it = Interpreter(model_content=model, num_threads=1,
-                     experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    it.allocate_tensors()
-    ys = []
-    for img in x:
-        it.set_tensor(it.get_input_details()[0]["index"], img[None])
-        it.invoke()
-        ys.append(it.get_tensor(it.get_output_details()[0]["index"])[0].copy())
-    return np.stack(ys)
+    it = interpreter(model, resolver)
+    return np.stack([invoke(it, img[None])[0] for img in x])
 
 
 def main(argv=None) -> int:
@@ -106,12 +99,7 @@ def main(argv=None) -> int:
             model=np.frombuffer(model, np.uint8), x=x, y_tflite=y,
             kernel=np.str_(f"{version}, BUILTIN_REF (= BUILTIN = without delegates), "
                            f"reference_integer_ops::{kw['kind']} int16/int8/int64")))
-        if args.check:
-            if not file.exists() or file.read_bytes() != data:
-                print(f"  {file.name}: differs from the frozen file")
-                bad += 1
-        else:
-            file.write_bytes(data)
+        bad += freeze(file, data, args.check)
     print("make_models.py:", "FAIL" if bad else "PASS")
     return 1 if bad else 0
 

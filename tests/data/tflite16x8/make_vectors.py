@@ -49,14 +49,14 @@ from golden.layer import activation_range, layer_multipliers  # noqa: E402
 
 try:
     import tflite_runtime
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
 
+    from tests.data.tflite_generators import (RESOLVERS, execution_plan, freeze,
+                                              interpreter, invoke)
     from tests.helpers.tflite_builder import ModelBuilder
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_vectors.py: {exc}; run it in the TFLite venv (see the docstring)")
 
 ACT = {"none": 0, "relu": 1, "relu6": 3}
-RESOLVERS = ("BUILTIN_REF", "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
 
 
 def f32(v):
@@ -83,13 +83,8 @@ def build(x_shape, w, bias, xs, ws, ys, activation) -> bytes:
 
 
 def run(model: bytes, x: np.ndarray, resolver: str):
-    it = Interpreter(model_content=model, num_threads=1,
-                     experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x.astype(np.int16))
-    it.invoke()
-    ops = [o["op_name"] for o in it._get_ops_details()]
-    return it.get_tensor(it.get_output_details()[0]["index"]).copy(), ops
+    it = interpreter(model, resolver)
+    return invoke(it, x.astype(np.int16)), execution_plan(it)
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -255,12 +250,7 @@ def main(argv=None) -> int:
                            f"reference_integer_ops::FullyConnected"
                            f"{'PerChannel' if np.ndim(case['w_scale']) else ''} int16/int8/"
                            f"int64")))
-        if args.check:
-            if not file.exists() or file.read_bytes() != data:
-                print(f"  {file.name}: differs from the frozen file")
-                bad += 1
-        else:
-            file.write_bytes(data)
+        bad += freeze(file, data, args.check)
     print("make_vectors.py:", "FAIL" if bad else "PASS")
     return 1 if bad else 0
 
