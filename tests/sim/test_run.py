@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,31 +18,17 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from tests.helpers.qmac_run import qrun  # noqa: F401 (the fixture)
+from tests.helpers.seeding import printed_seed
 from tests.helpers.simulators import need  # build_root: tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "tests" / "data" / "models"
-from tests.helpers.tflite_builder import ModelBuilder, conv_model
-
-
-@pytest.fixture
-def qrun(tmp_path, build_root, monkeypatch, capsys):
-    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
-
-    def run(model, *extra):
-        out = tmp_path / "out"
-        rc = main(["run", str(model), *map(str, extra), "-o", str(out)])
-        cap = capsys.readouterr()
-        rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
-            else None
-        return rc, cap.out, cap.err, rep, out
-    return run
+from tests.helpers.tflite_builder import ModelBuilder, conv_model, float_fc_model, one_op_model
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 7)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(7)
 
 
 @pytest.mark.parametrize("name", ["anomaly_detection", "image_classification",
@@ -105,36 +90,20 @@ def _junk(tmp_path):
 
 
 def _tanh(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), scale=0.1, zp=0)
-    y = m.tensor((1, 4), scale=1 / 128, zp=0)
-    m.op("TANH", [x], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "tanh.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(one_op_model("TANH", y_scale=1 / 128))
     return p, "operator 0 is TANH, which is not supported; supported: ADD, AVERAGE_POOL_2D"
 
 
 def _float(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), "float32")
-    w = m.tensor((3, 4), "float32", data=np.ones((3, 4), np.float32))
-    y = m.tensor((1, 3), "float32")
-    m.op("FULLY_CONNECTED", [x, w, -1], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "float.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(float_fc_model())
     return p, "operator 0 FULLY_CONNECTED has a float32 tensor"
 
 
 def _custom(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), scale=0.1, zp=0)
-    y = m.tensor((1, 4), scale=0.1, zp=0)
-    m.op("CUSTOM", [x], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "custom.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(one_op_model("CUSTOM"))
     return p, "operator 0 is CUSTOM(?), which is not supported; supported: ADD,"
 
 
