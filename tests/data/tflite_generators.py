@@ -7,15 +7,20 @@ wants numpy < 2; see their docstrings) and imports nothing of qmac.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
+import tflite_runtime
 from tflite_runtime.interpreter import Interpreter, OpResolverType
 
-__all__ = ["RESOLVERS", "interpreter", "invoke", "execution_plan", "freeze"]
+__all__ = ["RESOLVERS", "RUNTIME", "interpreter", "invoke", "execution_plan", "check_flag",
+           "freeze"]
 
 #: the op resolvers: reference kernels, optimized builtins (with the default delegates),
 #: optimized builtins without them
 RESOLVERS = ("BUILTIN_REF", "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
+#: the runtime, as the frozen files' ``kernel`` key names it
+RUNTIME = f"tflite-runtime {tflite_runtime.__version__}"
 
 
 def interpreter(model: bytes, resolver: str) -> Interpreter:
@@ -36,6 +41,14 @@ def invoke(it: Interpreter, x):
 def execution_plan(it: Interpreter) -> list[str]:
     """The op names of the execution plan (``"DELEGATE"`` where a delegate took an op)."""
     return [o["op_name"] for o in it._get_ops_details()]
+
+
+def check_flag(doc: str, argv=None) -> bool:
+    """A generator's command line (``doc``: its docstring): ``--check`` = compare only,
+    write nothing."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="compare only, write nothing")
+    return ap.parse_args(argv).check
 
 
 def freeze(path: Path, data: bytes, check: bool) -> int:

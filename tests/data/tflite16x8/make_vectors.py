@@ -31,7 +31,6 @@ byte-identical). It prints a table and exits 1 if golden ``"single16"`` disagree
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import zipfile
@@ -48,15 +47,11 @@ from golden.fixedpoint import reduced_multiplier  # noqa: E402
 from golden.layer import activation_range, layer_multipliers  # noqa: E402
 
 try:
-    import tflite_runtime
-
-    from tests.data.tflite_generators import (RESOLVERS, execution_plan, freeze,
-                                              interpreter, invoke)
-    from tests.helpers.tflite_builder import ModelBuilder
+    from tests.data.tflite_generators import (RESOLVERS, RUNTIME, check_flag,
+                                              execution_plan, freeze, interpreter, invoke)
+    from tests.helpers.tflite_builder import ACT, ModelBuilder
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_vectors.py: {exc}; run it in the TFLite venv (see the docstring)")
-
-ACT = {"none": 0, "relu": 1, "relu6": 3}
 
 
 def f32(v):
@@ -77,7 +72,7 @@ def build(x_shape, w, bias, xs, ws, ys, activation) -> bytes:
                   data=bias)
     y = m.tensor((x_shape[0], c), "int16", scale=ys, zp=0)
     m.op("FULLY_CONNECTED", [x, wt, bt], [y], "FullyConnectedOptions",
-         FusedActivationFunction=ACT[activation])
+         FusedActivationFunction=ACT[activation.upper()])
     m.inputs, m.outputs = [x], [y]
     return m.build()
 
@@ -211,11 +206,8 @@ def write_npz(path: Path, arrays: dict) -> bytes:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare only, write nothing")
-    args = ap.parse_args(argv)
+    check = check_flag(__doc__, argv)
     bad = 0
-    version = f"tflite-runtime {tflite_runtime.__version__}"
     print(f"{'case':18} {'shift':>9} {'max m0':>11} {'rm':>13} {'clamped':>7} {'ties':>5} "
           f"{'!=single':>8} {'golden':>6}")
     for seed, (name, make) in enumerate(CASES.items()):
@@ -246,11 +238,11 @@ def main(argv=None) -> int:
             w_scale=np.asarray(case["w_scale"], np.float64), y_scale=np.float64(case["y_scale"]),
             x_zp=np.int64(0), y_zp=np.int64(0), w_zp=np.int64(0), act_min=np.int64(amin),
             act_max=np.int64(amax), rounding=np.str_("single16"), y_tflite=y,
-            kernel=np.str_(f"{version}, BUILTIN_REF (= BUILTIN = without delegates), "
+            kernel=np.str_(f"{RUNTIME}, BUILTIN_REF (= BUILTIN = without delegates), "
                            f"reference_integer_ops::FullyConnected"
                            f"{'PerChannel' if np.ndim(case['w_scale']) else ''} int16/int8/"
                            f"int64")))
-        bad += freeze(file, data, args.check)
+        bad += freeze(file, data, check)
     print("make_vectors.py:", "FAIL" if bad else "PASS")
     return 1 if bad else 0
 
