@@ -225,17 +225,24 @@ def test_labels_top1_and_python_api(tmp_path, build_root, monkeypatch, in_ci):
     assert f"= {fmt_int(int(v['checked_mac_per_s']))} checked MAC/s" in buf.getvalue()
 
 
+def _run_generated(qrun, tmp_path, make) -> dict:
+    """``qmac run`` of ``make(rng)``'s model with ``--compare tflite`` on 2 images: passes;
+    returns report.json."""
+    p = tmp_path / f"{make.__name__}.tflite"
+    p.write_bytes(make(np.random.default_rng(_seed())))
+    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
+    print(out)
+    assert rc == 0, out + err
+    return rep
+
+
 def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):
     """CONV → DEPTHWISE (two channel groups) → CONV 1×1 → ADD → pool → FC → SOFTMAX, 2 images:
     every hardware output == golden, every op == the reference interpreter (FC differences
     only where explained)."""
     need("verilator", in_ci)
     from tests.helpers.tflite_builder import mobilenet_like
-    p = tmp_path / "mobilenet_like.tflite"
-    p.write_bytes(mobilenet_like(np.random.default_rng(_seed())))
-    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
-    print(out)
-    assert rc == 0, out + err
+    rep = _run_generated(qrun, tmp_path, mobilenet_like)
     hw = {r["op"]: r for r in rep["layers"] if r["hw_diff"] is not None}
     assert set(hw) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
     assert all(r["hw_diff"] == 0 and r["outputs"] > 0 for r in hw.values())
@@ -247,11 +254,7 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
     tb.model_layers.signed_view; golden == the reference interpreter, hw == golden."""
     need("verilator", in_ci)
     from tests.helpers.tflite_builder import uint8_model
-    p = tmp_path / "uint8.tflite"
-    p.write_bytes(uint8_model(np.random.default_rng(_seed())))
-    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
-    print(out)
-    assert rc == 0, out + err
+    rep = _run_generated(qrun, tmp_path, uint8_model)
     hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
     assert len(hw) == 3 and all(r["hw_diff"] == 0 for r in hw)
     assert rep["tflite"]["unexplained"] == 0
