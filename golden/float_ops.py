@@ -17,6 +17,7 @@ import numpy as np
 
 from golden.graph import Graph, GraphError, Op
 from golden.lowering import conv_geometry, im2col
+from golden.ops.pool import pool_windows
 
 __all__ = ["FLOAT_KERNELS", "run_float_graph", "check_float_graph", "apply_activation"]
 
@@ -90,18 +91,10 @@ def depthwise_conv_2d(g, op, v):
 
 def _pool(g, op, v, avg):
     x = v[op.inputs[0]]
-    o = op.options
-    kh, kw = o["filter_height"], o["filter_width"]
-    n, h, w, c = x.shape
-    oh, pt = conv_geometry(h, kh, o["stride_h"], 1, o["padding"])
-    ow, pl = conv_geometry(w, kw, o["stride_w"], 1, o["padding"])
-    out = np.zeros((n, oh, ow, c))
-    for oy in range(oh):
-        y0 = oy * o["stride_h"] - pt
-        for ox in range(ow):
-            x0 = ox * o["stride_w"] - pl
-            win = x[:, max(0, y0):min(h, y0 + kh), max(0, x0):min(w, x0 + kw), :]
-            out[:, oy, ox, :] = win.mean(axis=(1, 2)) if avg else win.max(axis=(1, 2))
+    oh, ow, windows = pool_windows(x, op)
+    out = np.zeros((x.shape[0], oh, ow, x.shape[3]))
+    for oy, ox, win in windows:
+        out[:, oy, ox, :] = win.mean(axis=(1, 2)) if avg else win.max(axis=(1, 2))
     return [_act(op, out)]
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "FloatLayer",
     "FloatNetwork",
     "load_float_network",
+    "read_npz",
     "save_float_network",
     "im2col",
 ]
@@ -165,14 +166,20 @@ def _npz_layer(d, i, shape):
     return dataclasses.replace(layer, b=b), out
 
 
-def load_float_network(path):
-    """Read a float network ``.npz`` (module docstring); ``ValueError`` with one line."""
+def read_npz(path, allowed: str = "a file written by numpy.savez") -> dict:
+    """Every array of the ``.npz`` at ``path`` (no pickles); ``ValueError`` with one line
+    naming the file and ``allowed`` when it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as npz:
-            d = {k: npz[k] for k in npz.files}
+            return {k: npz[k] for k in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ValueError(f"{path}: cannot read it as .npz ({str(exc).splitlines()[0][:60]}); "
-                         f"allowed: a file written by numpy.savez") from None
+                         f"allowed: {allowed}") from None
+
+
+def load_float_network(path):
+    """Read a float network ``.npz`` (module docstring); ``ValueError`` with one line."""
+    d = read_npz(path)
     try:
         if "input_shape" not in d or "l0_kind" not in d:
             raise ValueError("missing key 'input_shape' or 'l0_kind'; required: input_shape "

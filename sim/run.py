@@ -292,7 +292,8 @@ def _children_cpu() -> float:
 
 def _compare_tflite(g, model_path, xs, vals, rounding, rows_by_op, bar):
     """Per op: golden kernel on TFLite's inputs vs TFLite's output; and the end-to-end
-    difference of the graph outputs. Returns (path, unexplained, compared, notes, finals)."""
+    difference of the graph outputs. Returns (path, unexplained, compared, finals, preds):
+    the fields of :class:`_TfliteStep`."""
     from golden.ops import KERNELS, initial_values
     from .tflite_ref import Reference, explain
     ref = Reference(model_path, rounding)
@@ -352,8 +353,6 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
     on MAC-array configurations) or ``"cocotb"`` (the default on crossbar configurations,
     whose analog macro is cocotb's)."""
     from .regress import default_build_root, prepare
-    from .report import ProgressBar
-    from .tools import require_simulators
     out = stream or sys.stdout
     t_start = time.perf_counter()
     seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
@@ -367,70 +366,119 @@ def run_model(cfg, model_path, *, inputs_path=None, labels_path=None, count=None
         path_for(cfg.rounding)
     outdir = Path(outdir).resolve()
     build_root = Path(build_root).resolve() if build_root else default_build_root(outdir)
-    sims = list(dict.fromkeys(sims or ["verilator"]))
-    found, missing = require_simulators(sims)
-    for name, reason in missing.items():
-        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
+    found = _simulators(sims)
     rows = _rows(g, xs)
     by_op = {r.index: r for r in rows}
     out.write(f"qmac run: {model_path} on {cfg.name} ({cfg.source}): {len(g.ops)} ops, "
               f"{len(xs)} image(s), seed {seed}, rounding {cfg.rounding}\n")
-    bar_obj = ProgressBar(len(xs) + 1 + len(found) + (len(xs) if compare == "tflite" else 0)
-                          + int(bool(native and "verilator" in found)),
-                          enabled=progress and sys.stderr.isatty())  # logs: the table says it
+    bar = _progress(len(xs) + 1 + len(found) + (len(xs) if compare == "tflite" else 0)
+                    + int(bool(native and "verilator" in found)), progress)
+    prep = prepare(cfg, build_root)
+    t0 = time.perf_counter()
+    vals, exact_vals = _golden_chain(g, xs, cfg.rounding, bar, prep.hp, per_op)
+    t_golden = time.perf_counter() - t0
+    hw = _hardware_step(g, cfg, model_path, prep, per_op, vals, rows, by_op, outdir,
+                        build_root, found, seed, out, bar, driver)
+    speed = None
+    if native and not per_op and "verilator" in hw.runs:   # per layer: several builds
+        speed = _speed(prep, hw.groups, build_root, hw.work, hw.runs, hw.walls)
+        bar("native replay")
+    tfl = _TfliteStep()
+    if compare == "tflite":
+        tfl = _TfliteStep(*_compare_tflite(g, model_path, xs, vals, cfg.rounding, by_op, bar))
+        hw.status = 1 if tfl.unexplained else hw.status
+    out.write(format_table(rows, crossbar=prep.hp.is_crossbar) + "\n")
+    report = _report(cfg, model_path, g, xs, seed, rows, hw, tfl, labels, vals, exact_vals,
+                     speed, time.perf_counter() - t_start, t_golden, per_op, layer_config)
+    for line in report["summary"]:
+        out.write(line + "\n")
+    write_outputs(outdir, report, g, vals, hw.runs, hw.lowered)
+    out.write(f"qmac run: wrote {outdir / 'report.json'} and {outdir / 'layers.npz'}\n")
+    note = f" ({len(hw.refused)} hardware layer(s) refused, golden only)" if hw.refused else ""
+    out.write(f"qmac run: {'PASS' if hw.status == 0 else 'FAIL'}{note}\n")
+    return ModelRun(rows, hw.status, report)
+
+
+@dataclasses.dataclass
+class _HwStep:
+    """What the hardware step of :func:`run_model` gives: exit status so far, per simulator
+    the hardware outputs and the (wall, simulated wall) seconds, the lowered groups."""
+
+    status: int
+    runs: dict
+    walls: dict
+    groups: list
+    lowered: list
+    refused: list
+    work: Path | None = None     # the one configuration's work directory
+
+
+@dataclasses.dataclass
+class _TfliteStep:
+    """``--compare tflite``: the interpreter path, unexplained and compared outputs, the
+    per-image differences of the graph outputs, TFLite's predictions (None: not compared)."""
+
+    path: str | None = None
+    unexplained: int = 0
+    compared: int = 0
+    finals: list | None = None
+    preds: np.ndarray | None = None
+
+
+def _simulators(sims) -> list[str]:
+    """The requested simulators that are installed (a warning line for each missing one)."""
+    from .tools import require_simulators
+    names = list(dict.fromkeys(sims or ["verilator"]))
+    found, missing = require_simulators(names)
+    for name, reason in missing.items():
+        sys.stderr.write(f"qmac: warning: skipping {name}: {reason}\n")
+    return [s for s in names if s in found]
+
+
+def _progress(total: int, enabled: bool):
+    """``bar(label)``: one step of a progress bar of ``total`` steps (a terminal only: in
+    logs the table says it)."""
+    from .report import ProgressBar
+    bar_obj = ProgressBar(total, enabled=enabled and sys.stderr.isatty())
 
     def bar(label):
         bar_obj.finish(label, "done")
+    return bar
 
-    prep = prepare(cfg, build_root)
-    hp = prep.hp
-    t0 = time.perf_counter()
-    vals, exact_vals = _golden_chain(g, xs, cfg.rounding, bar, hp, per_op)
-    t_golden = time.perf_counter() - t0
+
+def _hardware_step(g, cfg, model_path, prep, per_op, vals, rows, by_op, outdir, build_root,
+                   sims, seed, out, bar, driver) -> _HwStep:
+    """Lower the hardware ops and run them on every simulator: on the one configuration's
+    hardware, or (``per_op``) each op on its own configuration's."""
     if per_op:
-        status, hw_runs, sim_walls, groups, lowered, refused = _per_layer_hw(
-            g, cfg, model_path, per_op, vals, rows, by_op, outdir, build_root,
-            [s for s in sims if s in found], seed, out, bar, driver)
-        native = False   # the native replay compares one build's streams
-    else:
-        groups, golden, lowered, offsets = _lower_all(g, vals, hp, by_op)
-        refused = _check_lowered(cfg, model_path, rows, vals, lowered, golden)
-        bar("lowering")
-        work = outdir / prep.tag
-        work.mkdir(parents=True, exist_ok=True)
-        status, hw_runs, sim_walls = _hw_all(cfg, prep, [s for s in sims if s in found],
-                                             groups, golden, lowered, offsets, by_op, work,
-                                             build_root, seed, out, bar, driver)
-    hw_macs = sum(low.useful_macs for _, low in lowered)
-    speed = None
-    if native and "verilator" in hw_runs:
-        speed = _speed(prep, groups, build_root, work, hw_runs, sim_walls)
-        bar("native replay")
-    finals, tpath, unexplained, compared, tpreds = None, None, 0, 0, None
-    if compare == "tflite":
-        tpath, unexplained, compared, finals, tpreds = _compare_tflite(
-            g, model_path, xs, vals, cfg.rounding, by_op, bar)
-        status = 1 if unexplained else status
-    out.write(format_table(rows, crossbar=hp.is_crossbar) + "\n")
-    wall = time.perf_counter() - t_start
-    report = build_report(cfg, model_path, g, xs, seed, rows, hw_runs, sim_walls, hw_macs,
-                          tpath, unexplained, compared, finals, labels, vals, wall, t_golden,
-                          status)
+        return _HwStep(*_per_layer_hw(g, cfg, model_path, per_op, vals, rows, by_op, outdir,
+                                      build_root, sims, seed, out, bar, driver))
+    groups, golden, lowered, offsets = _lower_all(g, vals, prep.hp, by_op)
+    refused = _check_lowered(cfg, model_path, rows, vals, lowered, golden)
+    bar("lowering")
+    work = outdir / prep.tag
+    work.mkdir(parents=True, exist_ok=True)
+    status, runs, walls = _hw_all(cfg, prep, sims, groups, golden, lowered, offsets, by_op,
+                                  work, build_root, seed, out, bar, driver)
+    return _HwStep(status, runs, walls, groups, lowered, refused, work)
+
+
+def _report(cfg, model_path, g, xs, seed, rows, hw: _HwStep, tfl: _TfliteStep, labels, vals,
+            exact_vals, speed, wall, t_golden, per_op, layer_config) -> dict:
+    """report.json's dict, its ``summary`` lines included (sim/run_report.py)."""
+    hw_macs = sum(low.useful_macs for _, low in hw.lowered)
+    report = build_report(cfg, model_path, g, xs, seed, rows, hw.runs, hw.walls, hw_macs,
+                          tfl.path, tfl.unexplained, tfl.compared, tfl.finals, labels, vals,
+                          wall, t_golden, hw.status)
     if exact_vals is not None:
         crossbar_summary(report, g, vals, exact_vals, labels, rows)
-    extra_summary(report, labels, tpreds, tpath, speed, hw_macs)
+    extra_summary(report, labels, tfl.preds, tfl.path, speed, hw_macs)
     if per_op:
         report["layer_config"] = {"spec": layer_config,
                                   "ops": {str(i): c.name for i, c in per_op.items()}}
         report["summary"].append(f"  per-layer hardware (--layer-config {layer_config}): "
                                  + ", ".join(f"op {i} on {c.name}" for i, c in per_op.items()))
-    for line in report["summary"]:
-        out.write(line + "\n")
-    write_outputs(outdir, report, g, vals, hw_runs, lowered)
-    out.write(f"qmac run: wrote {outdir / 'report.json'} and {outdir / 'layers.npz'}\n")
-    note = f" ({len(refused)} hardware layer(s) refused, golden only)" if refused else ""
-    out.write(f"qmac run: {'PASS' if status == 0 else 'FAIL'}{note}\n")
-    return ModelRun(rows, status, report)
+    return report
 
 
 def _driver(driver, cfg) -> str:

@@ -40,7 +40,6 @@ import os
 import sys
 import time
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -91,12 +90,11 @@ def load_dataset(path):
     """``(x, y, x_calib)`` from a labelled ``.npz``: ``x`` float [B, ...], ``y`` int [B],
     optional ``x_calib`` float [B', ...] (default: ``x``)."""
     path = Path(path)
+    from golden.network import read_npz
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            d = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise VectorError(f"{path}: cannot read it as .npz ({str(exc).splitlines()[0][:60]});"
-                          f" allowed: a file written by numpy.savez with x, y") from None
+        d = read_npz(path, "a file written by numpy.savez with x, y")
+    except ValueError as exc:
+        raise VectorError(str(exc)) from None
     extra = sorted(set(d) - {"x", "y", "x_calib"})
     if extra or "x" not in d or "y" not in d:
         what = f"unknown key {extra[0]!r}" if extra else "missing key 'x' or 'y'"

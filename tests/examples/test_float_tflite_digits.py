@@ -3,19 +3,14 @@ golden only): the float digits MLP is written as a float .tflite, quantized by q
 training digits and evaluated on the held-out ones; the converter column says unavailable."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+import os
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.examples import run_example
 
 
 def test_float_tflite_digits_mlp_without_tensorflow(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "float_tflite_digits.py"),
-                           "--nets", "mlp", "-o", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          env={k: v for k, v in __import__("os").environ.items()
-                               if k != "QMAC_TF_PYTHON"})
+    proc = run_example("float_tflite_digits.py", "--nets", "mlp", "-o", tmp_path,
+                       env={k: v for k, v in os.environ.items() if k != "QMAC_TF_PYTHON"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "converter int8 model: unavailable" in proc.stdout
     assert "float_tflite_digits: PASS" in proc.stdout

@@ -16,6 +16,7 @@ import pytest
 from golden.ops import check_graph, run_graph
 from golden.tflite_import import parse_tflite
 
+from tests.helpers.seeding import printed_seed
 from tests.helpers.tflite_builder import ACT, PAD, ModelBuilder
 
 # the [tflite] extra: a skip outside CI, a failure under CI=true (scripts/dev.sh installs it)
@@ -25,9 +26,7 @@ PATHS = ("BUILTIN_REF", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 11)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(11)
 
 
 def _run(buf, path, xs):

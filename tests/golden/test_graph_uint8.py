@@ -11,6 +11,7 @@ import pytest
 
 from golden.ops import check_graph, run_graph
 from golden.tflite_import import parse_tflite
+from tests.helpers.seeding import printed_seed
 from tests.helpers.tflite_builder import uint8_full_range_model
 
 litert = pytest.importorskip("ai_edge_litert.interpreter") if os.environ.get("CI") != "true" \
@@ -19,9 +20,7 @@ PATHS = {"double": "BUILTIN_REF", "ruy": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 8)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(8)
 
 
 @pytest.mark.parametrize("rounding", sorted(PATHS))

@@ -5,19 +5,16 @@ multipliers, channel groups and zero points. Exact int64 accumulators (no requan
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 from golden.lowering import (conv_geometry, depthwise_group, lower_conv_2d,
                              lower_depthwise_conv_2d)
+from tests.helpers.seeding import printed_seed
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 3)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(3)
 
 
 def _acc(low):

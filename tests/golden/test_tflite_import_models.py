@@ -27,7 +27,8 @@ from golden.graph import GraphError
 from golden.ops import KERNELS, check_graph, initial_values, run_graph
 from golden.tflite_import import load_tflite, parse_tflite
 
-from tests.helpers.tflite_builder import ModelBuilder, conv_model
+from tests.helpers.seeding import printed_seed
+from tests.helpers.tflite_builder import conv_model, float_fc_model, one_op_model
 
 # the [tflite] extra: a skip outside CI, a failure under CI=true (scripts/dev.sh installs it)
 litert = pytest.importorskip("ai_edge_litert.interpreter") if os.environ.get("CI") != "true" \
@@ -45,9 +46,7 @@ PATHS = {"double": "BUILTIN_REF", "ruy": "BUILTIN_WITHOUT_DEFAULT_DELEGATES"}
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 20261205)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(20261205)
 
 
 def _interp(model, path):
@@ -185,22 +184,11 @@ def test_bad_files_one_line(tmp_path):
         g = parse_tflite(good[: len(good) // 3], "cut")
         check_graph(g)
     assert "\n" not in str(e.value)
-    m = ModelBuilder()
-    x = m.tensor((1, 4), scale=0.1, zp=0)
-    y = m.tensor((1, 4), scale=0.1, zp=0)
-    m.op("TANH", [x], [y])
-    m.inputs, m.outputs = [x], [y]
     with pytest.raises(GraphError, match=r"operator 0 is TANH, which is not supported; "
                                          r"supported: .*CONV_2D"):
-        check_graph(parse_tflite(m.build(), "tanh"))
-    m = ModelBuilder()
-    x = m.tensor((1, 4), "float32")
-    w = m.tensor((3, 4), "float32", data=np.ones((3, 4), np.float32))
-    y = m.tensor((1, 3), "float32")
-    m.op("FULLY_CONNECTED", [x, w, -1], [y])
-    m.inputs, m.outputs = [x], [y]
+        check_graph(parse_tflite(one_op_model("TANH"), "tanh"))
     with pytest.raises(GraphError, match="operator 0 FULLY_CONNECTED has a float32 tensor"):
-        check_graph(parse_tflite(m.build(), "float"))
+        check_graph(parse_tflite(float_fc_model(), "float"))
 
 
 def test_corrupt_models_give_graph_errors_only():

@@ -1,6 +1,6 @@
-"""A tiny writer of ``.tflite`` flatbuffers for tests, on the ``tflite`` package's builder
-functions (``flatbuffers``). Builds one-subgraph models: tensors (shape, dtype, per-tensor
-or per-axis quantization, optional constant data) and builtin operators with options.
+"""A tiny builder of ``.tflite`` models for tests: one-subgraph models of tensors (shape,
+dtype, per-tensor or per-axis quantization, optional constant data) and builtin operators
+with options, written by :mod:`golden.tflite_export`'s table writers (the product's writer).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import flatbuffers
 import numpy as np
 import tflite
 
-_TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
-_NP = {"float32": np.float32, "int32": np.int32, "uint8": np.uint8, "int8": np.int8,
-       "int16": np.int16, "int64": np.int64}
+from golden.tflite_export import (TYPE_CODES, constant_bytes, write_buffers, write_model,
+                                  write_opcodes, write_operator, write_options,
+                                  write_subgraph, write_tensor)
+from golden.tflite_import import ACTIVATIONS, PADDINGS, _snake
 
 
 class ModelBuilder:
@@ -27,105 +28,65 @@ class ModelBuilder:
         return len(self.tensors) - 1
 
     def op(self, name, inputs, outputs, options_type=None, **options):
+        """``options``: the schema's field names in CamelCase (``StrideH=2``), numbers."""
         self.ops.append((name, list(inputs), list(outputs), options_type, options))
 
     def build(self) -> bytes:
+        """The model's bytes, written by golden.tflite_export's table writers (in this
+        builder's own order: the models frozen in tests/data/tflite16x8 stay byte-identical)."""
         b = flatbuffers.Builder(1024)
-        vec = b.CreateNumpyVector
-        # buffers: 0 empty, then one per constant tensor
-        buf_offsets, buf_index = [], {}
-        tflite.BufferStart(b)
-        buf_offsets.append(tflite.BufferEnd(b))
-        for i, t in enumerate(self.tensors):
-            if t["data"] is not None:
-                raw = np.ascontiguousarray(np.asarray(t["data"], _NP[t["dtype"]])).view(np.uint8)
-                d = vec(raw.reshape(-1))
-                tflite.BufferStart(b)
-                tflite.BufferAddData(b, d)
-                buf_index[i] = len(buf_offsets)
-                buf_offsets.append(tflite.BufferEnd(b))
-        t_offsets = []
-        for i, t in enumerate(self.tensors):
-            name = b.CreateString(t["name"])
-            shape = vec(np.asarray(t["shape"], np.int32))
-            q = None
-            if t["scale"] is not None:
-                sc = vec(np.atleast_1d(np.asarray(t["scale"], np.float32)))
-                zp = vec(np.atleast_1d(np.asarray(t["zp"] if t["zp"] is not None else 0,
-                                                  np.int64)))
-                tflite.QuantizationParametersStart(b)
-                tflite.QuantizationParametersAddScale(b, sc)
-                tflite.QuantizationParametersAddZeroPoint(b, zp)
-                tflite.QuantizationParametersAddQuantizedDimension(b, t["axis"])
-                q = tflite.QuantizationParametersEnd(b)
-            tflite.TensorStart(b)
-            tflite.TensorAddShape(b, shape)
-            tflite.TensorAddType(b, _TYPES[t["dtype"]])
-            tflite.TensorAddBuffer(b, buf_index.get(i, 0))
-            tflite.TensorAddName(b, name)
-            if q is not None:
-                tflite.TensorAddQuantization(b, q)
-            t_offsets.append(tflite.TensorEnd(b))
+        buffers, index = write_buffers(
+            tflite, b, [(i, constant_bytes(t["data"], t["dtype"]))
+                        for i, t in enumerate(self.tensors) if t["data"] is not None],
+            alignment=1)
+        tensors = [write_tensor(tflite, b, t["name"], t["shape"], TYPE_CODES[t["dtype"]],
+                                index.get(i, 0), _quant(t)) for i, t in enumerate(self.tensors)]
         codes = sorted({o[0] for o in self.ops})
-        code_offsets = []
-        for c in codes:
-            v = getattr(tflite.BuiltinOperator, c)
-            tflite.OperatorCodeStart(b)
-            tflite.OperatorCodeAddBuiltinCode(b, v)
-            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(v, 127))
-            tflite.OperatorCodeAddVersion(b, 1)
-            code_offsets.append(tflite.OperatorCodeEnd(b))
-        op_offsets = []
-        for name, ins, outs, otype, opts in self.ops:
-            opt = None
-            if otype is not None:
-                getattr(tflite, f"{otype}Start")(b)
-                for k, v in opts.items():
-                    getattr(tflite, f"{otype}Add{k}")(b, v)
-                opt = getattr(tflite, f"{otype}End")(b)
-            iv, ov = vec(np.asarray(ins, np.int32)), vec(np.asarray(outs, np.int32))
-            tflite.OperatorStart(b)
-            tflite.OperatorAddOpcodeIndex(b, codes.index(name))
-            tflite.OperatorAddInputs(b, iv)
-            tflite.OperatorAddOutputs(b, ov)
-            if opt is not None:
-                tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, otype))
-                tflite.OperatorAddBuiltinOptions(b, opt)
-            op_offsets.append(tflite.OperatorEnd(b))
-
-        def offsets(start, items):
-            start(b, len(items))
-            for o in reversed(items):
-                b.PrependUOffsetTRelative(o)
-            return b.EndVector()
-
-        tv = offsets(tflite.SubGraphStartTensorsVector, t_offsets)
-        ov = offsets(tflite.SubGraphStartOperatorsVector, op_offsets)
-        gi, go = vec(np.asarray(self.inputs, np.int32)), vec(np.asarray(self.outputs, np.int32))
-        gname = b.CreateString("main")
-        tflite.SubGraphStart(b)
-        tflite.SubGraphAddTensors(b, tv)
-        tflite.SubGraphAddInputs(b, gi)
-        tflite.SubGraphAddOutputs(b, go)
-        tflite.SubGraphAddOperators(b, ov)
-        tflite.SubGraphAddName(b, gname)
-        sg = tflite.SubGraphEnd(b)
-        sgv = offsets(tflite.ModelStartSubgraphsVector, [sg])
-        cv = offsets(tflite.ModelStartOperatorCodesVector, code_offsets)
-        bv = offsets(tflite.ModelStartBuffersVector, buf_offsets)
-        desc = b.CreateString("qmac test model")
-        tflite.ModelStart(b)
-        tflite.ModelAddVersion(b, 3)
-        tflite.ModelAddOperatorCodes(b, cv)
-        tflite.ModelAddSubgraphs(b, sgv)
-        tflite.ModelAddDescription(b, desc)
-        tflite.ModelAddBuffers(b, bv)
-        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
+        opcodes = write_opcodes(tflite, b, codes)
+        ops = [write_operator(tflite, b, codes.index(name), ins, outs,
+                              None if otype is None else
+                              write_options(tflite, b, otype, {_snake(k): v
+                                                               for k, v in opts.items()}))
+               for name, ins, outs, otype, opts in self.ops]
+        sg = write_subgraph(tflite, b, tensors, ops, self.inputs, self.outputs)
+        return write_model(tflite, b, sg, opcodes, buffers, "qmac test model",
+                           description_last=False)
 
 
-ACT = {"NONE": 0, "RELU": 1, "RELU6": 3}
-PAD = {"SAME": 0, "VALID": 1}
+def _quant(t):
+    """A builder tensor's quantization for write_tensor (zero point 0 when not given)."""
+    if t["scale"] is None:
+        return None
+    return (np.atleast_1d(np.asarray(t["scale"], np.float32)),
+            np.atleast_1d(np.asarray(t["zp"] if t["zp"] is not None else 0, np.int64)),
+            t["axis"])
+
+
+ACT = {name: code for code, name in ACTIVATIONS.items()}
+PAD = {name: code for code, name in PADDINGS.items()}
+
+
+def one_op_model(op: str, *, y_scale=0.1) -> bytes:
+    """An int8 model of one operator ``y = op(x)`` on ``[1, 4]`` (scales 0.1 and
+    ``y_scale``, zero points 0): a model whose operator qmac may not support."""
+    m = ModelBuilder()
+    x = m.tensor((1, 4), scale=0.1, zp=0)
+    y = m.tensor((1, 4), scale=y_scale, zp=0)
+    m.op(op, [x], [y])
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
+
+
+def float_fc_model() -> bytes:
+    """A float32 FULLY_CONNECTED ``[1, 4] → [1, 3]``, weights all 1, no bias (a model that
+    was not quantized)."""
+    m = ModelBuilder()
+    x = m.tensor((1, 4), "float32")
+    w = m.tensor((3, 4), "float32", data=np.ones((3, 4), np.float32))
+    y = m.tensor((1, 3), "float32")
+    m.op("FULLY_CONNECTED", [x, w, -1], [y])
+    m.inputs, m.outputs = [x], [y]
+    return m.build()
 
 
 def conv_model(rng, *, kind, in_shape, kernel, cout_or_dm, stride, dilation, padding, act,

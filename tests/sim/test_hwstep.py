@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +19,15 @@ import pytest
 
 from sim.config import load_config
 from sim.hwstep import ServeError, chunk_spans, native_replay, run_step
+from tests.helpers.qmac_run import qrun  # noqa: F401 (the fixture)
+from tests.helpers.seeding import printed_seed
 from tests.helpers.simulators import need  # build_root: tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 11)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(11)
 
 
 def test_chunk_spans_cover_the_stream_within_the_memory():
@@ -95,21 +93,6 @@ def test_a_dead_simulator_is_an_error_naming_its_log(tmp_path):
     groups = _groups(hp, np.random.default_rng(1))
     with pytest.raises(ServeError, match=r"exited before finishing its chunks; see .*serve\.log"):
         run_step(hp, Path("/bin/true"), "verilator", groups, tmp_path, timeout=60)
-
-
-@pytest.fixture
-def qrun(tmp_path, build_root, monkeypatch, capsys):
-    from sim.cli import main
-    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
-
-    def run(model, *extra, name="out"):
-        out = tmp_path / name
-        rc = main(["run", str(model), *map(str, extra), "-o", str(out)])
-        cap = capsys.readouterr()
-        rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
-            else None
-        return rc, cap.out, cap.err, rep, out
-    return run
 
 
 def test_direct_and_cocotb_drivers_agree(qrun, tmp_path, in_ci):

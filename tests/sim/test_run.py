@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,31 +18,17 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from tests.helpers.qmac_run import qrun  # noqa: F401 (the fixture)
+from tests.helpers.seeding import printed_seed
 from tests.helpers.simulators import need  # build_root: tests/conftest.py
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = REPO / "tests" / "data" / "models"
-from tests.helpers.tflite_builder import ModelBuilder, conv_model
-
-
-@pytest.fixture
-def qrun(tmp_path, build_root, monkeypatch, capsys):
-    monkeypatch.setenv("QMAC_BUILD_DIR", str(build_root))
-
-    def run(model, *extra):
-        out = tmp_path / "out"
-        rc = main(["run", str(model), *map(str, extra), "-o", str(out)])
-        cap = capsys.readouterr()
-        rep = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() \
-            else None
-        return rc, cap.out, cap.err, rep, out
-    return run
+from tests.helpers.tflite_builder import ModelBuilder, conv_model, float_fc_model, one_op_model
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 7)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(7)
 
 
 @pytest.mark.parametrize("name", ["anomaly_detection", "image_classification",
@@ -105,36 +90,20 @@ def _junk(tmp_path):
 
 
 def _tanh(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), scale=0.1, zp=0)
-    y = m.tensor((1, 4), scale=1 / 128, zp=0)
-    m.op("TANH", [x], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "tanh.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(one_op_model("TANH", y_scale=1 / 128))
     return p, "operator 0 is TANH, which is not supported; supported: ADD, AVERAGE_POOL_2D"
 
 
 def _float(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), "float32")
-    w = m.tensor((3, 4), "float32", data=np.ones((3, 4), np.float32))
-    y = m.tensor((1, 3), "float32")
-    m.op("FULLY_CONNECTED", [x, w, -1], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "float.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(float_fc_model())
     return p, "operator 0 FULLY_CONNECTED has a float32 tensor"
 
 
 def _custom(tmp_path):
-    m = ModelBuilder()
-    x = m.tensor((1, 4), scale=0.1, zp=0)
-    y = m.tensor((1, 4), scale=0.1, zp=0)
-    m.op("CUSTOM", [x], [y])
-    m.inputs, m.outputs = [x], [y]
     p = tmp_path / "custom.tflite"
-    p.write_bytes(m.build())
+    p.write_bytes(one_op_model("CUSTOM"))
     return p, "operator 0 is CUSTOM(?), which is not supported; supported: ADD,"
 
 
@@ -256,17 +225,24 @@ def test_labels_top1_and_python_api(tmp_path, build_root, monkeypatch, in_ci):
     assert f"= {fmt_int(int(v['checked_mac_per_s']))} checked MAC/s" in buf.getvalue()
 
 
+def _run_generated(qrun, tmp_path, make) -> dict:
+    """``qmac run`` of ``make(rng)``'s model with ``--compare tflite`` on 2 images: passes;
+    returns report.json."""
+    p = tmp_path / f"{make.__name__}.tflite"
+    p.write_bytes(make(np.random.default_rng(_seed())))
+    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
+    print(out)
+    assert rc == 0, out + err
+    return rep
+
+
 def test_generated_mobilenet_like_chain(qrun, tmp_path, in_ci):
     """CONV → DEPTHWISE (two channel groups) → CONV 1×1 → ADD → pool → FC → SOFTMAX, 2 images:
     every hardware output == golden, every op == the reference interpreter (FC differences
     only where explained)."""
     need("verilator", in_ci)
     from tests.helpers.tflite_builder import mobilenet_like
-    p = tmp_path / "mobilenet_like.tflite"
-    p.write_bytes(mobilenet_like(np.random.default_rng(_seed())))
-    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
-    print(out)
-    assert rc == 0, out + err
+    rep = _run_generated(qrun, tmp_path, mobilenet_like)
     hw = {r["op"]: r for r in rep["layers"] if r["hw_diff"] is not None}
     assert set(hw) == {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"}
     assert all(r["hw_diff"] == 0 and r["outputs"] > 0 for r in hw.values())
@@ -278,11 +254,7 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
     tb.model_layers.signed_view; golden == the reference interpreter, hw == golden."""
     need("verilator", in_ci)
     from tests.helpers.tflite_builder import uint8_model
-    p = tmp_path / "uint8.tflite"
-    p.write_bytes(uint8_model(np.random.default_rng(_seed())))
-    rc, out, err, rep, _ = qrun(p, "--compare", "tflite", "--count", 2, "--seed", _seed())
-    print(out)
-    assert rc == 0, out + err
+    rep = _run_generated(qrun, tmp_path, uint8_model)
     hw = [r for r in rep["layers"] if r["hw_diff"] is not None]
     assert len(hw) == 3 and all(r["hw_diff"] == 0 for r in hw)
     assert rep["tflite"]["unexplained"] == 0

@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from tests.helpers.seeding import printed_seed
 from tests.helpers.simulators import need  # build_root: tests/conftest.py
 from tests.helpers.tflite_builder import model_16x8
 
@@ -40,9 +41,7 @@ CFG = REPO / "constraints" / "tflite16x8.yaml"
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 16)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(16)
 
 
 LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")

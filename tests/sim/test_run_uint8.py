@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main
+from tests.helpers.seeding import printed_seed
 from tests.helpers.simulators import need  # build_root: tests/conftest.py
 from tests.helpers.tflite_builder import uint8_full_range_model
 
@@ -41,9 +42,7 @@ LONG = os.environ.get("QMAC_LONG") == "1"
 
 
 def _seed():
-    s = int(os.environ.get("QMAC_SEED") or 8)
-    print(f"QMAC_SEED={s}")
-    return s
+    return printed_seed(8)
 
 
 def _model_and_inputs(tmp_path, rng):

@@ -1,7 +1,7 @@
 """Freeze TFLite int8 FULLY_CONNECTED outputs as golden test vectors (tests/data/tflite/*.npz).
 
-Runs one-op ``.tflite`` models, built here with the flatbuffer schema's generated builders,
-through the real TFLite runtime and stores the inputs, the float quantization parameters,
+Runs one-op ``.tflite`` models, built here as a ``golden.graph.Graph`` and written by the
+product's writer (``golden.tflite_export.graph_to_tflite``), through the real TFLite runtime and stores the inputs, the float quantization parameters,
 the activation clamp and TFLite's own int8 output. ``tests/golden/test_tflite_vectors.py``
 (main venv, no TFLite) then holds ``golden.fully_connected`` to those outputs bit for bit.
 
@@ -44,7 +44,6 @@ File keys are those of ``qmac verify`` input plus ``y_tflite`` and ``kernel``:
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import math
 import sys
@@ -59,29 +58,23 @@ REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))
 
 import golden  # noqa: E402
+from golden.graph import Graph, Op, Quant, Tensor  # noqa: E402
 from golden.layer import activation_range, layer_multipliers  # noqa: E402
+from golden.tflite_export import graph_to_tflite  # noqa: E402
 
 try:
-    import flatbuffers
-    import tflite  # the generated schema code (PyPI 'tflite')
     import tflite_runtime
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
+
+    from tests.data.tflite_generators import execution_plan, interpreter, invoke
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_vectors.py: {exc}; run it in the TFLite venv (see the module docstring)")
 
 
-def _schema(name):
-    """The generated module ``tflite.<name>`` (the package re-exports same-named classes,
-    which hide the modules' builder functions)."""
-    return importlib.import_module(f"tflite.{name}")
-
-
-ACT_CODES = {"none": 0, "relu": 1, "relu_n1_to_1": 2, "relu6": 3}
 I32_MIN, I32_MAX = -(2**31), 2**31 - 1
 
 RUNTIMES = {
-    "ref": (OpResolverType.BUILTIN_REF, "double", "reference_integer_ops"),
-    "opt": (OpResolverType.BUILTIN, "ruy", "optimized_integer_ops -> ruy, x86-64"),
+    "ref": ("BUILTIN_REF", "double", "reference_integer_ops"),
+    "opt": ("BUILTIN", "ruy", "optimized_integer_ops -> ruy, x86-64"),
 }
 
 
@@ -91,54 +84,11 @@ def f32(v):
 
 
 # --------------------------------------------------------------------------------------
-# .tflite model construction (flatbuffers + generated schema builders)
+# .tflite model construction (golden.graph + the product's writer, golden.tflite_export)
 # --------------------------------------------------------------------------------------
 
-def _int_vector(b, start_fn, values, prepend):
-    start_fn(b, len(values))
-    for v in reversed(values):
-        prepend(int(v))
-    return b.EndVector()
-
-
-def _quant(b, scales, zero_points, dim=0):
-    q = _schema("QuantizationParameters")
-    q.QuantizationParametersStartScaleVector(b, len(scales))
-    for v in reversed(scales):
-        b.PrependFloat32(float(v))
-    s = b.EndVector()
-    q.QuantizationParametersStartZeroPointVector(b, len(zero_points))
-    for v in reversed(zero_points):
-        b.PrependInt64(int(v))
-    z = b.EndVector()
-    q.QuantizationParametersStart(b)
-    q.QuantizationParametersAddScale(b, s)
-    q.QuantizationParametersAddZeroPoint(b, z)
-    q.QuantizationParametersAddQuantizedDimension(b, dim)
-    return q.QuantizationParametersEnd(b)
-
-
-def _tensor(b, name, shape, ttype, buffer, quant):
-    t = _schema("Tensor")
-    n = b.CreateString(name)
-    sh = _int_vector(b, t.TensorStartShapeVector, shape, b.PrependInt32)
-    t.TensorStart(b)
-    t.TensorAddShape(b, sh)
-    t.TensorAddType(b, ttype)
-    t.TensorAddBuffer(b, buffer)
-    t.TensorAddName(b, n)
-    t.TensorAddQuantization(b, quant)
-    return t.TensorEnd(b)
-
-
-def _buffer(b, data: bytes | None):
-    if data is None:
-        _schema("Buffer").BufferStart(b)
-        return _schema("Buffer").BufferEnd(b)
-    d = b.CreateByteVector(data)
-    _schema("Buffer").BufferStart(b)
-    _schema("Buffer").BufferAddData(b, d)
-    return _schema("Buffer").BufferEnd(b)
+def _quant(scales, zero_points, dim=0):
+    return Quant(np.asarray(scales, np.float32), np.asarray(zero_points, np.int64), dim)
 
 
 def build_fc_model(*, batch, w, bias, x_scale, x_zp, w_scale, w_zp, y_scale, y_zp,
@@ -146,101 +96,29 @@ def build_fc_model(*, batch, w, bias, x_scale, x_zp, w_scale, w_zp, y_scale, y_z
     """A model with one FULLY_CONNECTED op: int8 x [B,K], const int8 w [C,K], const int32
     bias [C], int8 y [B,C]. ``w_scale`` scalar → per-tensor, 1-D → per-channel (axis 0)."""
     c, k = w.shape
-    tt = tflite.TensorType
-    b = flatbuffers.Builder(4096 + w.size + 4 * c)
-    per_channel = np.ndim(w_scale) == 1
     ws = np.atleast_1d(np.float32(w_scale))
     bias_scales = np.float32(x_scale) * ws  # float32 products, as a converter writes them
-    q_x = _quant(b, [x_scale], [x_zp])
-    q_w = _quant(b, ws, [w_zp] * len(ws), 0)
-    q_b = _quant(b, bias_scales, [0] * len(ws), 0)
-    q_y = _quant(b, [y_scale], [y_zp])
     tensors = [
-        _tensor(b, "x", [batch, k], tt.INT8, 0, q_x),
-        _tensor(b, "w", [c, k], tt.INT8, 1, q_w),
-        _tensor(b, "bias", [c], tt.INT32, 2, q_b),
-        _tensor(b, "y", [batch, c], tt.INT8, 0, q_y),
+        Tensor(0, "x", (batch, k), "int8", _quant([x_scale], [x_zp])),
+        Tensor(1, "w", (c, k), "int8", _quant(ws, [w_zp] * len(ws)),
+               np.ascontiguousarray(w, dtype=np.int8)),
+        Tensor(2, "bias", (c,), "int32", _quant(bias_scales, [0] * len(ws)),
+               np.ascontiguousarray(bias, dtype="<i4")),
+        Tensor(3, "y", (batch, c), "int8", _quant([y_scale], [y_zp])),
     ]
-    sg = _schema("SubGraph")
-    sg.SubGraphStartTensorsVector(b, len(tensors))
-    for t in reversed(tensors):
-        b.PrependUOffsetTRelative(t)
-    tensors_vec = b.EndVector()
-    inputs = _int_vector(b, sg.SubGraphStartInputsVector, [0], b.PrependInt32)
-    outputs = _int_vector(b, sg.SubGraphStartOutputsVector, [3], b.PrependInt32)
-
-    fco = _schema("FullyConnectedOptions")
-    fco.FullyConnectedOptionsStart(b)
-    fco.FullyConnectedOptionsAddFusedActivationFunction(b, ACT_CODES[activation])
-    fco.FullyConnectedOptionsAddWeightsFormat(b, 0)  # DEFAULT
-    fco.FullyConnectedOptionsAddKeepNumDims(b, False)
-    opts = fco.FullyConnectedOptionsEnd(b)
-    op = _schema("Operator")
-    op_in = _int_vector(b, op.OperatorStartInputsVector, [0, 1, 2], b.PrependInt32)
-    op_out = _int_vector(b, op.OperatorStartOutputsVector, [3], b.PrependInt32)
-    op.OperatorStart(b)
-    op.OperatorAddOpcodeIndex(b, 0)
-    op.OperatorAddInputs(b, op_in)
-    op.OperatorAddOutputs(b, op_out)
-    op.OperatorAddBuiltinOptionsType(b, tflite.BuiltinOptions.FullyConnectedOptions)
-    op.OperatorAddBuiltinOptions(b, opts)
-    op_off = op.OperatorEnd(b)
-    sg.SubGraphStartOperatorsVector(b, 1)
-    b.PrependUOffsetTRelative(op_off)
-    ops_vec = b.EndVector()
-    name = b.CreateString("main")
-    sg.SubGraphStart(b)
-    sg.SubGraphAddTensors(b, tensors_vec)
-    sg.SubGraphAddInputs(b, inputs)
-    sg.SubGraphAddOutputs(b, outputs)
-    sg.SubGraphAddOperators(b, ops_vec)
-    sg.SubGraphAddName(b, name)
-    sg_off = sg.SubGraphEnd(b)
-
-    bufs = [_buffer(b, None),
-            _buffer(b, np.ascontiguousarray(w, dtype=np.int8).tobytes()),
-            _buffer(b, np.ascontiguousarray(bias, dtype="<i4").tobytes())]
-    oc = _schema("OperatorCode")
-    oc.OperatorCodeStart(b)
-    oc.OperatorCodeAddDeprecatedBuiltinCode(b, tflite.BuiltinOperator.FULLY_CONNECTED)
-    oc.OperatorCodeAddBuiltinCode(b, tflite.BuiltinOperator.FULLY_CONNECTED)
-    oc.OperatorCodeAddVersion(b, 5 if per_channel else 4)
-    oc_off = oc.OperatorCodeEnd(b)
-
-    m = _schema("Model")
-    m.ModelStartOperatorCodesVector(b, 1)
-    b.PrependUOffsetTRelative(oc_off)
-    codes = b.EndVector()
-    m.ModelStartSubgraphsVector(b, 1)
-    b.PrependUOffsetTRelative(sg_off)
-    subgraphs = b.EndVector()
-    m.ModelStartBuffersVector(b, len(bufs))
-    for x in reversed(bufs):
-        b.PrependUOffsetTRelative(x)
-    buffers = b.EndVector()
-    desc = b.CreateString("qmac one-op FULLY_CONNECTED test model")
-    m.ModelStart(b)
-    m.ModelAddVersion(b, 3)
-    m.ModelAddOperatorCodes(b, codes)
-    m.ModelAddSubgraphs(b, subgraphs)
-    m.ModelAddDescription(b, desc)
-    m.ModelAddBuffers(b, buffers)
-    b.Finish(m.ModelEnd(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    op = Op(0, "FULLY_CONNECTED", [0, 1, 2], [3],
+            {"fused_activation_function": activation.upper()})
+    return graph_to_tflite(Graph(tensors, [op], [0], [3]),
+                           "qmac one-op FULLY_CONNECTED test model")
 
 
-def run_tflite(model: bytes, x: np.ndarray, resolver) -> tuple[np.ndarray, dict, list]:
+def run_tflite(model: bytes, x: np.ndarray, resolver: str) -> tuple[np.ndarray, dict, list]:
     """Invoke the model; return (y, quantization params of the 4 tensors as TFLite read
     them, the op names of the execution plan — 'DELEGATE' when a delegate took the op)."""
-    it = Interpreter(model_content=model, experimental_op_resolver_type=resolver,
-                     num_threads=1)
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x.astype(np.int8))
-    it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"]).copy()
+    it = interpreter(model, resolver)
+    y = invoke(it, x.astype(np.int8))
     q = {d["name"]: d["quantization_parameters"] for d in it.get_tensor_details()}
-    ops = [o["op_name"] for o in it._get_ops_details()]
-    return y, q, ops
+    return y, q, execution_plan(it)
 
 
 # --------------------------------------------------------------------------------------
@@ -629,7 +507,7 @@ def main(argv=None):
                                activation=d["activation"])
         results = {}
         for key, resolver in (("ref", RUNTIMES["ref"][0]), ("opt", RUNTIMES["opt"][0]),
-                              ("nodeleg", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)):
+                              ("nodeleg", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")):
             results[key] = run_tflite(model, d["x"], resolver)
         # the quantization parameters as TFLite read them back from the model
         q = results["ref"][1]
@@ -695,7 +573,7 @@ def main(argv=None):
                 act_max=np.int64(d["act_max"]), rounding=np.str_(rounding),
                 y_tflite=res.astype(np.int8),
                 kernel=np.str_(f"tflite-runtime {version} OpResolverType."
-                               f"{RUNTIMES[key][0].name} FULLY_CONNECTED int8 "
+                               f"{RUNTIMES[key][0]} FULLY_CONNECTED int8 "
                                f"{'per-channel' if per_channel else 'per-tensor'} ({desc})"))
             total_bytes += path.stat().st_size
     if not args.check:

@@ -30,7 +30,6 @@ Fixed seeds and zip timestamps: a rerun is byte-identical (``--check`` passes).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -45,10 +44,9 @@ from golden.ops import run_graph  # noqa: E402
 from golden.tflite_import import parse_tflite  # noqa: E402
 
 try:
-    import tflite_runtime
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
-
-    from make_vectors import RESOLVERS, write_npz
+    from make_vectors import write_npz
+    from tests.data.tflite_generators import (RESOLVERS, RUNTIME, check_flag, freeze,
+                                              interpreter, invoke)
     from tests.helpers.tflite_builder import model_16x8
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_models.py: {exc}; run it in the TFLite venv (see the docstring)")
@@ -67,23 +65,13 @@ def inputs(rng, shape, n):
 
 
 def interpret(model: bytes, x: np.ndarray, resolver: str) -> np.ndarray:
-    it = Interpreter(model_content=model, num_threads=1,
-                     experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    it.allocate_tensors()
-    ys = []
-    for img in x:
-        it.set_tensor(it.get_input_details()[0]["index"], img[None])
-        it.invoke()
-        ys.append(it.get_tensor(it.get_output_details()[0]["index"])[0].copy())
-    return np.stack(ys)
+    it = interpreter(model, resolver)
+    return np.stack([invoke(it, img[None])[0] for img in x])
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare only, write nothing")
-    args = ap.parse_args(argv)
+    check = check_flag(__doc__, argv)
     bad = 0
-    version = f"tflite-runtime {tflite_runtime.__version__}"
     print(f"{'model':6} {'op':16} {'outputs':>7} {'saturated':>9} {'resolvers':>9} "
           f"{'golden':>6}")
     for seed, (name, (kw, n)) in enumerate(MODELS.items()):
@@ -104,14 +92,9 @@ def main(argv=None) -> int:
         file = HERE / f"model16x8_{name}.npz"
         data = write_npz(file, dict(
             model=np.frombuffer(model, np.uint8), x=x, y_tflite=y,
-            kernel=np.str_(f"{version}, BUILTIN_REF (= BUILTIN = without delegates), "
+            kernel=np.str_(f"{RUNTIME}, BUILTIN_REF (= BUILTIN = without delegates), "
                            f"reference_integer_ops::{kw['kind']} int16/int8/int64")))
-        if args.check:
-            if not file.exists() or file.read_bytes() != data:
-                print(f"  {file.name}: differs from the frozen file")
-                bad += 1
-        else:
-            file.write_bytes(data)
+        bad += freeze(file, data, check)
     print("make_models.py:", "FAIL" if bad else "PASS")
     return 1 if bad else 0
 

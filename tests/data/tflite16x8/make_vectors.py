@@ -31,7 +31,6 @@ byte-identical). It prints a table and exits 1 if golden ``"single16"`` disagree
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 import zipfile
@@ -48,15 +47,11 @@ from golden.fixedpoint import reduced_multiplier  # noqa: E402
 from golden.layer import activation_range, layer_multipliers  # noqa: E402
 
 try:
-    import tflite_runtime
-    from tflite_runtime.interpreter import Interpreter, OpResolverType
-
-    from tests.helpers.tflite_builder import ModelBuilder
+    from tests.data.tflite_generators import (RESOLVERS, RUNTIME, check_flag,
+                                              execution_plan, freeze, interpreter, invoke)
+    from tests.helpers.tflite_builder import ACT, ModelBuilder
 except ImportError as exc:  # pragma: no cover - usage error
     sys.exit(f"make_vectors.py: {exc}; run it in the TFLite venv (see the docstring)")
-
-ACT = {"none": 0, "relu": 1, "relu6": 3}
-RESOLVERS = ("BUILTIN_REF", "BUILTIN", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")
 
 
 def f32(v):
@@ -77,19 +72,14 @@ def build(x_shape, w, bias, xs, ws, ys, activation) -> bytes:
                   data=bias)
     y = m.tensor((x_shape[0], c), "int16", scale=ys, zp=0)
     m.op("FULLY_CONNECTED", [x, wt, bt], [y], "FullyConnectedOptions",
-         FusedActivationFunction=ACT[activation])
+         FusedActivationFunction=ACT[activation.upper()])
     m.inputs, m.outputs = [x], [y]
     return m.build()
 
 
 def run(model: bytes, x: np.ndarray, resolver: str):
-    it = Interpreter(model_content=model, num_threads=1,
-                     experimental_op_resolver_type=getattr(OpResolverType, resolver))
-    it.allocate_tensors()
-    it.set_tensor(it.get_input_details()[0]["index"], x.astype(np.int16))
-    it.invoke()
-    ops = [o["op_name"] for o in it._get_ops_details()]
-    return it.get_tensor(it.get_output_details()[0]["index"]).copy(), ops
+    it = interpreter(model, resolver)
+    return invoke(it, x.astype(np.int16)), execution_plan(it)
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -216,11 +206,8 @@ def write_npz(path: Path, arrays: dict) -> bytes:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare only, write nothing")
-    args = ap.parse_args(argv)
+    check = check_flag(__doc__, argv)
     bad = 0
-    version = f"tflite-runtime {tflite_runtime.__version__}"
     print(f"{'case':18} {'shift':>9} {'max m0':>11} {'rm':>13} {'clamped':>7} {'ties':>5} "
           f"{'!=single':>8} {'golden':>6}")
     for seed, (name, make) in enumerate(CASES.items()):
@@ -251,16 +238,11 @@ def main(argv=None) -> int:
             w_scale=np.asarray(case["w_scale"], np.float64), y_scale=np.float64(case["y_scale"]),
             x_zp=np.int64(0), y_zp=np.int64(0), w_zp=np.int64(0), act_min=np.int64(amin),
             act_max=np.int64(amax), rounding=np.str_("single16"), y_tflite=y,
-            kernel=np.str_(f"{version}, BUILTIN_REF (= BUILTIN = without delegates), "
+            kernel=np.str_(f"{RUNTIME}, BUILTIN_REF (= BUILTIN = without delegates), "
                            f"reference_integer_ops::FullyConnected"
                            f"{'PerChannel' if np.ndim(case['w_scale']) else ''} int16/int8/"
                            f"int64")))
-        if args.check:
-            if not file.exists() or file.read_bytes() != data:
-                print(f"  {file.name}: differs from the frozen file")
-                bad += 1
-        else:
-            file.write_bytes(data)
+        bad += freeze(file, data, check)
     print("make_vectors.py:", "FAIL" if bad else "PASS")
     return 1 if bad else 0
 
