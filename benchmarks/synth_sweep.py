@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -64,23 +65,30 @@ def _reusable(config: str, outdir: Path, bits: int | None, targets: str, seeds: 
 
 
 def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
+    """One ``qmac synth`` process (or its reused run with ``--resume``); its ``synth.json``
+    plus ``_cpu_s``, the user + sys CPU seconds of that process and its tools (None when
+    reused: ``-j 1`` makes the figure exact, with ``-j J`` it is shared)."""
     cmd = [sys.executable, "-m", "sim.cli", "synth", config, "--target", targets,
            "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
+    cpu = None
     if RESUME and _reusable(config, outdir, bits, targets, seeds):
         print("reused (--resume, same Verilog):", " ".join(cmd[2:]), flush=True)
     else:
         print("$", " ".join(cmd[2:]), flush=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return json.loads((outdir / "synth.json").read_text())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1)
+    return dict(json.loads((outdir / "synth.json").read_text()), _cpu_s=cpu)
 
 
 def _fmax(res: dict) -> float | None:
     return res.get("pnr", {}).get("fmax_mhz_median")
 
 
-def _point(key: str, value: int, s: dict) -> dict:
+def _point(key: str, value: int, s: dict, outdir: Path) -> dict:
     e = s["targets"]["ecp5"]
     g = s["targets"].get("generic", {})
     return {key: value, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
@@ -88,44 +96,120 @@ def _point(key: str, value: int, s: dict) -> dict:
             "fits": e["fits"], "over": e["over"],
             "nand2_equivalents": g.get("area_proxy", {}).get("nand2_equivalents"),
             "generic_gates": g.get("counts", {}).get("gates"),
-            "generic_ff": g.get("counts", {}).get("ff")}
+            "generic_ff": g.get("counts", {}).get("ff"),
+            "verilog_sha256": verilog_sha256(outdir), "hw_tree": hw_tree(),
+            "tools": s["tools"], "cpu_s": s.get("_cpu_s"),
+            "synth_wall_s": {t: r.get("synth_wall_s") for t, r in s["targets"].items()}}
 
 
-def _run_points(jobs: int, calls: list) -> list[dict]:
+def _run_points(jobs: int, calls: list, done=None) -> list[dict]:
     """``calls`` (zero-argument functions, one ``qmac synth`` each), ``jobs`` at a time;
-    results in order."""
-    from concurrent.futures import ThreadPoolExecutor
+    results in order. ``done(i, result)`` is called as each one finishes."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    results: list = [None] * len(calls)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda f: f(), calls))
+        futures = {pool.submit(f): i for i, f in enumerate(calls)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if done:
+                done(futures[fut], results[futures[fut]])
+    return results
 
 
-def _report(points: list[dict], key: str, label: str, args, title: str) -> None:
+def _merged(path: Path, key: str, points: list[dict]) -> list[dict]:
+    """``points`` plus the points of the ``--json`` file ``path`` at other x values (so a
+    sweep can be extended point by point), sorted by x. A stored point at the same x with
+    the same Verilog and tools must have the same counts (exit 1 otherwise)."""
+    old = json.loads(path.read_text())["points"] if path.exists() else []
+    new = {p[key]: p for p in points}
+    for p in old:
+        q = new.get(p[key])
+        if q and p.get("verilog_sha256") == q["verilog_sha256"] and p.get("tools") == q["tools"]:
+            fields = ("lut", "carry", "ff", "dsp", "nand2_equivalents")
+            if any(p[f] != q[f] for f in fields if p.get(f) is not None and q[f] is not None):
+                sys.exit(f"{path}: {key} = {p[key]} gave other counts than the stored point "
+                         "from the same Verilog and tools (not deterministic)")
+            for f in ("nand2_equivalents", "generic_gates", "generic_ff", "cpu_s"):
+                q[f] = q[f] if q[f] is not None else p.get(f)   # keep what was not rerun
+            q["reruns_identical"] = p.get("reruns_identical", 0) + 1
+        elif not q:
+            new[p[key]] = p
+    return [new[x] for x in sorted(new)]
+
+
+def _write(points: list[dict], key: str, label: str, args, title: str) -> list[dict]:
+    """Merge ``points`` into the ``--json`` file, write it and redraw ``--png``."""
+    path = Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
+    points = _merged(path, key, points)
+    measured = {t for p in points for t in p.get("synth_wall_s") or {}}
+    data = {"title": title, "x": key,
+            "targets": ",".join(sorted(measured)) if measured else args.targets,
+            "seeds": args.seeds, "points": points}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path} ({len(points)} points)", flush=True)
+    if args.png:
+        _plot(points, Path(args.png), key, label, title)
+    return points
+
+
+def _table(points: list[dict], key: str, label: str) -> None:
     print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) "
-          f"| generic NAND2-eq. (proxy) |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"| generic NAND2-eq. (proxy) | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for p in points:
         f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
         fits = "yes" if p["fits"] else "no: " + ", ".join(p["over"])
         nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
+        cpu = f"{p['cpu_s']:.0f}" if p.get("cpu_s") else "-"
         print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
-              f"| {f} | {nand} |")
-    data = {"title": title, "x": key, "targets": args.targets, "seeds": args.seeds,
-            "points": points}
-    path = Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {path}")
-    if args.png:
-        _plot(points, Path(args.png), key, label, title)
+              f"| {f} | {nand} | {cpu} |")
+
+
+def _sweep(args, key: str, label: str, title: str, xs: list[int], calls: list) -> None:
+    """Run the points; after each one the ``--json`` file and the plot are rewritten (with
+    the points finished so far), so an interrupted sweep keeps what it measured."""
+    finished: dict[int, dict] = {}
+
+    def done(i: int, s: dict) -> None:
+        finished[i] = _point(key, xs[i], s, s["_outdir"])
+        if xs[i] in args.generic_from and "generic" not in s["targets"]:
+            _borrow_generic(finished[i], s, args.generic_from[xs[i]], Path(args.results))
+        _write([finished[j] for j in sorted(finished)], key, label, args, title)
+
+    _run_points(args.jobs, calls, done)
+    _table(_write([finished[j] for j in sorted(finished)], key, label, args, title),
+           key, label)
+
+
+def _borrow_generic(point: dict, s: dict, key: str, results: Path) -> None:
+    """``--generic-from X:KEY``: the generic proxy of this point taken from the results
+    file's entry ``KEY``, only if that entry is the same configuration (same config id, the
+    hash of every field but the name), measured with the same tools, and this run's ECP5
+    counts (every cell class) equal its stored ones; exit 1 otherwise."""
+    entry = json.loads(results.read_text())["configs"][key]
+    same = (entry["config_id"] == s["config_id"] and entry["tools"] == s["tools"]
+            and entry["ecp5"]["counts"] == s["targets"]["ecp5"]["counts"])
+    if not same or "generic" not in entry:
+        sys.exit(f"--generic-from {key}: not the same configuration, tools and ECP5 counts "
+                 f"as this point (config id {s['config_id']} vs {entry['config_id']}), or "
+                 "no generic count stored; measure it")
+    point.update(nand2_equivalents=entry["generic"]["nand2_equivalents"],
+                 generic_gates=entry["generic"]["counts"]["gates"],
+                 generic_ff=entry["generic"]["counts"]["ff"],
+                 generic_from=f"{results.name}: {key} (config id {s['config_id']}, same ECP5 "
+                              "counts, generic not rerun)")
+    print(f"generic proxy of this point from {key}: {point['nand2_equivalents']:,} NAND2-eq.")
 
 
 def sweep_bits(args) -> None:
     bits = [int(b) for b in args.bits.split(",")]
-    calls = [lambda n=n: synth(args.config[0], Path(args.out) / f"n{n}", bits=n,
-                               targets=args.targets, seeds=args.seeds) for n in bits]
-    points = [_point("bits", n, s) for n, s in zip(bits, _run_points(args.jobs, calls))]
-    _report(points, "bits", "operand bits N", args,
-            f"qmac synth {Path(args.config[0]).name} --bits N")
+    out = Path(args.out)
+    calls = [lambda n=n: dict(synth(args.config[0], out / f"n{n}", bits=n,
+                                    targets=args.targets, seeds=args.seeds),
+                              _outdir=out / f"n{n}") for n in bits]
+    _sweep(args, "bits", "operand bits N", f"qmac synth {Path(args.config[0]).name} --bits N",
+           bits, calls)
 
 
 def sweep_size(args) -> None:
@@ -139,10 +223,11 @@ def sweep_size(args) -> None:
         cfg = dict(base, name=f"{base['name']}_s{n}", array=dict(base["array"], rows=n, cols=n))
         path = out / f"s{n}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        calls.append(lambda n=n, path=path: synth(str(path), out / f"s{n}", bits=None,
-                                                  targets=args.targets, seeds=args.seeds))
-    points = [_point("size", n, s) for n, s in zip(sizes, _run_points(args.jobs, calls))]
-    _report(points, "size", "array S×S", args, f"{Path(args.config[0]).name}, rows = cols = S")
+        calls.append(lambda n=n, path=path: dict(
+            synth(str(path), out / f"s{n}", bits=None, targets=args.targets, seeds=args.seeds),
+            _outdir=out / f"s{n}"))
+    _sweep(args, "size", "array S×S", f"{Path(args.config[0]).name}, rows = cols = S",
+           sizes, calls)
 
 
 def _plot(points, png: Path, key: str, label: str, title: str) -> None:
@@ -322,7 +407,15 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true",
                     help="reuse a point's finished run in DIR when qmac generate gives the "
                          "same Verilog now (same targets and P&R)")
+    ap.add_argument("--generic-from", default="", metavar="X:KEY[,X:KEY]",
+                    help="bits/size: take point X's generic proxy from the --results entry "
+                         "KEY if it is the same configuration with the same ECP5 counts "
+                         "(e.g. 16:int8.yaml)")
     args = ap.parse_args()
+    args.generic_from = dict((int(x), k) for x, k in
+                             (v.split(":", 1) for v in args.generic_from.split(",") if v))
+    if args.generic_from:
+        args.results = args.results or "docs/synth_results.json"
     global RESUME
     RESUME = args.resume
     if args.mode in ("bits", "size"):
