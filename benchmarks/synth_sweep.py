@@ -72,8 +72,8 @@ def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: i
            "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
-    cpu = None
-    if RESUME and _reusable(config, outdir, bits, targets, seeds):
+    cpu, reused = None, RESUME and _reusable(config, outdir, bits, targets, seeds)
+    if reused:
         print("reused (--resume, same Verilog):", " ".join(cmd[2:]), flush=True)
     else:
         print("$", " ".join(cmd[2:]), flush=True)
@@ -81,7 +81,7 @@ def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: i
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1)
-    return dict(json.loads((outdir / "synth.json").read_text()), _cpu_s=cpu)
+    return dict(json.loads((outdir / "synth.json").read_text()), _cpu_s=cpu, _reused=reused)
 
 
 def _fmax(res: dict) -> float | None:
@@ -116,31 +116,46 @@ def _run_points(jobs: int, calls: list, done=None) -> list[dict]:
     return results
 
 
-def _merged(path: Path, key: str, points: list[dict]) -> list[dict]:
-    """``points`` plus the points of the ``--json`` file ``path`` at other x values (so a
-    sweep can be extended point by point), sorted by x. A stored point at the same x with
-    the same Verilog and tools must have the same counts (exit 1 otherwise)."""
-    old = json.loads(path.read_text())["points"] if path.exists() else []
-    new = {p[key]: p for p in points}
-    for p in old:
+def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
+    """``points`` plus the ``stored`` points (the ``--json`` file as it was before this run)
+    at other x values (so a sweep can be extended point by point), sorted by x. A stored
+    point at the same x with the same Verilog and tools must have the same counts (exit 1
+    otherwise); a point reused with ``--resume`` is the stored measurement, not a rerun."""
+    new = {p[key]: dict(p) for p in points}
+    for p in stored:
         q = new.get(p[key])
         if q and p.get("verilog_sha256") == q["verilog_sha256"] and p.get("tools") == q["tools"]:
             fields = ("lut", "carry", "ff", "dsp", "nand2_equivalents")
             if any(p[f] != q[f] for f in fields if p.get(f) is not None and q[f] is not None):
-                sys.exit(f"{path}: {key} = {p[key]} gave other counts than the stored point "
+                sys.exit(f"{key} = {p[key]} gave other counts than the stored point "
                          "from the same Verilog and tools (not deterministic)")
-            for f in ("nand2_equivalents", "generic_gates", "generic_ff", "cpu_s"):
-                q[f] = q[f] if q[f] is not None else p.get(f)   # keep what was not rerun
+            for f in ("nand2_equivalents", "generic_gates", "generic_ff", "generic_from"):
+                if q.get(f) is None and p.get(f) is not None:   # keep what was not rerun
+                    q[f] = p[f]
+            if q.pop("_reused", False):
+                q.update({f: p[f] for f in ("cpu_s", "synth_wall_s", "reruns_identical")
+                          if f in p})
+                continue
             q["reruns_identical"] = p.get("reruns_identical", 0) + 1
+            print(f"rerun of {key} = {p[key]}: counts identical to the stored point (same "
+                  f"Verilog and tools; {q['reruns_identical']} identical rerun(s))", flush=True)
         elif not q:
             new[p[key]] = p
+    for q in new.values():
+        q.pop("_reused", None)
     return [new[x] for x in sorted(new)]
 
 
-def _write(points: list[dict], key: str, label: str, args, title: str) -> list[dict]:
-    """Merge ``points`` into the ``--json`` file, write it and redraw ``--png``."""
-    path = Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
-    points = _merged(path, key, points)
+def _json_path(args, key: str) -> Path:
+    return Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
+
+
+def _write(points: list[dict], stored: list[dict], key: str, label: str, args,
+           title: str) -> list[dict]:
+    """Merge ``points`` with the ``stored`` ones, write the ``--json`` file, redraw
+    ``--png``."""
+    path = _json_path(args, key)
+    points = _merged(stored, key, points)
     measured = {t for p in points for t in p.get("synth_wall_s") or {}}
     data = {"title": title, "x": key,
             "targets": ",".join(sorted(measured)) if measured else args.targets,
@@ -170,15 +185,17 @@ def _sweep(args, key: str, label: str, title: str, xs: list[int], calls: list) -
     """Run the points; after each one the ``--json`` file and the plot are rewritten (with
     the points finished so far), so an interrupted sweep keeps what it measured."""
     finished: dict[int, dict] = {}
+    path = _json_path(args, key)
+    stored = json.loads(path.read_text())["points"] if path.exists() else []
 
     def done(i: int, s: dict) -> None:
-        finished[i] = _point(key, xs[i], s, s["_outdir"])
+        finished[i] = dict(_point(key, xs[i], s, s["_outdir"]), _reused=s["_reused"])
         if xs[i] in args.generic_from and "generic" not in s["targets"]:
             _borrow_generic(finished[i], s, args.generic_from[xs[i]], Path(args.results))
-        _write([finished[j] for j in sorted(finished)], key, label, args, title)
+        _write([finished[j] for j in sorted(finished)], stored, key, label, args, title)
 
     _run_points(args.jobs, calls, done)
-    _table(_write([finished[j] for j in sorted(finished)], key, label, args, title),
+    _table(_write([finished[j] for j in sorted(finished)], stored, key, label, args, title),
            key, label)
 
 
