@@ -16,7 +16,17 @@ Run::
 counts only): ECP5 LUT4 / CCU2C / FF / MULT18X18D, the generic NAND2-equivalent proxy and,
 where placed and routed, Fmax against N. ``size``: the same against the array size S×S
 (CONFIG with ``array.rows = array.cols = S``, written to ``DIR/s<S>.yaml``). The points go
-to ``--json`` (default ``DIR/sweep_<bits|size>.json``), the plot to ``--png``.
+to ``--json`` (default ``DIR/sweep_<bits|size>.json``), the plot to ``--png``, both rewritten
+after every finished point (an interrupted sweep keeps what it measured). The file is merged:
+its points at other x stay, and a point at the same x from the same Verilog (SHA-256) and
+tools keeps what this run did not measure, so ``--targets ecp5`` can cover every point
+first and ``--targets generic`` (the expensive proxy, into another ``-o DIR``) fill in
+later; a point measured again must give identical counts (exit 1 otherwise;
+``reruns_identical`` counts them). Each point records the Verilog hash, the ``hw/`` tree,
+the tools, the CPU seconds (user + sys of ``qmac synth`` and its tools, per run) and the
+synthesis wall time per target. ``--generic-from X:KEY`` takes point X's generic proxy from
+the ``--results`` entry KEY, only if it is the same configuration (config id) measured with
+the same tools with identical ECP5 counts (e.g. the array-size point 16 from ``int8.yaml``).
 ``configs``: ECP5 and/or generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
 as a markdown table. Each point is one ``qmac synth`` process run from the repository root
 (``-j`` of them at a time); its ``synth.json`` stays in ``DIR``. With ``--results FILE``
@@ -27,7 +37,7 @@ versions is compared first (the counts must be identical on a rerun, exit 1 othe
 and a target this run did not measure is kept from it.
 ``record``: put existing ``qmac synth`` output directories (``synth.json`` +
 ``manifest.json``) into the results file without running a tool (e.g. a P&R run).
-``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file.
+``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file and print its table.
 """
 
 from __future__ import annotations
@@ -88,17 +98,24 @@ def _fmax(res: dict) -> float | None:
     return res.get("pnr", {}).get("fmax_mhz_median")
 
 
+ECP5_FIELDS = ("lut", "carry", "ff", "dsp", "fmax_mhz", "fits", "over")
+GENERIC_FIELDS = ("nand2_equivalents", "generic_gates", "generic_ff")
+
+
 def _point(key: str, value: int, s: dict, outdir: Path) -> dict:
-    e = s["targets"]["ecp5"]
-    g = s["targets"].get("generic", {})
-    return {key: value, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
-            "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
-            "fits": e["fits"], "over": e["over"],
+    """One point: the ECP5 and generic fields of the targets this run measured (None for a
+    target it did not: ``--targets ecp5`` first for every point, ``generic`` later)."""
+    e, g = s["targets"].get("ecp5"), s["targets"].get("generic", {})
+    ecp5 = ({**{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
+             "fmax_mhz": _fmax(e), "fits": e["fits"], "over": e["over"]}
+            if e else dict.fromkeys(ECP5_FIELDS))
+    return {key: value, **ecp5, "macs_per_cycle": s["macs_per_cycle"],
             "nand2_equivalents": g.get("area_proxy", {}).get("nand2_equivalents"),
             "generic_gates": g.get("counts", {}).get("gates"),
             "generic_ff": g.get("counts", {}).get("ff"),
             "verilog_sha256": verilog_sha256(outdir), "hw_tree": hw_tree(),
-            "tools": s["tools"], "cpu_s": s.get("_cpu_s"),
+            "tools": s["tools"],
+            "cpu_s": {",".join(s["targets"]): s.get("_cpu_s")},
             "synth_wall_s": {t: r.get("synth_wall_s") for t, r in s["targets"].items()}}
 
 
@@ -126,21 +143,31 @@ def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
         q = new.get(p[key])
         if q and p.get("verilog_sha256") == q["verilog_sha256"] and p.get("tools") == q["tools"]:
             fields = ("lut", "carry", "ff", "dsp", "nand2_equivalents")
-            if any(p[f] != q[f] for f in fields if p.get(f) is not None and q[f] is not None):
+            if any(p.get(f) != q[f] for f in fields
+                   if p.get(f) is not None and q[f] is not None):
                 sys.exit(f"{key} = {p[key]} gave other counts than the stored point "
                          "from the same Verilog and tools (not deterministic)")
-            for f in ("nand2_equivalents", "generic_gates", "generic_ff", "generic_from"):
-                if q.get(f) is None and p.get(f) is not None:   # keep what was not rerun
-                    q[f] = p[f]
-            if q.pop("_reused", False):
-                q.update({f: p[f] for f in ("cpu_s", "synth_wall_s", "reruns_identical")
-                          if f in p})
+            rerun = {f for f in ("lut", "nand2_equivalents") if q[f] is not None
+                     and p.get(f) is not None}
+            for group in (ECP5_FIELDS, GENERIC_FIELDS + ("generic_from",)):
+                if q[group[0]] is None and p.get(group[0]) is not None:  # not measured now
+                    q.update({f: p[f] for f in group if f in p})
+            for f in ("cpu_s", "synth_wall_s"):
+                old = p.get(f) if isinstance(p.get(f), dict) else {}
+                q[f] = {**old, **{k: v for k, v in q[f].items() if v is not None}}
+            if q.pop("_reused", False) or not rerun:
+                if "reruns_identical" in p:
+                    q["reruns_identical"] = p["reruns_identical"]
                 continue
             q["reruns_identical"] = p.get("reruns_identical", 0) + 1
             print(f"rerun of {key} = {p[key]}: counts identical to the stored point (same "
                   f"Verilog and tools; {q['reruns_identical']} identical rerun(s))", flush=True)
         elif not q:
             new[p[key]] = p
+        elif ("verilog_sha256" not in p and q["nand2_equivalents"] is None
+              and p.get("nand2_equivalents") is not None):   # a point stored before hashes
+            q.update({f: p[f] for f in GENERIC_FIELDS},
+                     generic_from="an earlier sweep that did not record the Verilog hash")
     for q in new.values():
         q.pop("_reused", None)
     return [new[x] for x in sorted(new)]
@@ -174,9 +201,12 @@ def _table(points: list[dict], key: str, label: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for p in points:
         f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
-        fits = "yes" if p["fits"] else "no: " + ", ".join(p["over"])
+        fits = ("-" if p["fits"] is None else "yes" if p["fits"]
+                else "no: " + ", ".join(p["over"]))
         nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
-        cpu = f"{p['cpu_s']:.0f}" if p.get("cpu_s") else "-"
+        nand += " (from " + p["generic_from"].split(" (")[0] + ")" if p.get("generic_from") else ""
+        cpu_s = p.get("cpu_s") if isinstance(p.get("cpu_s"), dict) else {}
+        cpu = " + ".join(f"{v:.0f} ({k})" for k, v in cpu_s.items() if v) or "-"
         print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
               f"| {f} | {nand} | {cpu} |")
 
@@ -252,21 +282,23 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     xs = [p[key] for p in points]
+    ecp5 = [p for p in points if p["lut"] is not None]
     fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
     nand = [(p[key], p["nand2_equivalents"]) for p in points if p.get("nand2_equivalents")]
     panels = 1 + bool(nand) + bool(fm)
     fig, axes = plt.subplots(1, panels, figsize=(max(7, 5 * panels), 4.5), squeeze=False)
     a, rest = axes[0][0], list(axes[0][1:])
     for cls, name in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
-        a.plot(xs, [p[cls] for p in points], marker="o", label=name)
+        a.plot([p[key] for p in ecp5], [p[cls] for p in ecp5], marker="o", label=name)
     a.set_xlabel(label)
     a.set_ylabel("ECP5 cells (synth_ecp5)")
     a.set_yscale("log")
     a.set_xticks(xs)
     ax2 = a.twinx()
-    ax2.plot(xs, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D (right)")
+    ax2.plot([p[key] for p in ecp5], [p["dsp"] for p in ecp5], "k--", marker="s",
+             label="MULT18X18D (right)")
     ax2.set_ylabel("MULT18X18D")
-    ax2.set_ylim(0, 1.6 * max(p["dsp"] for p in points))
+    ax2.set_ylim(0, 1.6 * max([p["dsp"] for p in ecp5] or [1]))
     lines = a.get_legend_handles_labels()
     more = ax2.get_legend_handles_labels()
     a.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
@@ -443,6 +475,7 @@ def main() -> int:
         data = json.loads(Path(args.config[0]).read_text())
         label = {"bits": "operand bits N", "size": "array S×S"}[data["x"]]
         _plot(data["points"], Path(args.png), data["x"], label, data["title"])
+        _table(data["points"], data["x"], label)
         return 0
     if args.mode == "record":
         args.results = args.results or "docs/synth_results.json"
