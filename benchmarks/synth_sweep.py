@@ -305,7 +305,15 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     a.set_title("ECP5 cell counts")
     if nand:
         b = rest.pop(0)
-        b.plot(*zip(*nand), marker="o", color="tab:purple")
+        b.plot(*zip(*nand), color="tab:purple")
+        own = [(p[key], p["nand2_equivalents"]) for p in points
+               if p.get("nand2_equivalents") and not p.get("generic_from")]
+        other = [(p[key], p["nand2_equivalents"]) for p in points if p.get("generic_from")]
+        for pts, face, name in ((own, "tab:purple", "measured by this sweep"),
+                                (other, "white", "taken from another run (same design)")):
+            if pts:
+                b.plot(*zip(*pts), "o", color="tab:purple", markerfacecolor=face, label=name)
+        b.legend(loc="upper left", fontsize=8)
         b.set_xlabel(label)
         b.set_ylabel("NAND2-equivalents (transistors / 4)")
         b.set_ylim(bottom=0)
