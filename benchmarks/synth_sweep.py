@@ -133,6 +133,9 @@ def _run_points(jobs: int, calls: list, done=None) -> list[dict]:
     return results
 
 
+_ANNOUNCED: set = set()
+
+
 def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
     """``points`` plus the ``stored`` points (the ``--json`` file as it was before this run)
     at other x values (so a sweep can be extended point by point), sorted by x. A stored
@@ -160,8 +163,11 @@ def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
                     q["reruns_identical"] = p["reruns_identical"]
                 continue
             q["reruns_identical"] = p.get("reruns_identical", 0) + 1
-            print(f"rerun of {key} = {p[key]}: counts identical to the stored point (same "
-                  f"Verilog and tools; {q['reruns_identical']} identical rerun(s))", flush=True)
+            if (key, p[key]) not in _ANNOUNCED:      # once, not at every rewrite
+                _ANNOUNCED.add((key, p[key]))
+                print(f"rerun of {key} = {p[key]}: counts identical to the stored point (same "
+                      f"Verilog and tools; {q['reruns_identical']} identical rerun(s))",
+                      flush=True)
         elif not q:
             new[p[key]] = p
         elif ("verilog_sha256" not in p and q["nand2_equivalents"] is None
