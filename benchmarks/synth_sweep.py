@@ -210,7 +210,8 @@ def _table(points: list[dict], key: str, label: str) -> None:
         fits = ("-" if p["fits"] is None else "yes" if p["fits"]
                 else "no: " + ", ".join(p["over"]))
         nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
-        nand += " (from " + p["generic_from"].split(" (")[0] + ")" if p.get("generic_from") else ""
+        src = (p.get("generic_from") or "").split(" (")[0]
+        nand += f" (from {src.split(': ')[-1].replace('an earlier', 'earlier')})" if src else ""
         cpu_s = p.get("cpu_s") if isinstance(p.get("cpu_s"), dict) else {}
         cpu = " + ".join(f"{v:.0f} ({k})" for k, v in cpu_s.items() if v) or "-"
         print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
