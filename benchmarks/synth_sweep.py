@@ -16,7 +16,17 @@ Run::
 counts only): ECP5 LUT4 / CCU2C / FF / MULT18X18D, the generic NAND2-equivalent proxy and,
 where placed and routed, Fmax against N. ``size``: the same against the array size S×S
 (CONFIG with ``array.rows = array.cols = S``, written to ``DIR/s<S>.yaml``). The points go
-to ``--json`` (default ``DIR/sweep_<bits|size>.json``), the plot to ``--png``.
+to ``--json`` (default ``DIR/sweep_<bits|size>.json``), the plot to ``--png``, both rewritten
+after every finished point (an interrupted sweep keeps what it measured). The file is merged:
+its points at other x stay, and a point at the same x from the same Verilog (SHA-256) and
+tools keeps what this run did not measure, so ``--targets ecp5`` can cover every point
+first and ``--targets generic`` (the expensive proxy, into another ``-o DIR``) fill in
+later; a point measured again must give identical counts (exit 1 otherwise;
+``reruns_identical`` counts them). Each point records the Verilog hash, the ``hw/`` tree,
+the tools, the CPU seconds (user + sys of ``qmac synth`` and its tools, per run) and the
+synthesis wall time per target. ``--generic-from X:KEY`` takes point X's generic proxy from
+the ``--results`` entry KEY, only if it is the same configuration (config id) measured with
+the same tools with identical ECP5 counts (e.g. the array-size point 16 from ``int8.yaml``).
 ``configs``: ECP5 and/or generic counts (and ECP5 Fmax with ``--seeds K``) of each config,
 as a markdown table. Each point is one ``qmac synth`` process run from the repository root
 (``-j`` of them at a time); its ``synth.json`` stays in ``DIR``. With ``--results FILE``
@@ -27,13 +37,14 @@ versions is compared first (the counts must be identical on a rerun, exit 1 othe
 and a target this run did not measure is kept from it.
 ``record``: put existing ``qmac synth`` output directories (``synth.json`` +
 ``manifest.json``) into the results file without running a tool (e.g. a P&R run).
-``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file.
+``plot``: redraw a ``bits``/``size`` plot from its ``--json`` file and print its table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -64,68 +75,195 @@ def _reusable(config: str, outdir: Path, bits: int | None, targets: str, seeds: 
 
 
 def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
+    """One ``qmac synth`` process (or its reused run with ``--resume``); its ``synth.json``
+    plus ``_cpu_s``, the user + sys CPU seconds of that process and its tools (None when
+    reused: ``-j 1`` makes the figure exact, with ``-j J`` it is shared)."""
     cmd = [sys.executable, "-m", "sim.cli", "synth", config, "--target", targets,
            "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     cmd += ["--seeds", str(seeds)] if seeds else ["--no-pnr"]
-    if RESUME and _reusable(config, outdir, bits, targets, seeds):
+    cpu, reused = None, RESUME and _reusable(config, outdir, bits, targets, seeds)
+    if reused:
         print("reused (--resume, same Verilog):", " ".join(cmd[2:]), flush=True)
     else:
         print("$", " ".join(cmd[2:]), flush=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return json.loads((outdir / "synth.json").read_text())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1)
+    return dict(json.loads((outdir / "synth.json").read_text()), _cpu_s=cpu, _reused=reused)
 
 
 def _fmax(res: dict) -> float | None:
     return res.get("pnr", {}).get("fmax_mhz_median")
 
 
-def _point(key: str, value: int, s: dict) -> dict:
-    e = s["targets"]["ecp5"]
-    g = s["targets"].get("generic", {})
-    return {key: value, **{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
-            "fmax_mhz": _fmax(e), "macs_per_cycle": s["macs_per_cycle"],
-            "fits": e["fits"], "over": e["over"],
+ECP5_FIELDS = ("lut", "carry", "ff", "dsp", "fmax_mhz", "fits", "over")
+GENERIC_FIELDS = ("nand2_equivalents", "generic_gates", "generic_ff")
+
+
+def _point(key: str, value: int, s: dict, outdir: Path) -> dict:
+    """One point: the ECP5 and generic fields of the targets this run measured (None for a
+    target it did not: ``--targets ecp5`` first for every point, ``generic`` later)."""
+    e, g = s["targets"].get("ecp5"), s["targets"].get("generic", {})
+    ecp5 = ({**{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
+             "fmax_mhz": _fmax(e), "fits": e["fits"], "over": e["over"]}
+            if e else dict.fromkeys(ECP5_FIELDS))
+    return {key: value, **ecp5, "macs_per_cycle": s["macs_per_cycle"],
             "nand2_equivalents": g.get("area_proxy", {}).get("nand2_equivalents"),
             "generic_gates": g.get("counts", {}).get("gates"),
-            "generic_ff": g.get("counts", {}).get("ff")}
+            "generic_ff": g.get("counts", {}).get("ff"),
+            "verilog_sha256": verilog_sha256(outdir), "hw_tree": hw_tree(),
+            "tools": s["tools"],
+            "cpu_s": {",".join(s["targets"]): s.get("_cpu_s")},
+            "synth_wall_s": {t: r.get("synth_wall_s") for t, r in s["targets"].items()}}
 
 
-def _run_points(jobs: int, calls: list) -> list[dict]:
+def _run_points(jobs: int, calls: list, done=None) -> list[dict]:
     """``calls`` (zero-argument functions, one ``qmac synth`` each), ``jobs`` at a time;
-    results in order."""
-    from concurrent.futures import ThreadPoolExecutor
+    results in order. ``done(i, result)`` is called as each one finishes."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    results: list = [None] * len(calls)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda f: f(), calls))
+        futures = {pool.submit(f): i for i, f in enumerate(calls)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if done:
+                done(futures[fut], results[futures[fut]])
+    return results
 
 
-def _report(points: list[dict], key: str, label: str, args, title: str) -> None:
-    print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) "
-          f"| generic NAND2-eq. (proxy) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for p in points:
-        f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
-        fits = "yes" if p["fits"] else "no: " + ", ".join(p["over"])
-        nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
-        print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
-              f"| {f} | {nand} |")
-    data = {"title": title, "x": key, "targets": args.targets, "seeds": args.seeds,
-            "points": points}
-    path = Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
+_ANNOUNCED: set = set()
+
+
+def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
+    """``points`` plus the ``stored`` points (the ``--json`` file as it was before this run)
+    at other x values (so a sweep can be extended point by point), sorted by x. A stored
+    point at the same x with the same Verilog and tools must have the same counts (exit 1
+    otherwise); a point reused with ``--resume`` is the stored measurement, not a rerun."""
+    new = {p[key]: dict(p) for p in points}
+    for p in stored:
+        q = new.get(p[key])
+        if q and p.get("verilog_sha256") == q["verilog_sha256"] and p.get("tools") == q["tools"]:
+            fields = ("lut", "carry", "ff", "dsp", "nand2_equivalents")
+            if any(p.get(f) != q[f] for f in fields
+                   if p.get(f) is not None and q[f] is not None):
+                sys.exit(f"{key} = {p[key]} gave other counts than the stored point "
+                         "from the same Verilog and tools (not deterministic)")
+            rerun = {f for f in ("lut", "nand2_equivalents") if q[f] is not None
+                     and p.get(f) is not None}
+            for group in (ECP5_FIELDS, GENERIC_FIELDS + ("generic_from",)):
+                if q[group[0]] is None and p.get(group[0]) is not None:  # not measured now
+                    q.update({f: p[f] for f in group if f in p})
+            for f in ("cpu_s", "synth_wall_s"):
+                old = p.get(f) if isinstance(p.get(f), dict) else {}
+                q[f] = {**old, **{k: v for k, v in q[f].items() if v is not None}}
+            if q.pop("_reused", False) or not rerun:
+                if "reruns_identical" in p:
+                    q["reruns_identical"] = p["reruns_identical"]
+                continue
+            q["reruns_identical"] = p.get("reruns_identical", 0) + 1
+            if (key, p[key]) not in _ANNOUNCED:      # once, not at every rewrite
+                _ANNOUNCED.add((key, p[key]))
+                print(f"rerun of {key} = {p[key]}: counts identical to the stored point (same "
+                      f"Verilog and tools; {q['reruns_identical']} identical rerun(s))",
+                      flush=True)
+        elif not q:
+            new[p[key]] = p
+        elif ("verilog_sha256" not in p and q["nand2_equivalents"] is None
+              and p.get("nand2_equivalents") is not None):   # a point stored before hashes
+            q.update({f: p[f] for f in GENERIC_FIELDS},
+                     generic_from="an earlier sweep that did not record the Verilog hash")
+    for q in new.values():
+        q.pop("_reused", None)
+    return [new[x] for x in sorted(new)]
+
+
+def _json_path(args, key: str) -> Path:
+    return Path(args.json) if args.json else Path(args.out) / f"sweep_{key}.json"
+
+
+def _write(points: list[dict], stored: list[dict], key: str, label: str, args,
+           title: str) -> list[dict]:
+    """Merge ``points`` with the ``stored`` ones, write the ``--json`` file, redraw
+    ``--png``."""
+    path = _json_path(args, key)
+    points = _merged(stored, key, points)
+    measured = {t for p in points for t in p.get("synth_wall_s") or {}}
+    data = {"title": title, "x": key,
+            "targets": ",".join(sorted(measured)) if measured else args.targets,
+            "seeds": args.seeds, "points": points}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {path} ({len(points)} points)", flush=True)
     if args.png:
         _plot(points, Path(args.png), key, label, title)
+    return points
+
+
+def _table(points: list[dict], key: str, label: str) -> None:
+    print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) "
+          f"| generic NAND2-eq. (proxy) | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for p in points:
+        f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
+        fits = ("-" if p["fits"] is None else "yes" if p["fits"]
+                else "no: " + ", ".join(p["over"]))
+        nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
+        src = (p.get("generic_from") or "").split(" (")[0]
+        nand += f" (from {src.split(': ')[-1].replace('an earlier', 'earlier')})" if src else ""
+        cpu_s = p.get("cpu_s") if isinstance(p.get("cpu_s"), dict) else {}
+        cpu = " + ".join(f"{v:.0f} ({k})" for k, v in cpu_s.items() if v) or "-"
+        print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
+              f"| {f} | {nand} | {cpu} |")
+
+
+def _sweep(args, key: str, label: str, title: str, xs: list[int], calls: list) -> None:
+    """Run the points; after each one the ``--json`` file and the plot are rewritten (with
+    the points finished so far), so an interrupted sweep keeps what it measured."""
+    finished: dict[int, dict] = {}
+    path = _json_path(args, key)
+    stored = json.loads(path.read_text())["points"] if path.exists() else []
+
+    def done(i: int, s: dict) -> None:
+        finished[i] = dict(_point(key, xs[i], s, s["_outdir"]), _reused=s["_reused"])
+        if xs[i] in args.generic_from and "generic" not in s["targets"]:
+            _borrow_generic(finished[i], s, args.generic_from[xs[i]], Path(args.results))
+        _write([finished[j] for j in sorted(finished)], stored, key, label, args, title)
+
+    _run_points(args.jobs, calls, done)
+    _table(_write([finished[j] for j in sorted(finished)], stored, key, label, args, title),
+           key, label)
+
+
+def _borrow_generic(point: dict, s: dict, key: str, results: Path) -> None:
+    """``--generic-from X:KEY``: the generic proxy of this point taken from the results
+    file's entry ``KEY``, only if that entry is the same configuration (same config id, the
+    hash of every field but the name), measured with the same tools, and this run's ECP5
+    counts (every cell class) equal its stored ones; exit 1 otherwise."""
+    entry = json.loads(results.read_text())["configs"][key]
+    same = (entry["config_id"] == s["config_id"] and entry["tools"] == s["tools"]
+            and entry["ecp5"]["counts"] == s["targets"]["ecp5"]["counts"])
+    if not same or "generic" not in entry:
+        sys.exit(f"--generic-from {key}: not the same configuration, tools and ECP5 counts "
+                 f"as this point (config id {s['config_id']} vs {entry['config_id']}), or "
+                 "no generic count stored; measure it")
+    point.update(nand2_equivalents=entry["generic"]["nand2_equivalents"],
+                 generic_gates=entry["generic"]["counts"]["gates"],
+                 generic_ff=entry["generic"]["counts"]["ff"],
+                 generic_from=f"{results.name}: {key} (config id {s['config_id']}, same ECP5 "
+                              "counts, generic not rerun)")
+    print(f"generic proxy of this point from {key}: {point['nand2_equivalents']:,} NAND2-eq.")
 
 
 def sweep_bits(args) -> None:
     bits = [int(b) for b in args.bits.split(",")]
-    calls = [lambda n=n: synth(args.config[0], Path(args.out) / f"n{n}", bits=n,
-                               targets=args.targets, seeds=args.seeds) for n in bits]
-    points = [_point("bits", n, s) for n, s in zip(bits, _run_points(args.jobs, calls))]
-    _report(points, "bits", "operand bits N", args,
-            f"qmac synth {Path(args.config[0]).name} --bits N")
+    out = Path(args.out)
+    calls = [lambda n=n: dict(synth(args.config[0], out / f"n{n}", bits=n,
+                                    targets=args.targets, seeds=args.seeds),
+                              _outdir=out / f"n{n}") for n in bits]
+    _sweep(args, "bits", "operand bits N", f"qmac synth {Path(args.config[0]).name} --bits N",
+           bits, calls)
 
 
 def sweep_size(args) -> None:
@@ -139,10 +277,11 @@ def sweep_size(args) -> None:
         cfg = dict(base, name=f"{base['name']}_s{n}", array=dict(base["array"], rows=n, cols=n))
         path = out / f"s{n}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        calls.append(lambda n=n, path=path: synth(str(path), out / f"s{n}", bits=None,
-                                                  targets=args.targets, seeds=args.seeds))
-    points = [_point("size", n, s) for n, s in zip(sizes, _run_points(args.jobs, calls))]
-    _report(points, "size", "array S×S", args, f"{Path(args.config[0]).name}, rows = cols = S")
+        calls.append(lambda n=n, path=path: dict(
+            synth(str(path), out / f"s{n}", bits=None, targets=args.targets, seeds=args.seeds),
+            _outdir=out / f"s{n}"))
+    _sweep(args, "size", "array S×S", f"{Path(args.config[0]).name}, rows = cols = S",
+           sizes, calls)
 
 
 def _plot(points, png: Path, key: str, label: str, title: str) -> None:
@@ -150,28 +289,38 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     xs = [p[key] for p in points]
+    ecp5 = [p for p in points if p["lut"] is not None]
     fm = [(p[key], p["fmax_mhz"]) for p in points if p["fmax_mhz"]]
     nand = [(p[key], p["nand2_equivalents"]) for p in points if p.get("nand2_equivalents")]
     panels = 1 + bool(nand) + bool(fm)
     fig, axes = plt.subplots(1, panels, figsize=(max(7, 5 * panels), 4.5), squeeze=False)
     a, rest = axes[0][0], list(axes[0][1:])
     for cls, name in (("lut", "LUT4"), ("carry", "CCU2C"), ("ff", "FF")):
-        a.plot(xs, [p[cls] for p in points], marker="o", label=name)
+        a.plot([p[key] for p in ecp5], [p[cls] for p in ecp5], marker="o", label=name)
     a.set_xlabel(label)
     a.set_ylabel("ECP5 cells (synth_ecp5)")
     a.set_yscale("log")
     a.set_xticks(xs)
     ax2 = a.twinx()
-    ax2.plot(xs, [p["dsp"] for p in points], "k--", marker="s", label="MULT18X18D (right)")
+    ax2.plot([p[key] for p in ecp5], [p["dsp"] for p in ecp5], "k--", marker="s",
+             label="MULT18X18D (right)")
     ax2.set_ylabel("MULT18X18D")
-    ax2.set_ylim(0, 1.6 * max(p["dsp"] for p in points))
+    ax2.set_ylim(0, 1.6 * max([p["dsp"] for p in ecp5] or [1]))
     lines = a.get_legend_handles_labels()
     more = ax2.get_legend_handles_labels()
     a.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
     a.set_title("ECP5 cell counts")
     if nand:
         b = rest.pop(0)
-        b.plot(*zip(*nand), marker="o", color="tab:purple")
+        b.plot(*zip(*nand), color="tab:purple")
+        own = [(p[key], p["nand2_equivalents"]) for p in points
+               if p.get("nand2_equivalents") and not p.get("generic_from")]
+        other = [(p[key], p["nand2_equivalents"]) for p in points if p.get("generic_from")]
+        for pts, face, name in ((own, "tab:purple", "measured by this sweep"),
+                                (other, "white", "taken from another run (same design)")):
+            if pts:
+                b.plot(*zip(*pts), "o", color="tab:purple", markerfacecolor=face, label=name)
+        b.legend(loc="upper left", fontsize=8)
         b.set_xlabel(label)
         b.set_ylabel("NAND2-equivalents (transistors / 4)")
         b.set_ylim(bottom=0)
@@ -322,7 +471,15 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true",
                     help="reuse a point's finished run in DIR when qmac generate gives the "
                          "same Verilog now (same targets and P&R)")
+    ap.add_argument("--generic-from", default="", metavar="X:KEY[,X:KEY]",
+                    help="bits/size: take point X's generic proxy from the --results entry "
+                         "KEY if it is the same configuration with the same ECP5 counts "
+                         "(e.g. 16:int8.yaml)")
     args = ap.parse_args()
+    args.generic_from = dict((int(x), k) for x, k in
+                             (v.split(":", 1) for v in args.generic_from.split(",") if v))
+    if args.generic_from:
+        args.results = args.results or "docs/synth_results.json"
     global RESUME
     RESUME = args.resume
     if args.mode in ("bits", "size"):
@@ -333,6 +490,7 @@ def main() -> int:
         data = json.loads(Path(args.config[0]).read_text())
         label = {"bits": "operand bits N", "size": "array S×S"}[data["x"]]
         _plot(data["points"], Path(args.png), data["x"], label, data["title"])
+        _table(data["points"], data["x"], label)
         return 0
     if args.mode == "record":
         args.results = args.results or "docs/synth_results.json"
