@@ -12,9 +12,10 @@
 * ``reset_restores_defaults`` — a second reset after a layer with every parameter (trims,
   bias, m0, shift, y_zp, act_min, act_max) off its reset value: a layer that loads only
   weights then runs on the reset values, bit-exact.
-* ``reset_mid_flight`` — a one-cycle (system) reset in the middle of a DAC phase and an ADC
-  conversion while results are in the back end: nothing of the interrupted stream comes
-  out, the macro ports stay idle, then a fresh layer runs bit-exact.
+* ``reset_mid_flight`` — a one-cycle (system) reset as a mid-phase ADC conversion ends with
+  results in the back end, with ``o_data`` stalled and the engine backed up, or with an
+  ``o_prog`` beat waiting: nothing of the interrupted stream comes out, the macro ports stay
+  idle, then a fresh layer runs bit-exact.
 """
 
 from __future__ import annotations
@@ -130,16 +131,19 @@ async def reset_restores_defaults(dut):
     env.finish()
 
 
-async def _reset_point(dut, hp, limit, stalled):
-    """Wait (at most ``limit`` cycles) for the reset point; True if reached.
+async def _reset_point(env, limit, point):
+    """Wait (at most ``limit`` cycles) until the reset must be asserted; True if reached.
 
-    Not ``stalled``: a result is on ``o_data`` and the DAC is in a middle phase of a vector
-    with an ADC conversion of a middle column pending — the cycle after the ``adc_start`` of
-    conversion ``sel = m // 2`` of phase ``P // 2`` (starts counted from the first vector,
-    ``P·m`` per vector). ``stalled`` (``o_data.ready`` low throughout): a result is held on
-    ``o_data`` and the engine has backed up behind it — no ``adc_start`` for
-    ``cycles_per_vector`` cycles — so the back end and the ``o_psum`` register hold beats."""
-    from cocotb.triggers import ReadOnly, RisingEdge
+    ``done``: a result is on ``o_data`` and the DAC is in a middle phase of a vector,
+    in the cycle whose ``adc_done`` ends conversion ``sel = m // 2`` of phase ``P // 2``
+    (starts counted from the first vector, ``P·m`` per vector; the ADC latency is fixed):
+    the interface would start the next conversion at the reset edge. ``stalled``
+    (``o_data.ready`` low throughout): a result is held on ``o_data`` and the engine has
+    backed up behind it (no ``adc_start`` for ``cycles_per_vector`` cycles), so the back
+    end and the ``o_psum`` register hold beats. ``prog`` (``o_prog.ready`` low
+    throughout): an ``o_prog`` beat is waiting."""
+    from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+    dut, hp = env.dut, env.hp
     m, P = hp.xb.cols_per_adc, hp.phases
     starts, seen_out, quiet = 0, False, 0
     for _ in range(limit):
@@ -147,28 +151,29 @@ async def _reset_point(dut, hp, limit, stalled):
         await ReadOnly()
         seen_out = seen_out or bool(int(dut.o_data__valid.value))
         start = int(dut.adc_start.value)
-        if stalled:
+        if point == "prog":
+            hit = bool(int(dut.o_prog__valid.value))
+        elif point == "stalled":
             quiet = 0 if start or not seen_out else quiet + 1
-            if quiet > hp.cycles_per_vector():
-                await RisingEdge(dut.clk)
-                return True
-        elif start:
-            hit = seen_out and (starts // m) % P == P // 2 and starts % m == m // 2
-            starts += 1
-            if hit:
-                await RisingEdge(dut.clk)
-                return True
+            hit = quiet > hp.cycles_per_vector()
+        else:
+            hit = start and seen_out and (starts // m) % P == P // 2 and starts % m == m // 2
+            starts += start
+        if hit:
+            # conversion: the ADCs answer env.xbar.adc_latency cycles after the start cycle
+            await ClockCycles(dut.clk, env.xbar.adc_latency if point == "done" else 1)
+            return True
     return False
 
 
 @cocotb.test()
-@cocotb.parametrize(stalled=[False, True])
-async def reset_mid_flight(dut, stalled):
+@cocotb.parametrize(point=["done", "stalled", "prog"])
+async def reset_mid_flight(dut, point):
     """A one-cycle system reset (the DUT's synchronous ``rst`` and the macro's ADCs) while
-    a stream of vectors is in flight: in a middle DAC phase with an ADC conversion pending
-    and results in the back end, or (``stalled``) with ``o_data`` stalled from the start, a
-    result held on it and the engine backed up behind it. From the first cycle after the
-    reset edge, for ``LATENCY + 8`` cycles, every cycle: no ``o_data.valid``,
+    a stream of vectors is in flight (:func:`_reset_point`): as a mid-phase conversion ends
+    with results in the back end; with ``o_data`` stalled from the start, a result held and
+    the engine backed up behind it; or with an ``o_prog`` beat waiting. From the first cycle
+    after the reset edge, for ``LATENCY + 8`` cycles, every cycle: no ``o_data.valid``,
     ``o_ovf_sticky`` clear, ``i_load.ready`` high, and the macro ports idle (``dac_valid``,
     ``adc_start``, ``o_prog.valid`` low); then a fresh layer with its own trims runs
     bit-exact."""
@@ -177,23 +182,26 @@ async def reset_mid_flight(dut, stalled):
     from tb.cocotb_protocol import non_reset_layer
     from tb.env import PERIOD_NS
     from tb.streams import Driver
-    env = TbEnv(dut, f"reset_mid_flight{'_stalled' if stalled else ''}")
+    env = TbEnv(dut, f"reset_mid_flight_{point}")
     await env.start()
     hp = env.hp
-    dut.o_data__ready.value = 0 if stalled else 1
+    dut.o_data__ready.value = 0 if point == "stalled" else 1
+    env.xbar.set_prog_stall(1.0 if point == "prog" else 0.0)
     rows = random_layer(hp, env.rng, batch=6, k=hp.rows, c=hp.cols,
                         per_channel=hp.per_channel, name="interrupted").fold(hp)
     task = cocotb.start_soon(Driver(dut, hp, period_ns=PERIOD_NS).run(
         schedule(hp, [rows], trim=_nonzero_trim(hp, env.rng)).stream))
     limit = 8 * hp.latency + 8 * hp.cycles_per_vector() + 1000
-    hit = await _reset_point(dut, hp, limit, stalled)
+    hit = await _reset_point(env, limit, point)
     task.cancel()
-    assert hit, f"the reset point was not reached within {limit} cycles"
+    assert hit, f"the reset point ({point}) was not reached within {limit} cycles"
     env._idle_inputs()
-    dut.o_data__ready.value = 0 if stalled else 1
+    dut.o_data__ready.value = 0 if point == "stalled" else 1
+    dut.o_prog__ready.value = 0 if point == "prog" else 1     # the beat stays stalled
     dut.rst.value = 1                          # a synchronous reset acts in one edge
     await RisingEdge(dut.clk)
     env.xbar.reset()
+    env.xbar.set_prog_stall(0.0)
     dut.rst.value = 0
     dut.o_data__ready.value = 1
     idle = (("o_data__valid", 0), ("o_ovf_sticky", 0), ("i_load__ready", 1),
