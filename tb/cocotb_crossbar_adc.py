@@ -149,11 +149,17 @@ def _clamp_targets_ok() -> bool:
         return False
     from tb.hwparams import HwParams
     hp = HwParams.from_env()
-    return hp.is_crossbar and hp.lossless and hp.ideal and hp.w_range[0] <= 1 <= hp.w_range[1]
+    if not (hp.is_crossbar and hp.lossless and hp.ideal and hp.w_range[0] <= 1 <= hp.w_range[1]
+            and hp.rows >= hp.cols):
+        return False
+    lo, hi = hp.xb_spec().psum_range
+    return all(_clamp_case(hp, 0, pre, np.zeros(hp.phys_cols, np.int64)) is not None
+               for pre in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1))
 
 
 @cocotb.skipif(not _clamp_targets_ok(), reason="needs an ideal macro, a lossless ADC (the "
-                                               "pre-clamp value is exact) and weight 1")
+                                               "pre-clamp value is exact), weight 1, R >= C "
+                                               "and trims that reach psum_range's ends ±1")
 @cocotb.test()
 async def psum_clamp_boundaries(dut):
     """The engine's partial-sum clamp at exactly ``lo − 1, lo, lo + 1, hi − 1, hi, hi + 1``
@@ -175,7 +181,7 @@ async def psum_clamp_boundaries(dut):
         x = np.zeros((1, R), np.int64)
         w = np.zeros((C, R), np.int64)
         bias = np.zeros(C, np.int64)
-        for c in range(min(C, R)):
+        for c in range(C):
             pre, bound = targets[(first + c) % len(targets)]
             dot = _clamp_case(hp, c, pre, trim)
             if dot is None:
