@@ -120,4 +120,95 @@ async def corners_every_lane(dut):
             name=f"overflow (bias'={bias})"))
     await env.run(schedule(hp, layers, trim=calibrated_trim(hp)), path="fast",
                   label="coverage corners")
+    # the overflows left o_ovf_sticky set: the next program's clear load (SCALARS index 3)
+    # must clear it (checked against the model's flags of that program alone)
+    quiet = FoldedLayer(x=np.zeros((1, R), np.int64), w=np.zeros((C, R), np.int64),
+                        bias=np.zeros(C, np.int64), m0=np.full(C, 1 << 30, np.int64),
+                        shift=np.ones(C, np.int64), y_zp=0, act_min=olo, act_max=ohi,
+                        per_tensor=not hp.per_channel, name="after the sticky clear")
+    await env.run(schedule(hp, [quiet], trim=calibrated_trim(hp)), path="fast",
+                  label="sticky cleared")
+    env.finish()
+
+
+def _lane_trim_gain(hp, c):
+    """``{physical column j: g_j}`` of lane ``c``: with an ideal macro and a lossless ADC,
+    the engine's pre-clamp value is ``Σ_r x_r·w'_rc − Σ_j trim_j·g_j``
+    (``golden.crossbar.reconstruct``: ``g_j = Σ_p ω_p · 2^k_j · 2^(s·b) · (±1 polarity)``)."""
+    sp = hp.xb_spec()
+    omega = sum(sp.phase_weights)
+    out = {}
+    for s in range(sp.slices):
+        for e in range(sp.polarities):
+            j = (c * sp.slices + s) * sp.polarities + e
+            out[j] = omega * (1 << sp.adc_shift[j]) * (1 << (s * sp.cell_bits)) * (1 - 2 * e)
+    return out
+
+
+def _clamp_case(hp, c, pre, trim):
+    """Trims of lane ``c``'s columns (into ``trim``) and the exact dot product that make
+    its pre-clamp value ``pre``; returns the dot product (None if the trims cannot bring it
+    into the input range with one weight of 1)."""
+    lo, hi = hp.trim_range
+    rem = pre
+    for j, g in sorted(_lane_trim_gain(hp, c).items(), key=lambda kv: -abs(kv[1])):
+        t = int(np.clip(round(-rem / g), lo, hi))
+        trim[j] = t
+        rem += t * g
+    xlo, xhi = hp.x_range
+    return rem if xlo <= rem <= xhi else None
+
+
+def _clamp_targets_ok() -> bool:
+    import os
+    if not os.environ.get("QMAC_TB_PARAMS"):
+        return False
+    from tb.hwparams import HwParams
+    hp = HwParams.from_env()
+    if not (hp.is_crossbar and hp.lossless and hp.ideal and hp.w_range[0] <= 1 <= hp.w_range[1]
+            and hp.rows >= hp.cols):
+        return False
+    lo, hi = hp.xb_spec().psum_range
+    return all(_clamp_case(hp, 0, pre, np.zeros(hp.phys_cols, np.int64)) is not None
+               for pre in (lo - 1, lo, lo + 1, hi - 1, hi, hi + 1))
+
+
+@cocotb.skipif(not _clamp_targets_ok(), reason="needs an ideal macro, a lossless ADC (the "
+                                               "pre-clamp value is exact), weight 1, R >= C "
+                                               "and trims that reach psum_range's ends ±1")
+@cocotb.test()
+async def psum_clamp_boundaries(dut):
+    """The engine's partial-sum clamp at exactly ``lo − 1, lo, lo + 1, hi − 1, hi, hi + 1``
+    of ``psum_range`` in every lane: an exact dot product (one row, weight 1) plus trims on
+    the lane's columns (``_clamp_case``) place the pre-clamp value; bias = −bound turns
+    ``psum`` into ``acc ∈ {−1, 0, 1}``, which the identity requantizer shows exactly. An
+    ideal lossless macro never leaves the range by itself, so only trims reach it."""
+    env = TbEnv(dut, "psum_clamp_boundaries")
+    await env.start()
+    hp = env.hp
+    C, R = hp.cols, hp.rows
+    olo, ohi = hp.out_range
+    p_lo, p_hi = hp.xb_spec().psum_range
+    targets = [(p_lo - 1, p_lo), (p_lo, p_lo), (p_lo + 1, p_lo),
+               (p_hi - 1, p_hi), (p_hi, p_hi), (p_hi + 1, p_hi)]
+    checked = 0
+    for first in range(len(targets)):      # every target in every lane, C lanes per run
+        trim = np.zeros(hp.phys_cols, np.int64)
+        x = np.zeros((1, R), np.int64)
+        w = np.zeros((C, R), np.int64)
+        bias = np.zeros(C, np.int64)
+        for c in range(C):
+            pre, bound = targets[(first + c) % len(targets)]
+            dot = _clamp_case(hp, c, pre, trim)
+            if dot is None:
+                continue
+            x[0, c], w[c, c], bias[c] = dot, 1, -bound
+            checked += 1
+        layer = FoldedLayer(x=x, w=w, bias=bias, m0=np.full(C, 1 << 30, np.int64),
+                            shift=np.ones(C, np.int64), y_zp=0, act_min=olo, act_max=ohi,
+                            per_tensor=not hp.per_channel, name=f"psum clamp run {first}")
+        await env.run(schedule(hp, [layer], trim=trim), path="fast",
+                      label=f"psum clamp ±1 (run {first})")
+    if checked < len(targets):
+        env.failures.append(f"only {checked} clamp cases were constructible")
     env.finish()

@@ -9,6 +9,13 @@
 * ``reload_mid_accumulation`` — K > R·T: the macro is reprogrammed between the k-tiles of
   one open accumulation (cycle-driven, with stalls). Needs ``--vectors >= 16`` (skipped
   otherwise: T + 2 k-tiles per vector is too slow for the small default Icarus counts).
+* ``reset_restores_defaults`` — a second reset after a layer with every parameter (trims,
+  bias, m0, shift, y_zp, act_min, act_max) off its reset value: a layer that loads only
+  weights then runs on the reset values, bit-exact.
+* ``reset_mid_flight`` — a one-cycle (system) reset as a mid-phase ADC conversion ends with
+  results in the back end, with ``o_data`` stalled and the engine backed up, or with an
+  ``o_prog`` beat waiting: nothing of the interrupted stream comes out, the macro ports stay
+  idle, then a fresh layer runs bit-exact.
 """
 
 from __future__ import annotations
@@ -92,4 +99,120 @@ async def stall_every_stage(dut):
                          per_channel=hp.per_channel, name="back-to-back vectors")
         await env.run(schedule(hp, [L.fold(hp)], trim=calibrated_trim(hp)), path="cycle",
                       backpressure=bp, label=f"bp={bp}")
+    env.finish()
+
+
+def _nonzero_trim(hp, rng):
+    """Random trims, none of them 0 (the reset value): every column's trim is visible."""
+    import numpy as np
+    lo, hi = hp.trim_range
+    t = rng.integers(1, min(4, hi) + 1, size=hp.phys_cols) * rng.choice([-1, 1], hp.phys_cols)
+    return np.clip(t, lo, hi).astype(np.int64)
+
+
+@cocotb.test()
+async def reset_restores_defaults(dut):
+    """Crossbar: after a layer whose every parameter — each column's ADC trim, each lane's
+    bias, m0, shift, and y_zp, act_min, act_max — is off its reset value, a second reset
+    restores the reset values: a layer that loads only weights then runs with trims 0, bias
+    0, the identity requantizer, y_zp 0 and the full output range (bit-exact, every lane)."""
+    from tb.cocotb_protocol import (extreme_reset_value_layer, non_reset_layer,
+                                    reset_value_layer, without_parameter_loads)
+    env = TbEnv(dut, "reset_restores_defaults")
+    await env.start()
+    hp = env.hp
+    await env.run(schedule(hp, [non_reset_layer(env, "before reset")],
+                           trim=_nonzero_trim(hp, env.rng)), path="fast",
+                  label="parameters off their reset values")
+    await env.start()
+    prog = without_parameter_loads(schedule(hp, [reset_value_layer(env, "after reset"),
+                                                 extreme_reset_value_layer(env, "extremes")]))
+    await env.run(prog, path="fast", label="reset values")
+    env.finish()
+
+
+async def _reset_point(env, limit, point):
+    """Wait (at most ``limit`` cycles) until the reset must be asserted; True if reached.
+
+    ``done``: a result is on ``o_data`` and the DAC is in a middle phase of a vector,
+    in the cycle whose ``adc_done`` ends conversion ``sel = m // 2`` of phase ``P // 2``
+    (starts counted from the first vector, ``P·m`` per vector; the ADC latency is fixed):
+    the interface would start the next conversion at the reset edge. ``stalled``
+    (``o_data.ready`` low throughout): a result is held on ``o_data`` and the engine has
+    backed up behind it (no ``adc_start`` for ``cycles_per_vector`` cycles), so the back
+    end and the ``o_psum`` register hold beats. ``prog`` (``o_prog.ready`` low
+    throughout): an ``o_prog`` beat is waiting."""
+    from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+    dut, hp = env.dut, env.hp
+    m, P = hp.xb.cols_per_adc, hp.phases
+    starts, seen_out, quiet = 0, False, 0
+    for _ in range(limit):
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        seen_out = seen_out or bool(int(dut.o_data__valid.value))
+        start = int(dut.adc_start.value)
+        if point == "prog":
+            hit = bool(int(dut.o_prog__valid.value))
+        elif point == "stalled":
+            quiet = 0 if start or not seen_out else quiet + 1
+            hit = quiet > hp.cycles_per_vector()
+        else:
+            hit = start and seen_out and (starts // m) % P == P // 2 and starts % m == m // 2
+            starts += start
+        if hit:
+            # conversion: the ADCs answer env.xbar.adc_latency cycles after the start cycle
+            await ClockCycles(dut.clk, env.xbar.adc_latency if point == "done" else 1)
+            return True
+    return False
+
+
+@cocotb.test()
+@cocotb.parametrize(point=["done", "stalled", "prog"])
+async def reset_mid_flight(dut, point):
+    """A one-cycle system reset (the DUT's synchronous ``rst`` and the macro's ADCs) while
+    a stream of vectors is in flight (:func:`_reset_point`): as a mid-phase conversion ends
+    with results in the back end; with ``o_data`` stalled from the start, a result held and
+    the engine backed up behind it; or with an ``o_prog`` beat waiting. From the first cycle
+    after the reset edge, for ``LATENCY + 8`` cycles, every cycle: no ``o_data.valid``,
+    ``o_ovf_sticky`` clear, ``i_load.ready`` high, and the macro ports idle (``dac_valid``,
+    ``adc_start``, ``o_prog.valid`` low); then a fresh layer with its own trims runs
+    bit-exact."""
+    from cocotb.triggers import ReadOnly, RisingEdge
+
+    from tb.cocotb_protocol import non_reset_layer
+    from tb.env import PERIOD_NS
+    from tb.streams import Driver
+    env = TbEnv(dut, f"reset_mid_flight_{point}")
+    await env.start()
+    hp = env.hp
+    dut.o_data__ready.value = 0 if point == "stalled" else 1
+    env.xbar.set_prog_stall(1.0 if point == "prog" else 0.0)
+    rows = random_layer(hp, env.rng, batch=6, k=hp.rows, c=hp.cols,
+                        per_channel=hp.per_channel, name="interrupted").fold(hp)
+    task = cocotb.start_soon(Driver(dut, hp, period_ns=PERIOD_NS).run(
+        schedule(hp, [rows], trim=_nonzero_trim(hp, env.rng)).stream))
+    limit = 8 * hp.latency + 8 * hp.cycles_per_vector() + 1000
+    hit = await _reset_point(env, limit, point)
+    task.cancel()
+    assert hit, f"the reset point ({point}) was not reached within {limit} cycles"
+    env._idle_inputs()
+    dut.o_data__ready.value = 0 if point == "stalled" else 1
+    dut.o_prog__ready.value = 0 if point == "prog" else 1     # the beat stays stalled
+    dut.rst.value = 1                          # a synchronous reset acts in one edge
+    await RisingEdge(dut.clk)
+    env.xbar.reset()
+    env.xbar.set_prog_stall(0.0)
+    dut.rst.value = 0
+    dut.o_data__ready.value = 1
+    idle = (("o_data__valid", 0), ("o_ovf_sticky", 0), ("i_load__ready", 1),
+            ("dac_valid", 0), ("adc_start", 0), ("o_prog__valid", 0))
+    for cycle in range(hp.latency + 8):
+        await ReadOnly()
+        bad = {name: int(getattr(dut, name).value) for name, want in idle
+               if int(getattr(dut, name).value) != want}
+        assert not bad, f"cycle {cycle} after the reset: {bad}"
+        await RisingEdge(dut.clk)
+    await env.run(schedule(hp, [non_reset_layer(env, "after reset")],
+                           trim=_nonzero_trim(hp, env.rng)), path="fast",
+                  label="after the reset")
     env.finish()

@@ -186,20 +186,23 @@ async def reset_restores_defaults(dut):
 
 
 @cocotb.test()
-async def reset_mid_flight(dut):
+@cocotb.parametrize(stalled=[False, True])
+async def reset_mid_flight(dut, stalled):
     """A one-cycle reset (synchronous: it acts in one edge) when the first result of a
-    back-to-back stream reaches ``o_data``, so a beat is in every pipeline stage: after it no beat of the interrupted stream may come out (``o_data.valid`` low,
-    ``o_ovf_sticky`` clear and ``i_load.ready`` high for ``LATENCY + 8`` cycles, checked
-    every cycle from the first one after the reset edge); then a fresh layer runs
-    bit-exact."""
+    back-to-back stream reaches ``o_data``, so a beat is in every pipeline stage; with
+    ``stalled``, ``o_data.ready`` is low from the start, so the result is held, every stage
+    holds its beat (the global stall: no register is enabled) in the reset cycle. After it
+    no beat of the interrupted stream may come out (``o_data.valid`` low, ``o_ovf_sticky``
+    clear and ``i_load.ready`` high for ``LATENCY + 8`` cycles, checked every cycle from the
+    first one after the reset edge); then a fresh layer runs bit-exact."""
     from cocotb.triggers import ReadOnly, RisingEdge
 
     from tb.env import PERIOD_NS
     from tb.streams import Driver
-    env = TbEnv(dut, "reset_mid_flight")
+    env = TbEnv(dut, f"reset_mid_flight{'_stalled' if stalled else ''}")
     await env.start()
     hp = env.hp
-    dut.o_data__ready.value = 1
+    dut.o_data__ready.value = 0 if stalled else 1
     drv = Driver(dut, hp, period_ns=PERIOD_NS)
     # one-beat rows back to back: when the first result reaches o_data, every stage holds one
     rows = random_layer(hp, env.rng, batch=2 * hp.latency + 4, k=hp.rows, c=hp.cols,
@@ -214,10 +217,11 @@ async def reset_mid_flight(dut):
     await RisingEdge(dut.clk)
     task.cancel()
     env._idle_inputs()
-    dut.o_data__ready.value = 1
+    dut.o_data__ready.value = 0 if stalled else 1
     dut.rst.value = 1                          # a synchronous reset acts in one edge
     await RisingEdge(dut.clk)
     dut.rst.value = 0
+    dut.o_data__ready.value = 1
     for cycle in range(hp.latency + 8):
         await ReadOnly()
         bad = {name: int(getattr(dut, name).value) for name, want in

@@ -108,6 +108,16 @@ class CrossbarAgent:
         self.macro.read_rng = noise_streams(self.noise.seed)[1]
         self.errors.clear()
 
+    def reset(self) -> None:
+        """The macro's ADCs are reset with the digital tile (a system reset): conversions in
+        flight are dropped, so no ``adc_done`` of a start before the reset arrives after it.
+        Call right after the rising edge that applied the DUT's reset."""
+        resp = self.responder
+        resp.pending.clear()
+        resp.step_sel = None
+        resp.phase_codes_word = resp.phase_tile = resp.phase_values = None
+        self.dut.adc_done.value = 0
+
     def start(self) -> None:
         """Start serving the ports (call after reset)."""
         if self._task is None:

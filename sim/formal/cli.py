@@ -61,8 +61,9 @@ def add_parsers(sub, add_config_args, positive_int):
                    help="mutant choice and regression seed (default: 1)")
     u.add_argument("--vectors", type=positive_int("--vectors"), default=None, metavar="COUNT",
                    help="random vectors per testbench (default: the regression's)")
-    u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout"), default=600,
-                   metavar="S", help="seconds per survivor's equivalence proof (default: 600)")
+    u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout", 0), default=600,
+                   metavar="S", help="seconds per survivor's equivalence proof (default: 600; "
+                                     "0: not tried, survivors are listed as escaped?)")
     u.add_argument("--single", action="store_true",
                    help="one Verilog and one build per mutant instead of the schemata "
                         "(all mutants in one build, selected by +qmac_mutant=K)")

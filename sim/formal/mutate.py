@@ -15,8 +15,10 @@ two components of the hierarchical name a line assigns: ``mac``, ``stage.bank``,
 entry points (:func:`sim.regress.prepare`, :func:`sim.runner.build`,
 :func:`sim.runner.run_test`); a mutant any testbench fails is *killed*. A survivor is
 checked with :func:`sim.formal.equiv.equiv_texts` against the unmutated Verilog:
-*equivalent* (proved: no testbench could kill it) or *escaped* (a testbench gap;
-``escaped?`` when the equivalence proof timed out).
+*equivalent* (proved: no testbench could kill it; or, at once, a dead assignment: the
+mutated wire is read nowhere) or *escaped* (a testbench gap; ``escaped?`` when the
+equivalence proof timed out or was not tried). A mutant killed on one simulator only is
+*killed-partly* (not equivalent: no proof is attempted).
 """
 
 import random
@@ -198,9 +200,16 @@ class _Sim:
 
 
 def _selected_tests(prep, tests):
+    """The default regression's testbenches of ``prep``'s configuration. A ``lossless``
+    testbench (``crossbar_vs_mac``) runs on the mutated design itself when the configuration
+    is a lossless ideal crossbar (as ``qmac regress`` does); otherwise ``qmac regress`` runs
+    it on another configuration (the lossless variant), which the mutants are not in."""
     from sim.regress import testbenches_for
+    xb = prep.cfg.crossbar
+    own = xb is not None and xb.lossless and xb.ideal
     return {name: tb for name, tb in testbenches_for(prep.cfg).items()
-            if not tb.variant and not (tests and name not in tests)}   # variant: another config's
+            if (not tb.variant or (tb.variant == "lossless" and own))
+            and not (tests and name not in tests)}
 
 
 def _order(names, block, kills):
@@ -306,15 +315,42 @@ def _schemata_sims(chosen, text, prep, ctx, log):
     return out
 
 
+def dead_assignment(mu, text):
+    """True if ``mu`` mutates an ``assign`` whose left-hand name is read nowhere: no line
+    but its own declarations and assignments names it (not a port, not read by any other
+    statement), so the mutant is equivalent by construction."""
+    code = mu.before.split("//")[0].strip()
+    if not code.startswith("assign"):
+        return False
+    name = _NAME.search(code).group(1)
+    if name.startswith("\\"):
+        ref = re.compile(re.escape(name) + r"(?=\s)")
+    else:
+        ref = re.compile(r"(?<![\w$\\.])" + re.escape(name) + r"(?![\w$])")
+    own = re.compile(r"^\s*(?:(?:wire|reg|logic)\b[^;]*;|assign\s+" + ref.pattern + ")")
+    return not any(ref.search(ln.split("//")[0]) for ln in text.split("\n")
+                   if not own.match(ln))
+
+
 def _classify(mu, killed, text, prep, ctx):
-    from .equiv import equiv_texts
+    """Verdict of a mutant from its kills. A mutant any simulator killed is not
+    equivalent (the regression is deterministic for its seed), so ``equiv`` is tried only
+    on a mutant no simulator killed: a dead assignment is equivalent at once; otherwise
+    ``equiv_texts`` against the unmutated Verilog within ``equiv_timeout`` seconds (0: not
+    tried, ``escaped?``)."""
     if len(killed) == len(ctx["sims"]):
         return "killed"
+    if killed:
+        return "killed-partly"
+    if dead_assignment(mu, text):
+        return "equivalent"
+    if not ctx["equiv_timeout"]:
+        return "escaped?"
+    from .equiv import equiv_texts
     eq = equiv_texts(text, mu.apply(text), prep.toplevel,
                      ctx["outdir"] / f"m{mu.index:03d}" / "equiv", gold_is_verilog=True,
                      timeout=ctx["equiv_timeout"])
-    return ("equivalent" if eq.proved else "killed-partly" if killed else
-            "escaped?" if eq.unproven < 0 else "escaped")
+    return "equivalent" if eq.proved else "escaped?" if eq.unproven < 0 else "escaped"
 
 
 def _choose(text, count, seed, select):
@@ -360,28 +396,21 @@ def run_mutation(cfg, *, count, sims, seed, outdir, vectors=None, equiv_timeout=
 
 
 def _run_mutant(mu, text, prep, ctx, meta, kills):
-    """``(killed_by, verdict)`` of one mutant. The simulators run in turn; a mutant the
-    first one does not kill is put to ``equiv`` at once, and a proved-equivalent one is not
-    run on the others (no testbench can kill it)."""
+    """``(killed_by, verdict)`` of one mutant. The simulators run in turn, each until one
+    testbench fails; only a mutant that none kills goes to ``equiv`` (:func:`_classify`:
+    an attempt that cannot finish costs up to ``equiv_timeout`` of Yosys, so it is not
+    spent on a mutant another simulator kills)."""
     if meta is None:
         killed = _run_single(mu, text, prep, ctx, kills)
         return killed, _classify(mu, killed, text, prep, ctx)
     order = _order(list(_selected_tests(prep, ctx["tests"])), mu.block, kills)
-    killed, verdict = {}, None
-    for i, s in enumerate(meta):
+    killed = {}
+    for s in meta:
         first = _run_tests(ctx, s, prep, mu.index,
                            ctx["outdir"] / "schemata" / f"m{mu.index:03d}", order)
         if first:
             killed[s.sim] = first
-        if i == 0 and not killed and len(meta) > 1:
-            verdict = _classify(mu, killed, text, prep, ctx)
-            if verdict == "equivalent":
-                return killed, verdict
-    if len(killed) == len(meta):
-        return killed, "killed"
-    if verdict is None:
-        return killed, _classify(mu, killed, text, prep, ctx)
-    return killed, "killed-partly" if killed else verdict   # not proved equivalent above
+    return killed, _classify(mu, killed, text, prep, ctx)
 
 
 def _write_outcomes(outdir, outcomes):

@@ -95,3 +95,38 @@ def test_requantizer_mutants_are_killed_on_icarus(tmp_path, in_ci):
     assert len(out) == 2
     for o in out:
         assert o.verdict == "killed" and o.killed_by == {"icarus": "requantizer"}, o
+
+
+_DEAD = "\n".join([
+    "module t(a, y);", "  input a;", "  output y;", r"  wire \u.d ;", r"  wire \u.e ;",
+    r"  wire \u.f ;", r"  assign \u.d  = a & 1'h1;", r"  assign \u.e  = a | a;",
+    r"  assign \u.f  = \u.e  ^ 1'h0;", r"  assign y = \u.f  ;", "endmodule"])
+
+
+@pytest.mark.parametrize("line, dead", [(7, True), (8, False), (9, False), (10, False)])
+def test_dead_assignment(line, dead):
+    """The mutated wire is read nowhere (only declared and assigned): equivalent at once;
+    a wire read by another statement or a port is not."""
+    from sim.formal.mutate import Mutant, dead_assignment
+    before = _DEAD.split("\n")[line - 1]
+    mu = Mutant(1, "op", "u", line, before, before.replace("=", "= ~", 1))
+    assert dead_assignment(mu, _DEAD) is dead
+
+
+def test_equiv_is_tried_only_when_no_simulator_kills(monkeypatch, tmp_path):
+    """A kill on any simulator proves the mutant is not equivalent: no equiv attempt (it
+    costs up to --equiv-timeout of Yosys); --equiv-timeout 0 skips it for survivors too."""
+    import sim.formal.equiv as equiv
+    from sim.formal.mutate import Mutant, _classify
+    calls = []
+    monkeypatch.setattr(equiv, "equiv_texts", lambda *a, **k: calls.append(1) or
+                        equiv.EquivResult(False, 0.0, 1, 1, "", 0.0))
+    mu = Mutant(1, "op", "u", 8, _DEAD.split("\n")[7], r"  assign \u.e  = a & a;")
+    ctx = dict(sims=["icarus", "verilator"], equiv_timeout=5, outdir=tmp_path)
+    prep = type("P", (), {"toplevel": "t"})
+    assert _classify(mu, {"icarus": "x", "verilator": "x"}, _DEAD, prep, ctx) == "killed"
+    assert _classify(mu, {"verilator": "x"}, _DEAD, prep, ctx) == "killed-partly"
+    assert calls == []
+    assert _classify(mu, {}, _DEAD, prep, ctx) == "escaped" and calls == [1]
+    assert _classify(mu, {}, _DEAD, prep, dict(ctx, equiv_timeout=0)) == "escaped?"
+    assert calls == [1]
