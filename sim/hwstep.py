@@ -260,7 +260,7 @@ def _check_op(hp, op: _Op, hw: dict, reports: dict) -> None:
     res = Checker(hp, prog, exp).check(got_y, got_ovf, got_sticky=sticky, unknown=unknown)
     mism = res.mismatches + int(op.overrun)
     g = op.gi
-    for i, y in enumerate(reassemble_layers(hp, prog, bits)):
+    for i, y in enumerate(reassemble_layers(hp, prog, y=got_y)):
         hw[f"g{g}.{i}.y"] = y
     hw[f"g{g}.cycles"] = np.int64(op.cycles)
     hw[f"g{g}.mismatches"] = np.int64(mism)

@@ -93,20 +93,22 @@ def load_groups(path) -> list[tuple[str, list[FoldedLayer]]]:
     return groups
 
 
-def reassemble_layers(hp: HwParams, prog, bits: np.ndarray) -> list[np.ndarray]:
-    """Output beats of ``prog`` → ``y [B, C]`` of every layer (missing beats stay 0)."""
+def reassemble_layers(hp: HwParams, prog, bits: np.ndarray | None = None, *,
+                      y: np.ndarray | None = None) -> list[np.ndarray]:
+    """Output beats of ``prog`` → ``y [B, C]`` of every layer (missing beats stay 0); the
+    beats as output words ``bits`` or already decoded (``y``, :func:`decode_outputs`)."""
     ys = []
     for L in prog.layers:
         b, _, c = L.shape
         ys.append(np.zeros((b, -(-c // hp.cols) * hp.cols), np.int64))
-    gy, _ = decode_outputs(hp, bits)
+    gy = decode_outputs(hp, bits)[0] if y is None else y
     n = min(gy.shape[0], prog.n_outputs)
     beats = prog.beats[:n]
     lanes = np.arange(hp.cols)
-    for li, y in enumerate(ys):
+    for li, out in enumerate(ys):
         sel = np.flatnonzero(beats[:, 0] == li)
-        y[beats[sel, 1][:, None], beats[sel, 2][:, None] * hp.cols + lanes] = gy[sel]
-    return [y[:, :L.shape[2]] for y, L in zip(ys, prog.layers)]
+        out[beats[sel, 1][:, None], beats[sel, 2][:, None] * hp.cols + lanes] = gy[sel]
+    return [out[:, :L.shape[2]] for out, L in zip(ys, prog.layers)]
 
 
 def expected_from_golden(hp: HwParams, prog, ys: list[np.ndarray]):

@@ -632,12 +632,13 @@ def long_k_order(B: int, KT: int, T: int, reorder: bool):
     if not reorder:
         seq = np.broadcast_to(j, (B, KT)).copy()
         return seq, seq % T, np.ones((B, KT), bool)
-    seq = np.where((np.arange(B) % 2 == 0)[:, None], j[None, :], j[::-1][None, :])
-    slot = np.empty((B, KT), np.int64)
-    first = j[:T]
-    for b in range(B):
-        slot[b] = first[j % T]
-        first = slot[b][KT - 1 - j[:T]]     # next row's first T = this row's last T
+    even = (np.arange(B) % 2 == 0)[:, None]
+    seq = np.where(even, j[None, :], j[::-1][None, :])
+    # next row's first T slots = this row's last T, reversed: the permutation
+    # p(i) = (KT − 1 − i) mod T of the first T; p∘p = identity, so rows alternate between
+    # the identity (even rows) and p (odd rows)
+    p = (KT - 1 - np.arange(T)) % T
+    slot = np.where(even, (j % T)[None, :], p[j % T][None, :])
     load = np.broadcast_to(j >= T, (B, KT)).copy()
     load[0] = True
     return seq, slot, load
