@@ -19,10 +19,11 @@ Why each preparation step (measured on ``benchmarks/int8_4x4.yaml``, see README)
   register from one cycle of its input cone. With the enable inside the flip-flop the hold
   path is invisible: every enabled register (3,516 cells of int8_4x4) was left to
   ``equiv_induct``, which did not finish in 8 min.
-* ``rename -hide w:_*_`` on a Verilog side: ``write_verilog`` names some registers ``_N_``
-  and assigns the design's name to them (``assign mac.rd__data = _0_;``); ``equiv_make``
-  rewires the readers of a matched name only if it is the canonical name of its net, so
-  these ``_N_`` aliases are made private and ``opt_clean`` keeps the design's name.
+* ``rename -hide w:_*_ w:$*`` on a Verilog side: ``write_verilog`` names some registers
+  ``_N_`` or ``\\$auto$ff.cc:...$slice$N`` (a register ``opt_dff`` split) and assigns the
+  design's name to them (``assign mac.rd__data = _0_;``); ``equiv_make`` rewires the readers
+  of a matched name only if it is the canonical name of its net, so these writer names are
+  made private and ``opt_clean`` keeps the design's name.
 
 The ``$equiv`` method matches registers by name and never looks at initial values, so the
 initial values of the matched registers are compared separately (:func:`init_mismatches`,
@@ -54,8 +55,8 @@ _SEQ = 2
 PREP = ("proc", "flatten", "opt_expr", "opt_clean", "opt_dff", "opt_merge", "memory -nomap",
         "memory_map", "opt_clean", "dffunmap", "opt_clean")
 
-#: Verilog only: ``write_verilog``'s ``_N_`` register names made private (module docstring).
-HIDE_WRITER_NAMES = "rename -hide w:_*_"
+#: Verilog only: ``write_verilog``'s ``_N_`` / ``\\$...`` names made private (module docstring).
+HIDE_WRITER_NAMES = "rename -hide w:_*_ w:$*"
 
 
 @dataclass
