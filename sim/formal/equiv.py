@@ -76,12 +76,13 @@ def _side(reader, top, name, verilog):
             f"write_rtlil {name}_prep.il", f"design -stash {name}_d"]
 
 
-def _script(top, seq, gold_reader, gold_is_verilog=False):
+def _script(top, seq, gold_reader, gold_is_verilog=False, blacklist=False):
+    make = "equiv_make -blacklist blacklist.txt" if blacklist else "equiv_make"
     return [*_side(gold_reader, top, "gold", gold_is_verilog),
             *_side("read_verilog -sv gate.v", top, "gate", True),
             "design -copy-from gold_d -as gold gold",
             "design -copy-from gate_d -as gate gate",
-            "equiv_make gold gate equiv", "hierarchy -top equiv", "async2sync",
+            f"{make} gold gate equiv", "hierarchy -top equiv", "async2sync",
             "equiv_struct",
             f"equiv_simple -seq {seq}", "tee -o simple.txt equiv_status",
             f"equiv_induct -seq {seq}",
@@ -188,9 +189,26 @@ def init_mismatches(gold_rtlil, gate_rtlil):
     return tuple(bad), tuple(unpaired)
 
 
+def _ports(rtlil_text):
+    return {line.split()[-1][1:] for line in rtlil_text.splitlines()
+            if line.startswith("  wire ") and (" input " in line or " output " in line)}
+
+
+def _unproven_names(status):
+    return {m.group(1) for m in re.finditer(r"Unproven \$equiv \S+: \\(\S+)_gold", status)}
+
+
 def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=False,
-                timeout=None):
-    """Prove the two netlists (gold: RTLIL, or Verilog) equivalent in ``workdir``."""
+                timeout=None, rounds=3):
+    """Prove the two netlists (gold: RTLIL, or Verilog) equivalent in ``workdir``.
+
+    ``$equiv`` cells compare every matched signal, so a difference in an internal wire that
+    the logic after it masks (an unread bit) leaves that cell unproven. Up to ``rounds - 1``
+    times, the internal (non-port) names of the unproven cells are then blacklisted for
+    ``equiv_make`` and the proof is rerun: those signals stop being cut points and are
+    compared through the logic that reads them (sound: fewer cut points, ports always
+    compared). ``timeout`` applies to each round.
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     gold_file = "gold.v" if gold_is_verilog else "gold.il"
@@ -198,13 +216,24 @@ def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=Fals
     (workdir / "gate.v").write_text(gate_verilog)
     t0, cpu0 = time.monotonic(), _child_cpu()
     reader = "read_verilog -sv gold.v" if gold_is_verilog else "read_rtlil gold.il"
-    try:
-        tools.run_yosys(workdir, _script(top, seq, reader, gold_is_verilog), log="equiv.log",
-                        timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return EquivResult(False, time.monotonic() - t0, 0, -1, "timeout",
-                           _child_cpu() - cpu0)
-    status = (workdir / "status.txt").read_text()
+    blacklist = set()
+    for _ in range(rounds):
+        (workdir / "blacklist.txt").write_text("".join(f"{n}\n" for n in sorted(blacklist)))
+        try:
+            tools.run_yosys(workdir, _script(top, seq, reader, gold_is_verilog,
+                                             blacklist=bool(blacklist)),
+                            log="equiv.log", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return EquivResult(False, time.monotonic() - t0, 0, -1, "timeout",
+                               _child_cpu() - cpu0)
+        status = (workdir / "status.txt").read_text()
+        found = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", status)
+        if not found or found.group(2) == "0":
+            break
+        more = _unproven_names(status) - _ports((workdir / "gate_prep.il").read_text())
+        if not more or more <= blacklist:
+            break
+        blacklist |= more
     found = re.search(r"Found (\d+) \$equiv cells", status)
     cells = int(found.group(1)) if found else 0
     unproven = re.search(r"Of those cells (\d+) are proven and (\d+) are unproven", status)
@@ -212,6 +241,9 @@ def equiv_texts(gold, gate_verilog, top, workdir, seq=_SEQ, gold_is_verilog=Fals
                                                    status else cells)
     inits, unpaired = init_mismatches((workdir / "gold_prep.il").read_text(),
                                       (workdir / "gate_prep.il").read_text())
+    if blacklist:
+        status += ("\nNot cut points (unproven as internal signals, compared through their "
+                   "readers): " + ", ".join(sorted(blacklist)) + "\n")
     if inits:
         status += "\nInitial values differ:\n" + "\n".join(f"  {m}" for m in inits) + "\n"
     if unpaired:
