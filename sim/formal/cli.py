@@ -121,6 +121,8 @@ def _cmd_equiv(args):
     print(f"qmac equiv: {cfg.toplevel}: {verdict} — {res.equiv_cells} $equiv cells, "
           f"{res.unproven} unproven, {res.seconds:.1f} s wall, {res.cpu:.1f} s Yosys CPU "
           f"(log: {Path(args.out) / 'equiv.log'})")
+    for line in res.init_mismatches:
+        print(f"  {line}")
     return 0 if res.proved else 1
 
 

@@ -1,10 +1,13 @@
 """qmac equiv: the shipped Verilog proved equal to Amaranth's netlist (unproven cells 0).
 
-In the suite: a small component with the two features that made whole configurations fail
+In the suite: a small component with the features that made whole configurations fail
 before (a synchronous memory read port, which the shipped Verilog writes as an asynchronous
-read plus a register, and two identical registers that the shipped netlist's ``opt`` merges
-into one), and a mutant that must not prove. Whole configurations take minutes of Yosys
-CPU: opt-in (``QMAC_LONG=1``).
+read plus a ``_N_`` register, enabled registers, and two identical registers that the
+shipped netlist's ``opt`` merges into one), a mutant and a changed initial value that must
+not prove, and (``long``) ``equiv_texts`` on ``benchmarks/int8_4x4.yaml`` mutants (Verilog
+against Verilog, as ``qmac mutate`` uses it): a masked change proves, a real one does not.
+The whole-configuration proof (Amaranth RTLIL against the shipped Verilog) of int8_4x4 is in
+the suite; the crossbar, int4 and sidra_y1 ones are ``long`` (CI budget).
 """
 
 import os
@@ -20,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from hw.generate import generate_verilog
 from sim.errors import ToolError
 from sim.formal import tools
-from sim.formal.equiv import equiv, equiv_texts
+from sim.formal.equiv import equiv, equiv_texts, init_mismatches
 
 LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 ROOT = Path(__file__).resolve().parents[3]
@@ -75,14 +78,75 @@ def test_mutant_not_proved(formal_tools, tmp_path):
     assert not res.proved and res.unproven > 0
 
 
-@pytest.mark.long
+def test_changed_initial_value_not_proved(formal_tools, tmp_path):
+    gold = rtlil.convert(_MemoryAndTwins(), name="t", emit_src=False)
+    gate = generate_verilog(_MemoryAndTwins(), name="t")
+    mutant = gate.replace("reg a_2 = 1'h0;", "reg a_2 = 1'h1;", 1)
+    assert mutant != gate
+    res = equiv_texts(gold, mutant, "t", tmp_path)
+    assert res.unproven == 0          # the $equiv cells alone cannot see it
+    assert not res.proved and res.init_mismatches == ("a_2[0]: initial value gold 0, gate 1",)
+
+
+def test_init_values_through_aliases():
+    gold = ("  attribute \\init 2'01\n  wire width 2 \\q\n  wire width 2 \\alias\n"
+            "  connect \\alias \\q\n")
+    same = "  attribute \\init 2'01\n  wire width 2 \\alias\n"
+    assert init_mismatches(gold, same) == ((), ())
+    other = "  attribute \\init 2'11\n  wire width 2 \\alias\n"
+    assert init_mismatches(gold, other) == (("alias[1]: initial value gold 0, gate 1",), ())
+    lonely = init_mismatches(gold, "  wire width 2 \\r\n")
+    assert lonely == ((), ("alias[0] (gold only)", "alias[1] (gold only)"))
+
+
+# benchmarks/int8_4x4.yaml: the requantizer's partial-product row adder of lane 1. Its sum is
+# 33 bits wide and only [31:0] is read (``qmac mutate`` seed 1, mutant 10).
+_ROW = ("$signed({ 1'h0, \\stage.rq.pp_q_1_0_1  }) + "
+        "$signed({ 15'h0000, \\stage.rq.pp_q_1_0_0 [33:17] })")
+
+
+@pytest.fixture(scope="module")
+def int8_4x4_verilog():
+    from sim.config import load_config
+    from sim.generate import build_component
+    cfg = load_config(ROOT / "benchmarks/int8_4x4.yaml")
+    text = generate_verilog(build_component(cfg), name=cfg.toplevel)
+    assert text.count(_ROW) == 1
+    return cfg.toplevel, text
+
+
+@pytest.mark.long           # 30 s (2 rounds) and 97 s (3 rounds) of Yosys CPU at load 15
 @LONG
-@pytest.mark.parametrize("config", ["benchmarks/int8_4x4.yaml", "constraints/int4.yaml",
-                                    "constraints/xbar_w4a8.yaml", "constraints/sidra_y1.yaml"])
+@pytest.mark.parametrize("mutation, proved", [
+    (("{ 1'h0, \\stage.rq.pp_q_1_0_1", "{ 1'h1, \\stage.rq.pp_q_1_0_1"), True),   # bit 32
+    (("{ 15'h0000, \\stage.rq.pp_q_1_0_0", "{ 15'h0001, \\stage.rq.pp_q_1_0_0"), False),
+])
+def test_int8_4x4_mutants(formal_tools, tmp_path, int8_4x4_verilog, mutation, proved):
+    top, text = int8_4x4_verilog
+    old, new = mutation
+    line = _ROW.replace(old, new)
+    assert line != _ROW
+    res = equiv_texts(text, text.replace(_ROW, line), top, tmp_path, gold_is_verilog=True,
+                      timeout=600)
+    print(f"{new}: {res.equiv_cells} cells, {res.unproven} unproven, {res.seconds:.1f} s "
+          f"wall, {res.cpu:.1f} s CPU")
+    assert res.proved is proved and res.equiv_cells > 0
+    assert (res.unproven == 0) is proved
+
+
+_SLOW = [pytest.mark.long, LONG]
+
+
+@pytest.mark.parametrize("config", [
+    "benchmarks/int8_4x4.yaml",                                   # ~16 s CPU: in the suite
+    pytest.param("constraints/xbar_w4a8.yaml", marks=_SLOW),     # ~15 s CPU
+    pytest.param("constraints/int4.yaml", marks=_SLOW),          # ~90 s CPU
+    pytest.param("constraints/sidra_y1.yaml", marks=_SLOW),
+])
 def test_shipped_configuration_proved(formal_tools, tmp_path, config):
     from sim.config import load_config
     cfg = load_config(ROOT / config)
     res = equiv(cfg, tmp_path)
     print(f"{config}: {res.equiv_cells} cells, {res.unproven} unproven, "
           f"{res.seconds:.1f} s wall, {res.cpu:.1f} s CPU")
-    assert res.proved and res.unproven == 0, res.log[-3000:]
+    assert res.proved and res.unproven == 0 and not res.init_mismatches, res.log[-3000:]
