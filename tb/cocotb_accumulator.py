@@ -170,3 +170,20 @@ async def overflow_every_lane(dut):
                                 np.full(C, bias), f"overflow {'+' if sign > 0 else '-'}"))
     await env.run(schedule(hp, layers), path="fast")
     env.finish()
+
+
+@cocotb.test()
+async def overflow_under_stalls(dut):
+    """Beats alternating overflow / no overflow in every lane (bias' at the top, then
+    ``x = x_max`` or ``x = 0``), back to back under 50 % backpressure: each beat's ``ovf``
+    flag must stay with its beat while the pipeline stalls in every stage."""
+    env = TbEnv(dut, "overflow_under_stalls")
+    await env.start()
+    hp = env.hp
+    ahi, xhi, whi = hp.acc_range[1], hp.x_range[1], hp.w_range[1]
+    x = np.zeros((2 * hp.latency, hp.rows), np.int64)
+    x[::2] = xhi
+    layer = acc_layer(hp, x, np.full((hp.cols, hp.rows), whi), np.full(hp.cols, ahi),
+                      "alternating overflow")
+    await env.run(schedule(hp, [layer]), path="cycle", backpressure=0.5, label="stalls")
+    env.finish()

@@ -86,7 +86,8 @@ async def latency_and_throughput(dut):
 @cocotb.test()
 async def stall_every_stage(dut):
     """Back-to-back single-tile beats (every beat is ``last``) under 50 % backpressure: the
-    pipeline is full when ``o_data`` stalls, so a beat is held in every stage."""
+    pipeline is full when ``o_data`` stalls, so a beat is held in every stage; then beats
+    of up to three k-tiles (each beat reads another weight tile) under the same stalls."""
     env = TbEnv(dut, "stall_every_stage")
     await env.start()
     hp = env.hp
@@ -95,6 +96,14 @@ async def stall_every_stage(dut):
                      per_channel=hp.per_channel, name="full pipeline")
     await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
                   label="stalls")
+    # k-tiles: the beat waiting at the input reads another weight tile than the stalled
+    # one, so a memory read port that does not hold during a stall shows
+    kt = min(hp.weight_tiles, 3)
+    if kt > 1:
+        L = random_layer(hp, env.rng, batch=max(2, n // kt), k=kt * hp.rows, c=hp.cols,
+                         per_channel=hp.per_channel, name="k-tiles under stalls")
+        await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
+                      label="k-tile stalls")
     env.finish()
 
 
