@@ -116,19 +116,9 @@ async def reset_restores_defaults(dut):
     bias, m0, shift, and y_zp, act_min, act_max — is off its reset value, a second reset
     restores the reset values: a layer that loads only weights then runs with trims 0, bias
     0, the identity requantizer, y_zp 0 and the full output range (bit-exact, every lane)."""
-    from tb.cocotb_protocol import (extreme_reset_value_layer, non_reset_layer,
-                                    reset_value_layer, without_parameter_loads)
+    from tb.cocotb_protocol import restores_defaults
     env = TbEnv(dut, "reset_restores_defaults")
-    await env.start()
-    hp = env.hp
-    await env.run(schedule(hp, [non_reset_layer(env, "before reset")],
-                           trim=_nonzero_trim(hp, env.rng)), path="fast",
-                  label="parameters off their reset values")
-    await env.start()
-    prog = without_parameter_loads(schedule(hp, [reset_value_layer(env, "after reset"),
-                                                 extreme_reset_value_layer(env, "extremes")]))
-    await env.run(prog, path="fast", label="reset values")
-    env.finish()
+    await restores_defaults(env, trim=_nonzero_trim(env.hp, env.rng))
 
 
 async def _reset_point(env, limit, point):

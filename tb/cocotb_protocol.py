@@ -182,11 +182,16 @@ async def reset_restores_defaults(dut):
     documented reset value: a layer of small operands that loads only weights then runs with
     bias 0, the identity requantizer, y_zp 0, the full output range and clear sticky flags
     (each lane, bit-exact)."""
-    env = TbEnv(dut, "reset_restores_defaults")
+    await restores_defaults(TbEnv(dut, "reset_restores_defaults"))
+
+
+async def restores_defaults(env, trim=None):
+    """A layer with every parameter off its reset value (``trim``: the crossbar's ADC trims
+    too), a second reset, then layers that load only weights must run on the reset values."""
     await env.start()
     hp = env.hp
-    await env.run(schedule(hp, [non_reset_layer(env, "before reset")]), path="fast",
-                  label="parameters off their reset values")
+    await env.run(schedule(hp, [non_reset_layer(env, "before reset")], trim=trim),
+                  path="fast", label="parameters off their reset values")
     await env.start()
     prog = without_parameter_loads(schedule(hp, [reset_value_layer(env, "after reset"),
                                                  extreme_reset_value_layer(env, "extremes")]))
