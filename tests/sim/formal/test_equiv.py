@@ -21,22 +21,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hw.generate import generate_verilog
-from sim.errors import ToolError
-from sim.formal import tools
 from sim.formal.equiv import equiv, equiv_texts, init_mismatches
 
 LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def formal_tools(in_ci):
-    try:
-        return tools.require()
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 class _MemoryAndTwins(wiring.Component):

@@ -10,7 +10,6 @@ from amaranth.sim import Simulator
 
 from golden.datapath import requantize
 from hw.requantizer import Requantizer
-from sim.errors import ToolError
 from sim.formal import smt, tools
 from sim.formal.cex import explain
 from sim.formal.harness import ClampLemma
@@ -21,16 +20,6 @@ W = 6    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
 
 #: The uncut proof (the reference forms its own product) now unrolls 13 cycles: minutes.
 LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
-
-
-@pytest.fixture(scope="module")
-def formal_tools(in_ci):
-    try:
-        return tools.require()
-    except ToolError as exc:
-        if in_ci:
-            raise
-        pytest.skip(str(exc))
 
 
 #: Composed at r_q (stages 4-10 per shift, stage 11, the clamp lemma): about 3 s of solver
