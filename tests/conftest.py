@@ -29,3 +29,13 @@ def build_root() -> Path:
     root = Path(os.environ.get("QMAC_TEST_BUILD_DIR") or REPO_ROOT / "build" / "test-sim")
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    """The one gate of ``@pytest.mark.long`` tests: they run only with ``QMAC_LONG=1``."""
+    if os.environ.get("QMAC_LONG") == "1":
+        return
+    skip = pytest.mark.skip(reason="long: set QMAC_LONG=1")
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(skip)

@@ -11,7 +11,6 @@ Signedness, rounding, overflow policy and output width rotate over the points.
 """
 
 import itertools
-import os
 
 import pytest
 
@@ -59,7 +58,6 @@ def test_mixed_widths_lint_clean_subset(verilator_cmd, tmp_path, a, w):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 @pytest.mark.parametrize("a, w", FULL, ids=[f"A{a}W{w}" for a, w in FULL])
 def test_mixed_widths_lint_clean_full_grid(verilator_cmd, tmp_path, a, w):
     _check(verilator_cmd, tmp_path, a, w)

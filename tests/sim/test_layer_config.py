@@ -70,8 +70,6 @@ def test_bad_specs_on_the_command_line(tmp_path, capsys):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(__import__("os").environ.get("QMAC_LONG") != "1",
-                    reason="long: set QMAC_LONG=1")
 @pytest.mark.parametrize("middle, name", [("constraints/int8.yaml@4", "int8_n4"),
                                           ("constraints/w4a8.yaml", "w4a8")])
 def test_qmac_run_8_4_8_on_per_layer_hardware(tmp_path, capsys, in_ci, middle, name):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -261,7 +260,6 @@ def test_uint8_model_on_signed_datapath(qrun, tmp_path, in_ci):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 def test_every_one_op_case_through_hardware(qrun, tmp_path, in_ci):
     """Every CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED option case of
     tests/golden/test_tflite_import_models.py through the RTL (Verilator) and the reference interpreter."""
@@ -283,7 +281,6 @@ def test_every_one_op_case_through_hardware(qrun, tmp_path, in_ci):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 def test_crossbar_sidra_y1_conv_model(qrun, in_ci):
     """A conv model on sidra_y1 (~6 min: the behavioural crossbar macro is per-cycle Python):
     hw == golden.crossbar on every output, per-layer SQNR reported."""

@@ -25,7 +25,6 @@ the requantizer's ``single16`` edges in the Amaranth simulator (tests/hw/test_re
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -44,11 +43,9 @@ def _seed():
     return printed_seed(16)
 
 
-LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 
 
 @pytest.mark.long
-@LONG
 def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monkeypatch,
                                                       capsys, in_ci):
     need("verilator", in_ci)
@@ -80,7 +77,6 @@ def test_16x8_models_through_interpreter_and_hardware(tmp_path, build_root, monk
 
 
 @pytest.mark.long
-@LONG
 @pytest.mark.parametrize("config", ["tflite16x8", "w8a16"])
 def test_frozen_16x8_fc_vectors_through_hardware(tmp_path, build_root, monkeypatch, capsys,
                                                  in_ci, config):
@@ -136,7 +132,6 @@ def test_frozen_16x8_models_golden_equals_tflite_runtime(name, tmp_path):
 
 
 @pytest.mark.long
-@LONG
 def test_frozen_16x8_models_through_w8a16_hardware(tmp_path, build_root, monkeypatch, capsys,
                                                    in_ci):
     """The frozen FULLY_CONNECTED and CONV_2D models on the W8A16 configuration (16-bit

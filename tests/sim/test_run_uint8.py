@@ -25,7 +25,6 @@ outputs. Icarus in the default suite (a few seconds), Verilator too with ``QMAC_
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +37,6 @@ from tests.helpers.tflite_builder import uint8_full_range_model
 
 REPO = Path(__file__).resolve().parents[2]
 CFG = REPO / "constraints" / "tflite_uint8.yaml"
-LONG = os.environ.get("QMAC_LONG") == "1"
 
 
 def _seed():
@@ -68,8 +66,7 @@ def _interpreter_tensors(path, x, indices):
     return {i: np.stack(v) for i, v in got.items()}
 
 
-@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=[
-    pytest.mark.long, pytest.mark.skipif(not LONG, reason="long: set QMAC_LONG=1")])])
+@pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.long)])
 def test_legacy_uint8_model_hw_equals_interpreter(sim, tmp_path, build_root, monkeypatch,
                                                   capsys, in_ci):
     need(sim, in_ci)

@@ -6,7 +6,6 @@ of Yosys (minutes on a busy 2-core machine; cached in ~/.cache/YoWASP afterwards
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -33,7 +32,6 @@ def run(args, cwd, timeout=1200):
                           timeout=timeout)
 
 
-LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 
 
 def synth_tiny(d, name, targets, cwd):
@@ -59,7 +57,6 @@ def tiny_runs(tmp_path_factory, repo_root):
 
 
 @pytest.mark.long
-@LONG
 def test_counts_are_deterministic(tiny_runs):
     (_, first, _), (_, second, _) = tiny_runs
     for target in ("ecp5", "generic"):
@@ -81,7 +78,6 @@ def test_counts_are_plausible(tiny_ecp5):
 
 
 @pytest.mark.long
-@LONG
 def test_generic_area_proxy(tiny_runs):
     _, summary, _ = tiny_runs[0]
     generic = summary["targets"]["generic"]

@@ -12,7 +12,6 @@ with one line. The simulator runs (Icarus and Verilator) are opt-in (``QMAC_LONG
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -71,7 +70,6 @@ def test_a_store_one_bit_too_narrow_is_refused(verify, tmp_path):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_uint8_weight_zero_points_at_their_limits_bit_exact(verify, tmp_path, in_ci, sim):
     need(sim, in_ci)

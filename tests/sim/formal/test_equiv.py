@@ -10,7 +10,6 @@ The whole-configuration proof (Amaranth RTLIL against the shipped Verilog) of in
 the suite; the crossbar, int4 and sidra_y1 ones are ``long`` (CI budget).
 """
 
-import os
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,6 @@ from amaranth.lib.wiring import In, Out
 from hw.generate import generate_verilog
 from sim.formal.equiv import equiv, equiv_texts, init_mismatches
 
-LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -104,7 +102,6 @@ def int8_4x4_verilog():
 
 
 @pytest.mark.long           # 30 s (2 rounds) and 97 s (3 rounds) of Yosys CPU at load 15
-@LONG
 @pytest.mark.parametrize("mutation, proved", [
     (("{ 1'h0, \\stage.rq.pp_q_1_0_1", "{ 1'h1, \\stage.rq.pp_q_1_0_1"), True),   # bit 32
     (("{ 15'h0000, \\stage.rq.pp_q_1_0_0", "{ 15'h0001, \\stage.rq.pp_q_1_0_0"), False),
@@ -122,14 +119,11 @@ def test_int8_4x4_mutants(formal_tools, tmp_path, int8_4x4_verilog, mutation, pr
     assert (res.unproven == 0) is proved
 
 
-_SLOW = [pytest.mark.long, LONG]
-
-
 @pytest.mark.parametrize("config", [
     "benchmarks/int8_4x4.yaml",                                   # ~16 s CPU: in the suite
-    pytest.param("constraints/xbar_w4a8.yaml", marks=_SLOW),     # ~15 s CPU
-    pytest.param("constraints/int4.yaml", marks=_SLOW),          # ~90 s CPU
-    pytest.param("constraints/sidra_y1.yaml", marks=_SLOW),
+    pytest.param("constraints/xbar_w4a8.yaml", marks=pytest.mark.long),     # ~15 s CPU
+    pytest.param("constraints/int4.yaml", marks=pytest.mark.long),          # ~90 s CPU
+    pytest.param("constraints/sidra_y1.yaml", marks=pytest.mark.long),
 ])
 def test_shipped_configuration_proved(formal_tools, tmp_path, config):
     from sim.config import load_config

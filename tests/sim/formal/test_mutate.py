@@ -1,6 +1,5 @@
 """qmac mutate: mutant generation (deterministic, single-point, every block) and CLI errors."""
 
-import os
 
 import pytest
 
@@ -79,7 +78,6 @@ def test_cli_errors_are_one_line_exit_2(capsys, argv, text):
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 def test_requantizer_mutants_are_killed_on_icarus(tmp_path, in_ci):
     """End to end, small: two operator mutants of the requantizer of the 4x4 int8 array,
     planted, built on Icarus and killed by the requantizer testbench (a handful of vectors;

@@ -19,16 +19,15 @@ from sim.formal.reference import RequantReference, reduced_multiplier_reference
 W = 6    # accumulator width of the in-suite proofs (qmac prove defaults to 32)
 
 #: The uncut proof (the reference forms its own product) now unrolls 13 cycles: minutes.
-LONG = pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 
 
 #: Composed at r_q (stages 4-10 per shift, stage 11, the clamp lemma): about 3 s of solver
 #: CPU per instance at acc6 (more in wall time under load), so one rounding per form is in
 #: the suite, the rest opt-in.
 @pytest.mark.parametrize("rounding", [
-    "double", pytest.param("single", marks=[pytest.mark.long, LONG]),
-    pytest.param("ruy", marks=[pytest.mark.long, LONG]),
-    pytest.param("single16", marks=[pytest.mark.long, LONG])])
+    "double", pytest.param("single", marks=pytest.mark.long),
+    pytest.param("ruy", marks=pytest.mark.long),
+    pytest.param("single16", marks=pytest.mark.long)])
 def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
     inst = Instance(f"rq {rounding}", "requantizer", _rq(rounding, W), cut=True)
     assert inst.parts == ("round", "clamp", "lemma")
@@ -38,8 +37,8 @@ def test_requantizer_proved_per_tensor(formal_tools, tmp_path, rounding):
 
 
 @pytest.mark.parametrize("rounding", [
-    "ruy", pytest.param("double", marks=[pytest.mark.long, LONG]),
-    pytest.param("single16", marks=[pytest.mark.long, LONG])])
+    "ruy", pytest.param("double", marks=pytest.mark.long),
+    pytest.param("single16", marks=pytest.mark.long)])
 def test_requantizer_proved_per_channel(formal_tools, tmp_path, rounding):
     inst = Instance("rq pc", "requantizer", _rq(rounding, 4, per_channel=True, cols=2),
                     cut=True)
@@ -76,7 +75,6 @@ def test_default_instances_state_the_widths():
 
 
 @pytest.mark.long
-@LONG
 def test_qmac_prove_default_run(formal_tools, tmp_path):
     """The whole default ``qmac prove`` (acc32, 10 instances): minutes, opt-in."""
     from sim.cli import main
@@ -84,7 +82,6 @@ def test_qmac_prove_default_run(formal_tools, tmp_path):
 
 
 @pytest.mark.long
-@LONG
 def test_requantizer_proved_with_multiplier(formal_tools, tmp_path):
     inst = Instance("rq mul", "requantizer", _rq("double", 3))
     res = prove_instance(inst, tmp_path)
@@ -92,7 +89,6 @@ def test_requantizer_proved_with_multiplier(formal_tools, tmp_path):
 
 
 @pytest.mark.long
-@LONG
 @pytest.mark.parametrize("acc_bits, chunk", [(4, 17), (7, 3)])
 def test_multiplier_proved(formal_tools, tmp_path, acc_bits, chunk):
     """The partial-product multiplier: the shipped 17-bit chunks (one accumulator chunk)

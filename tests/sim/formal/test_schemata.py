@@ -5,7 +5,6 @@ configuration once on Icarus and checks that mutant 0 (the original) passes and 
 mutant (a MAC-array adder turned into a subtractor) is killed.
 """
 
-import os
 
 import pytest
 
@@ -93,7 +92,6 @@ def test_selector_runs_original_and_kills_a_known_mutant_icarus(tmp_path, in_ci,
 
 
 @pytest.mark.long
-@pytest.mark.skipif(os.environ.get("QMAC_LONG") != "1", reason="long: set QMAC_LONG=1")
 def test_selector_runs_original_and_kills_a_known_mutant_verilator(tmp_path, in_ci, tiny):
     """As the Icarus test, on Verilator (its build of the 2x2 schemata takes minutes)."""
     from sim.formal.mutate import run_mutation
