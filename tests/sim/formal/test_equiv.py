@@ -48,25 +48,29 @@ class _MemoryAndTwins(wiring.Component):
         return m
 
 
-def test_memory_read_port_and_merged_registers_proved(formal_tools, tmp_path):
-    gold = rtlil.convert(_MemoryAndTwins(), name="t", emit_src=False)
-    gate = generate_verilog(_MemoryAndTwins(), name="t")
+@pytest.fixture(scope="module")
+def small_texts():
+    """Amaranth's RTLIL and the shipped Verilog of ``_MemoryAndTwins``."""
+    return (rtlil.convert(_MemoryAndTwins(), name="t", emit_src=False),
+            generate_verilog(_MemoryAndTwins(), name="t"))
+
+
+def test_memory_read_port_and_merged_registers_proved(formal_tools, tmp_path, small_texts):
+    gold, gate = small_texts
     res = equiv_texts(gold, gate, "t", tmp_path)
     assert res.proved and res.unproven == 0 and res.equiv_cells > 0, res.log
 
 
-def test_mutant_not_proved(formal_tools, tmp_path):
-    gold = rtlil.convert(_MemoryAndTwins(), name="t", emit_src=False)
-    gate = generate_verilog(_MemoryAndTwins(), name="t")
+def test_mutant_not_proved(formal_tools, tmp_path, small_texts):
+    gold, gate = small_texts
     mutant = gate.replace("if (en)", "if (!en)", 1)
     assert mutant != gate
     res = equiv_texts(gold, mutant, "t", tmp_path)
     assert not res.proved and res.unproven > 0
 
 
-def test_changed_initial_value_not_proved(formal_tools, tmp_path):
-    gold = rtlil.convert(_MemoryAndTwins(), name="t", emit_src=False)
-    gate = generate_verilog(_MemoryAndTwins(), name="t")
+def test_changed_initial_value_not_proved(formal_tools, tmp_path, small_texts):
+    gold, gate = small_texts
     mutant = gate.replace("reg a_2 = 1'h0;", "reg a_2 = 1'h1;", 1)
     assert mutant != gate
     res = equiv_texts(gold, mutant, "t", tmp_path)
