@@ -18,7 +18,7 @@ from .hwparams import HwParams
 from .model import Expected, Model
 from .schedule import Program, field_values
 
-__all__ = ["Checker", "CheckResult", "Mismatch", "decode_outputs"]
+__all__ = ["Checker", "CheckResult", "Mismatch", "decode_outputs", "sticky_errors"]
 
 
 def decode_outputs(hp: HwParams, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,3 +158,20 @@ class Checker:
         return CheckResult(vectors=n, lanes=2 * n * self.hp.cols, mismatches=mism,
                            first=first[: self.max_report + 2], expected_beats=n_exp,
                            got_beats=n_got)
+
+
+def sticky_errors(trace, ovf) -> list[str]:
+    """``trace``: ``(o_data.valid, o_data.ready, o_ovf_sticky)`` of every cycle of a run
+    that starts with the flags clear; ``ovf`` (n, cols): the model's flags of its beats.
+    Cycles whose ``o_ovf_sticky`` is not the OR of the model's ``ovf`` over the beats
+    shown so far (the beat on ``o_data`` included: the flag rises with its beat)."""
+    cum = np.cumsum(np.asarray(ovf, bool), axis=0) > 0
+    want_after = [0] + [sum(1 << int(c) for c in np.flatnonzero(row)) for row in cum]
+    errs, n = [], 0
+    for cycle, (valid, ready, got) in enumerate(trace):
+        want = want_after[min(n + valid, len(want_after) - 1)]
+        if got != want:
+            errs.append(f"cycle {cycle} ({n} beats taken, o_data.valid={valid}): "
+                        f"o_ovf_sticky={got:#x}, want {want:#x}")
+        n += valid & ready
+    return errs

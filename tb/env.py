@@ -150,13 +150,16 @@ class TbEnv:
     # ------------------------------------------------------------------ running programs
     async def run(self, prog: Program, *, path: str = "fast", backpressure: float = 0.0,
                   idle_rate: float = 0.0, label: str = "", check_latency: bool = False,
-                  mac_path: bool = False, calibrated: bool = False) -> CheckResult:
+                  mac_path: bool = False, calibrated: bool = False,
+                  stall_pattern=None) -> CheckResult:
         """Run ``prog`` through the DUT (fast path or cycle-driven) and check every lane.
 
         Crossbar tops: ``mac_path`` compares with the MAC array's golden
         (``golden.datapath.datapath_model``) instead of the crossbar's; ``calibrated`` marks
         a run of the tile as configured (calibrated trims, nominal conditions) whose error
-        against the exact integer result ``qmac regress`` reports.
+        against the exact integer result ``qmac regress`` reports. ``stall_pattern``
+        (cycle path): ``cycle -> bool``, a directed ``o_data`` stall pattern replacing the
+        random one (``backpressure`` then only scales the time limits).
         """
         hp = self.hp
         t_sim0 = get_sim_time("ns")
@@ -171,7 +174,7 @@ class TbEnv:
         self._stream_cov = None
         bits, unknown, cycles, wall, extra = await self._drive(
             prog, path, backpressure=backpressure, idle_rate=idle_rate,
-            check_latency=check_latency)
+            check_latency=check_latency, stall_pattern=stall_pattern)
         if xb is not None and xb.errors:
             extra += [f"crossbar port protocol: {e}" for e in xb.errors]
         bits = self._plant(bits)
@@ -208,12 +211,15 @@ class TbEnv:
         return res
 
     async def _drive(self, prog: Program, path: str, *, backpressure: float, idle_rate: float,
-                     check_latency: bool):
+                     check_latency: bool, stall_pattern=None):
         """Run ``prog`` on the fast or the cycle-driven path; returns ``(bits, unknown,
         cycles, wall, extra)`` (``extra``: problems beside the outputs)."""
         if path == "cycle":
             return await self._run_cycle(prog, backpressure=backpressure, idle_rate=idle_rate,
-                                         check_latency=check_latency)
+                                         check_latency=check_latency,
+                                         stall_pattern=stall_pattern)
+        if stall_pattern is not None:
+            raise ValueError("stall_pattern needs path='cycle'")
         if path != "fast":
             raise ValueError(f"path={path!r}; allowed: fast, cycle")
         run = await self.fast.run(prog.stream, backpressure=backpressure,
@@ -239,10 +245,11 @@ class TbEnv:
         return xrec
 
     async def _run_cycle(self, prog: Program, *, backpressure: float, idle_rate: float,
-                         check_latency: bool):
+                         check_latency: bool, stall_pattern=None):
         hp, dut = self.hp, self.dut
         dut.fast_mode.value = 0
-        mon = Monitor(dut, hp, rng=self.rng, backpressure=backpressure, period_ns=PERIOD_NS)
+        mon = Monitor(dut, hp, rng=self.rng, backpressure=backpressure, period_ns=PERIOD_NS,
+                      stall_pattern=stall_pattern)
         drv = Driver(dut, hp, rng=self.rng, idle_rate=idle_rate, period_ns=PERIOD_NS)
         c0 = int(get_sim_time("ns")) // PERIOD_NS
         t0 = time.perf_counter()

@@ -110,8 +110,11 @@ class Monitor:
 
     def __init__(self, dut, hp: HwParams, *, rng: np.random.Generator | None = None,
                  backpressure: float = 0.0, period_ns: int = 10,
-                 check_stall_ready: bool | None = None):
+                 check_stall_ready: bool | None = None, stall_pattern=None):
         self.dut = dut
+        #: optional ``cycle -> bool`` (cycles counted from the Monitor's start): a directed
+        #: ``o_data`` stall pattern in place of the random ``backpressure``
+        self.stall_pattern = stall_pattern
         self.hp = hp
         self.rng = rng
         self.backpressure = backpressure
@@ -149,8 +152,11 @@ class Monitor:
         held: int | None = None       # payload of a stalled beat, must stay put
         pending_since: int | None = None
         while True:
-            stall = (self.rng is not None and self.backpressure > 0
-                     and self.rng.random() < self.backpressure)
+            if self.stall_pattern is not None:
+                stall = bool(self.stall_pattern(self.cycles))
+            else:
+                stall = (self.rng is not None and self.backpressure > 0
+                         and self.rng.random() < self.backpressure)
             dut.o_data__ready.value = 0 if stall else 1
             await ReadOnly()
             self.cycles += 1

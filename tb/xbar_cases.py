@@ -12,7 +12,9 @@
   column sums from 0 to the ADC's clipping point in few data beats; :func:`corner_layers` —
   every lane at the four corner dot products (both ends of the psum clamp on every lane);
 * :func:`folded` — a :class:`~tb.layers.FoldedLayer` from raw ``x``/``w'`` with a multiplier
-  that maps the accumulator's spread onto the output range.
+  that maps the accumulator's spread onto the output range;
+* :func:`alternating_overflow_layer` — beats whose ``ovf`` alternates in every lane (bias'
+  set from the model's psums so the limit falls between two beats' accumulators).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .hwparams import HwParams
 from .layers import ACTIVATIONS, FoldedLayer, random_layer
 
 __all__ = ["calibrated_trim", "random_trim", "limit_trim", "limit_trim_sets", "corner_layers", "xb_random_layers", "extreme_layers",
-           "folded", "beats_of"]
+           "folded", "beats_of", "alternating_overflow_layer"]
 
 
 def calibrated_trim(hp: HwParams) -> np.ndarray:
@@ -197,3 +199,31 @@ def extreme_layers(hp: HwParams, rng: np.random.Generator, *, k_tiles: int = 1,
     if w.shape[0] > C:   # the patterns that did not fit one column tile
         layers.append(folded(hp, x[:4], w[C:], rng, f"extremes K={K} (columns {C}..)"))
     return layers
+
+
+def alternating_overflow_layer(hp: HwParams, model, beats: int, *, trim=None) -> FoldedLayer:
+    """``beats`` one-k-tile vectors alternating ``x = x_max`` / ``x = x_min`` on every row,
+    weights ``w_max`` / ``w_min`` by lane, and per-lane bias' that puts the accumulator
+    limit between the two beats' partial sums: the beat with the larger (smaller) psum
+    ends exactly 1 above ``acc_max`` (below ``acc_min``), the other stays in range — every
+    lane's ``ovf`` alternates beat by beat. The psums are the crossbar model's (``model``:
+    :class:`tb.model.Model`, with ``trim``; lossy ADCs and noise included), so the split
+    holds on any tile; a tile where the two beats' psums overlap is refused."""
+    from tb.cocotb_accumulator import acc_layer
+    from tb.schedule import schedule
+    (xlo, xhi), (wlo, whi), (alo, ahi) = hp.x_range, hp.w_range, hp.acc_range
+    R, C = hp.rows, hp.cols
+    x = np.where(np.arange(beats)[:, None] % 2 == 0, xhi, xlo) * np.ones((1, R), np.int64)
+    w = np.where(np.arange(C)[:, None] % 2 == 0, whi, wlo) * np.ones((1, R), np.int64)
+    name = f"alternating overflow ({beats} beats)"
+    psum = model.expected(schedule(hp, [acc_layer(hp, x, w, np.zeros(C), name)],
+                                   trim=trim)).acc          # bias 0, one k-tile: acc = psum
+    bias = np.zeros(C, np.int64)
+    for c in range(C):
+        a, b = psum[0::2, c], psum[1::2, c]
+        hi, lo = (a, b) if a.min() > b.max() else (b, a)
+        if hi.min() <= lo.max():
+            raise AssertionError(f"lane {c}: the psums of x_max and x_min beats overlap "
+                                 f"({a.min()}..{a.max()} vs {b.min()}..{b.max()})")
+        bias[c] = ahi - hi.min() + 1 if hi.min() >= 1 else alo - lo.max() - 1
+    return acc_layer(hp, x, w, bias, name)
