@@ -16,6 +16,11 @@
   results in the back end, with ``o_data`` stalled and the engine backed up, or with an
   ``o_prog`` beat waiting: nothing of the interrupted stream comes out, the macro ports stay
   idle, then a fresh layer runs bit-exact.
+* ``overflow_under_stalls`` — beats whose ``ovf`` alternates in every lane under a directed
+  stall pattern that keeps the back end full (every stage next to the following beat in
+  each stall); ``o_ovf_sticky`` checked every cycle.
+* ``reset_restores_trims`` — a second reset after trims off 0, then a layer whose psums are 0
+  at trim 0: a trim the reset did not clear moves an output off 0 (visible on a lossy ADC).
 """
 
 from __future__ import annotations
@@ -208,47 +213,16 @@ async def reset_mid_flight(dut, point):
     env.finish()
 
 
-class FullStalls:
-    """A directed ``o_data`` stall pattern that keeps the back end full (``Monitor``'s
-    ``stall_pattern``): ``ready`` is high for one cycle only when no data beat has been
-    accepted for ``quiet`` cycles (more than a vector's conversion: the engine is backed up,
-    its ``o_psum`` register full) — so a release moves every stage by one, the beat behind
-    refills ``o_data``, ``o_psum`` refills the bank, and in each stall every stage holds a
-    beat next to the following one (the bank beat i, ``o_psum`` beat i+1). :meth:`watch`
-    samples the ports every cycle (``ReadOnly``) and records ``(o_data.valid, o_data.ready,
-    o_ovf_sticky)`` in :attr:`trace`."""
-
-    def __init__(self, dut, quiet: int):
-        self.dut, self.quiet = dut, quiet
-        self.idle = 0                          # cycles since a data beat or a release
-        self.trace: list[tuple[int, int, int]] = []
-
-    def __call__(self, cycle: int) -> bool:
-        if self.idle >= self.quiet:
-            self.idle = 0
-            return False
-        return True
-
-    async def watch(self) -> None:
-        from cocotb.triggers import ReadOnly, RisingEdge
-        d = self.dut
-        while True:
-            await RisingEdge(d.clk)
-            await ReadOnly()
-            accepted = int(d.i_data__valid.value) & int(d.i_data__ready.value)
-            self.idle = 0 if accepted else self.idle + 1
-            self.trace.append((int(d.o_data__valid.value), int(d.o_data__ready.value),
-                               int(d.o_ovf_sticky.value)))
-
-
 @cocotb.test()
 async def overflow_under_stalls(dut):
     """Crossbar counterpart of the accumulator's ``overflow_under_stalls``: one-k-tile beats
     whose ``ovf`` alternates in every lane (the accumulator limit between two beats' psums,
     :func:`tb.xbar_cases.alternating_overflow_layer`), under a directed ``o_data`` stall
-    pattern (:class:`FullStalls`: the back end kept full, one beat released at a time), so
-    the bank holds beat i while ``o_psum`` holds beat i+1 and every requantizer stage holds
-    a beat next to the following one. Each beat's ``ovf`` and ``y`` are checked, and
+    pattern (:class:`tb.streams.DirectedStalls` ``"full"``: ``ready`` for one cycle only
+    after ``cycles_per_vector + 8`` cycles without an accepted vector, i.e. the engine is
+    backed up and its ``o_psum`` register full), so once the back end has filled, the bank
+    holds beat i while ``o_psum`` holds beat i+1 and every requantizer stage holds a beat
+    next to the following one. Each beat's ``ovf`` and ``y`` are checked, and
     ``o_ovf_sticky`` every cycle against the OR of the beats shown so far."""
     from tb.xbar_cases import alternating_overflow_layer
     env = TbEnv(dut, "overflow_under_stalls")
@@ -258,8 +232,9 @@ async def overflow_under_stalls(dut):
     beats = 2 * (hp.latency - hp.cycles_per_vector()) + 8     # two passes of the back end
     prog = schedule(hp, [alternating_overflow_layer(hp, env.model, beats, trim=trim)],
                     trim=trim)
+    from tb.streams import DirectedStalls
     quiet = hp.cycles_per_vector(env.xbar.max_latency) + 8
-    stalls = FullStalls(dut, quiet)
+    stalls = DirectedStalls(dut, "full", quiet=quiet)
     watch = cocotb.start_soon(stalls.watch())
     await env.run(prog, path="cycle", backpressure=0.95, stall_pattern=stalls,
                   label=f"back end kept full (release after {quiet} quiet cycles)")

@@ -5,7 +5,9 @@
   and unchanged and ``i_data.ready`` is low;
 * loads between accumulations and in the middle of one (K > R·T reloads per batch row);
 * latency: with no stalls each output appears exactly ``LATENCY`` cycles after its ``last``
-  input beat was accepted; throughput: one data beat per cycle when nothing stalls.
+  input beat was accepted; throughput: one data beat per cycle when nothing stalls;
+* ``stall_after_every_accept``: k-tile beats with ``o_data`` stalled in the cycle after each
+  accepted beat (a directed pattern: the weight reads must hold during the stall).
 """
 
 from __future__ import annotations
@@ -245,4 +247,27 @@ async def reset_mid_flight(dut, stalled):
         await RisingEdge(dut.clk)
     await env.run(schedule(hp, [non_reset_layer(env, "after reset")]), path="fast",
                   label="after the reset")
+    env.finish()
+
+
+@cocotb.test()
+async def stall_after_every_accept(dut):
+    """k-tile beats (each reads another weight tile) with ``o_data.ready`` low exactly in
+    the cycle after each accepted data beat (:class:`tb.streams.DirectedStalls`,
+    ``after_accept``): whenever a result is on ``o_data`` then, the global stall holds the
+    beat just accepted between the weight memories' registered read and the products while
+    the next beat, from another tile, waits on ``i_data`` — a read register that does not
+    hold during the stall reads the waiting beat's tile."""
+    from tb.streams import DirectedStalls
+    env = TbEnv(dut, "stall_after_every_accept")
+    await env.start()
+    hp = env.hp
+    kt = min(hp.weight_tiles, 3)
+    L = random_layer(hp, env.rng, batch=2 * hp.latency, k=kt * hp.rows, c=hp.cols,
+                     per_channel=hp.per_channel, name="k-tiles, stall after each accept")
+    stalls = DirectedStalls(dut, "after_accept")
+    watch = cocotb.start_soon(stalls.watch())
+    await env.run(schedule(hp, [L.fold(hp)]), path="cycle", backpressure=0.5,
+                  stall_pattern=stalls, label="stall after each accept")
+    watch.cancel()
     env.finish()

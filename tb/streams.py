@@ -25,7 +25,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from .hwparams import HwParams
 from .schedule import CommandStream, KIND_DATA, KIND_END, KIND_GAP, KIND_LOAD
 
-__all__ = ["Driver", "Monitor", "sticky_bits"]
+__all__ = ["Driver", "Monitor", "DirectedStalls", "sticky_bits"]
 
 
 def _cycle(period_ns: int) -> int:
@@ -184,6 +184,46 @@ class Monitor:
                     pending_since = None
                     held = None
             await RisingEdge(clk)
+
+
+class DirectedStalls:
+    """A directed ``o_data`` stall pattern (a :class:`Monitor`'s ``stall_pattern``) that
+    follows what the ports did; :meth:`watch` (start it next to the run) samples them every
+    cycle (``ReadOnly``) and records ``(o_data.valid, o_data.ready, o_ovf_sticky)`` in
+    :attr:`trace`. Modes:
+
+    * ``"full"``: ``ready`` high for one cycle only when no data beat has been accepted for
+      ``quiet`` cycles (the input side is backed up), so a release moves a full pipeline by
+      one stage and every stall holds each stage next to the following beat;
+    * ``"after_accept"``: ``ready`` low exactly in the cycle after each accepted data beat,
+      high otherwise.
+    """
+
+    def __init__(self, dut, mode: str, *, quiet: int = 0):
+        if mode not in ("full", "after_accept"):
+            raise ValueError(f"mode={mode!r}; allowed: full, after_accept")
+        self.dut, self.mode, self.quiet = dut, mode, quiet
+        self.idle = 0                  # cycles since a data beat was accepted or a release
+        self.accepted = False          # a data beat was accepted in the last sampled cycle
+        self.trace: list[tuple[int, int, int]] = []
+
+    def __call__(self, cycle: int) -> bool:
+        if self.mode == "after_accept":
+            return self.accepted
+        if self.idle >= self.quiet:
+            self.idle = 0
+            return False
+        return True
+
+    async def watch(self) -> None:
+        d = self.dut
+        while True:
+            await RisingEdge(d.clk)
+            await ReadOnly()
+            self.accepted = bool(int(d.i_data__valid.value) & int(d.i_data__ready.value))
+            self.idle = 0 if self.accepted else self.idle + 1
+            self.trace.append((int(d.o_data__valid.value), int(d.o_data__ready.value),
+                               int(d.o_ovf_sticky.value)))
 
 
 def sticky_bits(dut, hp: HwParams) -> np.ndarray:
