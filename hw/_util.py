@@ -37,6 +37,7 @@ __all__ = [
     "check_int", "check_widths", "check_bool", "check_choice", "check_fault", "int_range",
     "signed_width_for",
     "wire", "as_signed", "extend", "add", "sub", "eq_const", "lt", "fits", "saturate", "clamp",
+    "clamp_parallel",
     "shift_right", "divmod_const", "ceil_log2",
 ]
 
@@ -311,6 +312,19 @@ def clamp(m, value, lo, hi, width, name="clamp"):
     hi = wire(m, as_signed(extend(wire(m, hi, name + "_hi0"), width)), name + "_hi")
     up = wire(m, Mux(lt(m, v, lo, name + "_below"), lo, v), name + "_up")
     return wire(m, Mux(lt(m, hi, up, name + "_above"), hi, up), name)
+
+
+def clamp_parallel(m, value, lo, hi, width, name="clamp"):
+    """:func:`clamp` with constant limits ``lo <= hi``: ``value`` is compared with both in
+    parallel (one comparison and a multiplexer deep, not two of each in series)."""
+    clo, chi = _const_value(Value.cast(lo)), _const_value(Value.cast(hi))
+    if clo is None or chi is None or clo > chi:
+        raise ValueError(f"clamp_parallel: limits {lo!r}, {hi!r} must be constants with "
+                         f"lo <= hi")
+    v = wire(m, as_signed(extend(wire(m, value, name + "_in"), width)), name + "_v")
+    lo, hi = Const(clo, signed(width)), Const(chi, signed(width))
+    below, above = lt(m, v, lo, name + "_below"), lt(m, hi, v, name + "_above")
+    return wire(m, Mux(below, lo, Mux(above, hi, v)), name)
 
 
 def shift_right(m, value, amount, max_amount, name="shr"):

@@ -48,7 +48,9 @@ class MacArray(wiring.Component):
         ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``): the weight write is
         registered (it takes effect one edge after ``w_en``), so stage 1 registers ``x`` and
         ``tile`` and the memory is read one edge later, in stage 2, beside a second register
-        of ``x``; stage 3 registers the products. Latency +1.
+        of ``x``; stage 3 registers the products; then one register stage per adder-tree
+        level (two levels per stage in ``"standard"``). Latency ``1 + ceil(log2 R) −
+        ceil(ceil(log2 R) / 2)`` more (+2 for R = 4).
     dsp : None or str
         ``"deep"`` only: ``"ecp5"`` builds each multiplier as a ``MULT18X18D`` whose input
         registers are stage 2 (the weight memory then has an asynchronous read port) and
@@ -68,9 +70,10 @@ class MacArray(wiring.Component):
         Width of ``w_col``, ``max(1, ceil(log2 C))``.
     LATENCY : int
         Instance attribute (depends on ``rows`` and ``pipeline``): ``2 + ceil(ceil(log2 R) /
-        2)`` (``"deep"``: one more). Stage 1 reads the weight memory and registers ``x``,
-        stage 2 registers the products, each further stage registers
-        ``ADD_LEVELS_PER_STAGE`` (= 2) levels of the adder tree.
+        2)``; ``"deep"``: ``3 + ceil(log2 R)``. Stage 1 reads the weight memory and
+        registers ``x``, stage 2 registers the products (``"deep"``: stages 1–3, see
+        ``pipeline``), each further stage registers ``ADD_LEVELS_PER_STAGE[pipeline]``
+        levels of the adder tree (``"standard"``: 2, ``"deep"``: 1).
 
     Members
     -------
@@ -102,7 +105,8 @@ class MacArray(wiring.Component):
     exhaustively for N ≤ 6 by ``tests/hw/test_mac_array.py``).
     """
 
-    ADD_LEVELS_PER_STAGE = 2
+    #: Adder-tree levels summed between two pipeline registers, per ``pipeline``.
+    ADD_LEVELS_PER_STAGE = {"standard": 2, "deep": 1}
 
     def __init__(self, *, bits=None, input_bits=None, weight_bits=None, input_signed,
                  weight_signed, rows, cols, weight_tiles=1, pipeline="standard", dsp=None):
@@ -154,7 +158,7 @@ class MacArray(wiring.Component):
     def latency_for(cls, *, rows, pipeline="standard"):
         """``LATENCY`` of a ``MacArray`` with ``rows`` rows (without building one)."""
         deep = 1 if pipeline == "deep" else 0
-        return 2 + deep + -(-ceil_log2(rows) // cls.ADD_LEVELS_PER_STAGE)
+        return 2 + deep + -(-ceil_log2(rows) // cls.ADD_LEVELS_PER_STAGE[pipeline])
 
     def _node_width(self, count):
         lo, hi = self.product_range
@@ -307,12 +311,14 @@ class MacArray(wiring.Component):
         return columns
 
     def _adder_tree(self, m, columns):
-        """Stages 3..LATENCY: per column a tree of exact-width adders, ``ADD_LEVELS_PER_STAGE``
-        levels per register stage; returns each column's single ``(root, R)``."""
+        """The stages after the products, up to LATENCY: per column a tree of exact-width
+        adders, ``ADD_LEVELS_PER_STAGE[pipeline]`` levels per register stage; returns each
+        column's single ``(root, R)``."""
+        per_stage = self.ADD_LEVELS_PER_STAGE[self.pipeline]
+        first = 4 if self.pipeline == "deep" else 3     # the stage after the products
         for level in range(self.tree_levels):
-            stage = 3 + level // self.ADD_LEVELS_PER_STAGE
-            register = (level % self.ADD_LEVELS_PER_STAGE == self.ADD_LEVELS_PER_STAGE - 1
-                        or level == self.tree_levels - 1)
+            stage = first + level // per_stage
+            register = (level % per_stage == per_stage - 1 or level == self.tree_levels - 1)
             for c in range(self.cols):
                 summed = self._add_level(m, c, columns[c])
                 if register:

@@ -7,8 +7,9 @@ from amaranth.lib.wiring import In, Out
 from constraints.vocab import PIPELINES
 
 from ._dsp import check_dsp, registered_product
-from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp, extend,
-                    int_range, lt, saturate, shift_right, silent_on_error, sub, wire)
+from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp,
+                    clamp_parallel, extend, int_range, lt, saturate, shift_right,
+                    silent_on_error, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
 
@@ -192,7 +193,8 @@ class Requantizer(wiring.Component):
         of the ``shift`` that was present when it entered stage 1. Registering them takes
         the decoding (a clamp and two subtractions) off every datapath stage."""
         sh = Signal(signed(SHIFT_BITS), name=f"shift_c{suffix}")
-        m.d.comb += sh.eq(clamp(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
+        limit = clamp_parallel if self.pipeline == "deep" else clamp
+        m.d.comb += sh.eq(limit(m, shift, Const(SHIFT_MIN, signed(SHIFT_BITS)),
                                 Const(SHIFT_MAX, signed(SHIFT_BITS)), SHIFT_BITS + 1,
                                 name=f"shift_clamp{suffix}"))
         if self.pipeline == "deep":          # first of two register levels
@@ -235,8 +237,9 @@ class Requantizer(wiring.Component):
         out_lo, out_hi = int_range(self.out_bits, self.out_signed)
         lim_bits = self.out_bits + 2
         c_lo, c_hi = Const(out_lo, signed(lim_bits)), Const(out_hi, signed(lim_bits))
-        act_lo = clamp(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
-        act_hi = clamp(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
+        limit = clamp_parallel if self.pipeline == "deep" else clamp
+        act_lo = limit(m, self.act_min, c_lo, c_hi, lim_bits, name="act_lo_c")
+        act_hi = limit(m, self.act_max, c_lo, c_hi, lim_bits, name="act_hi_c")
         if self.pipeline == "deep":          # first of two register levels
             act_lo, act_hi = self._register(m, act_lo, "act_lo_c_q"), \
                 self._register(m, act_hi, "act_hi_c_q")

@@ -241,10 +241,12 @@ def test_worked_examples(acc, m0, shift, zp, double, single, ruy):
         assert got.tolist() == [[want]], rounding
 
 
-def test_shift_outside_range_is_clamped():
-    """shift 31 acts as 30 and −32 as −31 (6-bit register, verified range [−31, 30])."""
+@pytest.mark.parametrize("pipeline", ["standard", "deep"])
+def test_shift_outside_range_is_clamped(pipeline):
+    """shift 31 acts as 30 and −32 as −31 (6-bit register, verified range [−31, 30];
+    ``"deep"`` clamps with both comparisons in parallel)."""
     dut = Requantizer(cols=2, acc_bits=32, out_bits=16, out_signed=True, rounding="double",
-                      per_channel=True)
+                      per_channel=True, pipeline=pipeline)
     accs = [[a, a] for a in (1, 3, -3, 2**20 + 1, -(2**31), 2**31 - 1, 12345)]
     batch = dict(m0=[2**30, (1 << 31) - 1], shift=[31, -32], y_zp=0, act_min=-(2**15),
                  act_max=2**15 - 1, acc=accs)
@@ -253,13 +255,15 @@ def test_shift_outside_range_is_clamped():
     assert np.array_equal(got, want)
 
 
+@pytest.mark.parametrize("pipeline", ["standard", "deep"])
 @pytest.mark.parametrize("out_signed, act_min, act_max, want", [
     (True, -16, 15, [-8, -8, -1, 0, 7, 7, 7]),
     (False, -16, 15, [0, 0, 0, 0, 7, 15, 15]),
 ])
-def test_act_limits_beyond_output_range_clamp_to_it(out_signed, act_min, act_max, want):
+def test_act_limits_beyond_output_range_clamp_to_it(out_signed, act_min, act_max, want,
+                                                     pipeline):
     dut = Requantizer(cols=1, acc_bits=16, out_bits=4, out_signed=out_signed,
-                      rounding="double", per_channel=False)
+                      rounding="double", per_channel=False, pipeline=pipeline)
     batch = dict(m0=2**30, shift=1, y_zp=0, act_min=act_min, act_max=act_max,
                  acc=[[a] for a in (-100, -9, -1, 0, 7, 15, 100)])
     (got,) = run_rq(dut, [batch])

@@ -3,11 +3,11 @@
 import itertools
 
 import pytest
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
-from hw._util import (add, ceil_log2, clamp, divmod_const, eq_const, fits, lt, saturate,
-                      shift_right, sub)
+from hw._util import (add, ceil_log2, clamp, clamp_parallel, divmod_const, eq_const, fits,
+                      lt, saturate, shift_right, sub)
 
 
 def evaluate(m, inputs, outputs, cases):
@@ -72,6 +72,26 @@ def test_clamp_and_eq_const():
     cases = list(itertools.product(values(signed(4)), values(signed(3)), values(unsigned(2))))
     got = evaluate(m, [v, lo, hi], [out, eq5], cases)
     assert got == [(min(max(x, a), b), int(x == 5)) for x, a, b in cases]
+
+
+@pytest.mark.parametrize("shape, lo, hi, width", [
+    (signed(6), -31, 30, 7), (signed(9), -128, 127, 10), (unsigned(4), 3, 12, 6),
+    (signed(4), -2, -2, 5), (signed(3), -7, 9, 6)])
+def test_clamp_parallel(shape, lo, hi, width):
+    """Constant limits (the deep requantizer's shift and activation limits): every value,
+    limits inside, at and beyond the value range."""
+    m = Module()
+    v = Signal(shape)
+    out = clamp_parallel(m, v, Const(lo, signed(width)), Const(hi, signed(width)), width)
+    cases = [(x,) for x in values(shape)]
+    assert evaluate(m, [v], [out], cases) == [(min(max(x, lo), hi),) for (x,) in cases]
+
+
+def test_clamp_parallel_refuses_variable_or_crossed_limits():
+    with pytest.raises(ValueError, match="must be constants with lo <= hi"):
+        clamp_parallel(None, Signal(signed(4)), Signal(signed(4)), Const(3, signed(4)), 5)
+    with pytest.raises(ValueError, match="must be constants with lo <= hi"):
+        clamp_parallel(None, Signal(signed(4)), Const(3, signed(4)), Const(2, signed(4)), 5)
 
 
 @pytest.mark.parametrize("shape, max_amount", [(signed(7), 6), (unsigned(5), 7),
