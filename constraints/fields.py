@@ -131,7 +131,9 @@ FIELDS = (
       "throughput figures in the manifest and the timing constraints file.",
       L.CLOCK_MHZ_MIN, L.CLOCK_MHZ_MAX),
     F("timing.pipeline", "choice", "standard", "Pipeline depth of the MAC-array top: `deep` "
-      "registers the weight write (MAC array latency +1, weights read one edge later), "
+      "registers the weight write (weights read one edge later), registers every adder-tree "
+      "level of the MAC array (`standard`: two levels per register; MAC array latency "
+      "`3 + ceil(log2 R)` instead of `2 + ceil(ceil(log2 R) / 2)`), "
       "decodes shift and clamp limits in two register levels and registers every multiplier's "
       "operands and product in the FPGA DSP (`qmac synth --target ecp5`: MULT18X18D input and "
       "output registers); `standard` generates the shipped Verilog.", choices=PIPELINES),
