@@ -4,6 +4,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from constraints.vocab import PIPELINES
+
 from ._util import add, ceil_log2, check_choice, check_int, eq_const, fits, saturate, wire
 
 __all__ = ["AccumulatorBank", "OVERFLOW_POLICIES"]
@@ -35,6 +37,11 @@ class AccumulatorBank(wiring.Component):
         Width of the signed accumulators and biases, in [2, 64].
     overflow : str
         ``"wrap"`` or ``"saturate"``.
+    pipeline : str
+        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``): the same cycle
+        behaviour, but each lane computes ``bias + psum`` and ``acc + psum`` side by side and
+        ``first`` selects between the two results (one more adder per lane), so ``first``
+        no longer drives every adder input (``"standard"``: ``first`` selects the addend).
 
     Attributes
     ----------
@@ -83,8 +90,9 @@ class AccumulatorBank(wiring.Component):
 
     LATENCY = 1
 
-    def __init__(self, *, cols, psum_bits, acc_bits, overflow):
+    def __init__(self, *, cols, psum_bits, acc_bits, overflow, pipeline="standard"):
         owner = type(self).__name__
+        self.pipeline = check_choice(owner, "pipeline", pipeline, PIPELINES)
         self.cols = check_int(owner, "cols", cols, 1, 256)
         self.psum_bits = check_int(owner, "psum_bits", psum_bits, 2, 64)
         self.acc_bits = check_int(owner, "acc_bits", acc_bits, 2, 64)
@@ -129,15 +137,16 @@ class AccumulatorBank(wiring.Component):
             acc_q = Signal(signed(acc_bits), name=f"acc_q_{c}")
             ovf_q = Signal(name=f"ovf_q_{c}")
             # stage 1: one exact addition, overflow check, wrap or saturate.
-            base = Mux(self.first, bias_q, acc_q)
-            base = wire(m, base, f"base_{c}")
-            total = add(m, base, self.psum[c], sum_bits, name=f"sum_{c}")
-            in_range = fits(m, total, acc_bits, name=f"fits_{c}")
-            if self.overflow == "wrap":
-                stored = total[:acc_bits].as_signed()
+            if self.pipeline == "deep":
+                fresh_ok, fresh = self._sum(m, bias_q, self.psum[c], sum_bits, c, "fresh_")
+                more_ok, more = self._sum(m, acc_q, self.psum[c], sum_bits, c)
+                stored = Mux(self.first, fresh, more)
+                m.d.comb += ovf_new[c].eq(Mux(self.first, ~fresh_ok, ovf_q | ~more_ok))
             else:
-                stored = saturate(m, total, acc_bits, name=f"sat_{c}")
-            m.d.comb += ovf_new[c].eq((ovf_q & ~self.first) | ~in_range)
+                base = Mux(self.first, bias_q, acc_q)
+                base = wire(m, base, f"base_{c}")
+                in_range, stored = self._sum(m, base, self.psum[c], sum_bits, c)
+                m.d.comb += ovf_new[c].eq((ovf_q & ~self.first) | ~in_range)
             with m.If(self.en & self.valid):
                 m.d.sync += [acc_q.eq(stored), ovf_q.eq(ovf_new[c])]
             m.d.comb += [self.acc[c].eq(acc_q), self.ovf[c].eq(ovf_q)]
@@ -146,3 +155,12 @@ class AccumulatorBank(wiring.Component):
         sticky = Mux(self.clear, Const(0, cols), ovf_sticky_q)
         m.d.sync += ovf_sticky_q.eq(sticky | Mux(completes, ovf_new, Const(0, cols)))
         return m
+
+    def _sum(self, m, base, psum, sum_bits, c, prefix=""):
+        """``(in_range, stored)`` of lane ``c``'s exact sum ``base + psum``: whether it fits
+        ``acc_bits``, and the value stored (wrapped or saturated)."""
+        total = add(m, base, psum, sum_bits, name=f"{prefix}sum_{c}")
+        in_range = fits(m, total, self.acc_bits, name=f"{prefix}fits_{c}")
+        if self.overflow == "wrap":
+            return in_range, total[:self.acc_bits].as_signed()
+        return in_range, saturate(m, total, self.acc_bits, name=f"{prefix}sat_{c}")

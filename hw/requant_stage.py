@@ -134,7 +134,7 @@ class RequantStage(wiring.Component):
 
         m.submodules.bank = bank = AccumulatorBank(
             cols=cols, psum_bits=self.psum_bits, acc_bits=self.acc_bits,
-            overflow=self.overflow)
+            overflow=self.overflow, pipeline=self.pipeline)
         m.submodules.rq = rq = Requantizer(
             cols=cols, acc_bits=self.acc_bits, out_bits=out_bits, out_signed=self.out_signed,
             rounding=self.rounding, per_channel=self.per_channel,

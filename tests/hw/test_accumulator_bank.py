@@ -120,11 +120,18 @@ def random_cycles(rng, dut, n_acc, *, stall=0.2, bubble=0.2, clear=0.05, psum_ra
     return cycles
 
 
-@pytest.mark.parametrize("overflow", ["wrap", "saturate"])
-@pytest.mark.parametrize("psum_bits, acc_bits", [(8, 6), (5, 9), (12, 12), (40, 33)])
-def test_random_against_golden(overflow, psum_bits, acc_bits):
+PIPELINES = ["standard", "deep"]
+
+
+@pytest.mark.parametrize("overflow, psum_bits, acc_bits, pipeline", [
+    *((o, p, a, "standard") for o in ("wrap", "saturate")
+      for p, a in ((8, 6), (5, 9), (12, 12), (40, 33))),
+    ("wrap", 8, 6, "deep"), ("saturate", 12, 12, "deep")])
+def test_random_against_golden(overflow, psum_bits, acc_bits, pipeline):
+    """``"deep"``: ``bias + psum`` and ``acc + psum`` side by side, ``first`` selects."""
     rng = make_rng(psum_bits * 64 + acc_bits)
-    dut = AccumulatorBank(cols=3, psum_bits=psum_bits, acc_bits=acc_bits, overflow=overflow)
+    dut = AccumulatorBank(cols=3, psum_bits=psum_bits, acc_bits=acc_bits, overflow=overflow,
+                          pipeline=pipeline)
     cycles = random_cycles(rng, dut, 120)
     check(dut, cycles)
     # the random mix produced overflows and clean accumulations alike
@@ -133,10 +140,12 @@ def test_random_against_golden(overflow, psum_bits, acc_bits):
     assert flags == {0, 1} or acc_bits > psum_bits + 3
 
 
+@pytest.mark.parametrize("pipeline", PIPELINES)
 @pytest.mark.parametrize("overflow", ["wrap", "saturate"])
-def test_edges(overflow):
+def test_edges(overflow, pipeline):
     """Limits of the accumulator range, first-beat overflow, return after overflow."""
-    dut = AccumulatorBank(cols=4, psum_bits=6, acc_bits=6, overflow=overflow)
+    dut = AccumulatorBank(cols=4, psum_bits=6, acc_bits=6, overflow=overflow,
+                          pipeline=pipeline)
     lo, hi = int_range(6, True)
 
     def one(bias, *psums):
@@ -158,8 +167,9 @@ def test_edges(overflow):
     check(dut, cycles)
 
 
-def test_stall_holds_output_and_first_after_reset():
-    dut = AccumulatorBank(cols=2, psum_bits=8, acc_bits=10, overflow="wrap")
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_stall_holds_output_and_first_after_reset(pipeline):
+    dut = AccumulatorBank(cols=2, psum_bits=8, acc_bits=10, overflow="wrap", pipeline=pipeline)
     cycles = [
         dict(valid=1, first=0, last=1, psum=[5, -7]),   # no first after reset: 0 + psum
         dict(en=0, valid=1, first=1, last=1, psum=[100, 100]),   # stalled: not taken
@@ -186,6 +196,8 @@ BASE = dict(cols=4, psum_bits=18, acc_bits=32, overflow="wrap")
      "AccumulatorBank: overflow='clip' is out of range; allowed: 'wrap', 'saturate'"),
     (dict(overflow=None),
      "AccumulatorBank: overflow=None is out of range; allowed: 'wrap', 'saturate'"),
+    (dict(pipeline="deeper"),
+     "AccumulatorBank: pipeline='deeper' is out of range; allowed: 'standard', 'deep'"),
 ])
 def test_constructor_errors(change, message):
     with pytest.raises(ValueError) as exc:
