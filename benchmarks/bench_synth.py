@@ -67,12 +67,16 @@ def _dsp_variant(config: str, outdir: Path) -> None:
               f"(timing.pipeline: deep; the ecp5 target synthesizes it)", flush=True)
 
 
-def _measure(outdir: Path, seeds: int, jobs: int) -> tuple[dict, float, float]:
-    """The current flow on a generated directory: (synth.json, wall s, tools' CPU s)."""
+def _measure(outdir: Path, seeds: int, jobs: int,
+             config_id: str | None = None) -> tuple[dict, float, float]:
+    """The current flow on a generated directory: (synth.json, wall s, tools' CPU s);
+    ``config_id`` goes into ``synth.json`` (the current design's, so that
+    ``synth_sweep.py record`` can store the run)."""
     from sim.synth import measure_generated
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    measure_generated(outdir, targets=["ecp5"], seeds=max(seeds, 1), pnr=seeds > 0, jobs=jobs)
+    measure_generated(outdir, targets=["ecp5"], seeds=max(seeds, 1), pnr=seeds > 0, jobs=jobs,
+                      config_id=config_id)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -106,7 +110,10 @@ def main() -> int:
     _generate(base_src, args.config, out / "baseline")
     _generate(ROOT, args.config, out / "current")
     _dsp_variant(args.config, out / "current")
-    measured = {d: _measure(out / d, args.seeds, args.jobs) for d in ("baseline", "current")}
+    from sim.config import load_config
+    ids = {"baseline": None, "current": load_config(ROOT / args.config).config_id}
+    measured = {d: _measure(out / d, args.seeds, args.jobs, ids[d])
+                for d in ("baseline", "current")}
     subprocess.run(["uptime"], check=False)
     head = ["design", "latency", "LUT4", "CCU2C", "FF", "MULT18X18D", "Fmax MHz median [min-max]",
             "MAC/s", "critical path (slowest seed)", "wall", "CPU (tools)"]
