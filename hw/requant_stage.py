@@ -42,7 +42,7 @@ class RequantStage(wiring.Component):
         T ≤ 4096 tiles and C ≤ 256 columns).
     pipeline, dsp
         Passed to the requantizer (:class:`hw.requantizer.Requantizer`; ``"deep"``: latency
-        +1).
+        +1); ``pipeline`` also to the accumulator bank (same latency).
     inject_fault : str or None
         Test only: a :data:`hw.requantizer.FAULTS` entry, passed to the requantizer.
 
