@@ -11,6 +11,8 @@ Sub-commands::
     qmac sweep    MODEL.npz [CONFIG] --data DATA.npz [--bits 2..8] [--adc-bits ...] ...
     qmac prove    [--widths A[,A]] [-j JOBS] [--only TEXT] [-o DIR]
     qmac equiv    [CONFIG] [--bits N] [-o DIR]
+    qmac equiv    [CONFIG] --mutant K [--seed S] [--diverged REG,..] [--invariant EXPR]... [--depth K]
+    qmac equiv    --survivors [--only TEXT] [--depth K] [--timeout S]
     qmac mutate   [CONFIG] [--count N] [--sim ...] [--seed S] [-o DIR]
     qmac synth    [CONFIG] [--bits N] [--target ecp5|ice40|xc7|generic[,...]|all] [--seeds K]
                   [--no-pnr] [-j JOBS] [-o DIR]

@@ -47,9 +47,29 @@ def add_parsers(sub, add_config_args, positive_int):
                         "partial sum; must FAIL)")
     p.add_argument("-o", "--out", default="out/prove", metavar="DIR", help="work directory")
 
-    e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist")
+    e = sub.add_parser("equiv", help="prove the shipped Verilog equal to Amaranth's netlist, "
+                                     "or a mutation survivor equal to the original")
     add_config_args(e)
     e.add_argument("-o", "--out", default="out/equiv", metavar="DIR", help="work directory")
+    e.add_argument("--mutant", type=positive_int("--mutant"), default=None, metavar="K",
+                   help="instead: prove mutant K of 'qmac mutate CONFIG --seed S' equivalent to "
+                        "the unmutated Verilog (product miter, k-induction)")
+    e.add_argument("--seed", type=positive_int("--seed", 0), default=1,
+                   help="with --mutant: the mutants' seed (default: 1)")
+    e.add_argument("--diverged", default=None, metavar="REG[,REG]",
+                   help="with --mutant: registers the mutant keeps as its own state "
+                        "(default: the survivor table's)")
+    e.add_argument("--invariant", action="append", default=None, metavar="EXPR",
+                   help="with --mutant: a Verilog expression over gold.NAME / gate.NAME, "
+                        "proved with the equivalence (repeatable; default: the table's)")
+    e.add_argument("--depth", type=positive_int("--depth"), default=2, metavar="K",
+                   help="with --mutant/--survivors: k of the k-induction (default: 2)")
+    e.add_argument("--timeout", type=positive_int("--timeout", 0), default=0, metavar="S",
+                   help="with --mutant/--survivors: seconds per tool call (default 0: none)")
+    e.add_argument("--survivors", action="store_true",
+                   help="prove every survivor listed in sim/formal/survivors.py")
+    e.add_argument("--only", default=None, metavar="TEXT",
+                   help="with --survivors: only those whose name contains TEXT")
 
     u = sub.add_parser("mutate", help="mutation score of the regression on the generated Verilog")
     add_config_args(u)
@@ -112,9 +132,46 @@ def _cmd_prove(args):
     return 1 if failed else 0
 
 
+def _cmd_survivor(args):
+    """``qmac equiv --mutant K`` / ``--survivors``: mutation survivors proved equivalent."""
+    from sim.config import load_config
+    from . import survivors
+    timeout = args.timeout or None
+    if args.survivors:
+        if args.mutant or args.config or args.diverged or args.invariant:
+            raise UserError("--survivors is not allowed with CONFIG, --mutant, --diverged or "
+                            "--invariant; allowed: --survivors [--only TEXT] [--depth K]")
+        return 1 if survivors.prove_all(Path(args.out), only=args.only, depth=args.depth,
+                                        timeout=timeout) else 0
+    cfg = load_config(args.config, bits=args.bits)
+    entry = survivors.lookup(args.config, args.seed, args.mutant)
+    diverged = ([r.strip() for r in args.diverged.split(",") if r.strip()]
+                if args.diverged is not None else entry.diverged if entry else ())
+    invariants = (args.invariant if args.invariant is not None
+                  else entry.invariants if entry else ())
+    t0 = time.monotonic()
+    mu, res, load = survivors.prove_mutant(cfg, args.seed, args.mutant, Path(args.out),
+                                           diverged=diverged, invariants=invariants,
+                                           depth=args.depth, timeout=timeout)
+    print(f"mutant {mu.index} ({mu.block}, {mu.operator}, line {mu.line}): "
+          f"{mu.before.strip()[:100]} -> {mu.after.strip()[:100]}")
+    print(f"  diverged: {', '.join(diverged) or 'none'}; invariants: {len(invariants)}"
+          + (" (from sim/formal/survivors.py)" if entry and args.invariant is None else ""))
+    print(f"qmac equiv: {cfg.toplevel} mutant {mu.index}: {res.verdict} — {res.tied} registers "
+          f"tied, {res.own} own, {res.cells} cells left, k-induction depth {res.depth}, "
+          f"{res.cpu:.1f} s CPU (Yosys + solver), {time.monotonic() - t0:.1f} s wall, "
+          f"load {load:.1f}")
+    return 0 if res.proved else 1
+
+
 def _cmd_equiv(args):
     from sim.config import load_config
     from .equiv import equiv
+    if args.mutant is not None or args.survivors:
+        return _cmd_survivor(args)
+    if args.diverged is not None or args.invariant is not None or args.only is not None:
+        raise UserError("--diverged, --invariant and --only are not allowed without --mutant "
+                        "or --survivors; allowed: qmac equiv CONFIG --mutant K [...]")
     cfg = load_config(args.config, bits=args.bits)
     res = equiv(cfg, Path(args.out))
     verdict = "PROVED" if res.proved else "NOT PROVED"
