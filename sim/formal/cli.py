@@ -82,8 +82,9 @@ def add_parsers(sub, add_config_args, positive_int):
     u.add_argument("--vectors", type=positive_int("--vectors"), default=None, metavar="COUNT",
                    help="random vectors per testbench (default: the regression's)")
     u.add_argument("--equiv-timeout", type=positive_int("--equiv-timeout", 0), default=600,
-                   metavar="S", help="seconds per survivor's equivalence proof (default: 600; "
-                                     "0: not tried, survivors are listed as escaped?)")
+                   metavar="S", help="seconds per tool call of a survivor's equivalence proof "
+                                     "(qmac equiv --mutant; default: 600; 0: not tried, "
+                                     "survivors are listed as escaped?)")
     u.add_argument("--single", action="store_true",
                    help="one Verilog and one build per mutant instead of the schemata "
                         "(all mutants in one build, selected by +qmac_mutant=K)")

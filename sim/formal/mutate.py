@@ -14,7 +14,7 @@ two components of the hierarchical name a line assigns: ``mac``, ``stage.bank``,
 ...), so every block gets mutants. Each mutant is built and run with the regression's own
 entry points (:func:`sim.regress.prepare`, :func:`sim.runner.build`,
 :func:`sim.runner.run_test`); a mutant any testbench fails is *killed*. A survivor is
-checked with :func:`sim.formal.equiv.equiv_texts` against the unmutated Verilog:
+checked with :func:`sim.formal.survivor.product_proof` against the unmutated Verilog:
 *equivalent* (proved: no testbench could kill it; or, at once, a dead assignment: the
 mutated wire is read nowhere) or *escaped* (a testbench gap; ``escaped?`` when the
 equivalence proof timed out or was not tried). A mutant killed on one simulator only is
@@ -336,8 +336,11 @@ def _classify(mu, killed, text, prep, ctx):
     """Verdict of a mutant from its kills. A mutant any simulator killed is not
     equivalent (the regression is deterministic for its seed), so ``equiv`` is tried only
     on a mutant no simulator killed: a dead assignment is equivalent at once; otherwise
-    ``equiv_texts`` against the unmutated Verilog within ``equiv_timeout`` seconds (0: not
-    tried, ``escaped?``)."""
+    the product miter against the unmutated Verilog (:func:`survivor.product_proof`, with
+    the diverged registers and invariants of its ``survivors`` entry if it has one),
+    ``equiv_timeout`` seconds per tool call (0: not tried, ``escaped?``): PROVED is
+    equivalent, a counterexample from the initial state ``escaped``, an induction that
+    fails or a timeout ``escaped?``."""
     if len(killed) == len(ctx["sims"]):
         return "killed"
     if killed:
@@ -346,11 +349,16 @@ def _classify(mu, killed, text, prep, ctx):
         return "equivalent"
     if not ctx["equiv_timeout"]:
         return "escaped?"
-    from .equiv import equiv_texts
-    eq = equiv_texts(text, mu.apply(text), prep.toplevel,
-                     ctx["outdir"] / f"m{mu.index:03d}" / "equiv", gold_is_verilog=True,
-                     timeout=ctx["equiv_timeout"])
-    return "equivalent" if eq.proved else "escaped?" if eq.unproven < 0 else "escaped"
+    from . import survivor
+    from .survivors import lookup_top
+    entry = lookup_top(prep.toplevel, ctx.get("seed"), mu.index)
+    eq = survivor.product_proof(text, mu.apply(text), prep.toplevel,
+                                ctx["outdir"] / f"m{mu.index:03d}" / "equiv",
+                                diverged=entry.diverged if entry else (),
+                                invariants=entry.invariants if entry else (),
+                                timeout=ctx["equiv_timeout"])
+    return ("equivalent" if eq.proved else "escaped" if eq.verdict.startswith("FAILED")
+            else "escaped?")
 
 
 def _choose(text, count, seed, select):

@@ -4,8 +4,10 @@
 matched name), which needs minutes of Yosys on a whole 16x16 design and cannot see an
 invariant of the reachable states. Here the mutant (*gate*) and the original (*gold*) are
 put in one miter (``miter -equiv``: same inputs, every output compared every cycle), and
-the state they share is *tied*: every register of the gate whose name, width and initial
-value match a gold register is removed and reads the gold register instead, and the
+the state they share is *tied*: every register of the gate whose name, width, clock and
+initial value match a gold register is removed and reads the gold register instead (a
+register without an initial value on both sides is taken to start equal, as ``equiv_*``
+does; the shipped Verilog initialises every register), and the
 property gains "the two next-state values are equal". Registers named in ``diverged``
 (those the mutation may really change, e.g. the register whose enable was removed) keep
 their own gate copy. After ``opt`` merges the now identical logic, only the cone the
@@ -99,12 +101,13 @@ def tie_registers(il, diverged=()):
     matches (``trigger`` low) and every tied pair's next-state inputs are equal.
     """
     inits = _inits(il)
-    ffs = [(m.group(0), _port(m.group(3), "D"), _port(m.group(3), "Q"),
-            int(re.search(r"parameter \\WIDTH (\d+)", m.group(3)).group(1)))
+    ffs = [(m.span(), _port(m.group(3), "D"), _port(m.group(3), "Q"),
+            (_port(m.group(3), "CLK"), m.group(3).count("parameter \\CLK_POLARITY 1"),
+             int(re.search(r"parameter \\WIDTH (\d+)", m.group(3)).group(1))))
            for m in _CELL.finditer(il) if m.group(1) == "$dff"]
     gold = {q: (d, w) for _, d, q, w in ffs if q.startswith("\\gold.")}
-    out, extra, flags, own = il, [], ["\\trigger"], 0
-    for text, d, q, w in ffs:
+    removed, extra, flags, own = [], [], ["\\trigger"], 0
+    for span, d, q, w in ffs:
         if not q.startswith("\\gate."):
             continue
         name = q[len("\\gate."):]
@@ -114,10 +117,15 @@ def tie_registers(il, diverged=()):
                 or inits.get("\\gate." + wire) != inits.get("\\gold." + wire)):
             own += 1
             continue
-        out = out.replace(text, "", 1)
-        y, cell = _ne_cell(len(flags), gold[gq][0], d, w)
+        removed.append(span)
+        y, cell = _ne_cell(len(flags), gold[gq][0], d, w[2])
         extra += [f"  connect {q} {gq}\n", cell]
         flags.append(y)
+    pieces, at = [], 0
+    for start, stop in removed:            # the module text without the tied gate cells
+        pieces.append(il[at:start])
+        at = stop
+    out = "".join(pieces) + il[at:]
     extra.append(
         f"  wire $tie_any\n  cell $reduce_or $tie_or\n    parameter \\A_SIGNED 0\n"
         f"    parameter \\A_WIDTH {len(flags)}\n    parameter \\Y_WIDTH 1\n"

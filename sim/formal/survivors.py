@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sim.errors import UserError
 
-__all__ = ["Survivor", "SURVIVORS", "lookup", "prove_mutant"]
+__all__ = ["Survivor", "SURVIVORS", "lookup", "lookup_top", "prove_mutant", "prove_all"]
 
 _ADC = "gold.engine.adc"
 
@@ -64,6 +64,11 @@ def lookup(config, seed, index):
         if Path(s.config).stem == stem and s.seed == seed and s.index == index:
             return s
     return None
+
+
+def lookup_top(toplevel, seed, index):
+    """The entry for mutant ``index`` of the design ``toplevel`` (``qmac_<config stem>``)."""
+    return lookup(f"{toplevel.removeprefix('qmac_')}.yaml", seed, index)
 
 
 def prove_mutant(cfg, seed, index, outdir, *, diverged=(), invariants=(), depth=2,

@@ -114,11 +114,11 @@ def test_dead_assignment(line, dead):
 def test_equiv_is_tried_only_when_no_simulator_kills(monkeypatch, tmp_path):
     """A kill on any simulator proves the mutant is not equivalent: no equiv attempt (it
     costs up to --equiv-timeout of Yosys); --equiv-timeout 0 skips it for survivors too."""
-    import sim.formal.equiv as equiv
+    import sim.formal.survivor as survivor
     from sim.formal.mutate import Mutant, _classify
     calls = []
-    monkeypatch.setattr(equiv, "equiv_texts", lambda *a, **k: calls.append(1) or
-                        equiv.EquivResult(False, 0.0, 1, 1, "", 0.0))
+    monkeypatch.setattr(survivor, "product_proof", lambda *a, **k: calls.append(1) or
+                        survivor.ProductResult(False, "FAILED (counterexample)", 2))
     mu = Mutant(1, "op", "u", 8, _DEAD.split("\n")[7], r"  assign \u.e  = a & a;")
     ctx = dict(sims=["icarus", "verilator"], equiv_timeout=5, outdir=tmp_path)
     prep = type("P", (), {"toplevel": "t"})
