@@ -44,7 +44,8 @@ from .equiv import _child_cpu
 
 __all__ = ["ProductResult", "product_proof", "tie_registers", "invariant_module"]
 
-_CELL = re.compile(r"^  cell (\S+) (\S+)\n(.*?)^  end\n", re.S | re.M)
+#: a cell with the attribute lines before it (removed together)
+_CELL = re.compile(r"^(?:  attribute [^\n]*\n)*  cell (\S+) (\S+)\n(.*?)^  end\n", re.S | re.M)
 _REF = re.compile(r"\b(gold|gate)\.([A-Za-z_$][\w.$]*)")
 
 #: Both designs read, flattened into one miter; memories become registers, enables and
@@ -85,8 +86,12 @@ def _inits(il):
     return out
 
 
-def _ne_cell(n, a, b, width):
-    y = f"$tie_ne${n}"
+#: prefix of the public wire that is high when a tied pair's next states differ
+DIFFERS = "qmac_tie_differs."
+
+
+def _ne_cell(n, a, b, width, name):
+    y = f"\\{DIFFERS}{name}"
     return y, (f"  wire {y}\n  cell $ne $tie_cmp${n}\n    parameter \\A_SIGNED 0\n"
                f"    parameter \\B_SIGNED 0\n    parameter \\A_WIDTH {width}\n"
                f"    parameter \\B_WIDTH {width}\n    parameter \\Y_WIDTH 1\n"
@@ -118,7 +123,7 @@ def tie_registers(il, diverged=()):
             own += 1
             continue
         removed.append(span)
-        y, cell = _ne_cell(len(flags), gold[gq][0], d, w[2])
+        y, cell = _ne_cell(len(flags), gold[gq][0], d, w[2], name.replace(' ', ''))
         extra += [f"  connect {q} {gq}\n", cell]
         flags.append(y)
     pieces, at = [], 0
@@ -236,10 +241,48 @@ def product_proof(gold_verilog, gate_verilog, top, workdir, *, diverged=(), inva
         res.seconds, res.cpu = time.monotonic() - t0, _child_cpu() - cpu0
         return res
     res.proved = base and ind
-    res.verdict = ("PROVED" if res.proved else
-                   f"FAILED (counterexample from the initial state within {depth} cycles: "
-                   f"{workdir / 'base.vcd'})" if not base else
-                   f"NOT PROVED (bounded: equal for {depth} cycles from the initial state; "
-                   f"the induction step fails: an invariant is missing)")
+    res.verdict = ("PROVED" if res.proved else _base_failure(workdir, invariants) if not base
+                   else f"NOT PROVED (bounded: equal for {depth} cycles from the initial "
+                        f"state; the induction step fails: an invariant is missing)")
     res.seconds, res.cpu = time.monotonic() - t0, _child_cpu() - cpu0
     return res
+
+
+def _high_in_trace(vcd_text, prefix):
+    """Names (``prefix`` removed) of the 1-bit signals of the smtbmc VCD whose full name
+    (scopes below the top joined with dots) starts with ``prefix`` and that are 1 at some
+    time of the trace."""
+    ids, scopes = {}, []
+    for line in vcd_text.splitlines():
+        words = line.split()
+        if words[:1] == ["$scope"]:
+            scopes.append(words[2])
+        elif words[:1] == ["$upscope"]:
+            scopes.pop()
+        elif words[:1] == ["$var"] and words[2] == "1":
+            name = ".".join(scopes[1:] + [words[4]])
+            if name.startswith(prefix):
+                ids[words[3]] = name[len(prefix):]
+    high = set()
+    for line in vcd_text.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0] == "b1" and words[1] in ids:
+            high.add(ids[words[1]])
+        elif line[:1] == "1" and line[1:] in ids:
+            high.add(ids[line[1:]])
+    return sorted(high)
+
+
+def _base_failure(workdir, invariants):
+    """The verdict of a base case that failed: outputs differ (the mutant is not
+    equivalent), or only a tied register's next state (or an invariant) is wrong."""
+    vcd = Path(workdir, "base.vcd")
+    text = vcd.read_text() if vcd.exists() else ""
+    if _high_in_trace(text, "trigger"):
+        return f"FAILED (the outputs differ within the first cycles from the initial state: {vcd})"
+    tied = _high_in_trace(text, DIFFERS)
+    if tied:
+        return ("NOT PROVED (a tied register differs from the initial state, the outputs "
+                f"not yet: {', '.join(tied[:4])}; list it as diverged; trace {vcd})")
+    return (f"NOT PROVED (an invariant fails from the initial state: {vcd})" if invariants
+            else f"FAILED (trace {vcd})")

@@ -59,14 +59,23 @@ def test_without_the_invariants_only_bounded(formal_tools, tmp_path):
 def test_real_bug_fails_from_reset(formal_tools, tmp_path):
     bug = _SCAN.replace("assign out = valid ? raw : 4'h0;", "assign out = busy ? raw : 4'h0;")
     res = product_proof(_SCAN, bug, "scan", tmp_path, depth=4)
-    assert not res.proved and res.verdict.startswith("FAILED"), res.verdict
+    assert not res.proved and res.verdict.startswith("FAILED (the outputs differ"), res.verdict
 
 
 def test_wrong_invariant_is_not_trusted(formal_tools, tmp_path):
     # "busy never rises" is false from the initial state: the proof must fail, not assume it
     res = product_proof(_SCAN, _MUTANT, "scan", tmp_path, diverged=("raw",),
                         invariants=(*_INVARIANTS, "!gold.busy"), depth=3)
-    assert not res.proved and res.verdict.startswith("FAILED"), res.verdict
+    assert not res.proved and res.verdict.startswith("NOT PROVED (an invariant fails"), \
+        res.verdict
+
+
+def test_a_tied_register_that_differs_is_named(formal_tools, tmp_path):
+    # without diverged=("raw",) the mutant's raw is tied to the original's, whose next
+    # state differs while the scan waits: not a counterexample, a register to keep apart
+    res = product_proof(_SCAN, _MUTANT, "scan", tmp_path, invariants=_INVARIANTS, depth=3)
+    assert not res.proved and "a tied register differs" in res.verdict, res.verdict
+    assert ": raw;" in res.verdict
 
 
 def test_masked_change_proved_without_invariants(formal_tools, tmp_path):
