@@ -62,8 +62,9 @@ def add_parsers(sub, add_config_args, positive_int):
     e.add_argument("--invariant", action="append", default=None, metavar="EXPR",
                    help="with --mutant: a Verilog expression over gold.NAME / gate.NAME, "
                         "proved with the equivalence (repeatable; default: the table's)")
-    e.add_argument("--depth", type=positive_int("--depth"), default=2, metavar="K",
-                   help="with --mutant/--survivors: k of the k-induction (default: 2)")
+    e.add_argument("--depth", type=positive_int("--depth"), default=None, metavar="K",
+                   help="with --mutant/--survivors: k of the k-induction (default: the "
+                        "survivor table's, else 2)")
     e.add_argument("--timeout", type=positive_int("--timeout", 0), default=0, metavar="S",
                    help="with --mutant/--survivors: seconds per tool call (default 0: none)")
     e.add_argument("--survivors", action="store_true",
@@ -151,9 +152,10 @@ def _cmd_survivor(args):
     invariants = (args.invariant if args.invariant is not None
                   else entry.invariants if entry else ())
     t0 = time.monotonic()
+    depth = args.depth or (entry.depth if entry else 2)
     mu, res, load = survivors.prove_mutant(cfg, args.seed, args.mutant, Path(args.out),
                                            diverged=diverged, invariants=invariants,
-                                           depth=args.depth, timeout=timeout)
+                                           depth=depth, timeout=timeout)
     print(f"mutant {mu.index} ({mu.block}, {mu.operator}, line {mu.line}): "
           f"{mu.before.strip()[:100]} -> {mu.after.strip()[:100]}")
     print(f"  diverged: {', '.join(diverged) or 'none'}; invariants: {len(invariants)}"

@@ -356,6 +356,7 @@ def _classify(mu, killed, text, prep, ctx):
                                 ctx["outdir"] / f"m{mu.index:03d}" / "equiv",
                                 diverged=entry.diverged if entry else (),
                                 invariants=entry.invariants if entry else (),
+                                depth=entry.depth if entry else 2,
                                 timeout=ctx["equiv_timeout"])
     return ("equivalent" if eq.proved else "escaped" if eq.verdict.startswith("FAILED")
             else "escaped?")
