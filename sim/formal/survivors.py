@@ -49,10 +49,23 @@ _STAGE_BUSY = ("!(gold.stage.bank.acc_valid | "
                + " | ".join(f"gold.stage.rq.valid_q_{k}" for k in range(1, 12))
                + ") || gold.stage.busy")
 
+_RQ, _RQ_GATE = "gold.stage.rq", "gate.stage.rq"
+#: lane 12's second shift with the mutated appended bit: ``c2_q``/``t_q`` differ only in
+#: bit 0, ``c2_q`` only when the shift's upper part is 0 and ``t_q`` only when the whole
+#: right shift is 0 (``s2_any_q`` low), while their beat is valid
+_SECOND_SHIFT = (f"{_RQ_GATE}.c2_q_12[33:1] == {_RQ}.c2_q_12[33:1]",
+                 f"{_RQ_GATE}.t_q_12[33:1] == {_RQ}.t_q_12[33:1]",
+                 f"{_RQ_GATE}.c2_q_12 == {_RQ}.c2_q_12 || !{_RQ}.valid_q_9 || "
+                 f"{_RQ}.s2_q_12[4:2] == 3'd0",
+                 f"{_RQ_GATE}.t_q_12 == {_RQ}.t_q_12 || !{_RQ}.valid_q_10 || "
+                 f"!{_RQ}.s2_any_q_12")
+
 SURVIVORS = (
     Survivor("constraints/int8.yaml", 1, 4, invariants=(_STAGE_BUSY,), depth=4),
     Survivor("constraints/int8.yaml", 1, 10),
-    Survivor("constraints/int8.yaml", 1, 39),
+    Survivor("constraints/int8.yaml", 1, 39,
+             diverged=("stage.rq.c2_q_12", "stage.rq.t_q_12"),
+             invariants=(_STAGE_BUSY, *_SECOND_SHIFT), depth=4),
     Survivor("constraints/sidra_y1.yaml", 1, 2,
              diverged=tuple(f"engine.adc.raw_q_2{k}" for k in range(4)),
              invariants=(f"!(|{_ADC}.pending_q) || {_ADC}.busy",
