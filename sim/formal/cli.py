@@ -146,7 +146,7 @@ def _cmd_survivor(args):
         return 1 if survivors.prove_all(Path(args.out), only=args.only, depth=args.depth,
                                         timeout=timeout) else 0
     cfg = load_config(args.config, bits=args.bits)
-    entry = survivors.lookup(args.config, args.seed, args.mutant)
+    entry = None if args.bits else survivors.lookup(args.config, args.seed, args.mutant)
     diverged = ([r.strip() for r in args.diverged.split(",") if r.strip()]
                 if args.diverged is not None else entry.diverged if entry else ())
     invariants = (args.invariant if args.invariant is not None
