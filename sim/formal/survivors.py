@@ -119,6 +119,7 @@ def prove_mutant(cfg, seed, index, outdir, *, diverged=(), invariants=(), depth=
 
 
 def format_row(name, mu, res, load, wall):
+    """One line of the ``--survivors`` table (columns of :data:`HEADER`)."""
     return (f"{name:14s} {mu.block:11s} {mu.operator:6s} {res.verdict.split(' (')[0]:10s} "
             f"{res.tied:5d} {res.own:3d} {res.cells:6d} {res.cpu:7.1f} {wall:7.1f} {load:5.1f}")
 
