@@ -30,3 +30,24 @@ def test_every_listed_survivor_proved(formal_tools, tmp_path):
     assert survivors.prove_all(tmp_path, log=rows.append) == 0, "\n".join(rows)
     assert len(rows) == 1 + len(survivors.SURVIVORS)      # the header, one row each
     assert all(" PROVED " in r and "NOT PROVED" not in r for r in rows[1:]), "\n".join(rows)
+
+
+def test_prove_all_table_and_count(monkeypatch, tmp_path):
+    """``--survivors``: one row per entry with its verdict; the return value counts the
+    entries not proved (here the stubbed ``sidra_y1 31``)."""
+    from sim.formal.mutate import Mutant
+    from sim.formal.survivor import ProductResult
+    seen = []
+
+    def fake(cfg, seed, index, outdir, **kw):
+        seen.append((cfg.toplevel, index, kw["depth"], len(kw["invariants"])))
+        ok = not (cfg.toplevel == "qmac_sidra_y1" and index == 31)
+        res = ProductResult(ok, "PROVED" if ok else "NOT PROVED (bounded: x)", kw["depth"])
+        return Mutant(index, "blk", "op", 1, "a", "b"), res, 1.0
+    monkeypatch.setattr(survivors, "prove_mutant", fake)
+    rows = []
+    assert survivors.prove_all(tmp_path, log=rows.append) == 1
+    assert len(rows) == 1 + len(survivors.SURVIVORS)
+    assert ("qmac_int8", 4, 4, 1) in seen and ("qmac_sidra_y1", 2, 2, 6) in seen
+    assert "NOT PROVED" in rows[-1] and all("NOT" not in r for r in rows[1:-1])
+    assert survivors.prove_all(tmp_path, only="int8 39", log=rows.append) == 0
