@@ -232,12 +232,27 @@ def product_extremes(hp) -> list[tuple[int, int, int]]:
     return cases
 
 
+def first_step_saturation(hp) -> list[tuple[int, int, int]]:
+    """The first rounding step saturating at both ends with the product ``P = acc·m0`` at
+    the top of its range: ``shift = 30`` (no right shift before the saturation) and ``P``
+    one below, at and one above ``±2^61`` where the product's sign bit and the bit below
+    it start to differ at acc32 (``alo·2^30 = -2^61``; ``ahi·2^30`` and ``ahi·(2^30 + 1)`` bracket
+    ``2^61``), and ``m0 = 2^31 - 1`` at both ends — a saturation that took its direction
+    from the wrong bit saturates to the wrong end."""
+    alo, ahi = hp.acc_range
+    top, one = (1 << 31) - 1, 1 << 30
+    cases = [(alo, top), (ahi, top), (alo, one), (alo, one + 1), (alo + 1, one),
+             (ahi, one), (ahi, one + 1)]
+    return [(a, m0, 30) for a, m0 in cases]
+
+
 @cocotb.test()
 async def requant_corners_every_lane(dut):
     """Every corner in every lane: each case of :func:`corner_cases` is repeated C times
     (:func:`corner_repeats`) so lane ``c`` of some beat carries it — for zero points at both limits, the plain output
     range (saturation decides) and a window strictly inside it (the clamp decides); and, on
-    every simulator, :func:`product_extremes` in every lane."""
+    every simulator, :func:`product_extremes` and :func:`first_step_saturation` in every
+    lane."""
     env = TbEnv(dut, "requant_corners_every_lane")
     await env.start()
     hp = env.hp
@@ -246,5 +261,7 @@ async def requant_corners_every_lane(dut):
     layers = corner_layers(env, groups) + shift_alias_layers(env, groups[0], reps)
     layers += case_layers(hp, [c for c in product_extremes(hp) for _ in range(hp.cols)],
                           groups[:1], env.rng, "partial products at their extremes")
+    layers += case_layers(hp, [c for c in first_step_saturation(hp) for _ in range(hp.cols)],
+                          groups[:1], env.rng, "first step saturated at both ends")
     await env.run(schedule(hp, layers), path="fast")
     env.finish()
