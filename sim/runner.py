@@ -23,6 +23,7 @@ import fcntl
 import re
 import hashlib
 import json
+import zlib
 import os
 import signal
 import subprocess
@@ -297,11 +298,21 @@ def _verilator_args(waves: bool, build_dir: Path, verilog: Path) -> list[str]:
                    f"lint_off -file \"*/{verilog.name}\"\n"
                    # cocotb reaches only the harness's own signals: keep the DUT optimisable
                    f"public_flat_rw -module \"{HARNESS_TOP}\" -var \"*\"\n")
-    args = ["--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal", str(vlt)]
+    # an explicit X (a don't-care Yosys left) becomes a random constant drawn at start-up from
+    # the test's seed (VERILATOR_X_PLUSARGS), as Icarus shows it as x; initial values stay as written
+    args = ["--timing", "-CFLAGS", "-std=c++20", "-Wno-fatal", "--x-assign", "unique",
+            "--x-initial", "fast", str(vlt)]
     if waves:
         # FST needs lz4.h (liblz4-dev); otherwise cocotb's runner's --trace gives VCD
         args += (["--trace-fst"] if verilator_fst_supported() else []) + ["--trace-structs"]
     return args
+
+
+def verilator_x_plusargs(seed: int, module: str) -> list[str]:
+    """Run-time arguments that give each explicit X a random value drawn from ``seed`` and the
+    test module's name (replayable; each testbench draws its own values)."""
+    n = (int(seed) + zlib.crc32(module.encode())) % 2147483646 + 1
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{n}"]
 
 
 def waves_suffix(sim: str) -> str:
@@ -666,6 +677,8 @@ def _child(spec_path: str) -> int:
     plusargs = [f"+qmac_cmd={spec['env']['QMAC_CMD_FILE']}",
                 f"+qmac_out={spec['env']['QMAC_OUT_FILE']}"]
     plusargs += os.environ.get("QMAC_PLUSARGS", "").split()  # e.g. "-vcd" for Icarus
+    if spec["sim"] == "verilator":
+        plusargs += verilator_x_plusargs(spec["seed"], spec["module"])
     test_args = []
     if spec["waves"] and spec.get("waves_path"):
         if spec["sim"] == "icarus":
