@@ -180,3 +180,14 @@ def test_kill_descendants_reaches_grandchildren(tmp_path):
     kill_descendants()
     proc.wait(timeout=10)
     assert not live_processes(marker)
+
+
+def test_verilator_x_values_follow_the_seed_and_the_testbench():
+    from sim.runner import verilator_x_plusargs
+    a = verilator_x_plusargs(5, "cocotb_crossbar_layers")
+    assert a == verilator_x_plusargs(5, "cocotb_crossbar_layers")     # replayable
+    assert a[0] == "+verilator+rand+reset+2" and a[1].startswith("+verilator+seed+")
+    assert a != verilator_x_plusargs(6, "cocotb_crossbar_layers")
+    assert a != verilator_x_plusargs(5, "cocotb_crossbar_adc")
+    assert all(int(verilator_x_plusargs(s, "m")[1].rsplit("+", 1)[1]) > 0   # 0 = a random seed
+               for s in (0, 2**31 - 2, 2**40))
