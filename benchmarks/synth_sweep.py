@@ -418,26 +418,28 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
 
 
 def _plot_fmax(c, points: list[dict], key: str, label: str, xs: list[int]) -> None:
-    """Fmax (left axis) and MAC/s at Fmax (right axis) of the placed points."""
+    """Fmax (left axis) and MAC/s at Fmax (right axis, scaled apart from the Fmax line: with
+    a constant MAC count per cycle the two are proportional) of the placed points."""
     placed = [p for p in points if p["fmax_mhz"]]
-    c.plot([p[key] for p in placed], [p["fmax_mhz"] for p in placed], marker="o",
-           color="tab:green", label="Fmax MHz")
+    fmax = [p["fmax_mhz"] for p in placed]
+    rate = [p["macs_per_cycle"] * p["fmax_mhz"] / 1e3 for p in placed]
+    c.plot([p[key] for p in placed], fmax, marker="o", color="tab:green", label="Fmax MHz")
     c.set_xlabel(label)
     c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6)")
-    c.set_ylim(bottom=0)
-    c.set_xticks(xs)
-    c.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
+    c.set_ylim(0, 1.25 * max(fmax))
     for p in points:
         if p["fits"] is False:
             c.annotate("does not fit", (p[key], 0), rotation=90, ha="center", va="bottom",
                        fontsize=8, color="gray")
     r = c.twinx()
-    r.plot([p[key] for p in placed], [p["macs_per_cycle"] * p["fmax_mhz"] / 1e3 for p in placed],
-           "--", marker="^", color="tab:red", label="MAC/s at Fmax (right)")
+    r.plot([p[key] for p in placed], rate, "--", marker="^", color="tab:red",
+           label="MAC/s at Fmax (right)")
     r.set_ylabel("G MAC/s at Fmax")
-    r.set_ylim(bottom=0)
+    r.set_ylim(0, 2.0 * max(rate))
+    c.set_xticks(xs)
+    c.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
     lines, more = c.get_legend_handles_labels(), r.get_legend_handles_labels()
-    c.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize=8)
+    c.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
     c.set_title("place and route (ECP5)")
 
 
