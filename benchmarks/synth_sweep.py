@@ -426,7 +426,7 @@ def _plot_fmax(c, points: list[dict], key: str, label: str, xs: list[int]) -> No
     c.plot([p[key] for p in placed], fmax, marker="o", color="tab:green", label="Fmax MHz")
     c.set_xlabel(label)
     c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6)")
-    c.set_ylim(0, 1.25 * max(fmax))
+    c.set_ylim(0, 1.45 * max(fmax))
     for p in points:
         if p["fits"] is False:
             c.annotate("does not fit", (p[key], 0), rotation=90, ha="center", va="bottom",
@@ -439,7 +439,7 @@ def _plot_fmax(c, points: list[dict], key: str, label: str, xs: list[int]) -> No
     c.set_xticks(xs)
     c.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
     lines, more = c.get_legend_handles_labels(), r.get_legend_handles_labels()
-    c.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
+    c.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right", fontsize=8)
     c.set_title("place and route (ECP5)")
 
 
