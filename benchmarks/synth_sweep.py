@@ -67,11 +67,17 @@ def _reusable(config: str, outdir: Path, bits: int | None, targets: str, seeds: 
         return False
     if "ecp5" in want and bool(seeds) != bool(old["targets"]["ecp5"].get("pnr")):
         return False
-    fresh = outdir.with_name(outdir.name + ".check")
-    cmd = [sys.executable, "-m", "sim.cli", "generate", config, "-o", str(fresh)]
+    return generated_sha256(config, outdir.with_name(outdir.name + ".check"), bits) \
+        == verilog_sha256(outdir)
+
+
+def generated_sha256(config: str, outdir: Path, bits: int | None) -> str:
+    """``qmac generate CONFIG [--bits N] -o OUTDIR`` (no tool run, a few seconds of CPU):
+    the SHA-256 of the Verilog this point gives now."""
+    cmd = [sys.executable, "-m", "sim.cli", "generate", config, "-o", str(outdir)]
     cmd += ["--bits", str(bits)] if bits else []
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    return verilog_sha256(fresh) == verilog_sha256(outdir)
+    return verilog_sha256(outdir)
 
 
 def synth(config: str, outdir: Path, *, bits: int | None, targets: str, seeds: int) -> dict:
@@ -99,23 +105,36 @@ def _fmax(res: dict) -> float | None:
 
 
 ECP5_FIELDS = ("lut", "carry", "ff", "dsp", "fmax_mhz", "fits", "over")
+PNR_FIELDS = ("fmax_mhz", "fmax_mhz_min", "fmax_mhz_max", "pnr_seeds", "critical_path")
 GENERIC_FIELDS = ("nand2_equivalents", "generic_gates", "generic_ff")
 
 
-def _point(key: str, value: int, s: dict, outdir: Path) -> dict:
+def _pnr_fields(e: dict) -> dict:
+    """Fmax of a placed and routed ECP5 run: median, spread, seeds, the critical path."""
+    p = e.get("pnr") or {}
+    if not p.get("fmax_mhz_median"):
+        return {}
+    cp = {k: v for k, v in (p.get("critical_path") or {}).items() if k != "cells"}
+    return {"fmax_mhz_min": p.get("fmax_mhz_min"), "fmax_mhz_max": p.get("fmax_mhz_max"),
+            "pnr_seeds": len(p.get("seeds", [])), "critical_path": cp}
+
+
+def _point(key: str, value: int, s: dict, outdir: Path, pipeline: str) -> dict:
     """One point: the ECP5 and generic fields of the targets this run measured (None for a
     target it did not: ``--targets ecp5`` first for every point, ``generic`` later)."""
     e, g = s["targets"].get("ecp5"), s["targets"].get("generic", {})
     ecp5 = ({**{k: e["counts"][k] for k in ("lut", "carry", "ff", "dsp")},
-             "fmax_mhz": _fmax(e), "fits": e["fits"], "over": e["over"]}
+             "fmax_mhz": _fmax(e), "fits": e["fits"], "over": e["over"], **_pnr_fields(e)}
             if e else dict.fromkeys(ECP5_FIELDS))
-    return {key: value, **ecp5, "macs_per_cycle": s["macs_per_cycle"],
+    seeds = (e or {}).get("pnr", {}).get("seeds") or []
+    run = ",".join(s["targets"]) + (f"+pnr x{len(seeds)}" if seeds else "")
+    return {key: value, **ecp5, "pipeline": pipeline, "macs_per_cycle": s["macs_per_cycle"],
             "nand2_equivalents": g.get("area_proxy", {}).get("nand2_equivalents"),
             "generic_gates": g.get("counts", {}).get("gates"),
             "generic_ff": g.get("counts", {}).get("ff"),
             "verilog_sha256": verilog_sha256(outdir), "hw_tree": hw_tree(),
             "tools": s["tools"],
-            "cpu_s": {",".join(s["targets"]): s.get("_cpu_s")},
+            "cpu_s": {run: s.get("_cpu_s")},
             "synth_wall_s": {t: r.get("synth_wall_s") for t, r in s["targets"].items()}}
 
 
@@ -152,8 +171,9 @@ def _merged(stored: list[dict], key: str, points: list[dict]) -> list[dict]:
                          "from the same Verilog and tools (not deterministic)")
             rerun = {f for f in ("lut", "nand2_equivalents") if q[f] is not None
                      and p.get(f) is not None}
-            for group in (ECP5_FIELDS, GENERIC_FIELDS + ("generic_from",)):
-                if q[group[0]] is None and p.get(group[0]) is not None:  # not measured now
+            for group in (ECP5_FIELDS + PNR_FIELDS, PNR_FIELDS,
+                          GENERIC_FIELDS + ("generic_from",)):
+                if q.get(group[0]) is None and p.get(group[0]) is not None:  # not measured now
                     q.update({f: p[f] for f in group if f in p})
             for f in ("cpu_s", "synth_wall_s"):
                 old = p.get(f) if isinstance(p.get(f), dict) else {}
@@ -190,9 +210,10 @@ def _write(points: list[dict], stored: list[dict], key: str, label: str, args,
     path = _json_path(args, key)
     points = _merged(stored, key, points)
     measured = {t for p in points for t in p.get("synth_wall_s") or {}}
-    data = {"title": title, "x": key,
+    data = {"title": title, "x": key, "pipeline": args.pipeline,
             "targets": ",".join(sorted(measured)) if measured else args.targets,
-            "seeds": args.seeds, "points": points}
+            "seeds": max([p.get("pnr_seeds") or 0 for p in points] + [args.seeds]),
+            "points": points}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {path} ({len(points)} points)", flush=True)
@@ -203,10 +224,12 @@ def _write(points: list[dict], stored: list[dict], key: str, label: str, args,
 
 def _table(points: list[dict], key: str, label: str) -> None:
     print(f"| {label} | LUT4 | CCU2C | FF | MULT18X18D | fits | Fmax MHz (ECP5-85F-6) "
-          f"| generic NAND2-eq. (proxy) | CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"| MAC/s at Fmax | generic NAND2-eq. (proxy) | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for p in points:
-        f = f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else "not placed"
+        f = (f"{p['fmax_mhz']:.1f}" if p["fmax_mhz"] else
+             "does not fit" if p["fits"] is False else "not placed")
+        rate = f"{p['macs_per_cycle'] * p['fmax_mhz'] / 1e3:.2f} G" if p["fmax_mhz"] else "-"
         fits = ("-" if p["fits"] is None else "yes" if p["fits"]
                 else "no: " + ", ".join(p["over"]))
         nand = f"{p['nand2_equivalents']:,}" if p["nand2_equivalents"] else "-"
@@ -215,18 +238,62 @@ def _table(points: list[dict], key: str, label: str) -> None:
         cpu_s = p.get("cpu_s") if isinstance(p.get("cpu_s"), dict) else {}
         cpu = " + ".join(f"{v:.0f} ({k})" for k, v in cpu_s.items() if v) or "-"
         print(f"| {p[key]} | {p['lut']} | {p['carry']} | {p['ff']} | {p['dsp']} | {fits} "
-              f"| {f} | {nand} | {cpu} |")
+              f"| {f} | {rate} | {nand} | {cpu} |")
 
 
-def _sweep(args, key: str, label: str, title: str, xs: list[int], calls: list) -> None:
-    """Run the points; after each one the ``--json`` file and the plot are rewritten (with
-    the points finished so far), so an interrupted sweep keeps what it measured."""
-    finished: dict[int, dict] = {}
+def _stored_points(args, key: str) -> list[dict]:
+    """The points of the ``--json`` file (none if it does not exist); exit 1 when it holds
+    another pipeline than ``--pipeline`` (a file is one pipeline; a file written before the
+    field existed is checked point by point by its Verilog hash)."""
     path = _json_path(args, key)
-    stored = json.loads(path.read_text())["points"] if path.exists() else []
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    if data.get("pipeline", args.pipeline) != args.pipeline:
+        sys.exit(f"{path} holds timing.pipeline: {data['pipeline']} points; this run is "
+                 f"--pipeline {args.pipeline}: use another --json file")
+    return data["points"]
+
+
+def _check_stored(args, key: str, plan: list[tuple], stored: list[dict]) -> None:
+    """Before any tool runs: each planned point that the ``--json`` file already holds is
+    generated now (``qmac generate``, no tool) and its Verilog SHA-256 compared with the
+    stored point's, so a stored measurement is only merged with (or kept beside) the same
+    design. A difference exits 1 (``--replace-changed``: the stored point is dropped)."""
+    by_x = {p[key]: p for p in stored}
+    for x, config, bits, outdir in plan:
+        old = by_x.get(x, {}).get("verilog_sha256")
+        if not old:
+            continue
+        sha = generated_sha256(config, outdir.with_name(outdir.name + ".check"), bits)
+        same = sha == old
+        print(f"{key} = {x}: Verilog SHA-256 now {sha[:16]}… "
+              f"{'= ' if same else '!='} the stored point's {old[:16]}…", flush=True)
+        if same:
+            continue
+        if not args.replace_changed:
+            sys.exit(f"{key} = {x}: the generated Verilog changed since the stored point was "
+                     "measured; measure it into another --json file, or --replace-changed")
+        stored.remove(by_x[x])
+
+
+def _sweep(args, key: str, label: str, title: str, plan: list[tuple]) -> None:
+    """Run the points of ``plan`` (x, config, ``--bits`` or None, output directory); after
+    each one the ``--json`` file and the plot are rewritten (with the points finished so
+    far), so an interrupted sweep keeps what it measured."""
+    finished: dict[int, dict] = {}
+    stored = _stored_points(args, key)
+    _check_stored(args, key, plan, stored)
+    if args.check_only:
+        return
+    xs = [x for x, *_ in plan]
+    calls = [lambda c=c, b=b, d=d: dict(synth(c, d, bits=b, targets=args.targets,
+                                              seeds=args.seeds), _outdir=d)
+             for _, c, b, d in plan]
 
     def done(i: int, s: dict) -> None:
-        finished[i] = dict(_point(key, xs[i], s, s["_outdir"]), _reused=s["_reused"])
+        finished[i] = dict(_point(key, xs[i], s, s["_outdir"], args.pipeline),
+                           _reused=s["_reused"])
         if xs[i] in args.generic_from and "generic" not in s["targets"]:
             _borrow_generic(finished[i], s, args.generic_from[xs[i]], Path(args.results))
         _write([finished[j] for j in sorted(finished)], stored, key, label, args, title)
@@ -256,32 +323,44 @@ def _borrow_generic(point: dict, s: dict, key: str, results: Path) -> None:
     print(f"generic proxy of this point from {key}: {point['nand2_equivalents']:,} NAND2-eq.")
 
 
+def _with_pipeline(cfg: dict, pipeline: str) -> dict:
+    return dict(cfg, timing=dict(cfg.get("timing") or {}, pipeline=pipeline))
+
+
+def pipeline_config(config: str, pipeline: str, out: Path) -> str:
+    """CONFIG with ``timing.pipeline`` set to ``pipeline``, written to
+    ``out/pipeline_<pipeline>/`` under the same file name (the generated Verilog names the
+    file, so a standard-pipeline copy of a deep config gives the Verilog of the same config
+    shipped with the standard pipeline)."""
+    import yaml
+    cfg = _with_pipeline(yaml.safe_load((ROOT / config).read_text()), pipeline)
+    path = out / f"pipeline_{pipeline}" / Path(config).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return str(path)
+
+
 def sweep_bits(args) -> None:
-    bits = [int(b) for b in args.bits.split(",")]
     out = Path(args.out)
-    calls = [lambda n=n: dict(synth(args.config[0], out / f"n{n}", bits=n,
-                                    targets=args.targets, seeds=args.seeds),
-                              _outdir=out / f"n{n}") for n in bits]
-    _sweep(args, "bits", "operand bits N", f"qmac synth {Path(args.config[0]).name} --bits N",
-           bits, calls)
+    base = pipeline_config(args.config[0], args.pipeline, out)
+    plan = [(n, base, n, out / f"n{n}") for n in (int(b) for b in args.bits.split(","))]
+    _sweep(args, "bits", "operand bits N", f"qmac synth {Path(args.config[0]).name} --bits N, "
+           f"timing.pipeline: {args.pipeline}", plan)
 
 
 def sweep_size(args) -> None:
     import yaml
-    base = yaml.safe_load((ROOT / args.config[0]).read_text())
+    base = _with_pipeline(yaml.safe_load((ROOT / args.config[0]).read_text()), args.pipeline)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    sizes = [int(v) for v in args.sizes.split(",")]
-    calls = []
-    for n in sizes:
+    plan = []
+    for n in (int(v) for v in args.sizes.split(",")):
         cfg = dict(base, name=f"{base['name']}_s{n}", array=dict(base["array"], rows=n, cols=n))
         path = out / f"s{n}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        calls.append(lambda n=n, path=path: dict(
-            synth(str(path), out / f"s{n}", bits=None, targets=args.targets, seeds=args.seeds),
-            _outdir=out / f"s{n}"))
-    _sweep(args, "size", "array S×S", f"{Path(args.config[0]).name}, rows = cols = S",
-           sizes, calls)
+        plan.append((n, str(path), None, out / f"s{n}"))
+    _sweep(args, "size", "array S×S", f"{Path(args.config[0]).name}, rows = cols = S, "
+           f"timing.pipeline: {args.pipeline}", plan)
 
 
 def _plot(points, png: Path, key: str, label: str, title: str) -> None:
@@ -327,17 +406,41 @@ def _plot(points, png: Path, key: str, label: str, title: str) -> None:
         b.set_xticks(xs)
         b.set_title("generic: ASIC-style area PROXY")
     if fm:
-        c = rest.pop(0)
-        c.plot(*zip(*fm), marker="o")
-        c.set_xlabel(label)
-        c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6, median)")
-        c.set_ylim(bottom=0)
-        c.set_title("place and route")
-    fig.suptitle(f"{title}\n(Yosys 0.70; synthesis only unless Fmax is shown)", fontsize=10)
+        _plot_fmax(rest.pop(0), points, key, label, xs)
+    seeds = max(p.get("pnr_seeds") or 0 for p in points)
+    how = (f"Fmax: nextpnr-ecp5 0.11, LFE5U-85F-6, out of context, {seeds} seed(s)" if fm
+           else "synthesis only, not placed")
+    fig.suptitle(f"{title}\n(Yosys 0.70; {how})", fontsize=10)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=90)
     print(f"wrote {png}")
+
+
+def _plot_fmax(c, points: list[dict], key: str, label: str, xs: list[int]) -> None:
+    """Fmax (left axis) and MAC/s at Fmax (right axis, scaled apart from the Fmax line: with
+    a constant MAC count per cycle the two are proportional) of the placed points."""
+    placed = [p for p in points if p["fmax_mhz"]]
+    fmax = [p["fmax_mhz"] for p in placed]
+    rate = [p["macs_per_cycle"] * p["fmax_mhz"] / 1e3 for p in placed]
+    c.plot([p[key] for p in placed], fmax, marker="o", color="tab:green", label="Fmax MHz")
+    c.set_xlabel(label)
+    c.set_ylabel("Fmax MHz (nextpnr, LFE5U-85F-6)")
+    c.set_ylim(0, 1.45 * max(fmax))
+    for p in points:
+        if p["fits"] is False:
+            c.annotate("does not fit", (p[key], 0), rotation=90, ha="center", va="bottom",
+                       fontsize=8, color="gray")
+    r = c.twinx()
+    r.plot([p[key] for p in placed], rate, "--", marker="^", color="tab:red",
+           label="MAC/s at Fmax (right)")
+    r.set_ylabel("G MAC/s at Fmax")
+    r.set_ylim(0, 2.0 * max(rate))
+    c.set_xticks(xs)
+    c.set_xlim(min(xs) - 0.5, max(xs) + 0.5)
+    lines, more = c.get_legend_handles_labels(), r.get_legend_handles_labels()
+    c.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right", fontsize=8)
+    c.set_title("place and route (ECP5)")
 
 
 def hw_tree() -> str:
@@ -445,6 +548,8 @@ def sweep_configs(args) -> int:
     ok = True
     for config, d, s in zip(args.config, dirs, _run_points(args.jobs, calls)):
         print(_config_row(config, s), flush=True)
+        print(f"  {Path(config).name}: Verilog SHA-256 {verilog_sha256(d)[:12]}, CPU "
+              f"{s['_cpu_s']} s (user + sys of qmac synth and its tools)", flush=True)
         if args.results:
             ok &= merge_result(Path(args.results), Path(config).name,
                                result_entry(s, config, verilog_sha256(d)), tree)
@@ -471,6 +576,15 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true",
                     help="reuse a point's finished run in DIR when qmac generate gives the "
                          "same Verilog now (same targets and P&R)")
+    ap.add_argument("--pipeline", choices=("standard", "deep"), default="standard",
+                    help="bits/size: timing.pipeline of every point (default standard: the "
+                         "pipeline of the stored sweep, whatever CONFIG says)")
+    ap.add_argument("--check-only", action="store_true",
+                    help="bits/size: only compare the Verilog generated now with the stored "
+                         "points' SHA-256 (no tool run)")
+    ap.add_argument("--replace-changed", action="store_true",
+                    help="bits/size: drop a stored point whose Verilog changed instead of "
+                         "stopping")
     ap.add_argument("--generic-from", default="", metavar="X:KEY[,X:KEY]",
                     help="bits/size: take point X's generic proxy from the --results entry "
                          "KEY if it is the same configuration with the same ECP5 counts "
