@@ -8,7 +8,7 @@ from constraints.vocab import PIPELINES
 
 from ._dsp import check_dsp, registered_product
 from ._util import (add, check_bool, check_choice, check_fault, check_int, clamp,
-                    clamp_parallel, extend, int_range, lt, saturate, shift_right,
+                    clamp_parallel, extend, fits, int_range, lt, saturate, shift_right,
                     silent_on_error, sub, wire)
 
 __all__ = ["Requantizer", "ROUNDINGS", "FAULTS"]
@@ -67,12 +67,13 @@ class Requantizer(wiring.Component):
         partial-product multiplier at chunk widths a solver can handle); shipped
         configurations keep the default.
     pipeline : str
-        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``; ``LATENCY`` 13):
+        ``"standard"`` (default) or ``"deep"`` (``timing.pipeline``; ``LATENCY`` 14):
         ``m0`` is registered in stage 0 beside ``acc`` (so both multiplier operands come
         from registers: the DSP's input registers), the shift and the clamp limits are
-        decoded in two register levels instead of one, and stage 11 is split in two: the
-        comparisons with the limits and ``r + y_zp`` registered (11), then the selection
-        (12, the output register).
+        decoded in two register levels instead of one, the saturation of stage 6 is split
+        in two (the "fits" flag, the sign, the low bits and the ties-away flag registered,
+        then the selection), and so is stage 11: the comparisons with the limits and
+        ``r + y_zp`` registered, then the selection (the output register).
     dsp : None or str
         ``"deep"`` only: ``"ecp5"`` builds each partial product as a ``MULT18X18D`` whose
         input registers are stage 0 and whose output register is stage 1 (``hw/_dsp.py``,
@@ -139,7 +140,7 @@ class Requantizer(wiring.Component):
 
     LATENCY = 12
     #: ``LATENCY`` of the ``"deep"`` pipeline (an instance attribute then)
-    LATENCY_DEEP = 13
+    LATENCY_DEEP = 14
 
     @classmethod
     def latency_for(cls, pipeline="standard"):
@@ -352,6 +353,8 @@ class Requantizer(wiring.Component):
                 acc_q = self._stage(m, load[0], self.acc[c], f"acc_q_{c}")
                 p_q = self._multiply(m, load_, acc_q, m0, c)
             h_q = self._first_rounding(m, load_, p_q, dec, w2, ties_away, c)
+            if self.pipeline == "deep":      # the split saturation: one stage more
+                load_ = load_[1:]
             t_q, tie_q = self._second_shift(m, load_, h_q, dec, w2, fault, c)
             r_q = self._second_rounding(m, load_, t_q, dec, tie_q, c)
             m.d.comb += self.y[c].eq(self._output(m, load_, r_q, lim, c))
@@ -385,15 +388,40 @@ class Requantizer(wiring.Component):
         c_q = self._stage(m, load[3], coarse, f"c1_q_{c}")
         fine = shift_right(m, c_q, a1[:2], 3, name=f"shr1f_{c}")
         f_q = self._stage(m, load[4], fine, f"f1_q_{c}")
-        v_q = self._stage(m, load[5], saturate(m, f_q, w2 + 1, name=f"sat1_{c}"), f"v_q_{c}")
+        neg = (f_q[-1] & ~f_q.all() & s2_any) if ties_away else None
+        if self.pipeline == "deep":
+            v_q, neg_q = self._deep_saturation(m, load, f_q, neg, w2, c)
+            load = load[1:]
+        else:
+            v_q = self._stage(m, load[5], saturate(m, f_q, w2 + 1, name=f"sat1_{c}"),
+                              f"v_q_{c}")
+            if ties_away:
+                neg_q = self._stage(m, load[5], neg, f"neg_q_{c}")
         if ties_away:
-            below_m1 = f_q[-1] & ~f_q.all()
-            neg_q = self._stage(m, load[5], below_m1 & s2_any, f"neg_q_{c}")
             step = Mux(neg_q, Const(-1, signed(2)), Const(1, signed(2)))
         else:
             step = Cat(rnd1, Const(0, 1)).as_signed()
         h = add(m, v_q, step, w2 + 2, name=f"round1_{c}")[1:].as_signed()
         return self._stage(m, load[6], h, f"h_q_{c}", signed(w2 + 1))
+
+    def _deep_saturation(self, m, load, f_q, neg, w2, c):
+        """``"deep"``: the saturation of stage 6 split in two, like the output stage: the
+        "fits in ``w2 + 1`` bits" flag, the sign, the low ``w2 + 1`` bits and the ties-away
+        flag ``neg`` registered (stage 6), then only the selection (stage 7, ``v_q``)."""
+        width = w2 + 1
+        lo, hi = int_range(width, True)
+        mask = (1 << width) - 1
+        ok_q = self._stage(m, load[5], fits(m, f_q, width, name=f"sat1_ok_{c}"),
+                           f"sat1_ok_q_{c}")
+        sign_q = self._stage(m, load[5], f_q[-1], f"sat1_sign_q_{c}")
+        low_q = self._stage(m, load[5], f_q[:width], f"sat1_low_q_{c}")
+        limit = Mux(sign_q, Const(lo & mask, width), Const(hi & mask, width))
+        v = wire(m, Mux(ok_q, low_q, limit).as_signed(), f"sat1_{c}")
+        v_q = self._stage(m, load[6], v, f"v_q_{c}", signed(width))
+        if neg is None:
+            return v_q, None
+        neg_q1 = self._stage(m, load[5], neg, f"neg_q1_{c}")
+        return v_q, self._stage(m, load[6], neg_q1, f"neg_q_{c}")
 
     def _second_shift(self, m, load, h_q, dec, w2, fault, c):
         """Stages 8-9: ``t = (h << 1) >> right`` (coarse, then fine): ``t[0]`` is the

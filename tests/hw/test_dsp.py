@@ -188,17 +188,18 @@ def test_dsp_requires_the_deep_pipeline():
                     per_channel=True, dsp="ecp5")
 
 
-def test_deep_latency_is_three_more():
+def test_deep_latency_is_four_more():
     """In the MAC array one cycle for the registered weight write and one register stage per
-    adder-tree level (two levels per stage in ``standard``: +1 for R = 4), one in the
-    requantizer (the split output stage); the top's latency is their sum."""
+    adder-tree level (two levels per stage in ``standard``: +1 for R = 4), two in the
+    requantizer (the split first saturation and the split output stage); the top's latency
+    is their sum."""
     for rows, more in ((1, 1), (2, 1), (3, 2), (4, 2), (5, 2), (16, 3), (256, 5)):
         assert MacArray.latency_for(rows=rows, pipeline="deep") == (
             MacArray.latency_for(rows=rows) + more), rows
-    assert Requantizer.latency_for("deep") == Requantizer.LATENCY + 1
+    assert Requantizer.latency_for("deep") == Requantizer.LATENCY + 2
     params = dict(CONFIGS["int8_4x4"], pipeline="deep")
     assert Datapath(**params).latency_breakdown == {
-        "mac_array": 5, "accumulator_bank": 1, "requantizer": 13}
+        "mac_array": 5, "accumulator_bank": 1, "requantizer": 14}
 
 
 def test_registered_product_refuses_wide_operands():
