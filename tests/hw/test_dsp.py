@@ -9,7 +9,6 @@ gap to the netlist that is placed and routed.
 """
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hw.datapath import Datapath
 from hw.generate import generate_verilog
 from hw.mac_array import MacArray
 from hw.requantizer import Requantizer
+from tests.helpers.simulators import need
 
 MODEL = Path(__file__).resolve().parent.parent / "helpers" / "mult18x18d_model.v"
 
@@ -110,16 +110,9 @@ endmodule
 """
 
 
-def _icarus(in_ci):
-    if not (shutil.which("iverilog") and shutil.which("vvp")):
-        if in_ci:
-            pytest.fail("iverilog not found and CI=true")
-        pytest.skip("iverilog not found (set CI=true to make this a failure)")
-
-
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_ecp5_variant_matches_generic_rtl(tmp_path, in_ci, name):
-    _icarus(in_ci)
+    need("icarus", in_ci)
     seed = base_seed() & 0x7FFFFFFF
     print(f"QMAC_SEED={seed}")
     params = dict(CONFIGS[name], pipeline="deep")
@@ -155,7 +148,7 @@ def _dsp_count(params):
 
 def test_the_comparison_can_fail(tmp_path, in_ci):
     """A DSP variant with the output register dropped (one cycle early) is caught."""
-    _icarus(in_ci)
+    need("icarus", in_ci)
     params = dict(CONFIGS["int8_4x4"], pipeline="deep")
     generic = Datapath(**params)
     text_e = generate_verilog(Datapath(**params, dsp="ecp5"), name="dut_ecp5")
